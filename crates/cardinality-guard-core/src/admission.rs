@@ -1,0 +1,254 @@
+//! Budgets: the per-metric and global accounting behind every admission.
+//!
+//! Two currencies are kept apart:
+//! - *reserved* series decide admission: admitted label sets plus the room
+//!   set aside for each fold-mode metric's overflow series, so that folding can
+//!   never push a metric or the guard past its budget;
+//! - *rendered* series are what the exporter shows now, which the self-report
+//!   publishes.
+//!
+//! Without series expiry both only grow, so a rejection is final: once a
+//! label set of a metric does not fit, no later one of the same metric (same
+//! cost) can fit either. That makes decisions sticky without remembering
+//! rejected label sets, and lets later registrations skip every lock.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use metrics::Recorder;
+
+use crate::config::{GlobalLimits, MetricPolicy, Mode, OnOverflow};
+use crate::report::{ratio, GlobalReport, MetricReport, OverflowCounts, OverflowReason};
+use crate::self_report::{GlobalGauges, MetricGauges};
+use crate::shape::MetricKind;
+
+/// Budgets and figures over all guarded metrics.
+pub(crate) struct Global {
+    pub(crate) limits: GlobalLimits,
+    reserved: AtomicU64,
+    series: AtomicU64,
+    metrics: AtomicUsize,
+    untracked: AtomicU64,
+    gauges: GlobalGauges,
+}
+
+impl Global {
+    pub(crate) fn new(limits: GlobalLimits, inner: &dyn Recorder) -> Self {
+        Global {
+            limits,
+            reserved: AtomicU64::new(0),
+            series: AtomicU64::new(0),
+            metrics: AtomicUsize::new(0),
+            untracked: AtomicU64::new(0),
+            gauges: GlobalGauges::register(inner, limits.max_series.get()),
+        }
+    }
+
+    /// Takes `cost` from the global budget if it fits, atomically.
+    fn try_reserve(&self, cost: u64) -> bool {
+        let max = self.limits.max_series.get();
+        self.reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+                r.checked_add(cost).filter(|&n| n <= max)
+            })
+            .is_ok()
+    }
+
+    fn add_series(&self, cost: u64) {
+        self.series.fetch_add(cost, Ordering::AcqRel);
+        self.gauges.add_series(cost);
+    }
+
+    /// Whether `max_metrics` names are already tracked (final: names are never freed).
+    pub(crate) fn metrics_full(&self) -> bool {
+        self.metrics.load(Ordering::Acquire) >= self.limits.max_metrics.get()
+    }
+
+    pub(crate) fn try_add_metric(&self) -> bool {
+        let max = self.limits.max_metrics.get();
+        let added = self
+            .metrics
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok();
+        if added {
+            self.gauges.add_metric();
+        }
+        added
+    }
+
+    pub(crate) fn count_untracked(&self, inner: &dyn Recorder) {
+        self.untracked.fetch_add(1, Ordering::Relaxed);
+        self.gauges.count_untracked(inner);
+    }
+
+    pub(crate) fn report(&self, tracked_label_sets: usize) -> GlobalReport {
+        let series = self.series.load(Ordering::Acquire);
+        let limit = self.limits.max_series.get();
+        GlobalReport {
+            series,
+            series_limit: limit,
+            utilization: ratio(series, limit),
+            metrics: self.metrics.load(Ordering::Acquire),
+            max_metrics: self.limits.max_metrics.get(),
+            untracked_registrations: self.untracked.load(Ordering::Relaxed),
+            tracked_label_sets,
+        }
+    }
+}
+
+const OPEN: u8 = u8::MAX;
+
+/// One metric (kind + sanitized name): its budget, its figures, and its
+/// overflow series handle `H`.
+pub(crate) struct MetricState<H> {
+    pub(crate) name: String,
+    kind: MetricKind,
+    pub(crate) policy: MetricPolicy,
+    cost: u64,
+    /// Reserved series regular label sets may take (the budget less the
+    /// overflow series' room in fold mode).
+    admission_limit: u64,
+    /// Whether the overflow series has room (in the metric and globally).
+    overflow_room: bool,
+    /// Serializes the admission decision so reservations are never undone.
+    decide: Mutex<()>,
+    /// `OPEN`, or the reason the budget is closed for good.
+    closed: AtomicU8,
+    /// Reserved series of label sets admitted under the rules (in shadow
+    /// mode: those enforce would have admitted).
+    reserved: AtomicU64,
+    /// Rendered series of admitted label sets.
+    admitted: AtomicU64,
+    label_sets: AtomicU64,
+    overflow_live: AtomicBool,
+    overflow_counts: [AtomicU64; OverflowReason::COUNT],
+    gauges: MetricGauges,
+    fold_target: OnceLock<H>,
+}
+
+impl<H: Clone> MetricState<H> {
+    pub(crate) fn new(
+        name: String,
+        kind: MetricKind,
+        policy: MetricPolicy,
+        cost: u64,
+        global: &Global,
+        inner: &dyn Recorder,
+    ) -> Self {
+        let max = policy.max_series.get();
+        let folds = policy.on_overflow == OnOverflow::Fold;
+        let overflow_room = folds && cost <= max && global.try_reserve(cost);
+        let admission_limit = if folds { max.saturating_sub(cost) } else { max };
+        // A fold metric whose overflow room did not fit globally can never
+        // admit anything either (the global budget only grows fuller).
+        let closed = if folds && cost <= max && !overflow_room {
+            OverflowReason::GlobalLimit as u8
+        } else {
+            OPEN
+        };
+        MetricState {
+            gauges: MetricGauges::register(inner, &name, max),
+            name,
+            kind,
+            policy,
+            cost,
+            admission_limit,
+            overflow_room,
+            decide: Mutex::new(()),
+            closed: AtomicU8::new(closed),
+            reserved: AtomicU64::new(0),
+            admitted: AtomicU64::new(0),
+            label_sets: AtomicU64::new(0),
+            overflow_live: AtomicBool::new(false),
+            overflow_counts: Default::default(),
+            fold_target: OnceLock::new(),
+        }
+    }
+
+    /// The reason the budget is closed, if it is (a lock-free read).
+    pub(crate) fn closed(&self) -> Option<OverflowReason> {
+        OverflowReason::from_index(self.closed.load(Ordering::Acquire) as usize)
+    }
+
+    /// Decides whether one more label set fits, reserving its cost if so.
+    /// Exact under concurrency: the metric's reservation happens under its
+    /// lock, the global one by compare-and-swap, and neither is ever undone.
+    pub(crate) fn decide(&self, global: &Global) -> Result<(), OverflowReason> {
+        let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(reason) = self.closed() {
+            return Err(reason);
+        }
+        let used = self.reserved.load(Ordering::Acquire);
+        let reason = if used + self.cost > self.admission_limit {
+            OverflowReason::SeriesLimit
+        } else if !global.try_reserve(self.cost) {
+            OverflowReason::GlobalLimit
+        } else {
+            self.reserved.fetch_add(self.cost, Ordering::AcqRel);
+            return Ok(());
+        };
+        self.closed.store(reason as u8, Ordering::Release);
+        Err(reason)
+    }
+
+    /// Accounts a label set that now renders in the exporter.
+    pub(crate) fn admitted(&self, global: &Global) {
+        self.label_sets.fetch_add(1, Ordering::AcqRel);
+        self.admitted.fetch_add(self.cost, Ordering::AcqRel);
+        self.gauges.add_series(self.cost);
+        global.add_series(self.cost);
+    }
+
+    pub(crate) fn count_overflow(&self, reason: OverflowReason, inner: &dyn Recorder) {
+        self.overflow_counts[reason as usize].fetch_add(1, Ordering::Relaxed);
+        self.gauges.count_overflow(inner, &self.name, reason);
+    }
+
+    /// The overflow series handle when the policy folds and it has room;
+    /// `register` creates it with the exporter the first time.
+    pub(crate) fn fold_target(&self, global: &Global, register: impl FnOnce() -> H) -> Option<H> {
+        if self.policy.on_overflow != OnOverflow::Fold || !self.overflow_room {
+            return None;
+        }
+        let handle = self.fold_target.get_or_init(|| {
+            let handle = register();
+            self.overflow_live.store(true, Ordering::Release);
+            self.gauges.add_series(self.cost);
+            global.add_series(self.cost);
+            handle
+        });
+        Some(handle.clone())
+    }
+
+    pub(crate) fn enforces(&self) -> bool {
+        self.policy.mode == Mode::Enforce
+    }
+
+    pub(crate) fn report(&self) -> MetricReport {
+        let overflow_live = self.overflow_live.load(Ordering::Acquire);
+        let series =
+            self.admitted.load(Ordering::Acquire) + if overflow_live { self.cost } else { 0 };
+        let mut overflow = OverflowCounts::default();
+        for (i, count) in self.overflow_counts.iter().enumerate() {
+            if let Some(reason) = OverflowReason::from_index(i) {
+                overflow.add(reason, count.load(Ordering::Relaxed));
+            }
+        }
+        let limit = self.policy.max_series.get();
+        MetricReport {
+            name: self.name.clone(),
+            kind: self.kind,
+            series,
+            limit,
+            utilization: ratio(series, limit),
+            label_sets: self.label_sets.load(Ordering::Acquire),
+            series_per_label_set: self.cost,
+            overflow_series: overflow_live,
+            overflow,
+            on_overflow: self.policy.on_overflow,
+            mode: self.policy.mode,
+        }
+    }
+}

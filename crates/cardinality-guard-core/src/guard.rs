@@ -1,0 +1,251 @@
+//! The recorder layer: [`GuardLayer`] wraps any [`Recorder`] in a [`Guard`].
+
+use std::sync::{Arc, OnceLock};
+
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use metrics_util::layers::Layer;
+
+use crate::admission::Global;
+use crate::config::Config;
+use crate::family::{Counters, Family, Gauges, Histograms};
+use crate::report::Report;
+use crate::shape::HistogramShapes;
+
+/// State shared by a [`Guard`] and its [`GuardHandle`]s.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) shapes: HistogramShapes,
+    pub(crate) cache_handles: bool,
+    pub(crate) global: Global,
+    counters: Family<Counters>,
+    gauges: Family<Gauges>,
+    histograms: Family<Histograms>,
+}
+
+impl Shared {
+    fn tracked_label_sets(&self) -> usize {
+        self.counters.tracked_label_sets()
+            + self.gauges.tracked_label_sets()
+            + self.histograms.tracked_label_sets()
+    }
+
+    fn report(&self) -> Report {
+        let tracked = self.tracked_label_sets();
+        let mut metrics = Vec::new();
+        self.counters.reports(&mut metrics);
+        self.gauges.reports(&mut metrics);
+        self.histograms.reports(&mut metrics);
+        let mut report = Report {
+            global: self.global.report(tracked),
+            metrics,
+        };
+        report.sort();
+        report
+    }
+}
+
+/// A [`metrics_util::layers::Layer`] that puts a cardinality budget around a recorder.
+///
+/// Push it innermost, right around the exporter, so it sees every key exactly
+/// as the exporter will render it:
+///
+/// ```
+/// use cardinality_guard_core::{Config, GuardLayer};
+/// use metrics_exporter_prometheus::PrometheusBuilder;
+/// use metrics_util::layers::Stack;
+///
+/// let config = Config::embedded();
+/// let prometheus = cardinality_guard_core::prometheus_builder(&config)?.build_recorder();
+/// let render = prometheus.handle();
+/// let layer = GuardLayer::new(config);
+/// let guard = layer.handle();
+/// let stack = Stack::new(prometheus).push(layer); // then `.install()`
+/// metrics::with_local_recorder(&stack, || metrics::counter!("jobs_total").increment(1));
+/// assert!(render.render().contains("cardinality_guard_series{metric=\"jobs_total\"} 1"));
+/// assert_eq!(guard.report().metric("jobs_total").unwrap().series, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// With [`GuardLayer::new`] the guard takes histogram shapes from the config's
+/// `[histograms]` section, which must be what the exporter renders: use
+/// [`prometheus_builder`](crate::prometheus_builder) (or
+/// [`PrometheusGuard`](crate::PrometheusGuard)) to build the exporter from the
+/// same config. Over any other recorder, say the shapes explicitly with
+/// [`GuardLayer::with_histogram_shapes`].
+#[derive(Clone)]
+pub struct GuardLayer {
+    config: Config,
+    shapes: HistogramShapes,
+    cache_handles: bool,
+    slot: Arc<OnceLock<Arc<Shared>>>,
+}
+
+impl GuardLayer {
+    /// A layer enforcing `config`.
+    pub fn new(config: Config) -> Self {
+        GuardLayer {
+            shapes: HistogramShapes::from_config(&config.histograms),
+            config,
+            cache_handles: true,
+            slot: Arc::default(),
+        }
+    }
+
+    /// Tells the guard how the inner recorder renders histograms, replacing
+    /// what the config's `[histograms]` section says.
+    pub fn with_histogram_shapes(mut self, shapes: HistogramShapes) -> Self {
+        self.shapes = shapes;
+        self
+    }
+
+    /// Whether the guard keeps the inner recorder's handle of each admitted
+    /// label set and hands out clones of it, skipping the inner lookup.
+    ///
+    /// Turn it off when the inner recorder forgets idle series on its own
+    /// (e.g. `PrometheusBuilder::idle_timeout`): a kept handle would then
+    /// update a series that is no longer rendered. Default: `true`.
+    pub fn cache_handles(mut self, enabled: bool) -> Self {
+        self.cache_handles = enabled;
+        self
+    }
+
+    /// A handle on the state of the first guard this layer builds (through
+    /// [`Layer::layer`]), e.g. for [`GuardHandle::report`]. Clones of the layer
+    /// share it.
+    pub fn handle(&self) -> GuardHandle {
+        GuardHandle {
+            slot: self.slot.clone(),
+            fallback: self.config.clone(),
+        }
+    }
+}
+
+impl<R: Recorder> Layer<R> for GuardLayer {
+    type Output = Guard<R>;
+
+    fn layer(&self, inner: R) -> Guard<R> {
+        let shared = Arc::new(Shared {
+            global: Global::new(self.config.global, &inner),
+            config: self.config.clone(),
+            shapes: self.shapes.clone(),
+            cache_handles: self.cache_handles,
+            counters: Family::default(),
+            gauges: Family::default(),
+            histograms: Family::default(),
+        });
+        let _first_guard_wins = self.slot.set(shared.clone());
+        Guard { inner, shared }
+    }
+}
+
+/// A recorder that enforces cardinality budgets before handing registrations
+/// to its inner recorder. Built by [`GuardLayer`].
+pub struct Guard<R> {
+    inner: R,
+    shared: Arc<Shared>,
+}
+
+impl<R> Guard<R> {
+    /// A handle on this guard's state.
+    pub fn handle(&self) -> GuardHandle {
+        GuardHandle {
+            slot: Arc::new(OnceLock::from(self.shared.clone())),
+            fallback: self.shared.config.clone(),
+        }
+    }
+
+    /// A snapshot of the guard's state.
+    pub fn report(&self) -> Report {
+        self.shared.report()
+    }
+
+    /// The wrapped recorder.
+    pub fn inner(&self) -> &R {
+        &self.inner
+    }
+}
+
+impl<R: Recorder> Recorder for Guard<R> {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.inner.describe_counter(key, unit, description);
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.inner.describe_gauge(key, unit, description);
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.inner.describe_histogram(key, unit, description);
+    }
+
+    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
+        let shared = &*self.shared;
+        shared.counters.register(shared, &self.inner, key, metadata)
+    }
+
+    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
+        let shared = &*self.shared;
+        shared.gauges.register(shared, &self.inner, key, metadata)
+    }
+
+    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
+        let shared = &*self.shared;
+        shared.histograms.register(shared, &self.inner, key, metadata)
+    }
+}
+
+/// A cheap, cloneable handle on a guard's state.
+#[derive(Clone)]
+pub struct GuardHandle {
+    slot: Arc<OnceLock<Arc<Shared>>>,
+    fallback: Config,
+}
+
+impl GuardHandle {
+    /// A snapshot of the guard's state: global figures and one entry per
+    /// metric, sorted by series. Before the layer has built its guard, an
+    /// empty report with the configured limits.
+    pub fn report(&self) -> Report {
+        match self.slot.get() {
+            Some(shared) => shared.report(),
+            None => {
+                let limits = self.fallback.global;
+                Report {
+                    global: crate::report::GlobalReport {
+                        series: 0,
+                        series_limit: limits.max_series.get(),
+                        utilization: 0.0,
+                        metrics: 0,
+                        max_metrics: limits.max_metrics.get(),
+                        untracked_registrations: 0,
+                        tracked_label_sets: 0,
+                    },
+                    metrics: Vec::new(),
+                }
+            }
+        }
+    }
+
+    /// Label-set entries the guard keeps in memory. Only admitted label sets
+    /// are kept, so in enforce mode this is bounded by the budgets, whatever
+    /// the traffic.
+    pub fn tracked_label_sets(&self) -> usize {
+        self.slot.get().map_or(0, |shared| shared.tracked_label_sets())
+    }
+
+    /// The configuration the guard enforces.
+    pub fn config(&self) -> &Config {
+        match self.slot.get() {
+            Some(shared) => &shared.config,
+            None => &self.fallback,
+        }
+    }
+}
+
+impl std::fmt::Debug for GuardHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardHandle")
+            .field("bound", &self.slot.get().is_some())
+            .finish()
+    }
+}

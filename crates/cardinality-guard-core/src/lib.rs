@@ -1,0 +1,49 @@
+//! The cardinality-guard recorder layer for [`metrics`]: per-metric and global
+//! budgets counted in exported series, folding (or dropping) what exceeds
+//! them with totals conserved, and a self-report of it all.
+//!
+//! ```
+//! use cardinality_guard_core::{Config, PrometheusGuard};
+//!
+//! let config = Config::from_toml(
+//!     "[[metrics]]\nmatch = \"logins_total\"\nmax_series = 3\n",
+//!     "guard.toml",
+//! )?;
+//! let (guard, exporter) = PrometheusGuard::builder(config).build()?;
+//! metrics::with_local_recorder(&guard, || {
+//!     for user in 0..100 {
+//!         metrics::counter!("logins_total", "user" => user.to_string()).increment(1);
+//!     }
+//! });
+//! let logins = exporter.report().metric("logins_total").cloned().unwrap();
+//! assert_eq!((logins.series, logins.limit), (3, 3)); // 2 users + the overflow series
+//! assert!(exporter.render().contains("logins_total{otel_metric_overflow=\"true\"} 98"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! See [`GuardLayer`] to put the guard around a recorder of your own (it is a
+//! [`metrics_util::layers::Layer`]), [`Config`] for the TOML schema, and
+//! [`Report`] for what the guard tells about itself.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+
+mod admission;
+pub mod config;
+mod family;
+mod guard;
+mod prometheus;
+mod report;
+pub mod self_report;
+mod shape;
+
+pub use config::{
+    Buckets, Config, ConfigError, GlobalLimits, HistogramConfig, MetricPolicy, MetricRule, Mode,
+    OnOverflow, Pattern,
+};
+pub use guard::{Guard, GuardHandle, GuardLayer};
+pub use prometheus::{
+    install, prometheus_builder, InstallError, PrometheusGuard, PrometheusGuardBuilder,
+};
+pub use report::{GlobalReport, MetricReport, OverflowCounts, OverflowReason, Report};
+pub use shape::{HistogramShape, HistogramShapes, MetricKind, DEFAULT_QUANTILES};

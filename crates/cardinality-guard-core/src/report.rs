@@ -1,0 +1,153 @@
+//! A typed snapshot of the guard's state, for tests, endpoints and tools.
+
+use serde::Serialize;
+
+use crate::config::{Mode, OnOverflow};
+use crate::shape::MetricKind;
+
+/// Why a registration was folded or dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverflowReason {
+    /// The metric's `max_series` was reached.
+    SeriesLimit = 0,
+    /// `global.max_series` was reached.
+    GlobalLimit = 1,
+    /// A per-label limit was reached (per-label limits are not built yet).
+    LabelLimit = 2,
+    /// `global.max_metrics` names were already tracked.
+    MaxMetrics = 3,
+}
+
+impl OverflowReason {
+    pub(crate) const COUNT: usize = 4;
+
+    /// The `reason` label value: `series_limit`, `global_limit`, `label_limit` or `max_metrics`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverflowReason::SeriesLimit => "series_limit",
+            OverflowReason::GlobalLimit => "global_limit",
+            OverflowReason::LabelLimit => "label_limit",
+            OverflowReason::MaxMetrics => "max_metrics",
+        }
+    }
+
+    pub(crate) fn from_index(i: usize) -> Option<Self> {
+        [
+            OverflowReason::SeriesLimit,
+            OverflowReason::GlobalLimit,
+            OverflowReason::LabelLimit,
+            OverflowReason::MaxMetrics,
+        ]
+        .get(i)
+        .copied()
+    }
+}
+
+/// Registrations folded or dropped, by reason. In shadow mode: those that
+/// *would* have been.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OverflowCounts {
+    /// Reason `series_limit`.
+    pub series_limit: u64,
+    /// Reason `global_limit`.
+    pub global_limit: u64,
+    /// Reason `label_limit`.
+    pub label_limit: u64,
+    /// Reason `max_metrics`.
+    pub max_metrics: u64,
+}
+
+impl OverflowCounts {
+    /// All reasons together.
+    pub fn total(&self) -> u64 {
+        self.series_limit + self.global_limit + self.label_limit + self.max_metrics
+    }
+
+    pub(crate) fn add(&mut self, reason: OverflowReason, n: u64) {
+        match reason {
+            OverflowReason::SeriesLimit => self.series_limit += n,
+            OverflowReason::GlobalLimit => self.global_limit += n,
+            OverflowReason::LabelLimit => self.label_limit += n,
+            OverflowReason::MaxMetrics => self.max_metrics += n,
+        }
+    }
+}
+
+/// One guarded metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricReport {
+    /// The metric name as rendered (sanitized).
+    pub name: String,
+    /// Counter, gauge or histogram.
+    pub kind: MetricKind,
+    /// Exported series it holds now, overflow series included.
+    pub series: u64,
+    /// Its budget in series (`max_series`).
+    pub limit: u64,
+    /// `series / limit`.
+    pub utilization: f64,
+    /// Distinct label sets admitted (each costs `series_per_label_set`).
+    pub label_sets: u64,
+    /// Exported series one label set costs (1, buckets + 3 or quantiles + 2).
+    pub series_per_label_set: u64,
+    /// Whether the overflow series exists (something was folded into it).
+    pub overflow_series: bool,
+    /// Registrations folded or dropped, by reason.
+    pub overflow: OverflowCounts,
+    /// Its overflow policy.
+    pub on_overflow: OnOverflow,
+    /// Enforce or shadow.
+    pub mode: Mode,
+}
+
+/// The guard as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GlobalReport {
+    /// All guarded series.
+    pub series: u64,
+    /// `global.max_series`.
+    pub series_limit: u64,
+    /// `series / series_limit`.
+    pub utilization: f64,
+    /// Distinct metrics tracked.
+    pub metrics: usize,
+    /// `global.max_metrics`.
+    pub max_metrics: usize,
+    /// Registrations of metric names beyond `max_metrics` (dropped, or passed
+    /// through untracked in shadow mode).
+    pub untracked_registrations: u64,
+    /// Label-set entries the guard keeps in memory (bounded by the budgets,
+    /// except in shadow mode, which admits everything).
+    pub tracked_label_sets: usize,
+}
+
+/// A snapshot of the guard: global figures and one entry per metric, sorted by
+/// series, most first (then by name).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Global figures.
+    pub global: GlobalReport,
+    /// One entry per metric.
+    pub metrics: Vec<MetricReport>,
+}
+
+impl Report {
+    /// The entry of the metric named `name` (of any kind; the first found).
+    pub fn metric(&self, name: &str) -> Option<&MetricReport> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+
+    pub(crate) fn sort(&mut self) {
+        self.metrics
+            .sort_by(|a, b| b.series.cmp(&a.series).then_with(|| a.name.cmp(&b.name)));
+    }
+}
+
+pub(crate) fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}

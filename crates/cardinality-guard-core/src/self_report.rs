@@ -1,0 +1,108 @@
+//! The guard's own metrics, emitted through the *inner* recorder so they never
+//! re-enter the guard. Their cardinality is bounded by `global.max_metrics`.
+
+use std::sync::OnceLock;
+
+use metrics::{Counter, Gauge, Key, Label, Level, Metadata, Recorder};
+
+use crate::report::OverflowReason;
+
+/// `cardinality_guard_series{metric}`: exported series the metric holds now.
+pub const SERIES: &str = "cardinality_guard_series";
+/// `cardinality_guard_series_limit{metric}`: the metric's budget in series.
+pub const SERIES_LIMIT: &str = "cardinality_guard_series_limit";
+/// `cardinality_guard_overflow_total{metric, reason}`: registrations folded or dropped.
+pub const OVERFLOW_TOTAL: &str = "cardinality_guard_overflow_total";
+/// `cardinality_guard_global_series`: all guarded series.
+pub const GLOBAL_SERIES: &str = "cardinality_guard_global_series";
+/// `cardinality_guard_global_series_limit`: `global.max_series`.
+pub const GLOBAL_SERIES_LIMIT: &str = "cardinality_guard_global_series_limit";
+/// `cardinality_guard_metrics`: distinct metric names tracked.
+pub const METRICS: &str = "cardinality_guard_metrics";
+/// The `metric` label value under which registrations of metric names beyond
+/// `global.max_metrics` are counted (their own names are unbounded).
+pub const UNTRACKED_METRIC: &str = "__untracked__";
+/// The label that marks a metric's overflow series (the OpenTelemetry marker,
+/// written the Prometheus way).
+pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
+
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+fn gauge(inner: &dyn Recorder, name: &'static str, labels: Vec<Label>, value: f64) -> Gauge {
+    let gauge = inner.register_gauge(&Key::from_parts(name, labels), &METADATA);
+    gauge.set(value);
+    gauge
+}
+
+fn overflow_counter(inner: &dyn Recorder, metric: &str, reason: OverflowReason) -> Counter {
+    let labels = vec![
+        Label::new("metric", metric.to_owned()),
+        Label::new("reason", reason.as_str()),
+    ];
+    inner.register_counter(&Key::from_parts(OVERFLOW_TOTAL, labels), &METADATA)
+}
+
+/// Self-report handles of one metric.
+pub(crate) struct MetricGauges {
+    series: Gauge,
+    /// Kept with the others; the limit never changes after it is set.
+    _limit: Gauge,
+    overflow: [OnceLock<Counter>; OverflowReason::COUNT],
+}
+
+impl MetricGauges {
+    pub(crate) fn register(inner: &dyn Recorder, metric: &str, limit: u64) -> Self {
+        let label = || vec![Label::new("metric", metric.to_owned())];
+        MetricGauges {
+            _limit: gauge(inner, SERIES_LIMIT, label(), limit as f64),
+            series: gauge(inner, SERIES, label(), 0.0),
+            overflow: Default::default(),
+        }
+    }
+
+    /// Series are only ever added through `increment`, which the exporter
+    /// applies atomically, so concurrent admissions cannot publish a stale value.
+    pub(crate) fn add_series(&self, cost: u64) {
+        self.series.increment(cost as f64);
+    }
+
+    pub(crate) fn count_overflow(&self, inner: &dyn Recorder, metric: &str, reason: OverflowReason) {
+        self.overflow[reason as usize]
+            .get_or_init(|| overflow_counter(inner, metric, reason))
+            .increment(1);
+    }
+}
+
+/// Self-report handles of the whole guard.
+pub(crate) struct GlobalGauges {
+    series: Gauge,
+    _limit: Gauge,
+    metrics: Gauge,
+    untracked: OnceLock<Counter>,
+}
+
+impl GlobalGauges {
+    pub(crate) fn register(inner: &dyn Recorder, series_limit: u64) -> Self {
+        GlobalGauges {
+            _limit: gauge(inner, GLOBAL_SERIES_LIMIT, vec![], series_limit as f64),
+            series: gauge(inner, GLOBAL_SERIES, vec![], 0.0),
+            metrics: gauge(inner, METRICS, vec![], 0.0),
+            untracked: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn add_series(&self, cost: u64) {
+        self.series.increment(cost as f64);
+    }
+
+    pub(crate) fn add_metric(&self) {
+        self.metrics.increment(1.0);
+    }
+
+    pub(crate) fn count_untracked(&self, inner: &dyn Recorder) {
+        self.untracked
+            .get_or_init(|| overflow_counter(inner, UNTRACKED_METRIC, OverflowReason::MaxMetrics))
+            .increment(1);
+    }
+}

@@ -1,0 +1,147 @@
+//! How many exported series one label set costs.
+
+use serde::Serialize;
+
+use crate::config::{HistogramConfig, Pattern};
+
+/// The exporter's default number of summary quantiles
+/// (`0, 0.5, 0.9, 0.95, 0.99, 0.999, 1`).
+pub const DEFAULT_QUANTILES: usize = 7;
+
+/// The kind of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricKind {
+    /// A counter: one series per label set.
+    Counter,
+    /// A gauge: one series per label set.
+    Gauge,
+    /// A histogram: buckets + 3 or quantiles + 2 series per label set.
+    Histogram,
+}
+
+impl MetricKind {
+    /// `"counter"`, `"gauge"` or `"histogram"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// How one histogram renders in the Prometheus text format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistogramShape {
+    /// A classic histogram with this many bucket bounds: `_bucket` × (N + 1, `+Inf`
+    /// included), `_sum` and `_count`, so N + 3 series per label set.
+    Buckets(usize),
+    /// A summary with this many quantiles: Q quantile lines, `_sum` and
+    /// `_count`, so Q + 2 series per label set.
+    Summary(usize),
+}
+
+impl HistogramShape {
+    /// Exported series per label set.
+    pub fn series_per_label_set(self) -> u64 {
+        match self {
+            HistogramShape::Buckets(n) => n as u64 + 3,
+            HistogramShape::Summary(q) => q as u64 + 2,
+        }
+    }
+}
+
+/// The histogram shape of every metric name: a default and per-name overrides.
+///
+/// Overrides are tried in the order `metrics-exporter-prometheus` tries them
+/// (exact names, then prefixes, then suffixes, each group in text order; the
+/// first match wins), so the guard counts what the exporter renders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistogramShapes {
+    default: HistogramShape,
+    overrides: Vec<(Pattern, HistogramShape)>,
+}
+
+impl Default for HistogramShapes {
+    /// The exporter's default: summaries with 7 quantiles.
+    fn default() -> Self {
+        HistogramShapes::new(HistogramShape::Summary(DEFAULT_QUANTILES))
+    }
+}
+
+impl HistogramShapes {
+    /// Every histogram renders as `default` until overridden.
+    pub fn new(default: HistogramShape) -> Self {
+        HistogramShapes {
+            default,
+            overrides: Vec::new(),
+        }
+    }
+
+    /// Metrics matching `pattern` render as `shape`. A second override for the
+    /// same pattern replaces the first, as in the exporter.
+    pub fn with_override(mut self, pattern: Pattern, shape: HistogramShape) -> Self {
+        self.overrides.retain(|(p, _)| p != &pattern);
+        self.overrides.push((pattern, shape));
+        self.overrides.sort_by(|a, b| a.0.cmp(&b.0));
+        self
+    }
+
+    /// The shapes a [`HistogramConfig`] gives the exporter this guard builds.
+    pub fn from_config(config: &HistogramConfig) -> Self {
+        let default = match &config.buckets {
+            Some(b) => HistogramShape::Buckets(b.bounds().len()),
+            None => HistogramShape::Summary(DEFAULT_QUANTILES),
+        };
+        config
+            .per_metric
+            .iter()
+            .fold(HistogramShapes::new(default), |shapes, (p, b)| {
+                shapes.with_override(p.clone(), HistogramShape::Buckets(b.bounds().len()))
+            })
+    }
+
+    /// The shape of a (sanitized) metric name.
+    pub fn shape_for(&self, name: &str) -> HistogramShape {
+        self.overrides
+            .iter()
+            .find(|(p, _)| p.matches(name))
+            .map_or(self.default, |(_, s)| *s)
+    }
+
+    /// Exported series per label set of a metric of `kind` named `name`.
+    pub fn series_per_label_set(&self, kind: MetricKind, name: &str) -> u64 {
+        match kind {
+            MetricKind::Counter | MetricKind::Gauge => 1,
+            MetricKind::Histogram => self.shape_for(name).series_per_label_set(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn costs_follow_the_exposition_format() {
+        assert_eq!(HistogramShape::Buckets(11).series_per_label_set(), 14);
+        assert_eq!(HistogramShape::Summary(7).series_per_label_set(), 9);
+        let shapes = HistogramShapes::default();
+        assert_eq!(shapes.series_per_label_set(MetricKind::Counter, "x"), 1);
+        assert_eq!(shapes.series_per_label_set(MetricKind::Histogram, "x"), 9);
+    }
+
+    #[test]
+    fn overrides_follow_the_exporter_order() {
+        let p = |s| Pattern::parse(s).unwrap();
+        let shapes = HistogramShapes::new(HistogramShape::Buckets(1))
+            .with_override(p("*_seconds"), HistogramShape::Buckets(2))
+            .with_override(p("http_*"), HistogramShape::Buckets(3))
+            .with_override(p("http_lat_seconds"), HistogramShape::Buckets(4));
+        assert_eq!(shapes.shape_for("http_lat_seconds"), HistogramShape::Buckets(4));
+        assert_eq!(shapes.shape_for("http_x_seconds"), HistogramShape::Buckets(3));
+        assert_eq!(shapes.shape_for("db_seconds"), HistogramShape::Buckets(2));
+        assert_eq!(shapes.shape_for("db"), HistogramShape::Buckets(1));
+    }
+}

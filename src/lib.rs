@@ -1,0 +1,1 @@
+pub use cardinality_guard_core::*;
