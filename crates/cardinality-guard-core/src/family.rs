@@ -274,6 +274,22 @@ impl<K: Kind> Family<K> {
         out.extend(self.metrics.iter().map(|m| m.report()));
     }
 
+    /// Up to `max` admitted label sets of the metric named `name`.
+    pub(crate) fn label_sets(&self, name: &str, max: usize) -> Vec<Vec<(String, String)>> {
+        self.table
+            .iter()
+            .filter(|entry| sanitize_metric_name(entry.key().name()) == name)
+            .take(max)
+            .map(|entry| {
+                entry
+                    .key()
+                    .labels()
+                    .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                    .collect()
+            })
+            .collect()
+    }
+
     pub(crate) fn tracked_label_sets(&self) -> usize {
         self.table.len()
     }

@@ -9,7 +9,7 @@ use crate::admission::Global;
 use crate::config::Config;
 use crate::family::{Counters, Family, Gauges, Histograms};
 use crate::report::Report;
-use crate::shape::HistogramShapes;
+use crate::shape::{HistogramShapes, MetricKind};
 
 /// State shared by a [`Guard`] and its [`GuardHandle`]s.
 pub(crate) struct Shared {
@@ -27,6 +27,14 @@ impl Shared {
         self.counters.tracked_label_sets()
             + self.gauges.tracked_label_sets()
             + self.histograms.tracked_label_sets()
+    }
+
+    fn label_sets(&self, kind: MetricKind, name: &str, max: usize) -> Vec<Vec<(String, String)>> {
+        match kind {
+            MetricKind::Counter => self.counters.label_sets(name, max),
+            MetricKind::Gauge => self.gauges.label_sets(name, max),
+            MetricKind::Histogram => self.histograms.label_sets(name, max),
+        }
     }
 
     fn report(&self) -> Report {
@@ -190,7 +198,9 @@ impl<R: Recorder> Recorder for Guard<R> {
 
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
         let shared = &*self.shared;
-        shared.histograms.register(shared, &self.inner, key, metadata)
+        shared
+            .histograms
+            .register(shared, &self.inner, key, metadata)
     }
 }
 
@@ -230,7 +240,23 @@ impl GuardHandle {
     /// are kept, so in enforce mode this is bounded by the budgets, whatever
     /// the traffic.
     pub fn tracked_label_sets(&self) -> usize {
-        self.slot.get().map_or(0, |shared| shared.tracked_label_sets())
+        self.slot
+            .get()
+            .map_or(0, |shared| shared.tracked_label_sets())
+    }
+
+    /// Up to `max` label sets admitted for the metric `name` of `kind`, as
+    /// (key, value) pairs. They may hold personal data: show them only where
+    /// the user opted in.
+    pub fn label_sets(
+        &self,
+        kind: MetricKind,
+        name: &str,
+        max: usize,
+    ) -> Vec<Vec<(String, String)>> {
+        self.slot
+            .get()
+            .map_or_else(Vec::new, |shared| shared.label_sets(kind, name, max))
     }
 
     /// The configuration the guard enforces.

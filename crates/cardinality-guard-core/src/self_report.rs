@@ -67,7 +67,12 @@ impl MetricGauges {
         self.series.increment(cost as f64);
     }
 
-    pub(crate) fn count_overflow(&self, inner: &dyn Recorder, metric: &str, reason: OverflowReason) {
+    pub(crate) fn count_overflow(
+        &self,
+        inner: &dyn Recorder,
+        metric: &str,
+        reason: OverflowReason,
+    ) {
         self.overflow[reason as usize]
             .get_or_init(|| overflow_counter(inner, metric, reason))
             .increment(1);

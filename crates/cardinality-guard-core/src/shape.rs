@@ -139,8 +139,14 @@ mod tests {
             .with_override(p("*_seconds"), HistogramShape::Buckets(2))
             .with_override(p("http_*"), HistogramShape::Buckets(3))
             .with_override(p("http_lat_seconds"), HistogramShape::Buckets(4));
-        assert_eq!(shapes.shape_for("http_lat_seconds"), HistogramShape::Buckets(4));
-        assert_eq!(shapes.shape_for("http_x_seconds"), HistogramShape::Buckets(3));
+        assert_eq!(
+            shapes.shape_for("http_lat_seconds"),
+            HistogramShape::Buckets(4)
+        );
+        assert_eq!(
+            shapes.shape_for("http_x_seconds"),
+            HistogramShape::Buckets(3)
+        );
         assert_eq!(shapes.shape_for("db_seconds"), HistogramShape::Buckets(2));
         assert_eq!(shapes.shape_for("db"), HistogramShape::Buckets(1));
     }

@@ -270,11 +270,26 @@ mod tests {
             .with_rule(rule("http_server_*", 20))
             .with_rule(rule("*_total", 30))
             .with_rule(rule("http_server_requests_total", 40));
-        assert_eq!(config.policy_for("http_server_requests_total").max_series.get(), 40);
-        assert_eq!(config.policy_for("http_server_errors_total").max_series.get(), 20);
+        assert_eq!(
+            config
+                .policy_for("http_server_requests_total")
+                .max_series
+                .get(),
+            40
+        );
+        assert_eq!(
+            config
+                .policy_for("http_server_errors_total")
+                .max_series
+                .get(),
+            20
+        );
         // "*_total" is longer than "http_*".
         assert_eq!(config.policy_for("http_client_total").max_series.get(), 30);
-        assert_eq!(config.policy_for("http_client_seconds").max_series.get(), 10);
+        assert_eq!(
+            config.policy_for("http_client_seconds").max_series.get(),
+            10
+        );
         assert_eq!(config.policy_for("db_total").max_series.get(), 30);
         assert_eq!(config.policy_for("db_seconds").max_series.get(), 2000);
     }

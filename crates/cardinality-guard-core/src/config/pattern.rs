@@ -127,13 +127,29 @@ mod tests {
     #[test]
     fn parses_the_three_forms() {
         assert_eq!(Pattern::parse("a_b").unwrap(), Pattern::Exact("a_b".into()));
-        assert_eq!(Pattern::parse("app_*").unwrap(), Pattern::Prefix("app_".into()));
-        assert_eq!(Pattern::parse("*_total").unwrap(), Pattern::Suffix("_total".into()));
+        assert_eq!(
+            Pattern::parse("app_*").unwrap(),
+            Pattern::Prefix("app_".into())
+        );
+        assert_eq!(
+            Pattern::parse("*_total").unwrap(),
+            Pattern::Suffix("_total".into())
+        );
     }
 
     #[test]
     fn refuses_malformed_patterns() {
-        for bad in ["", "*", "**", "a*b", "*a*", "http.requests", "9lives", "a-b*", "*"] {
+        for bad in [
+            "",
+            "*",
+            "**",
+            "a*b",
+            "*a*",
+            "http.requests",
+            "9lives",
+            "a-b*",
+            "*",
+        ] {
             assert!(Pattern::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

@@ -1,0 +1,48 @@
+//! Middleware that records HTTP server metrics with bounded label values.
+//!
+//! Add [`HttpMetricsLayer`] with `Router::layer`, after every route and the
+//! fallback, so it sees the [`MatchedPath`](axum::extract::MatchedPath) of
+//! each request. It records through the global `metrics` recorder (the guard,
+//! when installed):
+//!
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `http_server_requests_total` | counter | `method`, `route`, `status` |
+//! | `http_server_request_duration_seconds` | histogram | `method`, `route`, `status` |
+//! | `http_server_active_requests` | gauge | `method`, `route` |
+//!
+//! - `route` is the route template (`/users/{id}`), never the raw path;
+//!   requests that match no route get `route="unmatched"`.
+//! - `method` is one of the nine standard methods, anything else `_OTHER`.
+//! - `status` is the numeric code. The duration runs from the call to the
+//!   response head.
+//! - The in-flight gauge goes back down however the request ends: a response,
+//!   an error (not counted in `requests_total`: there is no status), a panic
+//!   unwinding through the middleware, or the response future dropped because
+//!   the client went away.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use cardinality_guard_axum::HttpMetricsLayer;
+//!
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(|| async { "hello" }))
+//!     .layer(HttpMetricsLayer::new());
+//! ```
+
+mod future;
+mod labels;
+mod layer;
+mod service;
+
+pub use self::future::ResponseFuture;
+pub use self::labels::{OTHER_METHOD, UNMATCHED_ROUTE};
+pub use self::layer::HttpMetricsLayer;
+pub use self::service::HttpMetrics;
+
+/// `http_server_requests_total{method, route, status}`.
+pub const REQUESTS_TOTAL: &str = "http_server_requests_total";
+/// `http_server_request_duration_seconds{method, route, status}`.
+pub const REQUEST_DURATION_SECONDS: &str = "http_server_request_duration_seconds";
+/// `http_server_active_requests{method, route}`.
+pub const ACTIVE_REQUESTS: &str = "http_server_active_requests";

@@ -1,0 +1,37 @@
+//! HTTP metrics for [axum] that never leak cardinality, and the endpoint that
+//! shows the cardinality guard's report.
+//!
+//! - [`HttpMetricsLayer`]: a tower layer recording request count, duration
+//!   and in-flight requests labelled by route *template* (never the raw
+//!   path), standard method and status code.
+//! - [`ReportEndpoint`]: the guard's report as JSON, or HTML for a browser.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use cardinality_guard_axum::{HttpMetricsLayer, ReportEndpoint};
+//! use cardinality_guard_core::PrometheusGuard;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (guard, exporter) =
+//!     PrometheusGuard::builder(cardinality_guard_core::Config::embedded()).build()?;
+//! // metrics::set_global_recorder(guard)?;
+//! # drop(guard);
+//! let metrics = exporter.clone();
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(|| async { "hello" }))
+//!     .route("/metrics", get(move || async move { metrics.render() }))
+//!     .merge(ReportEndpoint::new(exporter.guard().clone()).router())
+//!     .layer(HttpMetricsLayer::new());
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+
+pub mod http_metrics;
+pub mod report;
+
+pub use http_metrics::{HttpMetrics, HttpMetricsLayer};
+pub use report::{ReportEndpoint, DEFAULT_REPORT_PATH};

@@ -1,0 +1,118 @@
+//! The report as a readable HTML page (no scripts, inline style).
+
+use std::fmt::Write;
+
+use cardinality_guard_core::MetricReport;
+
+use super::Page;
+
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '&' => "&amp;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn bar(utilization: f64) -> String {
+    let percent = (utilization * 100.0).clamp(0.0, 100.0);
+    let color = match utilization {
+        u if u >= 0.95 => "#c0392b",
+        u if u >= 0.8 => "#e67e22",
+        _ => "#27ae60",
+    };
+    format!(
+        "<div class=\"bar\"><div style=\"width:{percent:.1}%;background:{color}\"></div></div>\
+         <span class=\"pct\">{:.1}%</span>",
+        utilization * 100.0
+    )
+}
+
+fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) {
+    let o = &m.overflow;
+    let _ = write!(
+        out,
+        "<tr><td class=\"name\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+         <td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+         <td>{:?}</td><td>{:?}</td></tr>",
+        escape(&m.name),
+        m.kind.as_str(),
+        m.series,
+        m.limit,
+        bar(m.utilization),
+        o.series_limit,
+        o.global_limit,
+        o.label_limit,
+        m.on_overflow,
+        m.mode,
+    );
+    if let Some(sample) = sample.filter(|s| !s.is_empty()) {
+        let items: String = sample
+            .iter()
+            .map(|s| format!("<li><code>{{{}}}</code></li>", escape(s)))
+            .collect();
+        let _ = write!(
+            out,
+            "<tr class=\"labels\"><td colspan=\"10\"><ul>{items}</ul></td></tr>"
+        );
+    }
+}
+
+pub(super) fn render(page: &Page) -> String {
+    let g = &page.report.global;
+    let mut rows = String::new();
+    for (i, m) in page.report.metrics.iter().enumerate() {
+        let sample = page.label_sets.as_ref().and_then(|s| s.get(i));
+        metric_row(&mut rows, m, sample);
+    }
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>cardinality-guard report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ padding: .35em .6em; border-bottom: 1px solid #ddd; text-align: left; }}
+th {{ background: #f4f4f4; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+td.name {{ font-family: monospace; }}
+.bar {{ display: inline-block; width: 8em; height: .8em; background: #eee; vertical-align: middle; }}
+.bar div {{ height: 100%; }}
+.pct {{ margin-left: .5em; font-variant-numeric: tabular-nums; }}
+</style></head><body>
+<h1>cardinality-guard</h1>
+<p id="global">Guarded series: <strong>{series}</strong> of {limit} {bar} &middot;
+metrics tracked: <strong>{metrics}</strong> of {max_metrics} &middot;
+registrations of untracked metrics: {untracked}</p>
+<table id="metrics">
+<thead><tr><th>metric</th><th>kind</th><th>series</th><th>limit</th><th>utilization</th>
+<th>overflow: series limit</th><th>global limit</th><th>label limit</th><th>on overflow</th><th>mode</th></tr></thead>
+<tbody>
+{rows}</tbody></table>
+</body></html>
+"#,
+        series = g.series,
+        limit = g.series_limit,
+        bar = bar(g.utilization),
+        metrics = g.metrics,
+        max_metrics = g.max_metrics,
+        untracked = g.untracked_registrations,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}
