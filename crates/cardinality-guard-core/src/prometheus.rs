@@ -175,10 +175,9 @@ impl Upkeep {
         let (stop, stopped) = mpsc::channel::<()>();
         let spawned = std::thread::Builder::new()
             .name("cardinality-guard-upkeep".into())
-            .spawn(move || loop {
-                match stopped.recv_timeout(every) {
-                    Err(RecvTimeoutError::Timeout) => handle.run_upkeep(),
-                    _ => break,
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    handle.run_upkeep();
                 }
             });
         // Without a thread, samples are still drained at every render.

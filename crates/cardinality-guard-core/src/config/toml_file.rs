@@ -148,45 +148,128 @@ impl Source<'_> {
         let (line, key) = match err.span() {
             Some(span) => {
                 let line = self.line_of(span.start);
-                (Some(line), self.key_at(line, &message))
+                let key = self
+                    .key_in_document(span.start, &message)
+                    .or_else(|| self.key_at(line, &message));
+                (Some(line), key)
             }
             None => (None, None),
         };
         ConfigError::new(self.origin, line, key, kind, message)
     }
 
-    /// The dotted key on `line`: `table.key`, `metrics[2].key`, or the table itself.
+    /// The dotted key at byte `offset`, from the spans of the parsed document
+    /// (works for dotted keys and inline tables too). `None` when the text
+    /// does not parse as TOML at all.
+    fn key_in_document(&self, offset: usize, message: &str) -> Option<String> {
+        let doc = toml::de::DeTable::parse(self.text).ok()?;
+        let mut path = String::new();
+        let mut table = doc.get_ref();
+        'descend: loop {
+            for (key, value) in table.iter() {
+                let on_key = key.span().contains(&offset);
+                if !on_key && !value.span().contains(&offset) {
+                    continue;
+                }
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key.get_ref());
+                if on_key {
+                    return Some(path);
+                }
+                match value.get_ref() {
+                    toml::de::DeValue::Table(inner) => {
+                        table = inner;
+                        continue 'descend;
+                    }
+                    toml::de::DeValue::Array(items) => {
+                        for (i, item) in items.iter().enumerate() {
+                            if let toml::de::DeValue::Table(inner) = item.get_ref() {
+                                if item.span().contains(&offset) {
+                                    path.push_str(&format!("[{i}]"));
+                                    table = inner;
+                                    continue 'descend;
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                break 'descend;
+            }
+            break;
+        }
+        if path.is_empty() {
+            return None;
+        }
+        if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            path = format!("{path}.{field}");
+        }
+        Some(path)
+    }
+
+    /// The dotted key an error on `line` is about: `table.key`,
+    /// `metrics[2].key`, or a misspelled table's own name.
     fn key_at(&self, line: usize, message: &str) -> Option<String> {
         let lines: Vec<&str> = self.text.lines().collect();
         let here = lines.get(line.checked_sub(1)?)?.trim();
-        let mut table = String::new();
-        let mut counts: std::collections::HashMap<String, usize> = Default::default();
-        for l in lines.iter().take(line) {
-            let t = l.trim();
-            if let Some(name) = t.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
-                let name = name.trim().to_owned();
-                let n = counts.entry(name.clone()).or_insert(0);
-                table = format!("{name}[{n}]");
-                *n += 1;
-            } else if let Some(name) = t.strip_prefix('[').and_then(|r| r.split(']').next()) {
-                table = name.trim().to_owned();
-            }
-        }
-        // An unknown field names itself in the message: "unknown field `x`, ...".
-        let from_message = message
+        // Serde names the field in "unknown field `x`" and "missing field `x`".
+        let unknown = message.starts_with("unknown field `");
+        let field = message
             .strip_prefix("unknown field `")
+            .or_else(|| message.strip_prefix("missing field `"))
             .and_then(|r| r.split('`').next());
-        let from_line = here
+        let header = table_header(here);
+        if let (true, Some((name, _))) = (unknown, &header) {
+            // The header itself is the unknown key (`[default]`, `[[metric]]`).
+            return Some(name.clone());
+        }
+        let table = table_path(&lines[..line]);
+        let assigned = here
             .split_once('=')
             .map(|(k, _)| k.trim().trim_matches('"'))
-            .filter(|k| !k.is_empty() && !k.starts_with('['));
-        let leaf = from_message.or(from_line);
+            .filter(|k| header.is_none() && !k.is_empty());
+        let leaf = match (field, assigned) {
+            // A dotted assignment (`defaults.mode = ..`) holds the full path.
+            (Some(f), Some(a)) if a.ends_with(f) => Some(a),
+            (Some(f), _) => Some(f),
+            (None, a) => a,
+        };
         match leaf {
             Some(leaf) if table.is_empty() => Some(leaf.to_owned()),
             Some(leaf) => Some(format!("{table}.{leaf}")),
             None => Some(table).filter(|t| !t.is_empty()),
         }
     }
+}
+
+/// `[name]` or `[[name]]` on a line: the name, and whether it is an array of tables.
+fn table_header(line: &str) -> Option<(String, bool)> {
+    if let Some(rest) = line.strip_prefix("[[") {
+        return Some((rest.split("]]").next()?.trim().to_owned(), true));
+    }
+    let rest = line.strip_prefix('[')?;
+    Some((rest.split(']').next()?.trim().to_owned(), false))
+}
+
+/// The table the last of `lines` is in, with array indices (`metrics[1]`).
+fn table_path(lines: &[&str]) -> String {
+    let mut table = String::new();
+    let mut counts = std::collections::HashMap::<String, usize>::new();
+    for (name, array) in lines.iter().filter_map(|l| table_header(l.trim())) {
+        table = if array {
+            let n = counts.entry(name.clone()).or_insert(0);
+            *n += 1;
+            format!("{name}[{}]", *n - 1)
+        } else {
+            name
+        };
+    }
+    table
 }
 
 pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {

@@ -1,0 +1,705 @@
+//! A bad config is a clear error naming the file, the 1-based line and the
+//! dotted key (SPEC, Config): never a panic, never a silent default.
+//!
+//! Each table row is one bad file. A group collects every mismatching row
+//! before failing, so one run shows all of them.
+
+use std::path::PathBuf;
+
+use cardinality_guard_core::config::ErrorKind;
+use cardinality_guard_core::{Config, ConfigError, Mode, OnOverflow, Pattern};
+
+/// One bad config and what its error must say.
+struct Row {
+    toml: String,
+    line: usize,
+    key: &'static str,
+    kind: ErrorKind,
+    /// Must appear in `err.message()` (what is wrong, not where).
+    fragment: &'static str,
+}
+
+fn row(
+    toml: impl Into<String>,
+    line: usize,
+    key: &'static str,
+    kind: ErrorKind,
+    fragment: &'static str,
+) -> Row {
+    Row {
+        toml: toml.into(),
+        line,
+        key,
+        kind,
+        fragment,
+    }
+}
+
+use ErrorKind::{InvalidValue, Syntax, UnknownKey};
+
+/// Checks one row; returns what is wrong with the error, if anything.
+fn check(row: &Row) -> Option<String> {
+    let err: ConfigError = match Config::from_toml(&row.toml, "guard.toml") {
+        Ok(_) => return Some("parsed without an error".to_owned()),
+        Err(err) => err,
+    };
+    let shown = err.to_string();
+    let mut problems = Vec::new();
+    if err.file() != "guard.toml" {
+        problems.push(format!("file() = {:?}", err.file()));
+    }
+    if err.line() != Some(row.line) {
+        problems.push(format!("line() = {:?}, expected {}", err.line(), row.line));
+    }
+    if err.key() != Some(row.key) {
+        problems.push(format!("key() = {:?}, expected {:?}", err.key(), row.key));
+    }
+    if err.kind() != row.kind {
+        problems.push(format!(
+            "kind() = {:?}, expected {:?}",
+            err.kind(),
+            row.kind
+        ));
+    }
+    if !err.message().contains(row.fragment) {
+        problems.push(format!("message lacks {:?}", row.fragment));
+    }
+    let location = format!("guard.toml:{}", row.line);
+    let key = format!("`{}`", row.key);
+    if !shown.starts_with(&location) {
+        problems.push(format!("Display does not start with {location:?}"));
+    }
+    if !shown.contains(&key) {
+        problems.push(format!("Display lacks {key:?}"));
+    }
+    if problems.is_empty() {
+        None
+    } else {
+        Some(format!("{}\n      error: {shown}", problems.join("; ")))
+    }
+}
+
+fn check_all(rows: &[Row]) {
+    let failures: Vec<String> = rows
+        .iter()
+        .filter_map(|row| check(row).map(|why| format!("--- input:\n{}  => {why}", row.toml)))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows are wrong:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn unknown_keys() {
+    check_all(&[
+        // top level
+        row("bogus = 1\n", 1, "bogus", UnknownKey, "unknown field `bogus`"),
+        row(
+            "# comment\n\nmax_series = 10\n[global]\nmax_series = 10\n",
+            3,
+            "max_series",
+            UnknownKey,
+            "unknown field `max_series`",
+        ),
+        // a misspelled table is an unknown key of the top level
+        row(
+            "[global]\nmax_series = 10\n\n[default]\nmax_series = 10\n",
+            4,
+            "default",
+            UnknownKey,
+            "unknown field `default`",
+        ),
+        row(
+            "[[metric]]\nmatch = \"a\"\n",
+            1,
+            "metric",
+            UnknownKey,
+            "unknown field `metric`",
+        ),
+        // [global]
+        row(
+            "[global]\nmax_series = 10\nmax_metricz = 3\n",
+            3,
+            "global.max_metricz",
+            UnknownKey,
+            "unknown field `max_metricz`",
+        ),
+        // [defaults]
+        row(
+            "[defaults]\nmax_series = 10\n  onoverflow = \"fold\" # typo\n",
+            3,
+            "defaults.onoverflow",
+            UnknownKey,
+            "unknown field `onoverflow`",
+        ),
+        // the same, written as a dotted key at the top level
+        row(
+            "defaults.max_series = 10\ndefaults.onoverflow = \"fold\"\n",
+            2,
+            "defaults.onoverflow",
+            UnknownKey,
+            "unknown field `onoverflow`",
+        ),
+        // [histograms]
+        row(
+            "[histograms]\nbucket = [1.0]\n",
+            2,
+            "histograms.bucket",
+            UnknownKey,
+            "unknown field `bucket`",
+        ),
+        // the 2nd [[metrics]] entry
+        row(
+            "[[metrics]]\nmatch = \"a_*\"\nmax_series = 3\n\n[[metrics]]\nmatch = \"b\"\nmax_seris = 3\n",
+            7,
+            "metrics[1].max_seris",
+            UnknownKey,
+            "unknown field `max_seris`",
+        ),
+        // the same, as an inline array of tables
+        row(
+            "metrics = [\n  { match = \"a_*\" },\n  { match = \"b\", max_seris = 3 },\n]\n",
+            3,
+            "metrics[1].max_seris",
+            UnknownKey,
+            "unknown field `max_seris`",
+        ),
+        // [[histograms.per_metric]]
+        row(
+            "[histograms]\nbuckets = [1.0]\n\n[[histograms.per_metric]]\nmatch = \"a\"\nbuckets = [1.0]\nbucket = [2.0]\n",
+            7,
+            "histograms.per_metric[0].bucket",
+            UnknownKey,
+            "unknown field `bucket`",
+        ),
+    ]);
+}
+
+#[test]
+fn zero_and_negative_budgets() {
+    const POSITIVE: &str = "a budget must be a positive whole number";
+    check_all(&[
+        row(
+            "[global]\nmax_series = 0\n",
+            2,
+            "global.max_series",
+            InvalidValue,
+            "got 0",
+        ),
+        row(
+            "[global]\nmax_series = -1\n",
+            2,
+            "global.max_series",
+            InvalidValue,
+            "got -1",
+        ),
+        row(
+            "[global]\nmax_series = 10\nmax_metrics = 0\n",
+            3,
+            "global.max_metrics",
+            InvalidValue,
+            POSITIVE,
+        ),
+        row(
+            "[global]\nmax_metrics = -5\n",
+            2,
+            "global.max_metrics",
+            InvalidValue,
+            "got -5",
+        ),
+        row(
+            "# [global] is commented out\n[defaults]\nmax_series = 0\n",
+            3,
+            "defaults.max_series",
+            InvalidValue,
+            POSITIVE,
+        ),
+        row(
+            "[defaults]\nmax_series = -2000\n",
+            2,
+            "defaults.max_series",
+            InvalidValue,
+            "got -2000",
+        ),
+        row(
+            "[[metrics]]\nmatch = \"a\"\n\n[[metrics]]\nmatch = \"b\"\nmax_series = 0\n",
+            6,
+            "metrics[1].max_series",
+            InvalidValue,
+            POSITIVE,
+        ),
+        row(
+            "[[metrics]]\nmatch = \"a\"\nmax_series = -3\n",
+            3,
+            "metrics[0].max_series",
+            InvalidValue,
+            "got -3",
+        ),
+    ]);
+}
+
+#[test]
+fn values_of_the_wrong_type() {
+    check_all(&[
+        row(
+            "[defaults]\nmax_series = \"100\"\n",
+            2,
+            "defaults.max_series",
+            Syntax,
+            "invalid type: string",
+        ),
+        row(
+            "[defaults]\nmax_series = 1.5\n",
+            2,
+            "defaults.max_series",
+            Syntax,
+            "invalid type: floating point",
+        ),
+        row(
+            "[global]\nmax_metrics = 10\nmax_series = 2.0\n",
+            3,
+            "global.max_series",
+            Syntax,
+            "invalid type: floating point",
+        ),
+        row(
+            "[[metrics]]\nmatch = \"a\"\nmax_series = \"lots\"\n",
+            3,
+            "metrics[0].max_series",
+            Syntax,
+            "invalid type: string",
+        ),
+        row(
+            "[[metrics]]\nmatch = 5\n",
+            2,
+            "metrics[0].match",
+            Syntax,
+            "invalid type: integer",
+        ),
+        row(
+            "[histograms]\nbuckets = [0.1, \"1\"]\n",
+            2,
+            "histograms.buckets",
+            Syntax,
+            "invalid type: string",
+        ),
+    ]);
+}
+
+#[test]
+fn bad_on_overflow_and_mode_values() {
+    check_all(&[
+        row(
+            "[defaults]\non_overflow = \"truncate\"\n",
+            2,
+            "defaults.on_overflow",
+            InvalidValue,
+            "expected \"fold\" or \"drop\"",
+        ),
+        row(
+            "[defaults]\nmode = \"dry-run\"\n",
+            2,
+            "defaults.mode",
+            InvalidValue,
+            "expected \"enforce\" or \"shadow\"",
+        ),
+        row(
+            "[[metrics]]\nmatch = \"a\"\n\n[[metrics]]\nmatch = \"b\"\non_overflow = \"Fold\"\n",
+            6,
+            "metrics[1].on_overflow",
+            InvalidValue,
+            "\"Fold\"",
+        ),
+        row(
+            "[[metrics]]\nmatch = \"a\"\nmode = \"\"\n",
+            3,
+            "metrics[0].mode",
+            InvalidValue,
+            "expected \"enforce\" or \"shadow\"",
+        ),
+    ]);
+}
+
+#[test]
+fn bad_buckets() {
+    const INCREASING: &str = "strictly increasing";
+    const FINITE: &str = "is not finite";
+    check_all(&[
+        row(
+            "[histograms]\nbuckets = [0.1, 1, 0.5]\n",
+            2,
+            "histograms.buckets",
+            InvalidValue,
+            "1 is followed by 0.5",
+        ),
+        row(
+            "[histograms]\nbuckets = [0.1, 1, 1]\n",
+            2,
+            "histograms.buckets",
+            InvalidValue,
+            INCREASING,
+        ),
+        row(
+            "[histograms]\nbuckets = [0.1, nan]\n",
+            2,
+            "histograms.buckets",
+            InvalidValue,
+            FINITE,
+        ),
+        row(
+            "[histograms]\nbuckets = [0.1, inf]\n",
+            2,
+            "histograms.buckets",
+            InvalidValue,
+            FINITE,
+        ),
+        row(
+            "[histograms]\nbuckets = [-inf, 0]\n",
+            2,
+            "histograms.buckets",
+            InvalidValue,
+            FINITE,
+        ),
+        row(
+            "[histograms]\nbuckets = []\n",
+            2,
+            "histograms.buckets",
+            InvalidValue,
+            "empty",
+        ),
+        // A multi-line list is reported at the line of its key.
+        row(
+            "[histograms]\nbuckets = [\n  1,\n  0.5,\n]\n",
+            2,
+            "histograms.buckets",
+            InvalidValue,
+            INCREASING,
+        ),
+        row(
+            "[histograms]\nbuckets = [1.0]\n\n[[histograms.per_metric]]\nmatch = \"a\"\nbuckets = [1.0]\n\n[[histograms.per_metric]]\nmatch = \"b\"\nbuckets = [2, 1]\n",
+            10,
+            "histograms.per_metric[1].buckets",
+            InvalidValue,
+            INCREASING,
+        ),
+        row(
+            "[[histograms.per_metric]]\nmatch = \"a\"\nbuckets = [1, 1]\n",
+            3,
+            "histograms.per_metric[0].buckets",
+            InvalidValue,
+            INCREASING,
+        ),
+        row(
+            "[[histograms.per_metric]]\nmatch = \"a\"\nbuckets = [nan]\n",
+            3,
+            "histograms.per_metric[0].buckets",
+            InvalidValue,
+            FINITE,
+        ),
+        row(
+            "[[histograms.per_metric]]\nmatch = \"a\"\nbuckets = [+inf]\n",
+            3,
+            "histograms.per_metric[0].buckets",
+            InvalidValue,
+            FINITE,
+        ),
+        row(
+            "[[histograms.per_metric]]\nmatch = \"a\"\nbuckets = []\n",
+            3,
+            "histograms.per_metric[0].buckets",
+            InvalidValue,
+            "empty",
+        ),
+    ]);
+}
+
+#[test]
+fn malformed_and_duplicate_patterns() {
+    const MALFORMED: &str = "malformed pattern";
+    let mut rows = Vec::new();
+    for (pattern, why) in [
+        ("a*b", "one `*`, at the start or at the end"),
+        ("*", "a bare `*`"),
+        ("http.requests", "http_requests"),
+        ("", "empty"),
+        ("**", MALFORMED),
+        ("9lives_*", "must start with"),
+    ] {
+        let metrics =
+            format!("[[metrics]]\nmatch = \"ok\"\n\n[[metrics]]\nmatch = \"{pattern}\"\n");
+        rows.push(row(
+            metrics.clone(),
+            5,
+            "metrics[1].match",
+            InvalidValue,
+            why,
+        ));
+        rows.push(row(metrics, 5, "metrics[1].match", InvalidValue, MALFORMED));
+        let histograms =
+            format!("[[histograms.per_metric]]\nmatch = \"{pattern}\"\nbuckets = [1.0]\n");
+        rows.push(row(
+            histograms,
+            2,
+            "histograms.per_metric[0].match",
+            InvalidValue,
+            why,
+        ));
+    }
+    rows.push(row(
+        "[[metrics]]\nmatch = \"app_*\"\nmax_series = 1\n\n[[metrics]]\nmatch = \"app_*\"\nmax_series = 2\n",
+        6,
+        "metrics[1].match",
+        InvalidValue,
+        "appears twice",
+    ));
+    rows.push(row(
+        "[[histograms.per_metric]]\nmatch = \"*_seconds\"\nbuckets = [1.0]\n[[histograms.per_metric]]\nmatch = \"*_seconds\"\nbuckets = [2.0]\n",
+        5,
+        "histograms.per_metric[1].match",
+        InvalidValue,
+        "appears twice",
+    ));
+    check_all(&rows);
+}
+
+#[test]
+fn missing_match() {
+    check_all(&[
+        row(
+            "[[metrics]]\nmatch = \"a\"\n\n[[metrics]]\nmax_series = 3\n",
+            4,
+            "metrics[1].match",
+            Syntax,
+            "missing field `match`",
+        ),
+        row(
+            "[[histograms.per_metric]]\nbuckets = [1.0]\n",
+            1,
+            "histograms.per_metric[0].match",
+            Syntax,
+            "missing field `match`",
+        ),
+    ]);
+}
+
+#[test]
+fn toml_syntax_errors() {
+    check_all(&[
+        row(
+            "[global]\nmax_series = = 3\n",
+            2,
+            "global.max_series",
+            Syntax,
+            "extra `=`",
+        ),
+        row(
+            "[global]\nmax_series = 10\n\n[defaults\nmax_series = 3\n",
+            4,
+            "defaults",
+            Syntax,
+            "unclosed table",
+        ),
+        row(
+            "[defaults]\nmax_series = 10\n[defaults]\nmode = \"shadow\"\n",
+            3,
+            "defaults",
+            Syntax,
+            "duplicate",
+        ),
+        row(
+            "[[metrics]]\nmatch = \"a\nmax_series = 3\n",
+            2,
+            "metrics[0].match",
+            Syntax,
+            "invalid basic string",
+        ),
+    ]);
+}
+
+/// A unique path in the temp directory.
+fn temp_path(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!(
+        "cardinality-guard-{tag}-{}-{nanos}.toml",
+        std::process::id()
+    ))
+}
+
+#[test]
+fn from_file_names_the_real_path() {
+    let path = temp_path("bad");
+    std::fs::write(
+        &path,
+        "[global]\nmax_series = 100\n\n[[metrics]]\nmatch = \"a\"\n\n[[metrics]]\nmatch = \"b\"\nmax_series = -1\n",
+    )
+    .expect("write the temp file");
+    let result = Config::from_file(&path);
+    let _ = std::fs::remove_file(&path);
+    let err = result.expect_err("a negative budget is refused");
+    let shown_path = path.display().to_string();
+    assert_eq!(err.file(), shown_path);
+    assert_eq!(err.line(), Some(9));
+    assert_eq!(err.key(), Some("metrics[1].max_series"));
+    assert_eq!(err.kind(), ErrorKind::InvalidValue);
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{shown_path}:9: key `metrics[1].max_series`")),
+        "{err}"
+    );
+}
+
+#[test]
+fn from_file_of_a_missing_path_is_an_io_error_naming_it() {
+    let path = temp_path("missing");
+    let err = Config::from_file(&path).expect_err("the file does not exist");
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert_eq!(err.file(), path.display().to_string());
+    assert_eq!(err.line(), None);
+    assert_eq!(err.key(), None);
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+}
+
+/// The example config of SPEC.md, verbatim.
+const SPEC_EXAMPLE: &str = r#"[global]
+max_series  = 50000     # all guarded series together
+max_metrics = 1000      # distinct metric names
+
+[defaults]              # for every metric that no [[metrics]] entry matches
+max_series  = 2000
+on_overflow = "fold"    # fold | drop
+mode        = "enforce" # enforce | shadow
+
+[histograms]
+buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]  # omit: summaries
+
+[[histograms.per_metric]]
+match   = "db_query_seconds"
+buckets = [0.001, 0.01, 0.1, 1]
+
+[[metrics]]
+match       = "http_server_request_duration_seconds"  # exact name
+max_series  = 5000
+
+[[metrics]]
+match       = "app_*"     # prefix; "*_total" is a suffix
+max_series  = 300
+on_overflow = "drop"
+"#;
+
+#[test]
+fn the_spec_example_round_trips_through_a_file() {
+    let path = temp_path("spec-example");
+    std::fs::write(&path, SPEC_EXAMPLE).expect("write the temp file");
+    let result = Config::from_file(&path);
+    let _ = std::fs::remove_file(&path);
+    let config = result.unwrap_or_else(|e| panic!("the SPEC example is valid: {e}"));
+    assert_eq!(config, Config::from_toml(SPEC_EXAMPLE, "<string>").unwrap());
+
+    assert_eq!(config.global.max_series.get(), 50_000);
+    assert_eq!(config.global.max_metrics.get(), 1000);
+    assert_eq!(config.defaults.max_series.get(), 2000);
+    assert_eq!(config.defaults.on_overflow, OnOverflow::Fold);
+    assert_eq!(config.defaults.mode, Mode::Enforce);
+    let buckets = config.histograms.buckets.as_ref().expect("global buckets");
+    assert_eq!(
+        buckets.bounds(),
+        [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
+    );
+    assert_eq!(config.histograms.per_metric.len(), 1);
+    let (pattern, buckets) = &config.histograms.per_metric[0];
+    assert_eq!(pattern, &Pattern::Exact("db_query_seconds".into()));
+    assert_eq!(buckets.bounds(), [0.001, 0.01, 0.1, 1.0]);
+    assert_eq!(config.metrics.len(), 2);
+    assert_eq!(config.metrics[1].pattern, Pattern::Prefix("app_".into()));
+
+    let http = config.policy_for("http_server_request_duration_seconds");
+    assert_eq!(
+        (http.max_series.get(), http.on_overflow, http.mode),
+        (5000, OnOverflow::Fold, Mode::Enforce)
+    );
+    let app = config.policy_for("app_logins_total");
+    assert_eq!(
+        (app.max_series.get(), app.on_overflow, app.mode),
+        (300, OnOverflow::Drop, Mode::Enforce)
+    );
+    // Unmatched, and "app" without the underscore: [defaults].
+    for name in [
+        "db_query_seconds",
+        "app",
+        "http_server_request_duration_seconds_x",
+    ] {
+        assert_eq!(config.policy_for(name), config.defaults, "{name}");
+    }
+}
+
+#[test]
+fn exact_match_beats_patterns_and_the_longest_pattern_wins() {
+    // Patterns come first in the file so that file order cannot explain the result.
+    let text = format!(
+        "{SPEC_EXAMPLE}
+[[metrics]]
+match      = \"http_*\"
+max_series = 10
+
+[[metrics]]
+match      = \"*_seconds\"
+max_series = 20
+mode       = \"shadow\"
+
+[[metrics]]
+match      = \"*_duration_seconds\"
+max_series = 30
+
+[[metrics]]
+match      = \"app_logins_*\"
+max_series = 40
+
+[[metrics]]
+match      = \"app_logins_total\"
+max_series = 50
+"
+    );
+    let config = Config::from_toml(&text, "guard.toml").unwrap_or_else(|e| panic!("{e}"));
+    let limit = |name: &str| config.policy_for(name).max_series.get();
+
+    // Exact beats every pattern that also matches (http_*, *_seconds, *_duration_seconds).
+    assert_eq!(limit("http_server_request_duration_seconds"), 5000);
+    // An exact rule that sets only max_series inherits on_overflow from [defaults],
+    // not from the patterns it beats.
+    assert_eq!(config.policy_for("app_logins_total").max_series.get(), 50);
+    assert_eq!(
+        config.policy_for("app_logins_total").on_overflow,
+        OnOverflow::Fold
+    );
+    // Longest pattern: "_duration_seconds" (17 chars) over "_seconds" (8) and "http_" (5).
+    assert_eq!(limit("http_client_request_duration_seconds"), 30);
+    // "_seconds" (8 chars) over "http_" (5).
+    assert_eq!(limit("http_client_wait_seconds"), 20);
+    assert_eq!(
+        config.policy_for("http_client_wait_seconds").mode,
+        Mode::Shadow
+    );
+    assert_eq!(limit("http_client_errors"), 10);
+    // "app_logins_*" over "app_*"; the prefix rule sets no on_overflow: [defaults].
+    assert_eq!(limit("app_logins_failed"), 40);
+    assert_eq!(
+        config.policy_for("app_logins_failed").on_overflow,
+        OnOverflow::Fold
+    );
+    assert_eq!(limit("app_orders_total"), 300);
+    assert_eq!(
+        config.policy_for("app_orders_total").on_overflow,
+        OnOverflow::Drop
+    );
+    assert_eq!(limit("db_query_total"), 2000);
+}
