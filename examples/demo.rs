@@ -1,104 +1,65 @@
-//! The same cardinality leak, fed to an unguarded and to a guarded Prometheus
-//! exporter in one process; prints what each one renders. `folded` counts
-//! registrations sent to the overflow series (or dropped, when the metric's
-//! `on_overflow` is `drop`).
+//! The main job: a cardinality leak over real HTTP, with and without the guard.
 //!
 //! ```text
 //! cargo run --release --example demo
-//! cargo run --release --example demo -- --config guard.toml
 //! ```
+//!
+//! In this process it starts the guarded example service on an ephemeral
+//! 127.0.0.1 port and floods it: tens of thousands of unique user ids on
+//! `/users/{id}` (an unbounded `user` label), scanner paths that match no
+//! route, a few odd methods. Then it runs the same flood against the same
+//! service with the guard switched off, in a child process (a process has one
+//! global recorder, and that keeps the memory figures apart), and prints both.
+
+#[path = "shared/app.rs"]
+mod app;
 
 use std::collections::BTreeMap;
-use std::process::ExitCode;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use cardinality_guard::{prometheus_builder, Config, PrometheusGuard};
+use axum::body::{Body, Bytes};
+use cardinality_guard::{Config, PrometheusGuard, Report};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 
-const USERS: u32 = 20_000;
-const RAW_PATHS: u32 = 500;
-const LOGINS: &str = "app_logins_total";
-const DURATION: &str = "http_server_request_duration_seconds";
-const REQUESTS: &str = "http_server_requests_total";
-const OVERFLOW_MARK: &str = "otel_metric_overflow=\"true\"";
+const USERS: usize = 30_000;
+const SCANNER_PATHS: usize = 5_000;
+const ODD_METHODS: [&str; 4] = ["PURGE", "PROPFIND", "BREW", "FOO"];
+const ODD_REQUESTS: usize = 200;
+const WORKERS: usize = 16;
+const UNGUARDED_FLAG: &str = "--unguarded-child";
 
-/// The leak: an unbounded `user` label, a histogram labelled with raw paths
-/// instead of route templates, and one well-behaved counter.
-fn workload() {
-    for user in 0..USERS {
-        metrics::counter!(LOGINS, "user" => format!("u{user:05}")).increment(1);
-    }
-    for path in 0..RAW_PATHS {
-        let route = format!("/users/{}", 1000 + path);
-        let duration = metrics::histogram!(DURATION, "route" => route);
-        for sample in [0.004, 0.03, 0.2] {
-            duration.record(sample);
-        }
-        let status = if path % 10 == 0 { "404" } else { "200" };
-        metrics::counter!(REQUESTS, "route" => "/users/{id}", "status" => status).increment(3);
-    }
-}
-
-/// Exported series per metric family, counted from the text exposition:
-/// `# TYPE` lines name the families; `_bucket`, `_sum` and `_count` samples
-/// belong to their histogram or summary.
-fn series_per_family(text: &str) -> BTreeMap<String, u64> {
-    let mut families = BTreeMap::new();
-    for line in text.lines() {
-        if let Some(decl) = line.strip_prefix("# TYPE ") {
-            if let Some(name) = decl.split_whitespace().next() {
-                families.insert(name.to_owned(), 0);
-            }
-        }
-    }
-    for line in text
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        let name = line.split(['{', ' ']).next().unwrap_or_default();
-        let family = ["", "_bucket", "_sum", "_count"]
-            .iter()
-            .filter_map(|suffix| name.strip_suffix(suffix))
-            .find(|base| families.contains_key(*base))
-            .unwrap_or(name);
-        *families.entry(family.to_owned()).or_insert(0) += 1;
-    }
-    families
-}
-
-fn sample_lines(text: &str) -> usize {
-    text.lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .count()
-}
-
-/// `sum(metric)` over all its series, read from the text.
-fn sum_of(text: &str, metric: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.split(['{', ' ']).next() == Some(metric))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
-}
-
-fn load_config() -> Result<Config, ExitCode> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [] => Ok(Config::embedded()),
-        [flag, path] if flag == "--config" => Config::from_file(path).map_err(|e| {
-            eprintln!("error: bad config: {e}");
-            ExitCode::from(2)
-        }),
-        _ => {
-            eprintln!("usage: demo [--config PATH]");
-            Err(ExitCode::from(2))
-        }
-    }
+/// What one run measured.
+struct Outcome {
+    /// The guard's report, taken just before the scrape (guarded run only).
+    report: Option<Report>,
+    series: BTreeMap<String, usize>,
+    rss_growth_kb: i64,
+    elapsed: Duration,
+    requests: usize,
 }
 
 fn main() -> ExitCode {
-    let config = match load_config() {
-        Ok(config) => config,
-        Err(code) => return code,
+    let unguarded = std::env::args().any(|a| a == UNGUARDED_FLAG);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start tokio: {e}");
+            return ExitCode::FAILURE;
+        }
     };
-    match run(config) {
+    let result = if unguarded {
+        runtime.block_on(run_unguarded_child())
+    } else {
+        runtime.block_on(run_demo())
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -107,96 +68,283 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    println!(
-        "Feeding {USERS} user ids to {LOGINS}{{user}}, {RAW_PATHS} raw paths to {DURATION}{{route}},"
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn run_demo() -> Result<(), AnyError> {
+    let config = Config::embedded();
+    let exporter = PrometheusGuard::builder(config).install()?;
+    println!("Guarded service, embedded config: flooding it over HTTP on 127.0.0.1 ...");
+    let guarded = flood_service(app::Exposition::Guarded(exporter.clone()), true).await?;
+    if let Some(report) = &guarded.report {
+        print_guarded(report, &guarded);
+    }
+
+    println!("\nThe same flood with the guard switched off (child process) ...");
+    let child = Command::new(std::env::current_exe()?)
+        .arg(UNGUARDED_FLAG)
+        .output()?;
+    if !child.status.success() {
+        return Err(format!(
+            "the unguarded run failed: {}",
+            String::from_utf8_lossy(&child.stderr)
+        )
+        .into());
+    }
+    let unguarded = parse_outcome(&String::from_utf8_lossy(&child.stdout))?;
+    print_comparison(&guarded, &unguarded);
+    Ok(())
+}
+
+async fn run_unguarded_child() -> Result<(), AnyError> {
+    let recorder = cardinality_guard::prometheus_builder(&Config::embedded())?.build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).map_err(|_| "a recorder is already installed")?;
+    let outcome = flood_service(app::Exposition::Unguarded(handle), false).await?;
+    // One line per metric, then the totals: read back by the parent.
+    for (metric, series) in &outcome.series {
+        println!("series {metric} {series}");
+    }
+    println!("rss_growth_kb {}", outcome.rss_growth_kb);
+    println!("elapsed_ms {}", outcome.elapsed.as_millis());
+    println!("requests {}", outcome.requests);
+    Ok(())
+}
+
+/// Serves the example app on an ephemeral port, sends the flood, scrapes /metrics.
+async fn flood_service(exposition: app::Exposition, progress: bool) -> Result<Outcome, AnyError> {
+    let exposition_report = match &exposition {
+        app::Exposition::Guarded(guard) => Some(guard.clone()),
+        app::Exposition::Unguarded(_) => None,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move { axum::serve(listener, app::router(exposition)).await });
+    let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
+
+    let rss_before = rss_kb();
+    let started = Instant::now();
+    let plan = Arc::new(requests());
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..WORKERS {
+        let (plan, next, client) = (plan.clone(), next.clone(), client.clone());
+        workers.push(tokio::spawn(async move {
+            while let Some((method, path)) = plan.get(next.fetch_add(1, Ordering::Relaxed)) {
+                send(&client, addr, method, path).await?;
+            }
+            Ok::<(), AnyError>(())
+        }));
+    }
+    if progress {
+        while !workers.iter().all(|w| w.is_finished()) {
+            draw_progress(next.load(Ordering::Relaxed).min(plan.len()), plan.len());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        draw_progress(plan.len(), plan.len());
+        println!();
+    }
+    for worker in workers {
+        worker.await??;
+    }
+    let elapsed = started.elapsed();
+    let report = match &exposition_report {
+        Some(guard) => Some(guard.report()),
+        None => None,
+    };
+    let text = get(&client, addr, "/metrics").await?;
+    let rss_growth_kb = rss_kb() - rss_before;
+    server.abort();
+    Ok(Outcome {
+        report,
+        series: series_per_metric(&text),
+        rss_growth_kb,
+        elapsed,
+        requests: plan.len(),
+    })
+}
+
+/// The flood: unique user ids, scanner paths, odd methods.
+fn requests() -> Vec<(&'static str, String)> {
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut plan: Vec<(&'static str, String)> = (0..USERS)
+        .map(|i| ("GET", format!("/users/{}", 100_000 + i)))
+        .collect();
+    let scanners = [
+        "/wp-admin/",
+        "/.env.",
+        "/cgi-bin/",
+        "/phpmyadmin/",
+        "/.git/",
+    ];
+    plan.extend((0..SCANNER_PATHS).map(|i| {
+        let prefix = scanners[i % scanners.len()];
+        ("GET", format!("{prefix}{:x}", random()))
+    }));
+    plan.extend((0..ODD_REQUESTS).map(|i| (ODD_METHODS[i % ODD_METHODS.len()], "/users/1".into())));
+    plan
+}
+
+async fn send(
+    client: &Client<hyper_util::client::legacy::connect::HttpConnector, Body>,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+) -> Result<Bytes, AnyError> {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"))
+        .body(Body::empty())?;
+    let response = client.request(request).await?;
+    Ok(response.into_body().collect().await?.to_bytes())
+}
+
+async fn get(
+    client: &Client<hyper_util::client::legacy::connect::HttpConnector, Body>,
+    addr: SocketAddr,
+    path: &str,
+) -> Result<String, AnyError> {
+    Ok(String::from_utf8(
+        send(client, addr, "GET", path).await?.to_vec(),
+    )?)
+}
+
+fn draw_progress(done: usize, total: usize) {
+    let width = 40;
+    let filled = done * width / total.max(1);
+    print!(
+        "\r  [{}{}] {done:>6}/{total} requests",
+        "#".repeat(filled),
+        " ".repeat(width - filled)
     );
-    println!("and a bounded {REQUESTS}{{route,status}} into two exporters.\n");
+    let _ = std::io::stdout().flush();
+}
 
-    // (a) The plain exporter, with the same histogram buckets.
-    let unguarded = prometheus_builder(&config)?.build_recorder();
-    metrics::with_local_recorder(&unguarded, workload);
-    let plain_text = unguarded.handle().render();
+/// Series per metric family in a text exposition (`_bucket`, `_sum` and
+/// `_count` lines count for their histogram).
+fn series_per_metric(text: &str) -> BTreeMap<String, usize> {
+    let mut names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    let mut counts = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let name = line.split(['{', ' ']).next().unwrap_or_default();
+        if let Some(family) = names.iter().find(|n| name.starts_with(**n)) {
+            *counts.entry(family.to_string()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
 
-    // (b) The same exporter behind the guard.
-    let (guard, exporter) = PrometheusGuard::builder(config)
-        .upkeep_interval(None)
-        .build()?;
-    metrics::with_local_recorder(&guard, workload);
-    let guarded_text = exporter.render();
-    let report = exporter.report();
+fn parse_outcome(text: &str) -> Result<Outcome, AnyError> {
+    let mut outcome = Outcome {
+        report: None,
+        series: BTreeMap::new(),
+        rss_growth_kb: 0,
+        elapsed: Duration::ZERO,
+        requests: 0,
+    };
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        match parts.as_slice() {
+            ["series", metric, n] => {
+                outcome.series.insert(metric.to_string(), n.parse()?);
+            }
+            ["rss_growth_kb", n] => outcome.rss_growth_kb = n.parse()?,
+            ["elapsed_ms", n] => outcome.elapsed = Duration::from_millis(n.parse()?),
+            ["requests", n] => outcome.requests = n.parse()?,
+            _ => {}
+        }
+    }
+    Ok(outcome)
+}
 
-    let plain = series_per_family(&plain_text);
-    let guarded = series_per_family(&guarded_text);
-    let count = |map: &BTreeMap<String, u64>, m: &str| map.get(m).copied().unwrap_or(0);
-
+fn print_guarded(report: &Report, outcome: &Outcome) {
     println!(
-        "{:<38} {:>10} {:>10} {:>7} {:>7} {:>7}",
-        "metric", "unguarded", "guarded", "limit", "policy", "folded"
+        "  {} requests in {:.1} s\n",
+        outcome.requests,
+        outcome.elapsed.as_secs_f64()
     );
-    println!("{}", "-".repeat(84));
-    for name in [LOGINS, DURATION, REQUESTS] {
-        let Some(m) = report.metric(name) else {
-            continue;
-        };
-        let policy = format!("{:?}", m.on_overflow).to_lowercase();
+    println!(
+        "  {:<40} {:>8} {:>8} {:>12}",
+        "metric", "series", "limit", "overflowed"
+    );
+    for m in &report.metrics {
         println!(
-            "{:<38} {:>10} {:>10} {:>7} {:>7} {:>7}",
-            name,
-            count(&plain, name),
-            count(&guarded, name),
+            "  {:<40} {:>8} {:>8} {:>12}",
+            m.name,
+            m.series,
             m.limit,
-            policy,
             m.overflow.total()
         );
     }
-    let self_report: u64 = guarded
-        .iter()
-        .filter(|(name, _)| name.starts_with("cardinality_guard_"))
-        .map(|(_, n)| n)
-        .sum();
+    let g = &report.global;
     println!(
-        "{:<38} {:>10} {:>10}",
-        "cardinality_guard_* (self-report)", 0, self_report
+        "  {:<40} {:>8} {:>8}",
+        "all guarded metrics", g.series, g.series_limit
     );
-    println!("{}", "-".repeat(84));
-    println!(
-        "{:<38} {:>10} {:>10}",
-        "rendered series (lines)",
-        sample_lines(&plain_text),
-        sample_lines(&guarded_text)
-    );
-    println!(
-        "{:<38} {:>10} {:>10}",
-        "render size (bytes)",
-        plain_text.len(),
-        guarded_text.len()
-    );
+}
 
-    let agrees = report
-        .metrics
-        .iter()
-        .all(|m| m.series == count(&guarded, &m.name));
+fn print_comparison(guarded: &Outcome, unguarded: &Outcome) {
+    let app_metrics: Vec<&String> = unguarded
+        .series
+        .keys()
+        .chain(guarded.series.keys())
+        .filter(|m| !m.starts_with("cardinality_guard_"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     println!(
-        "\nGuard's self-report matches the render: {}",
-        if agrees { "yes" } else { "NO" }
+        "\n  {:<40} {:>10} {:>10}",
+        "series rendered on /metrics", "unguarded", "guarded"
+    );
+    for metric in app_metrics {
+        let get = |o: &Outcome| o.series.get(metric).copied().unwrap_or(0);
+        println!(
+            "  {:<40} {:>10} {:>10}",
+            metric,
+            get(unguarded),
+            get(guarded)
+        );
+    }
+    let total = |o: &Outcome| o.series.values().sum::<usize>();
+    println!(
+        "  {:<40} {:>10} {:>10}",
+        "all lines (guarded: with its self-report)",
+        total(unguarded),
+        total(guarded)
     );
     println!(
-        "sum({LOGINS}): {} unguarded, {} guarded (fold conserves totals, drop discards)",
-        sum_of(&plain_text, LOGINS),
-        sum_of(&guarded_text, LOGINS)
+        "  {:<40} {:>9.1}M {:>9.1}M",
+        "process memory growth (RSS)",
+        unguarded.rss_growth_kb as f64 / 1024.0,
+        guarded.rss_growth_kb as f64 / 1024.0
     );
+    println!(
+        "\nThe guard held every metric to its budget; users beyond it were summed into \
+         app_logins_total{{otel_metric_overflow=\"true\"}}, scanners into route=\"unmatched\"."
+    );
+}
 
-    println!("\nOverflow series in the guarded render (buckets below +Inf omitted):");
-    guarded_text
-        .lines()
-        .filter(|l| l.contains(OVERFLOW_MARK))
-        .filter(|l| !l.contains("_bucket{") || l.contains("le=\"+Inf\""))
-        .chain(
-            guarded_text
-                .lines()
-                .filter(|l| l.starts_with("cardinality_guard_overflow_total{")),
-        )
-        .for_each(|l| println!("  {l}"));
-    Ok(())
+/// Resident set size of this process, in KiB (0 where /proc is missing).
+fn rss_kb() -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
 }

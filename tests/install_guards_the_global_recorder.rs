@@ -32,12 +32,20 @@ fn installed_guard_bounds_every_thread_and_refuses_a_second_install() {
         .lines()
         .filter(|l| l.starts_with("app_logins_total"))
         .collect();
-    assert_eq!(lines.len(), 50, "the budget holds, overflow series included");
+    assert_eq!(
+        lines.len(),
+        50,
+        "the budget holds, overflow series included"
+    );
     let total: f64 = lines
         .iter()
         .map(|l| l.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
         .sum();
-    assert_eq!(total, (threads * per_thread) as f64, "every login is counted");
+    assert_eq!(
+        total,
+        (threads * per_thread) as f64,
+        "every login is counted"
+    );
     assert!(text.contains("cardinality_guard_series{metric=\"app_logins_total\"} 50"));
 
     let report = exporter.report();
@@ -48,5 +56,8 @@ fn installed_guard_bounds_every_thread_and_refuses_a_second_install() {
         (threads * per_thread) as u64 - 49
     );
 
-    assert!(matches!(install(config), Err(InstallError::AlreadyInstalled)));
+    assert!(matches!(
+        install(config),
+        Err(InstallError::AlreadyInstalled)
+    ));
 }

@@ -82,9 +82,9 @@ pub(crate) struct Family<K: Kind> {
     table: DashMap<Key, Admitted<K>, BuildHasherDefault<KeyHasher>>,
     /// Metrics by sanitized name.
     metrics: DashMap<String, Metric<K>>,
-    /// Raw names that sanitize to a tracked metric (`http.requests`), bounded.
-    aliases: DashMap<String, Metric<K>>,
-    alias_count: AtomicUsize,
+    /// Table entries under a raw spelling (`http.requests`) of an admitted
+    /// rendered key (`http_requests`); bounded.
+    aliases: AtomicUsize,
 }
 
 impl<K: Kind> Default for Family<K> {
@@ -92,8 +92,7 @@ impl<K: Kind> Default for Family<K> {
         Family {
             table: DashMap::with_hasher(BuildHasherDefault::default()),
             metrics: DashMap::new(),
-            aliases: DashMap::new(),
-            alias_count: AtomicUsize::new(0),
+            aliases: AtomicUsize::new(0),
         }
     }
 }
@@ -106,17 +105,29 @@ impl<K: Kind> Family<K> {
         key: &Key,
         metadata: &Metadata<'_>,
     ) -> K::Handle {
-        if let Some(entry) = self.table.get(key) {
-            if let Some((metric, reason)) = &entry.shadow_over {
-                metric.count_overflow(*reason, inner);
-            }
-            if shared.cache_handles {
-                return entry.handle.clone();
-            }
-            drop(entry);
-            return K::register(inner, key, metadata);
+        match self.lookup(shared, inner, key, metadata) {
+            Some(handle) => handle,
+            None => self.register_new(shared, inner, key, metadata),
         }
-        self.register_new(shared, inner, key, metadata)
+    }
+
+    /// The handle of a label set already in the table (the hot path).
+    fn lookup(
+        &self,
+        shared: &Shared,
+        inner: &dyn Recorder,
+        key: &Key,
+        metadata: &Metadata<'_>,
+    ) -> Option<K::Handle> {
+        let entry = self.table.get(key)?;
+        if let Some((metric, reason)) = &entry.shadow_over {
+            metric.count_overflow(*reason, inner);
+        }
+        if shared.cache_handles {
+            return Some(entry.handle.clone());
+        }
+        drop(entry);
+        Some(K::register(inner, key, metadata))
     }
 
     fn register_new(
@@ -126,16 +137,24 @@ impl<K: Kind> Family<K> {
         key: &Key,
         metadata: &Metadata<'_>,
     ) -> K::Handle {
+        if !is_rendered_name(key.name()) {
+            return self.register_spelling(shared, inner, key, metadata);
+        }
         let Some(metric) = self.metric(shared, inner, key.name()) else {
             shared.global.count_untracked(inner);
-            let name = sanitize_metric_name(key.name());
-            return match shared.config.policy_for(&name).mode {
+            return match shared.config.policy_for(key.name()).mode {
                 crate::Mode::Shadow => K::register(inner, key, metadata),
                 crate::Mode::Enforce => K::noop(),
             };
         };
         if metric.enforces() {
             if let Some(reason) = metric.closed() {
+                // Another thread may be admitting this very label set: it took
+                // the table entry before the budget closed, and holds it while
+                // deciding. Looking again waits for it, so both threads agree.
+                if let Some(handle) = self.lookup(shared, inner, key, metadata) {
+                    return handle;
+                }
                 return self.reject(shared, inner, &metric, reason, metadata);
             }
             if key.labels().any(|l| l.key() == OVERFLOW_LABEL) {
@@ -185,6 +204,39 @@ impl<K: Kind> Family<K> {
         }
     }
 
+    /// A raw name the exporter renders under another name (`http.requests`
+    /// renders as `http_requests`): the guard works on the rendered key, so
+    /// every spelling shares one series, one cost and one decision.
+    fn register_spelling(
+        &self,
+        shared: &Shared,
+        inner: &dyn Recorder,
+        raw: &Key,
+        metadata: &Metadata<'_>,
+    ) -> K::Handle {
+        let labels: Vec<Label> = raw.labels().cloned().collect();
+        let rendered = Key::from_parts(sanitize_metric_name(raw.name()), labels);
+        let handle = self.register(shared, inner, &rendered, metadata);
+        // Remember an admitted spelling, so that it takes the hot path next time.
+        let admitted = self.table.get(&rendered).map(|entry| Admitted::<K> {
+            handle: entry.handle.clone(),
+            shadow_over: entry.shadow_over.clone(),
+        });
+        if let Some(alias) = admitted {
+            let room = shared.global.limits.max_series.get() as usize;
+            let counted = self
+                .aliases
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < room).then_some(n + 1)
+                })
+                .is_ok();
+            if counted {
+                self.table.insert(raw.to_retained(), alias);
+            }
+        }
+        handle
+    }
+
     fn reject(
         &self,
         shared: &Shared,
@@ -214,60 +266,33 @@ impl<K: Kind> Family<K> {
         })
     }
 
-    /// The metric a raw name belongs to, created if there is room.
-    fn metric(&self, shared: &Shared, inner: &dyn Recorder, raw: &str) -> Option<Metric<K>> {
-        if let Some(m) = self.metrics.get(raw) {
+    /// The metric named `name` (as rendered), created if there is room.
+    fn metric(&self, shared: &Shared, inner: &dyn Recorder, name: &str) -> Option<Metric<K>> {
+        if let Some(m) = self.metrics.get(name) {
             return Some(m.clone());
         }
-        if let Some(m) = self.aliases.get(raw) {
-            return Some(m.clone());
+        if shared.global.metrics_full() {
+            return None;
         }
-        let name = sanitize_metric_name(raw);
-        let existing = if name != raw {
-            self.metrics.get(&name).map(|m| m.clone())
-        } else {
-            None
-        };
-        let metric = match existing {
-            Some(m) => m,
-            None => {
-                if shared.global.metrics_full() {
+        match self.metrics.entry(name.to_owned()) {
+            Entry::Occupied(entry) => Some(entry.get().clone()),
+            Entry::Vacant(slot) => {
+                if !shared.global.try_add_metric() {
                     return None;
                 }
-                match self.metrics.entry(name.clone()) {
-                    Entry::Occupied(entry) => entry.get().clone(),
-                    Entry::Vacant(slot) => {
-                        if !shared.global.try_add_metric() {
-                            return None;
-                        }
-                        let policy = shared.config.policy_for(&name);
-                        let cost = shared.shapes.series_per_label_set(K::KIND, &name);
-                        let state = MetricState::new(
-                            name.clone(),
-                            K::KIND,
-                            policy,
-                            cost,
-                            &shared.global,
-                            inner,
-                        );
-                        slot.insert(Arc::new(state)).clone()
-                    }
-                }
-            }
-        };
-        if name != raw {
-            let room = shared.global.limits.max_metrics.get() * 4;
-            let counted = self
-                .alias_count
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                    (n < room).then_some(n + 1)
-                })
-                .is_ok();
-            if counted {
-                self.aliases.insert(raw.to_owned(), metric.clone());
+                let policy = shared.config.policy_for(name);
+                let cost = shared.shapes.series_per_label_set(K::KIND, name);
+                let state = MetricState::new(
+                    name.to_owned(),
+                    K::KIND,
+                    policy,
+                    cost,
+                    &shared.global,
+                    inner,
+                );
+                Some(slot.insert(Arc::new(state)).clone())
             }
         }
-        Some(metric)
     }
 
     pub(crate) fn reports(&self, out: &mut Vec<MetricReport>) {
@@ -290,7 +315,15 @@ impl<K: Kind> Family<K> {
             .collect()
     }
 
+    /// Table entries: admitted label sets, plus raw spellings of them.
     pub(crate) fn tracked_label_sets(&self) -> usize {
         self.table.len()
     }
+}
+
+/// Whether the exporter renders `name` as it is (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
+fn is_rendered_name(name: &str) -> bool {
+    name.chars().enumerate().all(|(i, c)| {
+        c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
+    })
 }

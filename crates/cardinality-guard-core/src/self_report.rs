@@ -29,8 +29,12 @@ pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
-fn gauge(inner: &dyn Recorder, name: &'static str, labels: Vec<Label>, value: f64) -> Gauge {
-    let gauge = inner.register_gauge(&Key::from_parts(name, labels), &METADATA);
+fn gauge(inner: &dyn Recorder, name: &'static str, labels: Vec<Label>) -> Gauge {
+    inner.register_gauge(&Key::from_parts(name, labels), &METADATA)
+}
+
+fn gauge_set(inner: &dyn Recorder, name: &'static str, labels: Vec<Label>, value: f64) -> Gauge {
+    let gauge = gauge(inner, name, labels);
     gauge.set(value);
     gauge
 }
@@ -55,8 +59,11 @@ impl MetricGauges {
     pub(crate) fn register(inner: &dyn Recorder, metric: &str, limit: u64) -> Self {
         let label = || vec![Label::new("metric", metric.to_owned())];
         MetricGauges {
-            _limit: gauge(inner, SERIES_LIMIT, label(), limit as f64),
-            series: gauge(inner, SERIES, label(), 0.0),
+            _limit: gauge_set(inner, SERIES_LIMIT, label(), limit as f64),
+            // Registration alone renders it (as 0). Never `set`: series only
+            // move by `increment`, so two metrics of one name (a counter and
+            // a gauge) add up to the lines the exporter renders under it.
+            series: gauge(inner, SERIES, label()),
             overflow: Default::default(),
         }
     }
@@ -90,9 +97,9 @@ pub(crate) struct GlobalGauges {
 impl GlobalGauges {
     pub(crate) fn register(inner: &dyn Recorder, series_limit: u64) -> Self {
         GlobalGauges {
-            _limit: gauge(inner, GLOBAL_SERIES_LIMIT, vec![], series_limit as f64),
-            series: gauge(inner, GLOBAL_SERIES, vec![], 0.0),
-            metrics: gauge(inner, METRICS, vec![], 0.0),
+            _limit: gauge_set(inner, GLOBAL_SERIES_LIMIT, vec![], series_limit as f64),
+            series: gauge(inner, GLOBAL_SERIES, vec![]),
+            metrics: gauge(inner, METRICS, vec![]),
             untracked: OnceLock::new(),
         }
     }

@@ -37,7 +37,9 @@ fn parse_line(line: &str) -> Sample {
     let value = match value {
         "+Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
-        v => v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+        v => v
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line:?}")),
     };
     let Some((name, rest)) = head.split_once('{') else {
         return Sample {
@@ -111,4 +113,110 @@ pub fn labeled_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<
                     .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
         })
         .map(|s| s.value)
+}
+
+/// The metric names the render declares (`# TYPE name kind`), in render order.
+pub fn declared_metrics(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The sum of the values of every sample named exactly `name` (e.g. `m_count`).
+pub fn sum_of(text: &str, name: &str) -> f64 {
+    parse(text)
+        .iter()
+        .filter(|s| s.name == name)
+        .map(|s| s.value)
+        .sum()
+}
+
+/// The distinct label sets metric `m` renders (each without the `le` and
+/// `quantile` labels the exporter adds to histogram and summary lines).
+pub fn label_sets_of(text: &str, m: &str) -> std::collections::BTreeSet<BTreeMap<String, String>> {
+    samples_of(&parse(text), m)
+        .into_iter()
+        .map(|s| {
+            let mut labels = s.labels.clone();
+            labels.remove("le");
+            labels.remove("quantile");
+            labels
+        })
+        .collect()
+}
+
+/// `cardinality_guard_overflow_total{metric=m, reason}` in the render; 0 when absent.
+pub fn overflow_total(text: &str, m: &str, reason: &str) -> f64 {
+    let labels = [("metric", m), ("reason", reason)];
+    labeled_value(text, "cardinality_guard_overflow_total", &labels).unwrap_or(0.0)
+}
+
+/// Checks the self-report's promise against the real render: for every
+/// guarded metric, the series the exporter renders equal both
+/// `cardinality_guard_series{metric}` and the report's `series`; every
+/// rendered metric other than the guard's own `cardinality_guard_*` is
+/// guarded; and `cardinality_guard_global_series` (and the report's global
+/// figure) is the sum of the guarded metrics' rendered series.
+pub fn assert_series_accounting(text: &str, report: &cardinality_guard_core::Report) {
+    let samples = parse(text);
+    let own = |name: &str| name.starts_with("cardinality_guard_");
+    for m in &report.metrics {
+        let rendered = samples_of(&samples, &m.name).len() as u64;
+        assert_eq!(rendered, m.series, "report.series of {}:\n{text}", m.name);
+        assert_eq!(
+            self_reported_series(text, &m.name),
+            Some(rendered as f64),
+            "cardinality_guard_series of {}:\n{text}",
+            m.name
+        );
+    }
+    let mut declared = declared_metrics(text);
+    declared.retain(|name| !own(name));
+    declared.sort();
+    declared.dedup();
+    for name in &declared {
+        assert!(
+            report.metric(name).is_some(),
+            "{name} is rendered but not guarded:\n{text}"
+        );
+    }
+    let rendered: usize = declared.iter().map(|m| samples_of(&samples, m).len()).sum();
+    assert_eq!(
+        labeled_value(text, "cardinality_guard_global_series", &[]),
+        Some(rendered as f64),
+        "cardinality_guard_global_series:\n{text}"
+    );
+    assert_eq!(
+        report.global.series, rendered as u64,
+        "report.global.series"
+    );
+}
+
+/// Whether a rendered sample belongs to the guard's self-report.
+pub fn is_self_report(sample: &Sample) -> bool {
+    sample.name.starts_with("cardinality_guard_")
+}
+
+/// The samples of the guarded metrics (everything but the self-report).
+pub fn guarded_samples(text: &str) -> Vec<Sample> {
+    parse(text)
+        .into_iter()
+        .filter(|s| !is_self_report(s))
+        .collect()
+}
+
+/// The samples of the guard's self-report (`cardinality_guard_*`).
+pub fn self_report_samples(text: &str) -> Vec<Sample> {
+    parse(text).into_iter().filter(is_self_report).collect()
+}
+
+/// Whether a sample is a metric's overflow series (`otel_metric_overflow="true"`).
+pub fn is_overflow(sample: &Sample) -> bool {
+    sample
+        .labels
+        .get("otel_metric_overflow")
+        .map(String::as_str)
+        == Some("true")
 }
