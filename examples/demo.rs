@@ -147,10 +147,7 @@ async fn flood_service(exposition: app::Exposition, progress: bool) -> Result<Ou
         worker.await??;
     }
     let elapsed = started.elapsed();
-    let report = match &exposition_report {
-        Some(guard) => Some(guard.report()),
-        None => None,
-    };
+    let report = exposition_report.as_ref().map(PrometheusGuard::report);
     let text = get(&client, addr, "/metrics").await?;
     let rss_growth_kb = rss_kb() - rss_before;
     server.abort();

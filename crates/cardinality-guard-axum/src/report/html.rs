@@ -38,8 +38,8 @@ fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) 
     let _ = write!(
         out,
         "<tr><td class=\"name\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-         <td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-         <td>{:?}</td><td>{:?}</td></tr>",
+         <td class=\"util\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+         <td>{}</td><td>{}</td></tr>",
         escape(&m.name),
         m.kind.as_str(),
         m.series,
@@ -48,8 +48,8 @@ fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) 
         o.series_limit,
         o.global_limit,
         o.label_limit,
-        m.on_overflow,
-        m.mode,
+        m.on_overflow.as_str(),
+        m.mode.as_str(),
     );
     if let Some(sample) = sample.filter(|s| !s.is_empty()) {
         let items: String = sample
@@ -80,6 +80,7 @@ th, td {{ padding: .35em .6em; border-bottom: 1px solid #ddd; text-align: left; 
 th {{ background: #f4f4f4; }}
 td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 td.name {{ font-family: monospace; }}
+td.util, #global {{ white-space: nowrap; }}
 .bar {{ display: inline-block; width: 8em; height: .8em; background: #eee; vertical-align: middle; }}
 .bar div {{ height: 100%; }}
 .pct {{ margin-left: .5em; font-variant-numeric: tabular-nums; }}

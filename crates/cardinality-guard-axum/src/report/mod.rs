@@ -130,15 +130,32 @@ async fn serve(
     }
 }
 
+/// HTML when `?format=html`, or when the `Accept` header ranks `text/html`
+/// above JSON (q-values honoured; `*/*` alone means JSON).
 fn wants_html(format: Option<&str>, headers: &HeaderMap) -> bool {
-    match format {
-        Some(f) => f.eq_ignore_ascii_case("html"),
-        None => headers
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.contains("text/html")),
+    if let Some(f) = format {
+        return f.eq_ignore_ascii_case("html");
     }
+    let (mut html, mut json) = (0.0_f32, 0.0_f32);
+    let ranges = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','));
+    for range in ranges {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match media.as_str() {
+            "text/html" => html = html.max(q),
+            "application/json" | "application/*" | "*/*" => json = json.max(q),
+            _ => {}
+        }
+    }
+    html > 0.0 && html > json
 }
 
 fn to_json(page: &Page) -> Value {
@@ -174,5 +191,17 @@ mod tests {
         assert!(!wants_html(None, &HeaderMap::new()));
         assert!(!wants_html(Some("json"), &browser));
         assert!(wants_html(Some("html"), &HeaderMap::new()));
+        assert!(!wants_html(
+            None,
+            &accept("application/json, text/html;q=0")
+        ));
+        assert!(!wants_html(
+            None,
+            &accept("application/json, text/html;q=0.1")
+        ));
+        assert!(wants_html(
+            None,
+            &accept("text/html;q=0.9, application/json;q=0.5")
+        ));
     }
 }

@@ -33,6 +33,16 @@ pub enum OnOverflow {
     Drop,
 }
 
+impl OnOverflow {
+    /// `"fold"` or `"drop"`, as in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnOverflow::Fold => "fold",
+            OnOverflow::Drop => "drop",
+        }
+    }
+}
+
 /// Whether budgets are enforced or only evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +52,16 @@ pub enum Mode {
     Enforce,
     /// Alter nothing; report what `enforce` would have done.
     Shadow,
+}
+
+impl Mode {
+    /// `"enforce"` or `"shadow"`, as in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Shadow => "shadow",
+        }
+    }
 }
 
 /// The budget and behaviour that apply to one metric.

@@ -1,0 +1,338 @@
+//! Shared helpers for the HTTP integration tests: a guarded exporter built
+//! from TOML, a real server on 127.0.0.1, an HTTP/1 client, and a parser of
+//! the Prometheus text the exporter renders.
+//!
+//! Every test records through the guard installed as the thread's *local*
+//! recorder (`metrics::set_default_local_recorder`) and runs on the
+//! current-thread runtime of `#[tokio::test]`, so the server, the client and
+//! the test share one thread and the guard sees every request of its test.
+#![allow(dead_code)] // each test binary uses a different subset of the helpers
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::Router;
+use cardinality_guard_core::{Config, PrometheusGuard};
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+/// A guard over a real Prometheus recorder, built from TOML text, without the
+/// upkeep thread (samples are drained at every render).
+pub fn guarded(toml: &str) -> (impl metrics::Recorder + 'static, PrometheusGuard) {
+    let config = Config::from_toml(toml, "<test>").expect("test config is valid");
+    PrometheusGuard::builder(config)
+        .upkeep_interval(None)
+        .build()
+        .expect("exporter builds")
+}
+
+/// A server running `app` on 127.0.0.1 (a free port) in a spawned task.
+pub struct Server {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Binds 127.0.0.1:0 and serves `app` there until dropped.
+    pub async fn start(app: Router) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("server runs");
+        });
+        Server { addr, task }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the client got back.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    /// The `Content-Type` header, or "".
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// An HTTP/1 client (hyper-util's legacy client, keep-alive pool).
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        HttpClient::new()
+    }
+}
+
+impl HttpClient {
+    pub fn new() -> HttpClient {
+        HttpClient {
+            inner: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// Sends `request` and reads the whole response.
+    pub async fn send(&self, request: Request<Full<Bytes>>) -> Reply {
+        let response = self.inner.request(request).await.expect("request succeeds");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("body is read").to_bytes();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8(body.to_vec()).expect("body is UTF-8"),
+        }
+    }
+
+    /// `method url` with no body and the given headers.
+    pub async fn call(&self, method: Method, url: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send(request(method, url, headers)).await
+    }
+
+    /// `GET url`.
+    pub async fn get(&self, url: &str) -> Reply {
+        self.call(Method::GET, url, &[]).await
+    }
+
+    /// Sends `request` and gives up (dropping the response future, as a
+    /// client whose patience ran out does) after `patience`. `None` when it
+    /// gave up.
+    pub async fn send_with_timeout(
+        &self,
+        request: Request<Full<Bytes>>,
+        patience: Duration,
+    ) -> Option<Reply> {
+        tokio::time::timeout(patience, self.send(request))
+            .await
+            .ok()
+    }
+}
+
+/// A request with an empty body.
+pub fn request(method: Method, url: &str, headers: &[(&str, &str)]) -> Request<Full<Bytes>> {
+    let mut builder = Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    builder
+        .body(Full::new(Bytes::new()))
+        .expect("valid request")
+}
+
+/// Polls `probe` (yielding to the runtime, so the server makes progress)
+/// until it returns `Some`, for at most `limit`. `None` when time ran out.
+pub async fn wait_for<T, F, Fut>(limit: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(found) = probe().await {
+            return Some(found);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A small deterministic PRNG (xorshift64*), so floods are random-looking
+/// yet reproducible.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A random string of `len` characters from `alphabet`.
+    pub fn token(&mut self, alphabet: &[u8], len: usize) -> String {
+        (0..len)
+            .map(|_| alphabet[(self.next_u64() % alphabet.len() as u64) as usize] as char)
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The Prometheus text exposition, parsed.
+
+/// One line of the exposition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+impl Sample {
+    /// The value of label `key`, or "".
+    pub fn label(&self, key: &str) -> &str {
+        self.labels.get(key).map_or("", String::as_str)
+    }
+}
+
+/// Parses the Prometheus text format (comments skipped, escapes undone).
+pub fn parse(text: &str) -> Vec<Sample> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(parse_line)
+        .collect()
+}
+
+fn parse_line(line: &str) -> Sample {
+    let (head, value) = line.rsplit_once(' ').expect("sample line has a value");
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line:?}")),
+    };
+    let Some((name, rest)) = head.split_once('{') else {
+        return Sample {
+            name: head.to_owned(),
+            labels: BTreeMap::new(),
+            value,
+        };
+    };
+    let body = rest.strip_suffix('}').expect("labels end with }");
+    let mut labels = BTreeMap::new();
+    let mut chars = body.chars().peekable();
+    while chars.peek().is_some() {
+        let key: String = chars.by_ref().take_while(|&c| c != '=').collect();
+        assert_eq!(chars.next(), Some('"'), "label value is quoted in {line:?}");
+        let mut val = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some('n') => val.push('\n'),
+                    Some(other) => val.push(other),
+                    None => break,
+                },
+                '"' => break,
+                c => val.push(c),
+            }
+        }
+        if chars.peek() == Some(&',') {
+            chars.next();
+        }
+        labels.insert(key, val);
+    }
+    Sample {
+        name: name.to_owned(),
+        labels,
+        value,
+    }
+}
+
+/// The samples named exactly `name`.
+pub fn samples_named<'a>(samples: &'a [Sample], name: &str) -> Vec<&'a Sample> {
+    samples.iter().filter(|s| s.name == name).collect()
+}
+
+/// Samples that belong to metric `m`: `m`, and for histograms and summaries
+/// `m_bucket`, `m_sum`, `m_count`.
+pub fn samples_of<'a>(samples: &'a [Sample], m: &str) -> Vec<&'a Sample> {
+    samples
+        .iter()
+        .filter(|s| {
+            s.name == m
+                || ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|suffix| s.name.strip_suffix(suffix) == Some(m))
+        })
+        .collect()
+}
+
+/// How many series the exporter renders for `m`.
+pub fn rendered_series(text: &str, m: &str) -> usize {
+    samples_of(&parse(text), m).len()
+}
+
+/// The distinct values label `key` takes in samples of metric `m`
+/// (`m`, `m_bucket`, `m_sum`, `m_count`).
+pub fn label_values(text: &str, m: &str, key: &str) -> BTreeSet<String> {
+    samples_of(&parse(text), m)
+        .into_iter()
+        .filter_map(|s| s.labels.get(key).cloned())
+        .collect()
+}
+
+/// The value of the one sample named `name` whose labels are exactly `labels`.
+pub fn value_exact(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let wanted: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    parse(text)
+        .into_iter()
+        .find(|s| s.name == name && s.labels == wanted)
+        .map(|s| s.value)
+}
+
+/// The sum of the values of every sample named exactly `name`.
+pub fn sum_of(text: &str, name: &str) -> f64 {
+    parse(text)
+        .iter()
+        .filter(|s| s.name == name)
+        .map(|s| s.value)
+        .sum()
+}
+
+/// The metric names the render declares (`# TYPE name kind`), in render order.
+pub fn declared_metrics(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `http_server_active_requests{method, route}` in `exporter`'s render,
+/// `None` when that series is not rendered.
+pub fn active_requests(exporter: &PrometheusGuard, method: &str, route: &str) -> Option<f64> {
+    value_exact(
+        &exporter.render(),
+        "http_server_active_requests",
+        &[("method", method), ("route", route)],
+    )
+}
