@@ -137,8 +137,8 @@ impl<K: Kind> Family<K> {
         key: &Key,
         metadata: &Metadata<'_>,
     ) -> K::Handle {
-        if !is_rendered_name(key.name()) {
-            return self.register_spelling(shared, inner, key, metadata);
+        if let Some(rendered) = rendered_form(key) {
+            return self.register_spelling(shared, inner, key, &rendered, metadata);
         }
         let Some(metric) = self.metric(shared, inner, key.name()) else {
             shared.global.count_untracked(inner);
@@ -204,21 +204,21 @@ impl<K: Kind> Family<K> {
         }
     }
 
-    /// A raw name the exporter renders under another name (`http.requests`
-    /// renders as `http_requests`): the guard works on the rendered key, so
-    /// every spelling shares one series, one cost and one decision.
+    /// A key the exporter renders as another (`http.requests` as
+    /// `http_requests`; `{a="1",a="2"}` as `{a="2"}`): the guard works on the
+    /// rendered key, so every spelling shares one series, one cost and one
+    /// decision.
     fn register_spelling(
         &self,
         shared: &Shared,
         inner: &dyn Recorder,
         raw: &Key,
+        rendered: &Key,
         metadata: &Metadata<'_>,
     ) -> K::Handle {
-        let labels: Vec<Label> = raw.labels().cloned().collect();
-        let rendered = Key::from_parts(sanitize_metric_name(raw.name()), labels);
-        let handle = self.register(shared, inner, &rendered, metadata);
+        let handle = self.register(shared, inner, rendered, metadata);
         // Remember an admitted spelling, so that it takes the hot path next time.
-        let admitted = self.table.get(&rendered).map(|entry| Admitted::<K> {
+        let admitted = self.table.get(rendered).map(|entry| Admitted::<K> {
             handle: entry.handle.clone(),
             shadow_over: entry.shadow_over.clone(),
         });
@@ -272,7 +272,9 @@ impl<K: Kind> Family<K> {
             return Some(m.clone());
         }
         if shared.global.metrics_full() {
-            return None;
+            // The last slot may have just gone to this very name: its creator
+            // holds the map entry until inserted, so this lookup waits for it.
+            return self.metrics.get(name).map(|m| m.clone());
         }
         match self.metrics.entry(name.to_owned()) {
             Entry::Occupied(entry) => Some(entry.get().clone()),
@@ -319,6 +321,28 @@ impl<K: Kind> Family<K> {
     pub(crate) fn tracked_label_sets(&self) -> usize {
         self.table.len()
     }
+}
+
+/// The key as the exporter renders it, when that differs from `key`: the
+/// name sanitized, and a label name given twice kept once with its last value
+/// (in the place of its first), as the exporter's label sets do.
+fn rendered_form(key: &Key) -> Option<Key> {
+    let labels = key.labels().as_slice();
+    let repeated = labels
+        .iter()
+        .enumerate()
+        .any(|(i, l)| labels[..i].iter().any(|m| m.key() == l.key()));
+    if is_rendered_name(key.name()) && !repeated {
+        return None;
+    }
+    let mut merged: Vec<Label> = Vec::with_capacity(labels.len());
+    for label in labels {
+        match merged.iter_mut().find(|m| m.key() == label.key()) {
+            Some(slot) => *slot = label.clone(),
+            None => merged.push(label.clone()),
+        }
+    }
+    Some(Key::from_parts(sanitize_metric_name(key.name()), merged))
 }
 
 /// Whether the exporter renders `name` as it is (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
