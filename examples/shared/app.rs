@@ -32,6 +32,10 @@ impl Exposition {
 /// `/`, `/users/{id}`, `/orders/{id}`, `/metrics`, `/debug/cardinality`;
 /// everything else is a 404 with `route="unmatched"`.
 pub fn router(exposition: Exposition) -> Router {
+    metrics::describe_counter!(
+        "app_logins_total",
+        "Logins, by user id: an unbounded label, on purpose."
+    );
     let metrics = exposition.clone();
     let mut app = Router::new()
         .route("/", get(index))

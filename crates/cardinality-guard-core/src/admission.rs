@@ -34,6 +34,7 @@ pub(crate) struct Global {
 
 impl Global {
     pub(crate) fn new(limits: GlobalLimits, inner: &dyn Recorder) -> Self {
+        crate::self_report::describe(inner);
         Global {
             limits,
             reserved: AtomicU64::new(0),

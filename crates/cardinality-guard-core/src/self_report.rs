@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use metrics::{Counter, Gauge, Key, Label, Level, Metadata, Recorder};
+use metrics::{Counter, Gauge, Key, KeyName, Label, Level, Metadata, Recorder, SharedString};
 
 use crate::report::OverflowReason;
 
@@ -25,6 +25,43 @@ pub const UNTRACKED_METRIC: &str = "__untracked__";
 /// The label that marks a metric's overflow series (the OpenTelemetry marker,
 /// written the Prometheus way).
 pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
+
+/// Gives every self-report metric its `# HELP` text, through the inner recorder.
+pub(crate) fn describe(inner: &dyn Recorder) {
+    let gauges = [
+        (
+            SERIES,
+            "Exported series the metric holds now, its overflow series included.",
+        ),
+        (
+            SERIES_LIMIT,
+            "The metric's cardinality budget, in exported series.",
+        ),
+        (
+            GLOBAL_SERIES,
+            "Exported series of all guarded metrics together.",
+        ),
+        (
+            GLOBAL_SERIES_LIMIT,
+            "The global cardinality budget, in exported series.",
+        ),
+        (METRICS, "Distinct metrics the cardinality guard tracks."),
+    ];
+    for (name, help) in gauges {
+        inner.describe_gauge(
+            KeyName::from_const_str(name),
+            None,
+            SharedString::const_str(help),
+        );
+    }
+    inner.describe_counter(
+        KeyName::from_const_str(OVERFLOW_TOTAL),
+        None,
+        SharedString::const_str(
+            "Registrations the cardinality guard folded into the overflow series or dropped, by reason.",
+        ),
+    );
+}
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));

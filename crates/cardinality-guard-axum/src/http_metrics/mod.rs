@@ -46,3 +46,24 @@ pub const REQUESTS_TOTAL: &str = "http_server_requests_total";
 pub const REQUEST_DURATION_SECONDS: &str = "http_server_request_duration_seconds";
 /// `http_server_active_requests{method, route}`.
 pub const ACTIVE_REQUESTS: &str = "http_server_active_requests";
+
+/// Gives the three metrics their `# HELP` text, once per process, through the
+/// recorder current at the first request (so it reaches the installed one).
+pub(crate) fn describe_once() {
+    static DESCRIBED: std::sync::Once = std::sync::Once::new();
+    DESCRIBED.call_once(|| {
+        metrics::describe_counter!(
+            REQUESTS_TOTAL,
+            "HTTP requests answered, by route template, method and status."
+        );
+        metrics::describe_histogram!(
+            REQUEST_DURATION_SECONDS,
+            metrics::Unit::Seconds,
+            "Time from the request to the response head, by route template, method and status."
+        );
+        metrics::describe_gauge!(
+            ACTIVE_REQUESTS,
+            "HTTP requests in flight, by route template and method."
+        );
+    });
+}

@@ -38,6 +38,7 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        super::describe_once();
         let method = labels::method(request.method());
         let route = labels::route(&request);
         let in_flight = InFlight::start(method, route.clone());
