@@ -15,11 +15,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use metrics::Recorder;
+use metrics::{Key, Label, Recorder};
 
 use crate::config::{GlobalLimits, MetricPolicy, Mode, OnOverflow};
 use crate::report::{ratio, GlobalReport, MetricReport, OverflowCounts, OverflowReason};
-use crate::self_report::{GlobalGauges, MetricGauges};
+use crate::self_report::{GlobalGauges, MetricGauges, OVERFLOW_LABEL};
 use crate::shape::MetricKind;
 
 /// Budgets and figures over all guarded metrics.
@@ -105,6 +105,8 @@ const OPEN: u8 = u8::MAX;
 /// overflow series handle `H`.
 pub(crate) struct MetricState<H> {
     pub(crate) name: String,
+    /// `name{otel_metric_overflow="true"}`.
+    pub(crate) overflow_key: Key,
     kind: MetricKind,
     pub(crate) policy: MetricPolicy,
     cost: u64,
@@ -151,6 +153,7 @@ impl<H: Clone> MetricState<H> {
         };
         MetricState {
             gauges: MetricGauges::register(inner, &name, max),
+            overflow_key: Key::from_parts(name.clone(), vec![Label::new(OVERFLOW_LABEL, "true")]),
             name,
             kind,
             policy,

@@ -74,6 +74,8 @@ type Metric<K> = Arc<MetricState<<K as Kind>::Handle>>;
 /// A label set that renders in the exporter.
 struct Admitted<K: Kind> {
     handle: K::Handle,
+    /// For a raw spelling (`http.requests`): the key the exporter renders it as.
+    rendered: Option<Key>,
     /// In shadow mode: the metric and the reason enforce would have rejected it.
     shadow_over: Option<(Metric<K>, OverflowReason)>,
 }
@@ -126,8 +128,15 @@ impl<K: Kind> Family<K> {
         if shared.cache_handles {
             return Some(entry.handle.clone());
         }
+        // Only ever the rendered key reaches the exporter: two spellings
+        // registered apart would render as one line and lose updates.
+        let rendered = entry.rendered.clone();
         drop(entry);
-        Some(K::register(inner, key, metadata))
+        Some(K::register(
+            inner,
+            rendered.as_ref().unwrap_or(key),
+            metadata,
+        ))
     }
 
     fn register_new(
@@ -181,6 +190,7 @@ impl<K: Kind> Family<K> {
                     metric.admitted(&shared.global);
                     slot.insert(Admitted {
                         handle: handle.clone(),
+                        rendered: None,
                         shadow_over: None,
                     });
                     handle
@@ -196,6 +206,7 @@ impl<K: Kind> Family<K> {
                     metric.admitted(&shared.global);
                     slot.insert(Admitted {
                         handle: handle.clone(),
+                        rendered: None,
                         shadow_over: Some((metric.clone(), reason)),
                     });
                     handle
@@ -220,6 +231,7 @@ impl<K: Kind> Family<K> {
         // Remember an admitted spelling, so that it takes the hot path next time.
         let admitted = self.table.get(rendered).map(|entry| Admitted::<K> {
             handle: entry.handle.clone(),
+            rendered: Some(rendered.clone()),
             shadow_over: entry.shadow_over.clone(),
         });
         if let Some(alias) = admitted {
@@ -257,13 +269,13 @@ impl<K: Kind> Family<K> {
         metric: &Metric<K>,
         metadata: &Metadata<'_>,
     ) -> Option<K::Handle> {
-        metric.fold_target(&shared.global, || {
-            let key = Key::from_parts(
-                metric.name.clone(),
-                vec![Label::new(OVERFLOW_LABEL, "true")],
-            );
-            K::register(inner, &key, metadata)
-        })
+        let register = || K::register(inner, &metric.overflow_key, metadata);
+        let handle = metric.fold_target(&shared.global, register)?;
+        if shared.cache_handles {
+            Some(handle)
+        } else {
+            Some(register())
+        }
     }
 
     /// The metric named `name` (as rendered), created if there is room.
@@ -305,7 +317,7 @@ impl<K: Kind> Family<K> {
     pub(crate) fn label_sets(&self, name: &str, max: usize) -> Vec<Vec<(String, String)>> {
         self.table
             .iter()
-            .filter(|entry| sanitize_metric_name(entry.key().name()) == name)
+            .filter(|entry| entry.rendered.is_none() && entry.key().name() == name)
             .take(max)
             .map(|entry| {
                 entry
@@ -317,7 +329,8 @@ impl<K: Kind> Family<K> {
             .collect()
     }
 
-    /// Table entries: admitted label sets, plus raw spellings of them.
+    /// Table entries: admitted label sets, plus raw spellings of them
+    /// (`http.requests` for `http_requests`; at most `global.max_series`).
     pub(crate) fn tracked_label_sets(&self) -> usize {
         self.table.len()
     }

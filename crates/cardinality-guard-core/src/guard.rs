@@ -1,6 +1,9 @@
 //! The recorder layer: [`GuardLayer`] wraps any [`Recorder`] in a [`Guard`].
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+
+use dashmap::DashMap;
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use metrics_util::layers::Layer;
@@ -20,9 +23,32 @@ pub(crate) struct Shared {
     counters: Family<Counters>,
     gauges: Family<Gauges>,
     histograms: Family<Histograms>,
+    /// Names whose descriptions were passed on (the exporter keeps them
+    /// forever), at most three per tracked metric.
+    described: DashMap<String, ()>,
+    described_count: AtomicUsize,
 }
 
 impl Shared {
+    /// Whether a description of `name` may reach the inner recorder: bounded
+    /// like the metrics themselves, so a flood of names cannot grow it.
+    fn may_describe(&self, name: &KeyName) -> bool {
+        if self.described.contains_key(name.as_str()) {
+            return true;
+        }
+        let room = self.config.global.max_metrics.get().saturating_mul(3);
+        let counted = self
+            .described_count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < room).then_some(n + 1)
+            })
+            .is_ok();
+        if counted {
+            self.described.insert(name.as_str().to_owned(), ());
+        }
+        counted
+    }
+
     fn tracked_label_sets(&self) -> usize {
         self.counters.tracked_label_sets()
             + self.gauges.tracked_label_sets()
@@ -107,11 +133,14 @@ impl GuardLayer {
     }
 
     /// Whether the guard keeps the inner recorder's handle of each admitted
-    /// label set and hands out clones of it, skipping the inner lookup.
+    /// label set (and of each overflow series) and hands out clones of it,
+    /// skipping the inner lookup. Off, every registration goes to the inner
+    /// recorder again. Default: `true`.
     ///
-    /// Turn it off when the inner recorder forgets idle series on its own
-    /// (e.g. `PrometheusBuilder::idle_timeout`): a kept handle would then
-    /// update a series that is no longer rendered. Default: `true`.
+    /// Series expiry is not supported yet: do not put this guard over a
+    /// recorder that forgets idle series (`PrometheusBuilder::idle_timeout`).
+    /// Even with this off, the self-report's own gauges are kept and would
+    /// stop rendering once forgotten, and the guard's counts would drift.
     pub fn cache_handles(mut self, enabled: bool) -> Self {
         self.cache_handles = enabled;
         self
@@ -140,6 +169,8 @@ impl<R: Recorder> Layer<R> for GuardLayer {
             counters: Family::default(),
             gauges: Family::default(),
             histograms: Family::default(),
+            described: DashMap::new(),
+            described_count: AtomicUsize::new(0),
         });
         let _first_guard_wins = self.slot.set(shared.clone());
         Guard { inner, shared }
@@ -175,15 +206,21 @@ impl<R> Guard<R> {
 
 impl<R: Recorder> Recorder for Guard<R> {
     fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.inner.describe_counter(key, unit, description);
+        if self.shared.may_describe(&key) {
+            self.inner.describe_counter(key, unit, description);
+        }
     }
 
     fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.inner.describe_gauge(key, unit, description);
+        if self.shared.may_describe(&key) {
+            self.inner.describe_gauge(key, unit, description);
+        }
     }
 
     fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.inner.describe_histogram(key, unit, description);
+        if self.shared.may_describe(&key) {
+            self.inner.describe_histogram(key, unit, description);
+        }
     }
 
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
