@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+mod exposition;
+pub use exposition::*;
+
 use cardinality_guard_core::{Config, Guard, PrometheusGuard};
 use metrics_exporter_prometheus::PrometheusRecorder;
 
@@ -14,87 +17,6 @@ pub fn guarded(toml: &str) -> (Guard<PrometheusRecorder>, PrometheusGuard) {
         .upkeep_interval(None)
         .build()
         .expect("exporter builds")
-}
-
-/// One line of the exposition.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub value: f64,
-}
-
-/// Parses the Prometheus text format (comments skipped, escapes undone).
-pub fn parse(text: &str) -> Vec<Sample> {
-    text.lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(parse_line)
-        .collect()
-}
-
-fn parse_line(line: &str) -> Sample {
-    let (head, value) = line.rsplit_once(' ').expect("sample line has a value");
-    let value = match value {
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        v => v
-            .parse()
-            .unwrap_or_else(|_| panic!("bad value in {line:?}")),
-    };
-    let Some((name, rest)) = head.split_once('{') else {
-        return Sample {
-            name: head.to_owned(),
-            labels: BTreeMap::new(),
-            value,
-        };
-    };
-    let body = rest.strip_suffix('}').expect("labels end with }");
-    let mut labels = BTreeMap::new();
-    let mut chars = body.chars().peekable();
-    while chars.peek().is_some() {
-        let key: String = chars.by_ref().take_while(|&c| c != '=').collect();
-        assert_eq!(chars.next(), Some('"'), "label value is quoted in {line:?}");
-        let mut val = String::new();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => match chars.next() {
-                    Some('n') => val.push('\n'),
-                    Some(other) => val.push(other),
-                    None => break,
-                },
-                '"' => break,
-                c => val.push(c),
-            }
-        }
-        if chars.peek() == Some(&',') {
-            chars.next();
-        }
-        labels.insert(key, val);
-    }
-    Sample {
-        name: name.to_owned(),
-        labels,
-        value,
-    }
-}
-
-/// Samples that belong to metric `m`: `m`, and for histograms and summaries
-/// `m_bucket`, `m_sum`, `m_count`.
-pub fn samples_of<'a>(samples: &'a [Sample], m: &str) -> Vec<&'a Sample> {
-    samples
-        .iter()
-        .filter(|s| {
-            s.name == m
-                || ["_bucket", "_sum", "_count"]
-                    .iter()
-                    .any(|suffix| s.name.strip_suffix(suffix) == Some(m))
-        })
-        .collect()
-}
-
-/// How many series the exporter renders for `m`.
-pub fn rendered_series(text: &str, m: &str) -> usize {
-    samples_of(&parse(text), m).len()
 }
 
 /// The value of `cardinality_guard_series{metric=m}` in the render.
@@ -113,24 +35,6 @@ pub fn labeled_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<
                     .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
         })
         .map(|s| s.value)
-}
-
-/// The metric names the render declares (`# TYPE name kind`), in render order.
-pub fn declared_metrics(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// The sum of the values of every sample named exactly `name` (e.g. `m_count`).
-pub fn sum_of(text: &str, name: &str) -> f64 {
-    parse(text)
-        .iter()
-        .filter(|s| s.name == name)
-        .map(|s| s.value)
-        .sum()
 }
 
 /// The distinct label sets metric `m` renders (each without the `le` and
