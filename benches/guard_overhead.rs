@@ -1,0 +1,203 @@
+//! What the guard costs: every group measures the guarded recorder next to
+//! the bare `PrometheusRecorder` it wraps, in the same run.
+//!
+//! ```text
+//! cargo bench --bench guard_overhead
+//! ```
+//!
+//! H1..H5 are the hot paths of an already admitted label set, O1 the overflow
+//! path (unseen label values after the budget is full), R1 a render of
+//! 10,000 series. `python3 benches/summarize.py` prints the medians and
+//! ratios of the last run; the README's "Performance" section holds one run.
+
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use cardinality_guard::{prometheus_builder, Config, Guard, GuardLayer};
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use metrics::Recorder;
+use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
+use metrics_util::layers::Layer;
+
+/// Budgets far above what the hot-path benches register: nothing folds there.
+const ROOMY: &str = r#"
+[global]
+max_series = 1000000
+[defaults]
+max_series = 100000
+[histograms]
+buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+[[metrics]]
+match = "o1_total"
+max_series = 1000
+"#;
+
+fn config() -> Config {
+    Config::from_toml(ROOMY, "benches/guard_overhead.rs").expect("bench config is valid")
+}
+
+fn unguarded() -> PrometheusRecorder {
+    prometheus_builder(&config())
+        .expect("buckets are valid")
+        .build_recorder()
+}
+
+fn guarded() -> Guard<PrometheusRecorder> {
+    GuardLayer::new(config()).layer(unguarded())
+}
+
+/// Runs `op` as a benchmark named `name` with `recorder` current.
+fn bench_with<M, R>(group: &mut BenchmarkGroup<'_, M>, name: &str, recorder: &R, op: impl Fn())
+where
+    M: criterion::measurement::Measurement,
+    R: Recorder,
+{
+    metrics::with_local_recorder(recorder, || group.bench_function(name, |b| b.iter(&op)));
+}
+
+/// Both arms of one group: the same `op` over the bare exporter, then the guard.
+fn side_by_side(c: &mut Criterion, group: &str, op: impl Fn()) {
+    let mut g = c.benchmark_group(group);
+    let (bare, guard) = (unguarded(), guarded());
+    bench_with(&mut g, "unguarded", &bare, &op);
+    bench_with(&mut g, "guarded", &guard, &op);
+    g.finish();
+}
+
+fn h1_literal_labels(c: &mut Criterion) {
+    side_by_side(c, "H1 counter! literal labels", || {
+        metrics::counter!("h1_total", "method" => "GET", "status" => "200").increment(1);
+    });
+}
+
+/// Two threads increment the same series; the time per operation of one thread.
+fn h2_two_threads(c: &mut Criterion) {
+    let mut g = c.benchmark_group("H2 counter! literal labels, 2 threads");
+    let (bare, guard) = (unguarded(), guarded());
+    for (name, recorder) in [
+        ("unguarded", &bare as &(dyn Recorder + Sync)),
+        ("guarded", &guard),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = Barrier::new(2);
+                let elapsed = std::thread::scope(|s| {
+                    let worker = || {
+                        metrics::with_local_recorder(recorder, || {
+                            start.wait();
+                            let t = Instant::now();
+                            for _ in 0..iters {
+                                metrics::counter!("h2_total", "method" => "GET", "status" => "200")
+                                    .increment(1);
+                            }
+                            t.elapsed()
+                        })
+                    };
+                    let other = s.spawn(worker);
+                    let mine = worker();
+                    mine.max(other.join().unwrap_or_default())
+                });
+                elapsed
+            })
+        });
+    }
+    g.finish();
+}
+
+fn h3_variable_label(c: &mut Criterion) {
+    let user = String::from("user-42");
+    side_by_side(c, "H3 counter! label from a String", || {
+        metrics::counter!("h3_total", "user" => user.clone()).increment(1);
+    });
+}
+
+fn h4_cached_handle(c: &mut Criterion) {
+    let mut g = c.benchmark_group("H4 cached handle increment");
+    let (bare, guard) = (unguarded(), guarded());
+    for (name, recorder) in [("unguarded", &bare as &dyn Recorder), ("guarded", &guard)] {
+        let counter = metrics::with_local_recorder(
+            recorder,
+            || metrics::counter!("h4_total", "method" => "GET"),
+        );
+        g.bench_function(name, |b| b.iter(|| counter.increment(1)));
+    }
+    g.finish();
+}
+
+fn h5_histogram(c: &mut Criterion) {
+    side_by_side(c, "H5 histogram! literal labels", || {
+        metrics::histogram!("h5_seconds", "route" => "/users/{id}").record(0.042);
+    });
+}
+
+/// Unseen label values: the unguarded exporter creates a series for each;
+/// the guard (budget full) folds each into the overflow series. A fresh
+/// recorder per sample keeps the unguarded arm's memory in check.
+fn o1_overflow(c: &mut Criterion) {
+    let mut g = c.benchmark_group("O1 unseen label values (guard: budget full)");
+    g.sample_size(30).measurement_time(Duration::from_secs(6));
+    let arms: [(&str, fn() -> Box<dyn Recorder>); 2] = [
+        ("unguarded", || Box::new(unguarded())),
+        ("guarded", || Box::new(guarded())),
+    ];
+    for (name, make) in arms {
+        let mut next = 0_u64;
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let recorder = make();
+                metrics::with_local_recorder(&*recorder, || {
+                    // Fill the guard's budget first (no-op cost for the bare exporter's timing).
+                    for i in 0..1_000 {
+                        metrics::counter!("o1_total", "id" => format!("fill-{i}")).increment(1);
+                    }
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        next += 1;
+                        metrics::counter!("o1_total", "id" => next.to_string()).increment(1);
+                    }
+                    t.elapsed()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+/// `render()` of 10,000 counter series, the guard's self-report included.
+fn r1_render(c: &mut Criterion) {
+    let mut g = c.benchmark_group("R1 render 10,000 series");
+    g.sample_size(30);
+    let fill = |recorder: &dyn Recorder| {
+        metrics::with_local_recorder(recorder, || {
+            for i in 0..10_000 {
+                metrics::counter!("r1_total", "id" => i.to_string()).increment(1);
+            }
+        })
+    };
+    let bare = unguarded();
+    let bare_handle: PrometheusHandle = bare.handle();
+    fill(&bare);
+    let guard = guarded();
+    let guard_handle = guard.inner().handle();
+    fill(&guard);
+    assert_eq!(
+        guard.report().metric("r1_total").map(|m| m.series),
+        Some(10_000)
+    );
+    g.bench_function("unguarded", |b| b.iter(|| black_box(bare_handle.render())));
+    g.bench_function("guarded", |b| b.iter(|| black_box(guard_handle.render())));
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    h1_literal_labels,
+    h2_two_threads,
+    h3_variable_label,
+    h4_cached_handle,
+    h5_histogram,
+    o1_overflow,
+    r1_render
+);
+criterion_main!(benches);

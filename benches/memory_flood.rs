@@ -1,0 +1,153 @@
+//! Memory under a flood: 1,000,000 unique label values into a counter and
+//! into a bucketed histogram (11 buckets, 14 series per label set), each with
+//! a budget of 1,000 series, guarded vs unguarded.
+//!
+//! ```text
+//! cargo bench --bench memory_flood            # all four runs, ~1 minute
+//! cargo bench --bench memory_flood -- 100000  # a smaller flood
+//! ```
+//!
+//! Each run is a child process of its own (this program started again), so
+//! its resident set size (RSS) growth is its alone. Histogram samples are
+//! drained every 10,000 values (`run_upkeep`), as the guard's upkeep thread
+//! does in a service.
+
+use std::process::{Command, ExitCode};
+
+use cardinality_guard::{prometheus_builder, Config, GuardLayer};
+use metrics::Recorder;
+use metrics_exporter_prometheus::PrometheusHandle;
+use metrics_util::layers::Layer;
+
+const CONFIG: &str = r#"
+[histograms]
+buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+[[metrics]]
+match = "flood_*"
+max_series = 1000
+"#;
+
+const DEFAULT_FLOOD: u64 = 1_000_000;
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Histogram,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [role, kind, guarded, n] = args.as_slice() {
+        if role == "--child" {
+            let kind = if kind == "histogram" {
+                Kind::Histogram
+            } else {
+                Kind::Counter
+            };
+            let n = n.parse().unwrap_or(DEFAULT_FLOOD);
+            child(kind, guarded == "guarded", n);
+            return ExitCode::SUCCESS;
+        }
+    }
+    // `cargo bench` passes `--bench`; a number sets the flood size.
+    let n = args
+        .iter()
+        .find_map(|a| a.parse::<u64>().ok())
+        .unwrap_or(DEFAULT_FLOOD);
+    parent(n)
+}
+
+fn parent(n: u64) -> ExitCode {
+    let Ok(exe) = std::env::current_exe() else {
+        eprintln!("error: cannot find this program to start it again");
+        return ExitCode::FAILURE;
+    };
+    println!("{n} unique label values per run, budget 1,000 series per metric\n");
+    println!(
+        "{:<10} {:<10} {:>16} {:>18} {:>14}",
+        "metric", "recorder", "rendered series", "RSS growth (MB)", "flood time (s)"
+    );
+    for kind in ["counter", "histogram"] {
+        for arm in ["unguarded", "guarded"] {
+            let out = Command::new(&exe)
+                .args(["--child", kind, arm, &n.to_string()])
+                .output();
+            match out {
+                Ok(out) if out.status.success() => {
+                    let text = String::from_utf8_lossy(&out.stdout);
+                    let f: Vec<&str> = text.split_whitespace().collect();
+                    if let [series, kb, secs] = f.as_slice() {
+                        let mb = kb.parse::<f64>().unwrap_or(f64::NAN) / 1024.0;
+                        println!("{kind:<10} {arm:<10} {series:>16} {mb:>18.1} {secs:>14}");
+                    }
+                }
+                Ok(out) => {
+                    eprintln!(
+                        "{kind} {arm} failed: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    return ExitCode::FAILURE;
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// One flood; prints "rendered-series rss-growth-kib seconds".
+fn child(kind: Kind, guarded: bool, n: u64) {
+    let config = Config::from_toml(CONFIG, "benches/memory_flood.rs").expect("valid config");
+    let exporter = prometheus_builder(&config)
+        .expect("valid buckets")
+        .build_recorder();
+    let handle = exporter.handle();
+    let recorder: Box<dyn Recorder> = if guarded {
+        Box::new(GuardLayer::new(config).layer(exporter))
+    } else {
+        Box::new(exporter)
+    };
+    let before = rss_kib();
+    let start = std::time::Instant::now();
+    metrics::with_local_recorder(&*recorder, || flood(kind, n, &handle));
+    let seconds = start.elapsed().as_secs_f64();
+    let growth = rss_kib() - before;
+    let series = count_series(&handle.render());
+    println!("{series} {growth} {seconds:.1}");
+}
+
+fn flood(kind: Kind, n: u64, handle: &PrometheusHandle) {
+    for i in 0..n {
+        let user = format!("user-{i}");
+        match kind {
+            Kind::Counter => metrics::counter!("flood_logins_total", "user" => user).increment(1),
+            Kind::Histogram => {
+                metrics::histogram!("flood_latency_seconds", "user" => user).record(0.042)
+            }
+        }
+        if i % 10_000 == 9_999 {
+            handle.run_upkeep();
+        }
+    }
+}
+
+/// Series of the flooded metric in a render (the guard's self-report aside).
+fn count_series(text: &str) -> usize {
+    text.lines().filter(|l| l.starts_with("flood_")).count()
+}
+
+/// Resident set size of this process, in KiB.
+fn rss_kib() -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}

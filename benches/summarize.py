@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Prints the medians of the last `cargo bench --bench guard_overhead` run as a
+Markdown table: each group's unguarded and guarded median, and their ratio.
+
+    python3 benches/summarize.py [target/criterion]
+"""
+import glob
+import json
+import os
+import sys
+
+TARGETS = {"H1": 1.10, "H2": 1.15, "H3": 1.10, "H4": 1.00, "H5": 1.10, "O1": 1.00, "R1": 1.05}
+
+
+def median_ns(path):
+    with open(path) as f:
+        return json.load(f)["median"]["point_estimate"]
+
+
+def human(ns):
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.2f} µs"
+    return f"{ns:.1f} ns"
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else "target/criterion"
+    groups = {}
+    for path in glob.glob(os.path.join(root, "*", "*", "new", "benchmark.json")):
+        with open(path) as f:
+            meta = json.load(f)
+        estimates = os.path.join(os.path.dirname(path), "estimates.json")
+        groups.setdefault(meta["group_id"], {})[meta["function_id"]] = median_ns(estimates)
+    if not groups:
+        sys.exit(f"no criterion results under {root}: run `cargo bench --bench guard_overhead` first")
+    print("| bench | unguarded (median) | guarded (median) | guarded / unguarded | target |")
+    print("|---|---:|---:|---:|---:|")
+    for group in sorted(groups):
+        arms = groups[group]
+        if "unguarded" not in arms or "guarded" not in arms:
+            continue
+        ratio = arms["guarded"] / arms["unguarded"]
+        target = TARGETS.get(group.split()[0])
+        limit = "= 1.00 (same handle)" if group.startswith("H4") else (f"≤ {target:.2f}" if target else "")
+        print(f"| {group} | {human(arms['unguarded'])} | {human(arms['guarded'])} | {ratio:.2f} | {limit} |")
+
+
+if __name__ == "__main__":
+    main()
