@@ -137,7 +137,8 @@ fn h5_histogram(c: &mut Criterion) {
 fn o1_overflow(c: &mut Criterion) {
     let mut g = c.benchmark_group("O1 unseen label values (guard: budget full)");
     g.sample_size(30).measurement_time(Duration::from_secs(6));
-    let arms: [(&str, fn() -> Box<dyn Recorder>); 2] = [
+    type MakeRecorder = fn() -> Box<dyn Recorder>;
+    let arms: [(&str, MakeRecorder); 2] = [
         ("unguarded", || Box::new(unguarded())),
         ("guarded", || Box::new(guarded())),
     ];
