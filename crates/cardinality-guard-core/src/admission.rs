@@ -14,10 +14,12 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
 
 use metrics::{Key, Label, Recorder};
 
 use crate::config::{GlobalLimits, MetricPolicy, Mode, OnOverflow};
+use crate::labels::MetricLabels;
 use crate::report::{ratio, GlobalReport, MetricReport, OverflowCounts, OverflowReason};
 use crate::self_report::{GlobalGauges, MetricGauges, OVERFLOW_LABEL};
 use crate::shape::MetricKind;
@@ -25,6 +27,8 @@ use crate::shape::MetricKind;
 /// Budgets and figures over all guarded metrics.
 pub(crate) struct Global {
     pub(crate) limits: GlobalLimits,
+    /// The guard's start: warning times are kept as milliseconds since then.
+    epoch: Instant,
     reserved: AtomicU64,
     series: AtomicU64,
     metrics: AtomicUsize,
@@ -37,6 +41,7 @@ impl Global {
         crate::self_report::describe(inner);
         Global {
             limits,
+            epoch: Instant::now(),
             reserved: AtomicU64::new(0),
             series: AtomicU64::new(0),
             metrics: AtomicUsize::new(0),
@@ -129,6 +134,11 @@ pub(crate) struct MetricState<H> {
     overflow_counts: [AtomicU64; OverflowReason::COUNT],
     gauges: MetricGauges,
     fold_target: OnceLock<H>,
+    /// Stage 1: label limits, pinned values, demand.
+    pub(crate) labels: MetricLabels,
+    /// When the last warning about this metric was logged (ms since the
+    /// guard's epoch, plus one); 0: never.
+    warned_at: AtomicU64,
 }
 
 impl<H: Clone> MetricState<H> {
@@ -152,6 +162,8 @@ impl<H: Clone> MetricState<H> {
             OPEN
         };
         MetricState {
+            labels: MetricLabels::new(&policy, global.limits.max_labels_per_metric.get()),
+            warned_at: AtomicU64::new(0),
             gauges: MetricGauges::register(inner, &name, max),
             overflow_key: Key::from_parts(name.clone(), vec![Label::new(OVERFLOW_LABEL, "true")]),
             name,
@@ -205,9 +217,70 @@ impl<H: Clone> MetricState<H> {
         global.add_series(self.cost);
     }
 
-    pub(crate) fn count_overflow(&self, reason: OverflowReason, inner: &dyn Recorder) {
+    pub(crate) fn count_overflow(
+        &self,
+        reason: OverflowReason,
+        global: &Global,
+        inner: &dyn Recorder,
+    ) {
         self.overflow_counts[reason as usize].fetch_add(1, Ordering::Relaxed);
         self.gauges.count_overflow(inner, &self.name, reason);
+        self.warn(reason, global);
+    }
+
+    /// One `warn!` the first time the metric folds, then at most one
+    /// reminder per `global.warn_interval` — never one per call.
+    fn warn(&self, reason: OverflowReason, global: &Global) {
+        let now = global.epoch.elapsed().as_millis() as u64 + 1;
+        let last = self.warned_at.load(Ordering::Relaxed);
+        let interval = global.limits.warn_interval.as_millis() as u64;
+        if last != 0 && now.saturating_sub(last) < interval {
+            return;
+        }
+        if self
+            .warned_at
+            .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return; // another thread is logging this one
+        }
+        let labels = self.labels.report();
+        let (blame, demand) = labels
+            .first()
+            .map_or(("", 0), |l| (l.name.as_str(), l.demand));
+        let total: u64 = self
+            .overflow_counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum();
+        let action = match (self.policy.mode, self.policy.on_overflow) {
+            (Mode::Shadow, _) => "would fold or drop (shadow mode)",
+            (Mode::Enforce, OnOverflow::Fold) => "folds",
+            (Mode::Enforce, OnOverflow::Drop) => "drops",
+        };
+        if last == 0 {
+            tracing::warn!(
+                metric = %self.name,
+                reason = reason.as_str(),
+                label = blame,
+                label_demand = demand,
+                "cardinality guard: metric {} {action} new label sets ({}); \
+                 label with the highest demand: {blame:?} (~{demand} distinct values)",
+                self.name,
+                reason.as_str(),
+            );
+        } else {
+            tracing::warn!(
+                metric = %self.name,
+                reason = reason.as_str(),
+                label = blame,
+                label_demand = demand,
+                overflowed = total,
+                "cardinality guard: metric {} still {action} new label sets ({total} registrations \
+                 so far); label with the highest demand: {blame:?} (~{demand} distinct values)",
+                self.name,
+            );
+        }
     }
 
     /// The overflow series handle when the policy folds and it has room;
@@ -241,7 +314,13 @@ impl<H: Clone> MetricState<H> {
             }
         }
         let limit = self.policy.max_series.get();
+        let labels = self.labels.report();
+        let blame = (overflow.total() > 0)
+            .then(|| labels.first().map(|l| l.name.clone()))
+            .flatten();
         MetricReport {
+            labels,
+            blame,
             name: self.name.clone(),
             kind: self.kind,
             series,

@@ -76,14 +76,18 @@ struct Admitted<K: Kind> {
     handle: K::Handle,
     /// For a raw spelling (`http.requests`): the key the exporter renders it as.
     rendered: Option<Key>,
-    /// In shadow mode: the metric and the reason enforce would have rejected it.
-    shadow_over: Option<(Metric<K>, OverflowReason)>,
+    /// In shadow mode: the metric and the reasons enforce would have folded
+    /// each registration of this label set for (counted again on each).
+    shadow_over: Option<(Metric<K>, Reasons)>,
 }
 
 pub(crate) struct Family<K: Kind> {
     table: DashMap<Key, Admitted<K>, BuildHasherDefault<KeyHasher>>,
     /// Metrics by sanitized name.
     metrics: DashMap<String, Metric<K>>,
+    /// Shadow mode: rewritten label sets (stage 1) that enforce would have
+    /// admitted at stage 2.
+    shadow_rewritten: DashMap<Key, (), BuildHasherDefault<KeyHasher>>,
     /// Table entries under a raw spelling (`http.requests`) of an admitted
     /// rendered key (`http_requests`); bounded.
     aliases: AtomicUsize,
@@ -94,6 +98,7 @@ impl<K: Kind> Default for Family<K> {
         Family {
             table: DashMap::with_hasher(BuildHasherDefault::default()),
             metrics: DashMap::new(),
+            shadow_rewritten: DashMap::with_hasher(BuildHasherDefault::default()),
             aliases: AtomicUsize::new(0),
         }
     }
@@ -122,8 +127,14 @@ impl<K: Kind> Family<K> {
         metadata: &Metadata<'_>,
     ) -> Option<K::Handle> {
         let entry = self.table.get(key)?;
-        if let Some((metric, reason)) = &entry.shadow_over {
-            metric.count_overflow(*reason, inner);
+        if let Some((metric, reasons)) = &entry.shadow_over {
+            for reason in reasons.iter() {
+                if reason == OverflowReason::LabelLimit {
+                    // Per-label fold counts too, as enforce's stage 1 would.
+                    let _ = metric.labels.apply(key, &metric.name, inner);
+                }
+                metric.count_overflow(reason, &shared.global, inner);
+            }
         }
         if shared.cache_handles {
             return Some(entry.handle.clone());
@@ -156,22 +167,32 @@ impl<K: Kind> Family<K> {
                 crate::Mode::Enforce => K::noop(),
             };
         };
-        if metric.enforces() {
-            if let Some(reason) = metric.closed() {
-                // Another thread may be admitting this very label set: it took
-                // the table entry before the budget closed, and holds it while
-                // deciding. Looking again waits for it, so both threads agree.
-                if let Some(handle) = self.lookup(shared, inner, key, metadata) {
-                    return handle;
-                }
-                return self.reject(shared, inner, &metric, reason, metadata);
+        // Stage 1: label limits (and the demand of every tracked label).
+        let (rewritten, refused) = metric.labels.apply(key, &metric.name, inner);
+        if refused > 0 {
+            metric.count_overflow(OverflowReason::LabelLimit, &shared.global, inner);
+        }
+        if !metric.enforces() {
+            return self.register_shadow(shared, inner, &metric, key, rewritten, metadata);
+        }
+        if let Some(rewritten) = rewritten {
+            return self.register(shared, inner, &rewritten, metadata);
+        }
+        // Stage 2: the series budgets.
+        if let Some(reason) = metric.closed() {
+            // Another thread may be admitting this very label set: it took
+            // the table entry before the budget closed, and holds it while
+            // deciding. Looking again waits for it, so both threads agree.
+            if let Some(handle) = self.lookup(shared, inner, key, metadata) {
+                return handle;
             }
-            if key.labels().any(|l| l.key() == OVERFLOW_LABEL) {
-                // Someone registered the overflow series' own label set: it is
-                // the overflow series, not a new label set.
-                if let Some(h) = self.fold_target(shared, inner, &metric, metadata) {
-                    return h;
-                }
+            return self.reject(shared, inner, &metric, reason, metadata);
+        }
+        if key.labels().any(|l| l.key() == OVERFLOW_LABEL) {
+            // Someone registered the overflow series' own label set: it is
+            // the overflow series, not a new label set.
+            if let Some(h) = self.fold_target(shared, inner, &metric, metadata) {
+                return h;
             }
         }
         match self.table.entry(key.to_retained()) {
@@ -195,24 +216,61 @@ impl<K: Kind> Family<K> {
                     });
                     handle
                 }
-                Err(reason) if metric.enforces() => {
+                Err(reason) => {
                     drop(slot);
                     self.reject(shared, inner, &metric, reason, metadata)
                 }
-                Err(reason) => {
-                    // Shadow: alter nothing, remember what enforce would have done.
-                    metric.count_overflow(reason, inner);
-                    let handle = K::register(inner, key, metadata);
-                    metric.admitted(&shared.global);
-                    slot.insert(Admitted {
-                        handle: handle.clone(),
-                        rendered: None,
-                        shadow_over: Some((metric.clone(), reason)),
-                    });
-                    handle
-                }
             },
         }
+    }
+
+    /// Shadow mode: every label set is admitted as it is, and the guard
+    /// remembers what enforce would have done with it — stage 1's rewrite and
+    /// stage 2's decision on the rewritten label set — to count it again at
+    /// every registration, as enforce would.
+    fn register_shadow(
+        &self,
+        shared: &Shared,
+        inner: &dyn Recorder,
+        metric: &Metric<K>,
+        key: &Key,
+        rewritten: Option<Key>,
+        metadata: &Metadata<'_>,
+    ) -> K::Handle {
+        let slot = match self.table.entry(key.to_retained()) {
+            Entry::Occupied(entry) if shared.cache_handles => return entry.get().handle.clone(),
+            Entry::Occupied(_) => return K::register(inner, key, metadata),
+            Entry::Vacant(slot) => slot,
+        };
+        let mut reasons = Reasons::default();
+        let stage_two = match &rewritten {
+            Some(rewritten) => {
+                reasons.add(OverflowReason::LabelLimit);
+                match self.shadow_rewritten.entry(rewritten.to_retained()) {
+                    Entry::Occupied(_) => Ok(()),
+                    Entry::Vacant(virtual_slot) => {
+                        let decision = metric.decide(&shared.global);
+                        if decision.is_ok() {
+                            virtual_slot.insert(());
+                        }
+                        decision
+                    }
+                }
+            }
+            None => metric.decide(&shared.global),
+        };
+        if let Err(reason) = stage_two {
+            metric.count_overflow(reason, &shared.global, inner);
+            reasons.add(reason);
+        }
+        let handle = K::register(inner, key, metadata);
+        metric.admitted(&shared.global);
+        slot.insert(Admitted {
+            handle: handle.clone(),
+            rendered: None,
+            shadow_over: (!reasons.is_empty()).then(|| (metric.clone(), reasons)),
+        });
+        handle
     }
 
     /// A key the exporter renders as another (`http.requests` as
@@ -257,7 +315,7 @@ impl<K: Kind> Family<K> {
         reason: OverflowReason,
         metadata: &Metadata<'_>,
     ) -> K::Handle {
-        metric.count_overflow(reason, inner);
+        metric.count_overflow(reason, &shared.global, inner);
         self.fold_target(shared, inner, metric, metadata)
             .unwrap_or_else(K::noop)
     }
@@ -363,4 +421,24 @@ fn is_rendered_name(name: &str) -> bool {
     name.chars().enumerate().all(|(i, c)| {
         c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
     })
+}
+
+/// A set of overflow reasons.
+#[derive(Clone, Copy, Default)]
+struct Reasons(u8);
+
+impl Reasons {
+    fn add(&mut self, reason: OverflowReason) {
+        self.0 |= 1 << reason as u8;
+    }
+
+    fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn iter(self) -> impl Iterator<Item = OverflowReason> {
+        (0..OverflowReason::COUNT)
+            .filter(move |i| self.0 & (1 << i) != 0)
+            .filter_map(OverflowReason::from_index)
+    }
 }

@@ -32,18 +32,21 @@ mod admission;
 pub mod config;
 mod family;
 mod guard;
+mod labels;
 mod prometheus;
 mod report;
 pub mod self_report;
 mod shape;
+mod sketch;
 
 pub use config::{
     Buckets, Config, ConfigError, GlobalLimits, HistogramConfig, MetricPolicy, MetricRule, Mode,
     OnOverflow, Pattern,
 };
 pub use guard::{Guard, GuardHandle, GuardLayer};
+pub use labels::LABEL_OVERFLOW;
 pub use prometheus::{
     install, prometheus_builder, InstallError, PrometheusGuard, PrometheusGuardBuilder,
 };
-pub use report::{GlobalReport, MetricReport, OverflowCounts, OverflowReason, Report};
+pub use report::{GlobalReport, LabelReport, MetricReport, OverflowCounts, OverflowReason, Report};
 pub use shape::{HistogramShape, HistogramShapes, MetricKind, DEFAULT_QUANTILES};

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::config::{Mode, OnOverflow};
+pub use crate::labels::LabelReport;
 use crate::shape::MetricKind;
 
 /// Why a registration was folded or dropped.
@@ -13,7 +14,7 @@ pub enum OverflowReason {
     SeriesLimit = 0,
     /// `global.max_series` was reached.
     GlobalLimit = 1,
-    /// A per-label limit was reached (per-label limits are not built yet).
+    /// A label's `label_limits` entry was reached: its value became `__overflow__`.
     LabelLimit = 2,
     /// `global.max_metrics` names were already tracked.
     MaxMetrics = 3,
@@ -99,6 +100,11 @@ pub struct MetricReport {
     pub on_overflow: OnOverflow,
     /// Enforce or shadow.
     pub mode: Mode,
+    /// Its tracked labels, highest demand first.
+    pub labels: Vec<LabelReport>,
+    /// When the metric overflowed: the label with the highest demand, the
+    /// likely culprit.
+    pub blame: Option<String>,
 }
 
 /// The guard as a whole.

@@ -46,6 +46,10 @@ pub(crate) fn describe(inner: &dyn Recorder) {
             "The global cardinality budget, in exported series.",
         ),
         (METRICS, "Distinct metrics the cardinality guard tracks."),
+        (
+            LABEL_VALUES,
+            "Estimated distinct values seen per label of a metric (demand, folded values included).",
+        ),
     ];
     for (name, help) in gauges {
         inner.describe_gauge(
@@ -154,4 +158,16 @@ impl GlobalGauges {
             .get_or_init(|| overflow_counter(inner, UNTRACKED_METRIC, OverflowReason::MaxMetrics))
             .increment(1);
     }
+}
+
+/// `cardinality_guard_label_values{metric, label}`: the estimated distinct
+/// values seen of a label (the demand, kept while folding).
+pub const LABEL_VALUES: &str = "cardinality_guard_label_values";
+
+pub(crate) fn label_values_gauge(inner: &dyn Recorder, metric: &str, label: &str) -> Gauge {
+    let labels = vec![
+        Label::new("metric", metric.to_owned()),
+        Label::new("label", label.to_owned()),
+    ];
+    inner.register_gauge(&Key::from_parts(LABEL_VALUES, labels), &METADATA)
 }

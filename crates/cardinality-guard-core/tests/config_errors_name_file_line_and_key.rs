@@ -520,6 +520,246 @@ fn toml_syntax_errors() {
     ]);
 }
 
+#[test]
+fn bad_label_limits_and_pinned_values() {
+    const POSITIVE: &str = "a budget must be a positive whole number";
+    check_all(&[
+        // label limit 0 / negative, in a rule and in [defaults]
+        row(
+            "[[metrics]]\nmatch = \"a\"\nlabel_limits = { user = 0 }\n",
+            3,
+            "metrics[0].label_limits.user",
+            InvalidValue,
+            POSITIVE,
+        ),
+        row(
+            "[[metrics]]\nmatch = \"a\"\n\n[[metrics]]\nmatch = \"b\"\nlabel_limits = { method = 5, user = -1 }\n",
+            6,
+            "metrics[1].label_limits.user",
+            InvalidValue,
+            "got -1",
+        ),
+        row(
+            "[defaults]\nmax_series = 10\nlabel_limits = { user = 0 }\n",
+            3,
+            "defaults.label_limits.user",
+            InvalidValue,
+            "got 0",
+        ),
+        // the same as a sub-table
+        row(
+            "[[metrics]]\nmatch = \"a\"\n[metrics.label_limits]\npath = 50\nuser = -100\n",
+            5,
+            "metrics[0].label_limits.user",
+            InvalidValue,
+            "got -100",
+        ),
+        // not a label name
+        row(
+            "[[metrics]]\nmatch = \"a\"\nlabel_limits = { \"a-b\" = 5 }\n",
+            3,
+            "metrics[0].label_limits.a-b",
+            InvalidValue,
+            "is not a label name",
+        ),
+        row(
+            "[defaults]\nlabel_limits = { \"9user\" = 5 }\n",
+            2,
+            "defaults.label_limits.9user",
+            InvalidValue,
+            "is not a label name",
+        ),
+        row(
+            "[defaults]\npinned = { \"a-b\" = [\"x\"] }\n",
+            2,
+            "defaults.pinned.a-b",
+            InvalidValue,
+            "is not a label name",
+        ),
+        // more pinned values than the label limit
+        row(
+            "[[metrics]]\nmatch = \"a\"\nlabel_limits = { route = 1 }\npinned = { route = [\"/login\", \"/checkout\"] }\n",
+            4,
+            "metrics[0].pinned.route",
+            InvalidValue,
+            "2 pinned values do not fit in the label limit of 1",
+        ),
+        row(
+            "[defaults]\nlabel_limits = { route = 2 }\npinned = { route = [\"/a\", \"/b\", \"/c\"] }\n",
+            3,
+            "defaults.pinned.route",
+            InvalidValue,
+            "do not fit",
+        ),
+        // a rule's pins checked against the limit it inherits from [defaults]
+        row(
+            "[defaults]\nlabel_limits = { route = 1 }\n\n[[metrics]]\nmatch = \"a\"\npinned = { route = [\"/a\", \"/b\"] }\n",
+            6,
+            "metrics[0].pinned.route",
+            InvalidValue,
+            "do not fit",
+        ),
+        // a pinned value listed twice
+        row(
+            "[[metrics]]\nmatch = \"a\"\nlabel_limits = { route = 5 }\npinned = { route = [\"/login\", \"/login\"] }\n",
+            4,
+            "metrics[0].pinned.route",
+            InvalidValue,
+            "listed twice",
+        ),
+        row(
+            "[defaults]\npinned = { route = [\"/x\", \"/y\", \"/x\"] }\n",
+            2,
+            "defaults.pinned.route",
+            InvalidValue,
+            "listed twice",
+        ),
+        // a rule whose limit is smaller than the pinned list of [defaults]
+        row(
+            "[defaults]\nlabel_limits = { route = 5 }\npinned = { route = [\"/a\", \"/b\", \"/c\"] }\n\n[[metrics]]\nmatch = \"a\"\nlabel_limits = { route = 2 }\n",
+            7,
+            "metrics[0].label_limits.route",
+            InvalidValue,
+            "3 values pinned in [defaults] do not fit in a limit of 2",
+        ),
+    ]);
+}
+
+/// A value of the wrong type inside `label_limits` or `pinned` is named by
+/// its full key, however the table is written: inline, dotted, or as a
+/// sub-table of the `[[metrics]]` entry (which must keep its index).
+#[test]
+fn label_settings_of_the_wrong_type_name_the_leaf_key() {
+    check_all(&[
+        // dotted keys
+        row(
+            "[[metrics]]\nmatch = \"a\"\nlabel_limits.user = \"100\"\n",
+            3,
+            "metrics[0].label_limits.user",
+            Syntax,
+            "invalid type: string",
+        ),
+        // inline tables
+        row(
+            "[[metrics]]\nmatch = \"a\"\nlabel_limits = { user = \"100\" }\n",
+            3,
+            "metrics[0].label_limits.user",
+            Syntax,
+            "invalid type: string",
+        ),
+        row(
+            "[[metrics]]\nmatch = \"a\"\npinned = { route = \"/login\" }\n",
+            3,
+            "metrics[0].pinned.route",
+            Syntax,
+            "invalid type",
+        ),
+        row(
+            "[defaults]\nlabel_limits = { user = 1.5 }\n",
+            2,
+            "defaults.label_limits.user",
+            Syntax,
+            "invalid type: floating point",
+        ),
+        // a sub-table of the second [[metrics]] entry
+        row(
+            "[[metrics]]\nmatch = \"a\"\n\n[[metrics]]\nmatch = \"b\"\n[metrics.pinned]\nroute = \"/x\"\n",
+            7,
+            "metrics[1].pinned.route",
+            Syntax,
+            "invalid type",
+        ),
+        row(
+            "[[metrics]]\nmatch = \"a\"\n[metrics.label_limits]\nuser = 3\npath = [1]\n",
+            5,
+            "metrics[0].label_limits.path",
+            Syntax,
+            "invalid type: sequence",
+        ),
+    ]);
+}
+
+#[test]
+fn bad_warn_interval_and_max_labels_per_metric() {
+    const NOT_A_DURATION: &str = "is not a duration";
+    let mut rows = Vec::new();
+    for bad in [
+        "10 minutes",
+        "0s",
+        "0ms",
+        "",
+        "10",
+        "m",
+        "1.5s",
+        "-1s",
+        "10d",
+    ] {
+        rows.push(row(
+            format!("[global]\nmax_series = 10\nwarn_interval = \"{bad}\"\n"),
+            3,
+            "global.warn_interval",
+            InvalidValue,
+            NOT_A_DURATION,
+        ));
+    }
+    rows.push(row(
+        "[global]\nwarn_interval = 600\n",
+        2,
+        "global.warn_interval",
+        Syntax,
+        "invalid type: integer",
+    ));
+    rows.push(row(
+        "[global]\nmax_labels_per_metric = 0\n",
+        2,
+        "global.max_labels_per_metric",
+        InvalidValue,
+        "a budget must be a positive whole number",
+    ));
+    rows.push(row(
+        "[global]\nmax_series = 10\nmax_labels_per_metric = -2\n",
+        3,
+        "global.max_labels_per_metric",
+        InvalidValue,
+        "got -2",
+    ));
+    check_all(&rows);
+}
+
+#[test]
+fn good_label_settings_parse() {
+    let config = Config::from_toml(
+        "[global]\nwarn_interval = \"90s\"\nmax_labels_per_metric = 3\n\
+         [defaults]\nlabel_limits = { route = 3 }\npinned = { route = [\"/login\", \"/checkout\"] }\n\
+         [[metrics]]\nmatch = \"a\"\nlabel_limits = { route = 1, user = 100 }\npinned = { route = [\"/admin\"] }\n",
+        "guard.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.global.warn_interval,
+        std::time::Duration::from_secs(90)
+    );
+    assert_eq!(config.global.max_labels_per_metric.get(), 3);
+    let a = config.policy_for("a");
+    assert_eq!(a.label_limits["route"].get(), 1);
+    assert_eq!(a.label_limits["user"].get(), 100);
+    // The rule's list replaces [defaults]' list for `route`.
+    assert_eq!(a.pinned["route"].iter().collect::<Vec<_>>(), ["/admin"]);
+    let other = config.policy_for("b");
+    assert_eq!(other.label_limits["route"].get(), 3);
+    assert_eq!(other.pinned["route"].len(), 2);
+    for (text, millis) in [
+        ("500ms", 500),
+        ("10m", 600_000),
+        ("1h", 3_600_000),
+        ("2s", 2_000),
+    ] {
+        let config = Config::from_toml(&format!("[global]\nwarn_interval = \"{text}\"\n"), "<s>")
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(config.global.warn_interval.as_millis(), millis, "{text}");
+    }
+}
+
 /// A unique path in the temp directory.
 fn temp_path(tag: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()

@@ -39,7 +39,7 @@ fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) 
         out,
         "<tr><td class=\"name\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"util\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-         <td>{}</td><td>{}</td></tr>",
+         <td>{}</td><td>{}</td><td class=\"blame\">{}</td></tr>",
         escape(&m.name),
         m.kind.as_str(),
         m.series,
@@ -50,7 +50,32 @@ fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) 
         o.label_limit,
         m.on_overflow.as_str(),
         m.mode.as_str(),
+        m.blame.as_deref().map(escape).unwrap_or_default(),
     );
+    if !m.labels.is_empty() {
+        let labels: Vec<String> = m
+            .labels
+            .iter()
+            .map(|l| {
+                let limit = l.limit.map(|n| format!(", limit {n}")).unwrap_or_default();
+                let folded = if l.folded > 0 {
+                    format!(", {} folded", l.folded)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "<span class=\"label\"><code>{}</code> ~{} values{limit}{folded}</span>",
+                    escape(&l.name),
+                    l.demand
+                )
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "<tr class=\"demand\"><td colspan=\"11\">labels by demand: {}</td></tr>",
+            labels.join(" &middot; ")
+        );
+    }
     if let Some(sample) = sample.filter(|s| !s.is_empty()) {
         let items: String = sample
             .iter()
@@ -58,7 +83,7 @@ fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) 
             .collect();
         let _ = write!(
             out,
-            "<tr class=\"labels\"><td colspan=\"10\"><ul>{items}</ul></td></tr>"
+            "<tr class=\"labels\"><td colspan=\"11\"><ul>{items}</ul></td></tr>"
         );
     }
 }
@@ -84,6 +109,9 @@ td.util, #global {{ white-space: nowrap; }}
 .bar {{ display: inline-block; width: 8em; height: .8em; background: #eee; vertical-align: middle; }}
 .bar div {{ height: 100%; }}
 .pct {{ margin-left: .5em; font-variant-numeric: tabular-nums; }}
+tr.demand td {{ color: #555; font-size: .9em; border-bottom: 1px solid #ddd; padding-top: 0; }}
+tr.demand .label {{ white-space: nowrap; }}
+td.blame {{ color: #c0392b; font-family: monospace; }}
 </style></head><body>
 <h1>cardinality-guard</h1>
 <p id="global">Guarded series: <strong>{series}</strong> of {limit} {bar} &middot;
@@ -91,7 +119,7 @@ metrics tracked: <strong>{metrics}</strong> of {max_metrics} &middot;
 registrations of untracked metrics: {untracked}</p>
 <table id="metrics">
 <thead><tr><th>metric</th><th>kind</th><th>series</th><th>limit</th><th>utilization</th>
-<th>overflow: series limit</th><th>global limit</th><th>label limit</th><th>on overflow</th><th>mode</th></tr></thead>
+<th>overflow: series limit</th><th>global limit</th><th>label limit</th><th>on overflow</th><th>mode</th><th>blame</th></tr></thead>
 <tbody>
 {rows}</tbody></table>
 </body></html>

@@ -10,8 +10,10 @@ mod error;
 mod pattern;
 mod toml_file;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -65,7 +67,7 @@ impl Mode {
 }
 
 /// The budget and behaviour that apply to one metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricPolicy {
     /// The most exported series the metric may hold, overflow series included.
     /// Default: 2000.
@@ -74,6 +76,13 @@ pub struct MetricPolicy {
     pub on_overflow: OnOverflow,
     /// Enforce or only evaluate. Default: [`Mode::Enforce`].
     pub mode: Mode,
+    /// At most this many distinct values per label key (`label_limits = { user
+    /// = 100 }`); a further value is replaced by `__overflow__` in that label
+    /// only. Default: none.
+    pub label_limits: BTreeMap<String, NonZeroU64>,
+    /// Values always admitted for a label, whose room under its label limit
+    /// is reserved (`pinned = { route = ["/login"] }`). Default: none.
+    pub pinned: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Default for MetricPolicy {
@@ -82,6 +91,8 @@ impl Default for MetricPolicy {
             max_series: nonzero_u64(2000),
             on_overflow: OnOverflow::Fold,
             mode: Mode::Enforce,
+            label_limits: BTreeMap::new(),
+            pinned: BTreeMap::new(),
         }
     }
 }
@@ -94,6 +105,13 @@ pub struct GlobalLimits {
     /// The most distinct metric names the guard tracks; registrations of
     /// further names are dropped (reason `max_metrics`). Default: 1000.
     pub max_metrics: NonZeroUsize,
+    /// The most label keys per metric whose demand (distinct values) the
+    /// guard estimates, each in a 2 KiB sketch; labels with a `label_limits`
+    /// entry come first. Default: 8.
+    pub max_labels_per_metric: NonZeroUsize,
+    /// After the first warning that a metric folds, at most one reminder
+    /// per metric per this interval. Default: 10 minutes.
+    pub warn_interval: Duration,
 }
 
 impl Default for GlobalLimits {
@@ -101,6 +119,8 @@ impl Default for GlobalLimits {
         GlobalLimits {
             max_series: nonzero_u64(50_000),
             max_metrics: NonZeroUsize::new(1000).unwrap_or(NonZeroUsize::MIN),
+            max_labels_per_metric: NonZeroUsize::new(8).unwrap_or(NonZeroUsize::MIN),
+            warn_interval: Duration::from_secs(600),
         }
     }
 }
@@ -117,6 +137,10 @@ pub struct MetricRule {
     pub on_overflow: Option<OnOverflow>,
     /// Overrides [`MetricPolicy::mode`].
     pub mode: Option<Mode>,
+    /// Label limits, each overriding `[defaults]`' limit of the same label.
+    pub label_limits: BTreeMap<String, NonZeroU64>,
+    /// Pinned values, each label's list replacing `[defaults]`' list.
+    pub pinned: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl MetricRule {
@@ -127,6 +151,8 @@ impl MetricRule {
             max_series: None,
             on_overflow: None,
             mode: None,
+            label_limits: BTreeMap::new(),
+            pinned: BTreeMap::new(),
         }
     }
 }
@@ -221,13 +247,15 @@ impl Config {
                     _ => Some(r),
                 })
         });
-        let d = self.defaults;
+        let d = &self.defaults;
         match rule {
-            None => d,
+            None => d.clone(),
             Some(r) => MetricPolicy {
                 max_series: r.max_series.unwrap_or(d.max_series),
                 on_overflow: r.on_overflow.unwrap_or(d.on_overflow),
                 mode: r.mode.unwrap_or(d.mode),
+                label_limits: merged(&d.label_limits, &r.label_limits),
+                pinned: merged(&d.pinned, &r.pinned),
             },
         }
     }
@@ -255,6 +283,13 @@ impl Config {
         self.histograms = histograms;
         self
     }
+}
+
+/// `base` with every entry of `over` put over it.
+fn merged<V: Clone>(base: &BTreeMap<String, V>, over: &BTreeMap<String, V>) -> BTreeMap<String, V> {
+    let mut all = base.clone();
+    all.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all
 }
 
 pub(crate) const fn nonzero_u64(n: u64) -> NonZeroU64 {

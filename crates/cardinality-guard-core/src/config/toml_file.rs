@@ -1,8 +1,9 @@
 //! Loading [`Config`] from TOML, with errors that name file, line and key.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::ops::Range;
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -27,6 +28,8 @@ struct RawConfig {
 struct RawGlobal {
     max_series: Option<Spanned<i64>>,
     max_metrics: Option<Spanned<i64>>,
+    max_labels_per_metric: Option<Spanned<i64>>,
+    warn_interval: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -35,6 +38,8 @@ struct RawPolicy {
     max_series: Option<Spanned<i64>>,
     on_overflow: Option<Spanned<String>>,
     mode: Option<Spanned<String>>,
+    label_limits: Option<BTreeMap<String, Spanned<i64>>>,
+    pinned: Option<BTreeMap<String, Spanned<Vec<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -61,7 +66,15 @@ struct RawRule {
     max_series: Option<Spanned<i64>>,
     on_overflow: Option<Spanned<String>>,
     mode: Option<Spanned<String>>,
+    label_limits: Option<BTreeMap<String, Spanned<i64>>>,
+    pinned: Option<BTreeMap<String, Spanned<Vec<String>>>>,
 }
+
+/// Label limits and pinned values as read, before checking.
+type RawLabels<'a> = (
+    &'a Option<BTreeMap<String, Spanned<i64>>>,
+    &'a Option<BTreeMap<String, Spanned<Vec<String>>>>,
+);
 
 /// Turns spans into errors for one source text.
 struct Source<'a> {
@@ -133,6 +146,56 @@ impl Source<'_> {
         Buckets::new(value.get_ref().clone()).map_err(|m| self.invalid(value.span(), key, m))
     }
 
+    fn duration(&self, value: &Spanned<String>, key: String) -> Result<Duration, ConfigError> {
+        parse_duration(value.get_ref()).ok_or_else(|| {
+            self.invalid(
+                value.span(),
+                key,
+                format!(
+                    "{:?} is not a duration: write a whole number and a unit, e.g. \"90s\", \"10m\", \"1h\" (units ms, s, m, h)",
+                    value.get_ref()
+                ),
+            )
+        })
+    }
+
+    /// `label_limits` and `pinned` of one table (`at` names it, e.g.
+    /// `metrics[1]`), checked against the limits they will be merged with.
+    fn labels(
+        &self,
+        (limits, pinned): RawLabels<'_>,
+        inherited: &BTreeMap<String, NonZeroU64>,
+        at: &str,
+    ) -> Result<LabelSettings, ConfigError> {
+        let mut out = LabelSettings::default();
+        for (label, v) in limits.iter().flatten() {
+            let key = format!("{at}.label_limits.{label}");
+            check_label_name(label).map_err(|m| self.invalid(v.span(), key.clone(), m))?;
+            out.0.insert(label.clone(), self.budget(v, key)?);
+        }
+        for (label, values) in pinned.iter().flatten() {
+            let key = format!("{at}.pinned.{label}");
+            check_label_name(label).map_err(|m| self.invalid(values.span(), key.clone(), m))?;
+            let set: BTreeSet<String> = values.get_ref().iter().cloned().collect();
+            if set.len() != values.get_ref().len() {
+                return Err(self.invalid(values.span(), key, "a pinned value is listed twice"));
+            }
+            let limit = out.0.get(label).or_else(|| inherited.get(label));
+            if let Some(limit) = limit.filter(|l| set.len() as u64 > l.get()) {
+                return Err(self.invalid(
+                    values.span(),
+                    key,
+                    format!(
+                        "{} pinned values do not fit in the label limit of {limit}",
+                        set.len()
+                    ),
+                ));
+            }
+            out.1.insert(label.clone(), set);
+        }
+        Ok(out)
+    }
+
     fn pattern(&self, value: &Spanned<String>, key: String) -> Result<Pattern, ConfigError> {
         Pattern::parse(value.get_ref()).map_err(|e| self.invalid(value.span(), key, e.to_string()))
     }
@@ -166,16 +229,39 @@ impl Source<'_> {
         let mut path = String::new();
         let mut table = doc.get_ref();
         'descend: loop {
-            for (key, value) in table.iter() {
+            // The entry holding the offset; else an array of tables (whose
+            // span covers only its first `[[header]]`) that starts before it.
+            let holding = table
+                .iter()
+                .find(|(k, v)| k.span().contains(&offset) || v.span().contains(&offset))
+                .or_else(|| {
+                    table
+                        .iter()
+                        .filter(|(_, v)| {
+                            matches!(
+                                v.get_ref(),
+                                toml::de::DeValue::Array(_) | toml::de::DeValue::Table(_)
+                            ) && v.span().start <= offset
+                        })
+                        .max_by_key(|(_, v)| v.span().start)
+                });
+            if let Some((key, value)) = holding {
                 let on_key = key.span().contains(&offset);
-                if !on_key && !value.span().contains(&offset) {
-                    continue;
-                }
                 if !path.is_empty() {
                     path.push('.');
                 }
                 path.push_str(key.get_ref());
                 if on_key {
+                    // An error on a table's key may be about one of its
+                    // entries (`label_limits = { user = "100" }`).
+                    if let toml::de::DeValue::Table(inner) = value.get_ref() {
+                        if let Some((leaf, _)) = inner
+                            .iter()
+                            .find(|(_, v)| value_is_quoted_in(v.get_ref(), message))
+                        {
+                            path = format!("{path}.{}", leaf.get_ref());
+                        }
+                    }
                     return Some(path);
                 }
                 match value.get_ref() {
@@ -184,19 +270,37 @@ impl Source<'_> {
                         continue 'descend;
                     }
                     toml::de::DeValue::Array(items) => {
-                        for (i, item) in items.iter().enumerate() {
+                        // An array-of-tables entry's span may cover only its
+                        // `[[header]]`: the entry is the last one starting
+                        // before the offset.
+                        let entry = items
+                            .iter()
+                            .enumerate()
+                            .rfind(|(_, item)| item.span().start <= offset);
+                        if let Some((i, item)) = entry {
                             if let toml::de::DeValue::Table(inner) = item.get_ref() {
-                                if item.span().contains(&offset) {
-                                    path.push_str(&format!("[{i}]"));
-                                    table = inner;
-                                    continue 'descend;
-                                }
+                                path.push_str(&format!("[{i}]"));
+                                table = inner;
+                                continue 'descend;
                             }
                         }
                     }
                     _ => {}
                 }
                 break 'descend;
+            }
+            // The error points at a whole (inline) table: name the entry
+            // whose value the message quotes (`invalid type: string "100"`).
+            if let Some(leaf) = table
+                .iter()
+                .find(|(_, v)| value_is_quoted_in(v.get_ref(), message))
+                .map(|(k, _)| k.get_ref().to_string())
+            {
+                path = if path.is_empty() {
+                    leaf
+                } else {
+                    format!("{path}.{leaf}")
+                };
             }
             break;
         }
@@ -266,10 +370,76 @@ fn table_path(lines: &[&str]) -> String {
             *n += 1;
             format!("{name}[{}]", *n - 1)
         } else {
-            name
+            // `[metrics.pinned]` after `[[metrics]]` is a table of the last entry.
+            let parent = counts
+                .iter()
+                .filter(|(array, _)| name.starts_with(&format!("{array}.")))
+                .max_by_key(|(array, _)| array.len());
+            match parent {
+                Some((array, n)) => format!("{array}[{}]{}", n - 1, &name[array.len()..]),
+                None => name,
+            }
         };
     }
     table
+}
+
+/// Whether a serde type error (`invalid type: string "100", expected i64`)
+/// quotes this value.
+fn value_is_quoted_in(value: &toml::de::DeValue<'_>, message: &str) -> bool {
+    let Some(found) = message.strip_prefix("invalid type: ") else {
+        return false;
+    };
+    match value {
+        toml::de::DeValue::String(s) => found.starts_with(&format!("string {:?}", s.as_ref())),
+        toml::de::DeValue::Integer(i) => found.starts_with(&format!("integer `{}`", i.as_str())),
+        toml::de::DeValue::Float(f) => {
+            found.starts_with(&format!("floating point `{}`", f.as_str()))
+        }
+        toml::de::DeValue::Boolean(b) => found.starts_with(&format!("boolean `{b}`")),
+        toml::de::DeValue::Array(_) => found.starts_with("sequence"),
+        toml::de::DeValue::Table(_) => found.starts_with("map"),
+        _ => false,
+    }
+}
+
+/// Label limits and pinned values, checked.
+#[derive(Default)]
+struct LabelSettings(
+    BTreeMap<String, NonZeroU64>,
+    BTreeMap<String, BTreeSet<String>>,
+);
+
+/// A label name as code writes it: `[a-zA-Z_][a-zA-Z0-9_]*`.
+fn check_label_name(label: &str) -> Result<(), String> {
+    let mut chars = label.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{label:?} is not a label name (letters, digits and `_`)"
+        ))
+    }
+}
+
+/// `"500ms"`, `"90s"`, `"10m"`, `"1h"`.
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let millis = match unit.trim() {
+        "ms" => n,
+        "s" => n.checked_mul(1_000)?,
+        "m" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        _ => return None,
+    };
+    (millis > 0).then(|| Duration::from_millis(millis))
 }
 
 pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
@@ -288,6 +458,16 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
                 .and_then(NonZeroUsize::new)
                 .unwrap_or(GlobalLimits::default().max_metrics);
         }
+        if let Some(v) = &g.max_labels_per_metric {
+            let n = src.budget(v, "global.max_labels_per_metric".into())?;
+            config.global.max_labels_per_metric = usize::try_from(n.get())
+                .ok()
+                .and_then(NonZeroUsize::new)
+                .unwrap_or(GlobalLimits::default().max_labels_per_metric);
+        }
+        if let Some(v) = &g.warn_interval {
+            config.global.warn_interval = src.duration(v, "global.warn_interval".into())?;
+        }
     }
 
     if let Some(d) = raw.defaults {
@@ -301,6 +481,9 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(v) = &d.mode {
             policy.mode = src.mode(v, "defaults.mode".into())?;
         }
+        let labels = src.labels((&d.label_limits, &d.pinned), &BTreeMap::new(), "defaults")?;
+        policy.label_limits = labels.0;
+        policy.pinned = labels.1;
         config.defaults = policy;
     }
 
@@ -348,6 +531,32 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(v) = &r.mode {
             rule.mode = Some(src.mode(v, key("mode"))?);
         }
+        let at = format!("metrics[{i}]");
+        let labels = src.labels(
+            (&r.label_limits, &r.pinned),
+            &config.defaults.label_limits,
+            &at,
+        )?;
+        // Pinned values inherited from [defaults] must fit this rule's limits too.
+        for (label, limit) in &labels.0 {
+            let inherited = config.defaults.pinned.get(label).map_or(0, BTreeSet::len);
+            if !labels.1.contains_key(label) && inherited as u64 > limit.get() {
+                let span = r
+                    .label_limits
+                    .as_ref()
+                    .and_then(|m| m.get(label))
+                    .map(|v| v.span());
+                return Err(src.invalid(
+                    span.unwrap_or(r.pattern.span()),
+                    format!("{at}.label_limits.{label}"),
+                    format!(
+                        "{inherited} values pinned in [defaults] do not fit in a limit of {limit}"
+                    ),
+                ));
+            }
+        }
+        rule.label_limits = labels.0;
+        rule.pinned = labels.1;
         config.metrics.push(rule);
     }
     Ok(config)

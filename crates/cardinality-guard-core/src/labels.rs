@@ -1,0 +1,230 @@
+//! Stage 1 of admission: per-label value limits, pinned values, and the
+//! demand (distinct values seen) of each label.
+//!
+//! When a label of a metric has a limit, at most that many distinct values of
+//! it are admitted; a further value is replaced by `__overflow__` in that label
+//! only, so `method` and `status` survive when `user` explodes. Pinned values
+//! are always admitted and their room is reserved: early junk cannot take it.
+//! The rewritten label set then goes through series admission as usual.
+//!
+//! Every label set the guard has not seen before (and every folded one, again
+//! and again) feeds a HyperLogLog sketch per label, so the demand keeps
+//! counting while values are folded.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use dashmap::DashMap;
+use metrics::{Gauge, Key, Label, Recorder};
+use serde::Serialize;
+
+use crate::config::MetricPolicy;
+use crate::self_report;
+use crate::sketch::Sketch;
+
+/// The value that replaces a label value beyond its label's limit.
+pub const LABEL_OVERFLOW: &str = "__overflow__";
+
+/// One label key of one metric.
+pub(crate) struct LabelState {
+    name: String,
+    /// Distinct values allowed, pinned ones included; `None`: no limit.
+    limit: Option<u64>,
+    pinned: BTreeSet<String>,
+    /// Room for values that are not pinned.
+    room: u64,
+    admitted: DashMap<String, ()>,
+    admitted_count: AtomicU64,
+    full: AtomicBool,
+    decide: Mutex<()>,
+    folded: AtomicU64,
+    demand: Sketch,
+    gauge: OnceLock<Gauge>,
+}
+
+impl LabelState {
+    fn new(name: &str, policy: &MetricPolicy) -> Self {
+        let limit = policy.label_limits.get(name).map(|l| l.get());
+        let pinned = policy.pinned.get(name).cloned().unwrap_or_default();
+        LabelState {
+            name: name.to_owned(),
+            room: limit.map_or(0, |l| l.saturating_sub(pinned.len() as u64)),
+            limit,
+            pinned,
+            admitted: DashMap::new(),
+            admitted_count: AtomicU64::new(0),
+            full: AtomicBool::new(false),
+            decide: Mutex::new(()),
+            folded: AtomicU64::new(0),
+            demand: Sketch::new(),
+            gauge: OnceLock::new(),
+        }
+    }
+
+    /// Whether `value` keeps its place (a decision taken once per value:
+    /// values are only ever added, so a refused value stays refused).
+    fn admits(&self, value: &str) -> bool {
+        if self.limit.is_none() || value == LABEL_OVERFLOW || self.pinned.contains(value) {
+            return true;
+        }
+        if self.admitted.contains_key(value) {
+            return true;
+        }
+        if self.full.load(Ordering::Acquire) {
+            // The value that filled the last place was inserted before `full`
+            // was set: look once more, so a racing admission is seen.
+            return self.admitted.contains_key(value);
+        }
+        let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
+        if self.admitted.contains_key(value) {
+            return true;
+        }
+        let count = self.admitted_count.load(Ordering::Acquire);
+        if count >= self.room {
+            self.full.store(true, Ordering::Release);
+            return false;
+        }
+        self.admitted.insert(value.to_owned(), ());
+        self.admitted_count.store(count + 1, Ordering::Release);
+        if count + 1 == self.room {
+            self.full.store(true, Ordering::Release);
+        }
+        true
+    }
+
+    fn observe(&self, value: &str, metric: &str, inner: &dyn Recorder) {
+        if value != LABEL_OVERFLOW && self.demand.insert(value) {
+            self.gauge
+                .get_or_init(|| self_report::label_values_gauge(inner, metric, &self.name))
+                .set(self.demand.estimate() as f64);
+        }
+    }
+
+    fn report(&self) -> LabelReport {
+        LabelReport {
+            name: self.name.clone(),
+            demand: self.demand.estimate(),
+            limit: self.limit,
+            values: self
+                .limit
+                .map(|_| self.admitted_count.load(Ordering::Acquire) + self.pinned.len() as u64),
+            pinned: self.pinned.len(),
+            folded: self.folded.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What the guard knows of one label of a metric.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabelReport {
+    /// The label key.
+    pub name: String,
+    /// Estimated distinct values seen (folded ones included): the demand.
+    pub demand: u64,
+    /// Its `label_limits` entry, if any.
+    pub limit: Option<u64>,
+    /// Distinct values admitted so far, pinned ones included (with a limit).
+    pub values: Option<u64>,
+    /// Pinned values.
+    pub pinned: usize,
+    /// Registrations whose value of this label was replaced by `__overflow__`.
+    pub folded: u64,
+}
+
+/// The tracked labels of one metric: those with a limit, then others as
+/// they come, at most `max_labels_per_metric`.
+pub(crate) struct MetricLabels {
+    states: DashMap<String, Arc<LabelState>>,
+    count: AtomicUsize,
+    max: usize,
+    policy: MetricPolicy,
+}
+
+impl MetricLabels {
+    pub(crate) fn new(policy: &MetricPolicy, max: usize) -> Self {
+        let states: DashMap<String, Arc<LabelState>> = DashMap::new();
+        let limited: BTreeSet<&String> = policy
+            .label_limits
+            .keys()
+            .chain(policy.pinned.keys())
+            .collect();
+        for name in &limited {
+            states.insert((*name).clone(), Arc::new(LabelState::new(name, policy)));
+        }
+        MetricLabels {
+            count: AtomicUsize::new(states.len()),
+            states,
+            max: max.max(limited.len()),
+            policy: policy.clone(),
+        }
+    }
+
+    fn state(&self, label: &str) -> Option<Arc<LabelState>> {
+        if let Some(state) = self.states.get(label) {
+            return Some(state.clone());
+        }
+        // Slots are never given back: once all are taken, no lock is needed.
+        if self.count.load(Ordering::Acquire) >= self.max {
+            return None;
+        }
+        match self.states.entry(label.to_owned()) {
+            dashmap::mapref::entry::Entry::Occupied(entry) => Some(entry.get().clone()),
+            dashmap::mapref::entry::Entry::Vacant(slot) => {
+                let counted = self
+                    .count
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                        (n < self.max).then_some(n + 1)
+                    })
+                    .is_ok();
+                counted.then(|| {
+                    let state = Arc::new(LabelState::new(label, &self.policy));
+                    slot.insert(state).clone()
+                })
+            }
+        }
+    }
+
+    /// Observes the demand of every tracked label of `key` and decides its
+    /// values. Returns the key with refused values replaced by `__overflow__`
+    /// (`None` when all stay), and how many labels were refused.
+    pub(crate) fn apply(
+        &self,
+        key: &Key,
+        metric: &str,
+        inner: &dyn Recorder,
+    ) -> (Option<Key>, usize) {
+        let mut refused: Vec<usize> = Vec::new();
+        for (i, label) in key.labels().enumerate() {
+            if let Some(state) = self.state(label.key()) {
+                state.observe(label.value(), metric, inner);
+                if !state.admits(label.value()) {
+                    state.folded.fetch_add(1, Ordering::Relaxed);
+                    refused.push(i);
+                }
+            }
+        }
+        if refused.is_empty() {
+            return (None, 0);
+        }
+        let labels: Vec<Label> = key
+            .labels()
+            .enumerate()
+            .map(|(i, l)| match refused.contains(&i) {
+                true => Label::new(l.key().to_owned(), LABEL_OVERFLOW),
+                false => l.clone(),
+            })
+            .collect();
+        (
+            Some(Key::from_parts(key.name().to_owned(), labels)),
+            refused.len(),
+        )
+    }
+
+    /// The tracked labels, highest demand first.
+    pub(crate) fn report(&self) -> Vec<LabelReport> {
+        let mut labels: Vec<LabelReport> = self.states.iter().map(|s| s.report()).collect();
+        labels.sort_by(|a, b| b.demand.cmp(&a.demand).then_with(|| a.name.cmp(&b.name)));
+        labels
+    }
+}
