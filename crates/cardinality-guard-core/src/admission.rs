@@ -253,10 +253,11 @@ impl<H: Clone> MetricState<H> {
             .iter()
             .map(|c| c.load(Ordering::Relaxed))
             .sum();
-        let action = match (self.policy.mode, self.policy.on_overflow) {
-            (Mode::Shadow, _) => "would fold or drop (shadow mode)",
-            (Mode::Enforce, OnOverflow::Fold) => "folds",
-            (Mode::Enforce, OnOverflow::Drop) => "drops",
+        let action = match (self.policy.mode, reason, self.policy.on_overflow) {
+            (Mode::Shadow, _, _) => "would fold or drop (shadow mode)",
+            (Mode::Enforce, OverflowReason::LabelLimit, _) => "folds label values of",
+            (Mode::Enforce, _, OnOverflow::Fold) => "folds",
+            (Mode::Enforce, _, OnOverflow::Drop) => "drops",
         };
         if last == 0 {
             tracing::warn!(

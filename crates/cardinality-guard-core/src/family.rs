@@ -127,22 +127,27 @@ impl<K: Kind> Family<K> {
         metadata: &Metadata<'_>,
     ) -> Option<K::Handle> {
         let entry = self.table.get(key)?;
-        if let Some((metric, reasons)) = &entry.shadow_over {
+        let handle = entry.handle.clone();
+        let rendered = entry.rendered.clone();
+        let shadow_over = entry.shadow_over.clone();
+        // No lock of the table is held past here: counting may log, and a
+        // subscriber may record a metric of its own through this guard.
+        drop(entry);
+        if let Some((metric, reasons)) = shadow_over {
+            let rendered_key = rendered.as_ref().unwrap_or(key);
             for reason in reasons.iter() {
                 if reason == OverflowReason::LabelLimit {
                     // Per-label fold counts too, as enforce's stage 1 would.
-                    let _ = metric.labels.apply(key, &metric.name, inner);
+                    let _ = metric.labels.apply(rendered_key, &metric.name, inner);
                 }
                 metric.count_overflow(reason, &shared.global, inner);
             }
         }
         if shared.cache_handles {
-            return Some(entry.handle.clone());
+            return Some(handle);
         }
         // Only ever the rendered key reaches the exporter: two spellings
         // registered apart would render as one line and lose updates.
-        let rendered = entry.rendered.clone();
-        drop(entry);
         Some(K::register(
             inner,
             rendered.as_ref().unwrap_or(key),
@@ -260,7 +265,6 @@ impl<K: Kind> Family<K> {
             None => metric.decide(&shared.global),
         };
         if let Err(reason) = stage_two {
-            metric.count_overflow(reason, &shared.global, inner);
             reasons.add(reason);
         }
         let handle = K::register(inner, key, metadata);
@@ -270,6 +274,10 @@ impl<K: Kind> Family<K> {
             rendered: None,
             shadow_over: (!reasons.is_empty()).then(|| (metric.clone(), reasons)),
         });
+        // Counted (and perhaps logged) once the table's lock is released.
+        if let Err(reason) = stage_two {
+            metric.count_overflow(reason, &shared.global, inner);
+        }
         handle
     }
 

@@ -11,7 +11,9 @@
 //! and again) feeds a HyperLogLog sketch per label, so the demand keeps
 //! counting while values are folded.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -34,7 +36,12 @@ pub(crate) struct LabelState {
     pinned: BTreeSet<String>,
     /// Room for values that are not pinned.
     room: u64,
-    admitted: DashMap<String, ()>,
+    /// Admitted values, by a keyed 64-bit hash: 16 bytes each, whatever the
+    /// value's size. `None` for a label without a limit.
+    admitted: Option<DashMap<u64, (), BuildHasherDefault<PassThrough>>>,
+    hasher: RandomState,
+    /// The highest demand estimate published to the gauge.
+    published: AtomicU64,
     admitted_count: AtomicU64,
     full: AtomicBool,
     decide: Mutex<()>,
@@ -52,7 +59,11 @@ impl LabelState {
             room: limit.map_or(0, |l| l.saturating_sub(pinned.len() as u64)),
             limit,
             pinned,
-            admitted: DashMap::new(),
+            admitted: limit.map(|_| {
+                DashMap::with_capacity_and_hasher_and_shard_amount(0, Default::default(), 4)
+            }),
+            hasher: RandomState::new(),
+            published: AtomicU64::new(0),
             admitted_count: AtomicU64::new(0),
             full: AtomicBool::new(false),
             decide: Mutex::new(()),
@@ -65,19 +76,23 @@ impl LabelState {
     /// Whether `value` keeps its place (a decision taken once per value:
     /// values are only ever added, so a refused value stays refused).
     fn admits(&self, value: &str) -> bool {
-        if self.limit.is_none() || value == LABEL_OVERFLOW || self.pinned.contains(value) {
+        let Some(admitted) = &self.admitted else {
+            return true;
+        };
+        if value == LABEL_OVERFLOW || self.pinned.contains(value) {
             return true;
         }
-        if self.admitted.contains_key(value) {
+        let hash = self.hasher.hash_one(value);
+        if admitted.contains_key(&hash) {
             return true;
         }
         if self.full.load(Ordering::Acquire) {
             // The value that filled the last place was inserted before `full`
             // was set: look once more, so a racing admission is seen.
-            return self.admitted.contains_key(value);
+            return admitted.contains_key(&hash);
         }
         let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
-        if self.admitted.contains_key(value) {
+        if admitted.contains_key(&hash) {
             return true;
         }
         let count = self.admitted_count.load(Ordering::Acquire);
@@ -85,7 +100,7 @@ impl LabelState {
             self.full.store(true, Ordering::Release);
             return false;
         }
-        self.admitted.insert(value.to_owned(), ());
+        admitted.insert(hash, ());
         self.admitted_count.store(count + 1, Ordering::Release);
         if count + 1 == self.room {
             self.full.store(true, Ordering::Release);
@@ -94,10 +109,17 @@ impl LabelState {
     }
 
     fn observe(&self, value: &str, metric: &str, inner: &dyn Recorder) {
-        if value != LABEL_OVERFLOW && self.demand.insert(value) {
+        if value == LABEL_OVERFLOW || !self.demand.insert(value) {
+            return;
+        }
+        // Published by increments of a monotone maximum, so racing threads
+        // can never leave an older, lower estimate showing.
+        let estimate = self.demand.estimate();
+        let before = self.published.fetch_max(estimate, Ordering::AcqRel);
+        if estimate > before {
             self.gauge
                 .get_or_init(|| self_report::label_values_gauge(inner, metric, &self.name))
-                .set(self.demand.estimate() as f64);
+                .increment((estimate - before) as f64);
         }
     }
 
@@ -112,6 +134,44 @@ impl LabelState {
             pinned: self.pinned.len(),
             folded: self.folded.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// A hasher for keys that are already keyed hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the keys are u64); fold anything else in.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A label key as the exporter renders it (`user.id` as `user_id`), without
+/// allocating when it is already valid.
+fn rendered_label_key(key: &str) -> Cow<'_, str> {
+    let mut chars = key.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(metrics_exporter_prometheus::formatting::sanitize_label_key(
+            key,
+        ))
     }
 }
 
@@ -135,6 +195,7 @@ pub struct LabelReport {
 /// The tracked labels of one metric: those with a limit, then others as
 /// they come, at most `max_labels_per_metric`.
 pub(crate) struct MetricLabels {
+    /// By label key as rendered.
     states: DashMap<String, Arc<LabelState>>,
     count: AtomicUsize,
     max: usize,
@@ -143,7 +204,8 @@ pub(crate) struct MetricLabels {
 
 impl MetricLabels {
     pub(crate) fn new(policy: &MetricPolicy, max: usize) -> Self {
-        let states: DashMap<String, Arc<LabelState>> = DashMap::new();
+        let states: DashMap<String, Arc<LabelState>> =
+            DashMap::with_capacity_and_hasher_and_shard_amount(0, RandomState::new(), 4);
         let limited: BTreeSet<&String> = policy
             .label_limits
             .keys()
@@ -196,7 +258,7 @@ impl MetricLabels {
     ) -> (Option<Key>, usize) {
         let mut refused: Vec<usize> = Vec::new();
         for (i, label) in key.labels().enumerate() {
-            if let Some(state) = self.state(label.key()) {
+            if let Some(state) = self.state(&rendered_label_key(label.key())) {
                 state.observe(label.value(), metric, inner);
                 if !state.admits(label.value()) {
                     state.folded.fetch_add(1, Ordering::Relaxed);
