@@ -4,56 +4,13 @@
 //! metric. The unguarded exporter is the baseline that proves the
 //! allocation counter counts.
 
+#[path = "support/heap.rs"]
+mod heap;
 mod support;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use metrics::{Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use support::{guarded, labeled_value, overflow_total, sum_of};
-
-/// Counts allocations per thread, so tests running in parallel in this binary
-/// do not count each other's.
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    ALLOCATIONS.with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; the counter is a
-// const-initialized thread local without a destructor, which never allocates.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// Allocations `f` makes on this thread.
-fn allocations_in(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
 
 const REPEATS: usize = 1_000;
 
@@ -87,7 +44,7 @@ fn registering_an_admitted_label_set_again_allocates_nothing() {
     guard.register_gauge(&GAUGE, &METADATA).set(1.0);
     drop(guard.register_histogram(&HISTOGRAM, &METADATA));
 
-    let allocations = allocations_in(|| {
+    let allocations = heap::allocations_in(|| {
         for i in 0..REPEATS {
             guard.register_counter(&COUNTER, &METADATA).increment(1);
             guard.register_gauge(&GAUGE, &METADATA).set(i as f64);
@@ -118,14 +75,14 @@ fn a_key_that_owns_its_labels_costs_the_exporter_allocations_but_not_the_guard()
     guard.register_counter(&key, &METADATA).increment(1);
 
     // The exporter copies the key on every registration.
-    let baseline = allocations_in(|| {
+    let baseline = heap::allocations_in(|| {
         for _ in 0..REPEATS {
             plain.register_counter(&key, &METADATA).increment(1);
         }
     });
     assert!(baseline >= REPEATS, "the counter counts: {baseline}");
 
-    let guarded = allocations_in(|| {
+    let guarded = heap::allocations_in(|| {
         for _ in 0..REPEATS {
             guard.register_counter(&key, &METADATA).increment(1);
         }
@@ -157,7 +114,7 @@ fn over_budget_allocations(on_overflow: &str) -> (usize, String) {
         .increment(1);
     guard.register_counter(&over[0], &METADATA).increment(1);
 
-    let allocations = allocations_in(|| {
+    let allocations = heap::allocations_in(|| {
         for (i, user) in users.iter().enumerate() {
             guard.register_counter(&over[i % 2], &METADATA).increment(1);
             guard.register_counter(user, &METADATA).increment(1);

@@ -2,54 +2,13 @@
 //! costs the guard no memory beyond its budgets: only admitted label sets are
 //! kept, and the exporter never sees the rest.
 
+#[path = "support/heap.rs"]
+mod heap;
 mod support;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use cardinality_guard_core::{Guard, PrometheusGuard};
 use metrics_exporter_prometheus::PrometheusRecorder;
 use support::{guarded, parse, samples_of, sum_of};
-
-/// Counts the bytes each thread holds (allocated and not yet freed), so that
-/// tests running in parallel do not see each other's allocations.
-struct PerThreadHeap;
-
-thread_local! {
-    static HELD: Cell<isize> = const { Cell::new(0) };
-}
-
-fn add_held(bytes: isize) {
-    HELD.with(|held| held.set(held.get() + bytes));
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; the bookkeeping uses
-// a const-initialized thread local without a destructor, which never allocates.
-unsafe impl GlobalAlloc for PerThreadHeap {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        add_held(layout.size() as isize);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        add_held(-(layout.size() as isize));
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        add_held(layout.size() as isize);
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        add_held(new_size as isize - layout.size() as isize);
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static HEAP: PerThreadHeap = PerThreadHeap;
-
-fn held_by_this_thread() -> isize {
-    HELD.with(Cell::get)
-}
 
 const FLOOD: usize = 200_000;
 const COUNTER: &str = "flood_total";
@@ -150,9 +109,9 @@ fn the_heap_does_not_grow_with_the_flood() {
     for on_overflow in ["fold", "drop"] {
         let (guard, exporter) = flood_guard(on_overflow);
         metrics::with_local_recorder(&guard, || register_only(0..FLOOD / 10));
-        let before = held_by_this_thread();
+        let before = heap::held();
         metrics::with_local_recorder(&guard, || register_only(FLOOD / 10..FLOOD));
-        let grown = held_by_this_thread() - before;
+        let grown = heap::held() - before;
         // Keeping anything per label value would cost megabytes here.
         let flooded = FLOOD - FLOOD / 10;
         assert!(

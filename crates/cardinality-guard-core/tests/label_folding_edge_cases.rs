@@ -2,62 +2,16 @@
 //! review: dotted label keys, logging while locked, memory of values refused
 //! at stage 2, shadow mode with a repeated label, and the warning's wording.
 
+#[path = "support/heap.rs"]
+mod heap;
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use cardinality_guard_core::{LabelReport, Report, LABEL_OVERFLOW};
 use metrics::{Key, Label, Level, Metadata, Recorder};
 use support::{guarded, label_values, parse, samples_of, sum_of, value_exact};
-
-// ---------------------------------------------------------------------------
-// A per-thread allocator: allocations made and bytes held, so that tests
-// running in parallel in this binary do not see each other's.
-
-struct PerThread;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-    static HELD: Cell<isize> = const { Cell::new(0) };
-}
-
-fn note(allocated: bool, bytes: isize) {
-    if allocated {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-    }
-    HELD.with(|h| h.set(h.get() + bytes));
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; the bookkeeping uses
-// const-initialized thread locals without destructors, which never allocate.
-unsafe impl GlobalAlloc for PerThread {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(true, layout.size() as isize);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        note(false, -(layout.size() as isize));
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(true, layout.size() as isize);
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(true, new_size as isize - layout.size() as isize);
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: PerThread = PerThread;
-
-fn held() -> isize {
-    HELD.with(Cell::get)
-}
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
 
@@ -139,13 +93,13 @@ fn a_flood_rejected_at_stage_two_costs_no_memory_in_stage_one() {
         )
         .increment(1);
 
-    let before = held();
+    let before = heap::held();
     for i in 0..FLOOD {
         let path = format!("/{i}/{}", "a".repeat(4096));
         let key = Key::from_parts(M, vec![Label::new("path", path)]);
         guard.register_counter(&key, &METADATA).increment(1);
     }
-    let grown = held() - before;
+    let grown = heap::held() - before;
 
     let text = exporter.render();
     assert_eq!(

@@ -2,54 +2,13 @@
 //! flooded with 200,000 distinct values of a limited label holds no more heap
 //! than one flooded with 20,000, while it folds them and still counts them.
 
+#[path = "support/heap.rs"]
+mod heap;
 mod support;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use cardinality_guard_core::LABEL_OVERFLOW;
 use metrics::{Key, Label, Level, Metadata, Recorder};
 use support::{guarded, label_values, labeled_value, sum_of};
-
-/// Counts the bytes each thread holds (allocated and not yet freed), so that
-/// tests running in parallel do not see each other's allocations.
-struct PerThreadHeap;
-
-thread_local! {
-    static HELD: Cell<isize> = const { Cell::new(0) };
-}
-
-fn add_held(bytes: isize) {
-    HELD.with(|held| held.set(held.get() + bytes));
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; the bookkeeping uses
-// a const-initialized thread local without a destructor, which never allocates.
-unsafe impl GlobalAlloc for PerThreadHeap {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        add_held(layout.size() as isize);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        add_held(-(layout.size() as isize));
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        add_held(layout.size() as isize);
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        add_held(new_size as isize - layout.size() as isize);
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static HEAP: PerThreadHeap = PerThreadHeap;
-
-fn held_by_this_thread() -> isize {
-    HELD.with(Cell::get)
-}
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
 
@@ -82,7 +41,7 @@ fn key(name: &'static str, user: u64) -> Key {
 /// guard existed (the guard, the exporter and their sketches included),
 /// after checking the flood was folded and counted.
 fn heap_after_flood(n: u64) -> isize {
-    let before = held_by_this_thread();
+    let before = heap::held();
     let (guard, exporter) = guarded(CONFIG);
     for user in 0..n {
         guard
@@ -92,7 +51,7 @@ fn heap_after_flood(n: u64) -> isize {
             .register_counter(&key(BUDGETED, user), &METADATA)
             .increment(1);
     }
-    let held = held_by_this_thread() - before;
+    let held = heap::held() - before;
 
     // The flood folded (10 users + __overflow__; 19 label sets + the
     // overflow series), was counted in full, and its demand is known.
@@ -151,9 +110,9 @@ fn flooding_a_live_guard_further_holds_no_more_heap() {
         }
     };
     flood(0..SMALL);
-    let before = held_by_this_thread();
+    let before = heap::held();
     flood(SMALL..LARGE);
-    let grown = held_by_this_thread() - before;
+    let grown = heap::held() - before;
     assert!(
         grown.abs() < SLACK,
         "{grown} bytes held after {} more distinct values",
