@@ -12,6 +12,9 @@
 //! drained every 10,000 values (`run_upkeep`), as the guard's upkeep thread
 //! does in a service.
 
+#[path = "../examples/shared/rss.rs"]
+mod rss;
+
 use std::process::{Command, ExitCode};
 
 use cardinality_guard::{prometheus_builder, Config, GuardLayer};
@@ -111,11 +114,11 @@ fn child(kind: Kind, guarded: bool, n: u64) {
     } else {
         Box::new(exporter)
     };
-    let before = rss_kib();
+    let before = rss::rss_kib();
     let start = std::time::Instant::now();
     metrics::with_local_recorder(&*recorder, || flood(kind, n, &handle));
     let seconds = start.elapsed().as_secs_f64();
-    let growth = rss_kib() - before;
+    let growth = rss::rss_kib() - before;
     let series = count_series(&handle.render());
     println!("{series} {growth} {seconds:.1}");
 }
@@ -138,16 +141,4 @@ fn flood(kind: Kind, n: u64, handle: &PrometheusHandle) {
 /// Series of the flooded metric in a render (the guard's self-report aside).
 fn count_series(text: &str) -> usize {
     text.lines().filter(|l| l.starts_with("flood_")).count()
-}
-
-/// Resident set size of this process, in KiB.
-fn rss_kib() -> i64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
 }

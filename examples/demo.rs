@@ -14,6 +14,9 @@
 #[path = "shared/app.rs"]
 mod app;
 
+#[path = "shared/rss.rs"]
+mod rss;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -121,7 +124,7 @@ async fn flood_service(exposition: app::Exposition, progress: bool) -> Result<Ou
     let server = tokio::spawn(async move { axum::serve(listener, app::router(exposition)).await });
     let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
 
-    let rss_before = rss_kb();
+    let rss_before = rss::rss_kib();
     let started = Instant::now();
     let plan = Arc::new(requests());
     let next = Arc::new(AtomicUsize::new(0));
@@ -149,7 +152,7 @@ async fn flood_service(exposition: app::Exposition, progress: bool) -> Result<Ou
     let elapsed = started.elapsed();
     let report = exposition_report.as_ref().map(PrometheusGuard::report);
     let text = get(&client, addr, "/metrics").await?;
-    let rss_growth_kb = rss_kb() - rss_before;
+    let rss_growth_kb = rss::rss_kib() - rss_before;
     server.abort();
     Ok(Outcome {
         report,
@@ -332,16 +335,4 @@ fn print_comparison(guarded: &Outcome, unguarded: &Outcome) {
         "\nThe guard held every metric to its budget; users beyond it were summed into \
          app_logins_total{{otel_metric_overflow=\"true\"}}, scanners into route=\"unmatched\"."
     );
-}
-
-/// Resident set size of this process, in KiB (0 where /proc is missing).
-fn rss_kb() -> i64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
 }

@@ -20,6 +20,7 @@ use metrics::{Key, Label, Recorder};
 
 use crate::config::{GlobalLimits, MetricPolicy, Mode, OnOverflow};
 use crate::labels::MetricLabels;
+use crate::names::take_slot;
 use crate::report::{ratio, GlobalReport, MetricReport, OverflowCounts, OverflowReason};
 use crate::self_report::{GlobalGauges, MetricGauges, OVERFLOW_LABEL};
 use crate::shape::MetricKind;
@@ -72,12 +73,7 @@ impl Global {
 
     pub(crate) fn try_add_metric(&self) -> bool {
         let max = self.limits.max_metrics.get();
-        let added = self
-            .metrics
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .is_ok();
+        let added = take_slot(&self.metrics, max);
         if added {
             self.gauges.add_metric();
         }

@@ -9,7 +9,7 @@
 //! the overflow series (or a no-op handle) again.
 
 use std::hash::BuildHasherDefault;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use dashmap::mapref::entry::Entry;
@@ -20,6 +20,7 @@ use metrics_util::KeyHasher;
 
 use crate::admission::MetricState;
 use crate::guard::Shared;
+use crate::names::{is_rendered_name, take_slot};
 use crate::report::{MetricReport, OverflowReason};
 use crate::self_report::OVERFLOW_LABEL;
 use crate::shape::MetricKind;
@@ -128,8 +129,14 @@ impl<K: Kind> Family<K> {
     ) -> Option<K::Handle> {
         let entry = self.table.get(key)?;
         let handle = entry.handle.clone();
-        let rendered = entry.rendered.clone();
         let shadow_over = entry.shadow_over.clone();
+        // The rendered key is only needed to re-register or to replay stage 1:
+        // the common (cached, enforced) hit does not clone it.
+        let rendered = if shadow_over.is_some() || !shared.cache_handles {
+            entry.rendered.clone()
+        } else {
+            None
+        };
         // No lock of the table is held past here: counting may log, and a
         // subscriber may record a metric of its own through this guard.
         drop(entry);
@@ -302,13 +309,7 @@ impl<K: Kind> Family<K> {
         });
         if let Some(alias) = admitted {
             let room = shared.global.limits.max_series.get() as usize;
-            let counted = self
-                .aliases
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                    (n < room).then_some(n + 1)
-                })
-                .is_ok();
-            if counted {
+            if take_slot(&self.aliases, room) {
                 self.table.insert(raw.to_retained(), alias);
             }
         }
@@ -422,13 +423,6 @@ fn rendered_form(key: &Key) -> Option<Key> {
         }
     }
     Some(Key::from_parts(sanitize_metric_name(key.name()), merged))
-}
-
-/// Whether the exporter renders `name` as it is (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
-fn is_rendered_name(name: &str) -> bool {
-    name.chars().enumerate().all(|(i, c)| {
-        c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
-    })
 }
 
 /// A set of overflow reasons.

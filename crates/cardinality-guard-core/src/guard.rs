@@ -1,6 +1,6 @@
 //! The recorder layer: [`GuardLayer`] wraps any [`Recorder`] in a [`Guard`].
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
@@ -11,6 +11,7 @@ use metrics_util::layers::Layer;
 use crate::admission::Global;
 use crate::config::Config;
 use crate::family::{Counters, Family, Gauges, Histograms};
+use crate::names::take_slot;
 use crate::report::Report;
 use crate::shape::{HistogramShapes, MetricKind};
 
@@ -37,12 +38,7 @@ impl Shared {
             return true;
         }
         let room = self.config.global.max_metrics.get().saturating_mul(3);
-        let counted = self
-            .described_count
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < room).then_some(n + 1)
-            })
-            .is_ok();
+        let counted = take_slot(&self.described_count, room);
         if counted {
             self.described.insert(name.as_str().to_owned(), ());
         }

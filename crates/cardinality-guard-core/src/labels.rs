@@ -22,6 +22,7 @@ use metrics::{Gauge, Key, Label, Recorder};
 use serde::Serialize;
 
 use crate::config::MetricPolicy;
+use crate::names::{is_label_name, take_slot};
 use crate::self_report;
 use crate::sketch::Sketch;
 
@@ -161,12 +162,7 @@ impl Hasher for PassThrough {
 /// A label key as the exporter renders it (`user.id` as `user_id`), without
 /// allocating when it is already valid.
 fn rendered_label_key(key: &str) -> Cow<'_, str> {
-    let mut chars = key.chars();
-    let valid = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if valid {
+    if is_label_name(key) {
         Cow::Borrowed(key)
     } else {
         Cow::Owned(metrics_exporter_prometheus::formatting::sanitize_label_key(
@@ -233,12 +229,7 @@ impl MetricLabels {
         match self.states.entry(label.to_owned()) {
             dashmap::mapref::entry::Entry::Occupied(entry) => Some(entry.get().clone()),
             dashmap::mapref::entry::Entry::Vacant(slot) => {
-                let counted = self
-                    .count
-                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                        (n < self.max).then_some(n + 1)
-                    })
-                    .is_ok();
+                let counted = take_slot(&self.count, self.max);
                 counted.then(|| {
                     let state = Arc::new(LabelState::new(label, &self.policy));
                     slot.insert(state).clone()

@@ -33,6 +33,7 @@ pub mod config;
 mod family;
 mod guard;
 mod labels;
+mod names;
 mod prometheus;
 mod report;
 pub mod self_report;

@@ -412,12 +412,7 @@ struct LabelSettings(
 
 /// A label name as code writes it: `[a-zA-Z_][a-zA-Z0-9_]*`.
 fn check_label_name(label: &str) -> Result<(), String> {
-    let mut chars = label.chars();
-    let valid = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if valid {
+    if crate::names::is_label_name(label) {
         Ok(())
     } else {
         Err(format!(
