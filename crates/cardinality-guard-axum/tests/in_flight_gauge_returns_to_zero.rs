@@ -14,21 +14,14 @@ use axum::Router;
 use cardinality_guard_axum::{HttpMetrics, HttpMetricsLayer};
 use cardinality_guard_core::PrometheusGuard;
 use http::{Method, Request, Response};
-use support::{active_requests, guarded, request, value_exact, wait_for, HttpClient, Server};
+use support::{
+    active_requests, guarded, request, value_exact, wait_for, HttpClient, Server, HTTP_CONFIG,
+    REQUESTS,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{oneshot, Notify};
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
-
-const CONFIG: &str = r#"
-[defaults]
-max_series = 2000
-
-[histograms]
-buckets = [0.01, 0.1, 1]
-"#;
-
-const REQUESTS: &str = "http_server_requests_total";
 
 /// How long the bounded loops wait for the gauge to reach a value.
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -59,7 +52,7 @@ fn requests(exporter: &PrometheusGuard, route: &str, status: &str) -> Option<f64
 
 #[tokio::test]
 async fn a_normal_response() {
-    let (guard, exporter) = guarded(CONFIG);
+    let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let gate = Arc::new(Notify::new());
     let opened = gate.clone();
@@ -88,7 +81,7 @@ async fn a_normal_response() {
 
 #[tokio::test]
 async fn an_error_of_the_inner_service() {
-    let (guard, exporter) = guarded(CONFIG);
+    let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let (fail, failed) = oneshot::channel::<()>();
     let failed = std::sync::Mutex::new(Some(failed));
@@ -129,7 +122,7 @@ async fn boom() -> &'static str {
 
 #[tokio::test]
 async fn a_panic_caught_outside_the_metrics_layer() {
-    let (guard, exporter) = guarded(CONFIG);
+    let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let app = Router::new()
         .route("/boom", get(boom))
@@ -153,7 +146,7 @@ async fn a_panic_caught_outside_the_metrics_layer() {
 
 #[tokio::test]
 async fn a_panic_caught_inside_the_metrics_layer() {
-    let (guard, exporter) = guarded(CONFIG);
+    let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let app = Router::new()
         .route("/boom", get(boom))
@@ -185,7 +178,7 @@ fn sleeper() -> Router {
 
 #[tokio::test]
 async fn a_client_that_times_out() {
-    let (guard, exporter) = guarded(CONFIG);
+    let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let server = Server::start(sleeper()).await;
     let client = HttpClient::new();
@@ -206,7 +199,7 @@ async fn a_client_that_times_out() {
 
 #[tokio::test]
 async fn a_client_that_closes_the_connection() {
-    let (guard, exporter) = guarded(CONFIG);
+    let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let server = Server::start(sleeper()).await;
 
@@ -225,7 +218,7 @@ async fn a_client_that_closes_the_connection() {
 #[tokio::test]
 async fn many_abandoned_requests_leave_nothing_behind() {
     const CLIENTS: usize = 20;
-    let (guard, exporter) = guarded(CONFIG);
+    let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let server = Server::start(sleeper()).await;
 

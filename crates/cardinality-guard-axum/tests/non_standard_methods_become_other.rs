@@ -10,20 +10,11 @@ use axum::routing::any;
 use axum::Router;
 use cardinality_guard_axum::{HttpMetrics, HttpMetricsLayer};
 use http::{Method, Request, Response};
-use support::{guarded, label_values, parse, samples_named, sum_of, HttpClient, Rng, Server};
+use support::{
+    guarded, label_values, parse, samples_named, sum_of, HttpClient, Rng, Server, ACTIVE, DURATION,
+    HTTP_CONFIG, REQUESTS,
+};
 use tower::ServiceExt;
-
-const CONFIG: &str = r#"
-[defaults]
-max_series = 2000
-
-[histograms]
-buckets = [0.01, 0.1, 1]
-"#;
-
-const REQUESTS: &str = "http_server_requests_total";
-const DURATION: &str = "http_server_request_duration_seconds";
-const ACTIVE: &str = "http_server_active_requests";
 
 /// The standard methods a plain HTTP/1 client can send (CONNECT is checked
 /// without HTTP below: it opens a tunnel).
@@ -56,7 +47,7 @@ fn requests_by_method(text: &str) -> BTreeMap<String, f64> {
 #[tokio::test]
 async fn a_flood_of_invented_methods_is_one_other_value() {
     const INVENTED: usize = 200;
-    let (guard, exporter) = guarded(CONFIG);
+    let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let server = Server::start(app()).await;
     let client = HttpClient::new();
@@ -127,7 +118,7 @@ async fn a_flood_of_invented_methods_is_one_other_value() {
 
 #[tokio::test]
 async fn methods_are_case_sensitive() {
-    let (guard, exporter) = guarded(CONFIG);
+    let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let server = Server::start(app()).await;
     let client = HttpClient::new();
@@ -145,7 +136,7 @@ async fn methods_are_case_sensitive() {
 
 #[tokio::test]
 async fn all_nine_standard_methods_keep_their_names() {
-    let (guard, exporter) = guarded(CONFIG);
+    let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let service = HttpMetrics::new(tower::service_fn(|_: Request<()>| async {
         Ok::<_, std::convert::Infallible>(Response::new(()))

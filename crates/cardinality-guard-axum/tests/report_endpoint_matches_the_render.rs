@@ -123,14 +123,19 @@ fn table(html: &str) -> &str {
     &html[start..end]
 }
 
+/// Serves the app with `endpoint` mounted, and drives the test traffic.
+async fn serve(exporter: &PrometheusGuard, endpoint: ReportEndpoint) -> (Server, HttpClient) {
+    let server = Server::start(app(exporter, endpoint.router())).await;
+    let client = HttpClient::new();
+    drive_traffic(&client, &server).await;
+    (server, client)
+}
+
 #[tokio::test]
 async fn the_json_report_tells_what_metrics_renders() {
     let (guard, exporter) = guarded(CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
-    let report = ReportEndpoint::new(exporter.guard().clone()).router();
-    let server = Server::start(app(&exporter, report)).await;
-    let client = HttpClient::new();
-    drive_traffic(&client, &server).await;
+    let (server, client) = serve(&exporter, ReportEndpoint::new(exporter.guard().clone())).await;
 
     // Warm up: the report and scrape requests register their own HTTP series
     // now, so the snapshot and the render below see the same label sets.
@@ -243,10 +248,7 @@ async fn the_json_report_tells_what_metrics_renders() {
 async fn a_browser_gets_html_and_format_overrides_accept() {
     let (guard, exporter) = guarded(CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
-    let report = ReportEndpoint::new(exporter.guard().clone()).router();
-    let server = Server::start(app(&exporter, report)).await;
-    let client = HttpClient::new();
-    drive_traffic(&client, &server).await;
+    let (server, client) = serve(&exporter, ReportEndpoint::new(exporter.guard().clone())).await;
 
     let url = server.url("/debug/cardinality");
     let browser = [(
@@ -291,10 +293,7 @@ async fn a_browser_gets_html_and_format_overrides_accept() {
 async fn a_client_that_refuses_html_gets_json() {
     let (guard, exporter) = guarded(CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
-    let report = ReportEndpoint::new(exporter.guard().clone()).router();
-    let server = Server::start(app(&exporter, report)).await;
-    let client = HttpClient::new();
-    drive_traffic(&client, &server).await;
+    let (server, client) = serve(&exporter, ReportEndpoint::new(exporter.guard().clone())).await;
 
     let url = server.url("/debug/cardinality");
     let reply = client
@@ -324,12 +323,8 @@ async fn label_values_appear_only_when_opted_in_and_bounded() {
     const SHOWN: usize = 2;
     let (guard, exporter) = guarded(CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
-    let report = ReportEndpoint::new(exporter.guard().clone())
-        .with_label_values(SHOWN)
-        .router();
-    let server = Server::start(app(&exporter, report)).await;
-    let client = HttpClient::new();
-    drive_traffic(&client, &server).await;
+    let endpoint = ReportEndpoint::new(exporter.guard().clone()).with_label_values(SHOWN);
+    let (server, client) = serve(&exporter, endpoint).await;
 
     let url = server.url("/debug/cardinality");
     let report = json(&client.get(&url).await);

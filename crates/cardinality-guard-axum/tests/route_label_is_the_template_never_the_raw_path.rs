@@ -14,19 +14,8 @@ use cardinality_guard_axum::HttpMetricsLayer;
 use http::Method;
 use support::{
     guarded, label_values, parse, samples_named, sum_of, value_exact, HttpClient, Rng, Server,
+    ACTIVE, DURATION, HTTP_CONFIG, REQUESTS,
 };
-
-const CONFIG: &str = r#"
-[defaults]
-max_series = 2000
-
-[histograms]
-buckets = [0.01, 0.1, 1]
-"#;
-
-const REQUESTS: &str = "http_server_requests_total";
-const DURATION: &str = "http_server_request_duration_seconds";
-const ACTIVE: &str = "http_server_active_requests";
 
 fn app() -> Router {
     Router::new()
@@ -53,7 +42,7 @@ fn requests(text: &str, method: &str, route: &str, status: &str) -> Option<f64> 
 
 #[tokio::test]
 async fn matched_routes_are_labelled_by_their_template() {
-    let (guard, exporter) = guarded(CONFIG);
+    let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let server = Server::start(app()).await;
     let client = HttpClient::new();
@@ -123,7 +112,7 @@ async fn matched_routes_are_labelled_by_their_template() {
 
 #[tokio::test]
 async fn status_is_the_numeric_code_and_method_the_method_name() {
-    let (guard, exporter) = guarded(CONFIG);
+    let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let server = Server::start(app()).await;
     let client = HttpClient::new();
@@ -193,7 +182,7 @@ async fn status_is_the_numeric_code_and_method_the_method_name() {
 async fn a_flood_of_random_paths_is_one_unmatched_series() {
     const FLOOD: usize = 10_000;
     const WORKERS: usize = 16;
-    let (guard, exporter) = guarded(CONFIG);
+    let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let server = Server::start(app()).await;
     let client = HttpClient::new();
@@ -276,7 +265,7 @@ async fn a_flood_of_random_paths_is_one_unmatched_series() {
 
 #[tokio::test]
 async fn fallbacks_and_nested_services_never_leak_the_path() {
-    let (guard, exporter) = guarded(CONFIG);
+    let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let files = tower::service_fn(|_: http::Request<axum::body::Body>| async {
         Ok::<_, std::convert::Infallible>(http::Response::new(axum::body::Body::from("file")))

@@ -6,50 +6,13 @@
 
 mod support;
 
-use std::sync::Barrier;
-
-use cardinality_guard_core::{Guard, PrometheusGuard};
-use metrics_exporter_prometheus::PrometheusRecorder;
+use cardinality_guard_core::PrometheusGuard;
 use support::{
     assert_series_accounting, guarded, guarded_samples, is_overflow, labeled_value, overflow_total,
-    parse, samples_of, sum_of, Sample,
+    parse, race, samples_of, sum_of, walk, Sample, THREADS,
 };
 
-/// More threads than the cores of a small CI machine, so they interleave.
-const THREADS: usize = 8;
 const ROUNDS: usize = 150;
-
-/// Runs `work(thread)` on `THREADS` threads, each with `guard` as its local
-/// recorder, all released at once.
-fn race(guard: &Guard<PrometheusRecorder>, work: impl Fn(usize) + Sync) {
-    let start = Barrier::new(THREADS);
-    std::thread::scope(|s| {
-        for t in 0..THREADS {
-            let (start, work) = (&start, &work);
-            s.spawn(move || {
-                metrics::with_local_recorder(guard, || {
-                    start.wait();
-                    work(t);
-                })
-            });
-        }
-    });
-}
-
-/// Thread `t`'s walk over `0..n`: every item once, from a thread-specific
-/// start, odd threads backwards, so threads collide both on the same label
-/// sets and on different ones.
-fn walk(t: usize, n: usize) -> impl Iterator<Item = usize> {
-    let start = t * n / THREADS;
-    (0..n).map(move |i| {
-        let v = (start + i) % n;
-        if t % 2 == 1 {
-            n - 1 - v
-        } else {
-            v
-        }
-    })
-}
 
 /// Label sets of a fold metric that fit beside its overflow series' room.
 fn fold_capacity(max_series: usize, cost: usize) -> usize {

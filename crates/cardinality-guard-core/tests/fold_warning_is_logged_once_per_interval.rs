@@ -9,10 +9,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cardinality_guard_core::{Guard, PrometheusGuard};
+use cardinality_guard_core::{Guard, PrometheusGuard, LABEL_OVERFLOW};
 use metrics::{Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::PrometheusRecorder;
-use support::guarded;
+use support::{guarded, value_exact};
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
 
@@ -59,7 +59,12 @@ fn captured<T>(f: impl FnOnce(&Captured) -> T) -> (T, Captured) {
         .with_writer(move || writer.clone())
         .with_max_level(tracing::Level::INFO)
         .finish();
-    let out = tracing::subscriber::with_default(subscriber, || f(&buffer));
+    let out = tracing::subscriber::with_default(subscriber, || {
+        // Callsites first hit by a test thread without a subscriber cache
+        // "never": look again now that this thread has one.
+        tracing::callsite::rebuild_interest_cache();
+        f(&buffer)
+    });
     (out, buffer)
 }
 
@@ -260,4 +265,33 @@ fn nothing_is_logged_while_nothing_folds() {
         }
     });
     assert_eq!(log.warnings(), Vec::<String>::new(), "{}", log.all());
+}
+
+/// With `on_overflow = "drop"`, a label-limit fold drops nothing (the label
+/// set renders with `user="__overflow__"`), and the warning does not say it does.
+#[test]
+fn a_label_limit_fold_under_drop_policy_is_not_logged_as_a_drop() {
+    let (text, log) = captured(|_| {
+        let (guard, exporter) = guarded(
+            "[[metrics]]\nmatch = \"logins_total\"\non_overflow = \"drop\"\n\
+             label_limits = { user = 1 }\n",
+        );
+        metrics::with_local_recorder(&guard, || {
+            for user in ["ada", "bob"] {
+                metrics::counter!("logins_total", "user" => user).increment(1);
+            }
+        });
+        exporter.render()
+    });
+    assert_eq!(
+        value_exact(&text, "logins_total", &[("user", LABEL_OVERFLOW)]),
+        Some(1.0),
+        "bob's update renders under __overflow__:\n{text}"
+    );
+    let log = log.all();
+    assert!(log.contains("label_limit"), "a warning was logged: {log}");
+    assert!(
+        !log.contains("drops new label sets"),
+        "the warning says the label set was dropped, but it renders:\n{log}"
+    );
 }

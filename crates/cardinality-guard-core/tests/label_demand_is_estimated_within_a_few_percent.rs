@@ -6,11 +6,9 @@
 
 mod support;
 
-use std::sync::Barrier;
-
 use cardinality_guard_core::{LabelReport, Report};
 use metrics::{Key, Label, Level, Metadata, Recorder};
-use support::{guarded, label_values, labeled_value, overflow_total, parse};
+use support::{guarded, label_values, labeled_value, overflow_total, parse, race, THREADS};
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
 
@@ -215,27 +213,19 @@ fn max_labels_per_metric_bounds_the_labels_tracked_limited_ones_first() {
 /// must not take two places for it.
 #[test]
 fn racing_threads_fill_the_tracked_labels_with_distinct_labels() {
-    const THREADS: usize = 8;
     let mut short = Vec::new();
     for round in 0..100 {
         let (guard, exporter) = guarded("[global]\nmax_labels_per_metric = 2\n");
-        let start = Barrier::new(THREADS);
-        std::thread::scope(|s| {
-            for t in 0..THREADS {
-                let (start, guard) = (&start, &guard);
-                s.spawn(move || {
-                    start.wait();
-                    for i in 0..20 {
-                        let key = Key::from_parts(
-                            "raced_total",
-                            vec![
-                                Label::new("a", format!("{t}-{i}")),
-                                Label::new("b", (i % 4).to_string()),
-                            ],
-                        );
-                        guard.register_counter(&key, &METADATA).increment(1);
-                    }
-                });
+        race(&guard, |t| {
+            for i in 0..20 {
+                let key = Key::from_parts(
+                    "raced_total",
+                    vec![
+                        Label::new("a", format!("{t}-{i}")),
+                        Label::new("b", (i % 4).to_string()),
+                    ],
+                );
+                guard.register_counter(&key, &METADATA).increment(1);
             }
         });
         let report = exporter.report();
@@ -260,23 +250,15 @@ fn racing_threads_fill_the_tracked_labels_with_distinct_labels() {
 /// raced to raise it: no thread may leave an older estimate behind.
 #[test]
 fn the_rendered_demand_is_the_latest_estimate_after_threads_race() {
-    const THREADS: usize = 8;
     let mut stale = Vec::new();
     for round in 0..20 {
         let (guard, exporter) = guarded(&config());
-        let start = Barrier::new(THREADS);
-        std::thread::scope(|s| {
-            for t in 0..THREADS {
-                let (start, guard) = (&start, &guard);
-                s.spawn(move || {
-                    start.wait();
-                    for i in 0..2_000 {
-                        let user = (i * THREADS + t) as u64;
-                        guard
-                            .register_counter(&key(LIMITED, user), &METADATA)
-                            .increment(1);
-                    }
-                });
+        race(&guard, |t| {
+            for i in 0..2_000 {
+                let user = (i * THREADS + t) as u64;
+                guard
+                    .register_counter(&key(LIMITED, user), &METADATA)
+                    .increment(1);
             }
         });
         let text = exporter.render();

@@ -7,13 +7,11 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Barrier;
 
-use cardinality_guard_core::{Guard, LabelReport, Report, LABEL_OVERFLOW};
-use metrics_exporter_prometheus::PrometheusRecorder;
+use cardinality_guard_core::{LabelReport, Report, LABEL_OVERFLOW};
 use support::{
     assert_series_accounting, guarded, is_overflow, label_sets_of, label_values, labeled_value,
-    overflow_total, parse, samples_of, sum_of,
+    overflow_total, parse, race, samples_of, sum_of, walk, THREADS,
 };
 
 const M: &str = "requests_total";
@@ -391,40 +389,7 @@ fn shadow_mode_evaluates_the_series_budget_on_the_rewritten_label_sets() {
     check_shadow_counts_enforce("max_series = 100\n");
 }
 
-/// More threads than the cores of a small CI machine, so they interleave.
-const THREADS: usize = 8;
 const ROUNDS: usize = 150;
-
-/// Runs `work(thread)` on `THREADS` threads, each with `guard` as its local
-/// recorder, all released at once.
-fn race(guard: &Guard<PrometheusRecorder>, work: impl Fn(usize) + Sync) {
-    let start = Barrier::new(THREADS);
-    std::thread::scope(|s| {
-        for t in 0..THREADS {
-            let (start, work) = (&start, &work);
-            s.spawn(move || {
-                metrics::with_local_recorder(guard, || {
-                    start.wait();
-                    work(t);
-                })
-            });
-        }
-    });
-}
-
-/// Thread `t`'s walk over `0..n`: every item once, from a thread-specific
-/// start, odd threads backwards.
-fn walk(t: usize, n: usize) -> impl Iterator<Item = usize> {
-    let start = t * n / THREADS;
-    (0..n).map(move |i| {
-        let v = (start + i) % n;
-        if t % 2 == 1 {
-            n - 1 - v
-        } else {
-            v
-        }
-    })
-}
 
 #[test]
 fn racing_threads_admit_exactly_the_limit_of_values() {

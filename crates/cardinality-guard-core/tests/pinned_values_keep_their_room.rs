@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 
 use cardinality_guard_core::{LabelReport, Report, LABEL_OVERFLOW};
 use support::{
-    assert_series_accounting, guarded, label_values, overflow_total, sum_of, value_exact,
+    assert_series_accounting, guarded, label_values, overflow_total, race, sum_of, value_exact,
+    THREADS,
 };
 
 const M: &str = "http_requests_total";
@@ -168,28 +169,18 @@ fn pins_in_defaults_apply_and_a_rule_replaces_them_for_its_label() {
 /// and junk never takes more than the room left beside them.
 #[test]
 fn pins_keep_their_room_while_threads_race_junk() {
-    const THREADS: usize = 8;
     for round in 0..50 {
         let toml = format!(
             "[[metrics]]\nmatch = \"{M}\"\nlabel_limits = {{ route = 4 }}\n\
              pinned = {{ route = [\"/login\", \"/checkout\"] }}\n"
         );
         let (guard, exporter) = guarded(&toml);
-        let start = std::sync::Barrier::new(THREADS);
-        std::thread::scope(|s| {
-            for t in 0..THREADS {
-                let (start, guard) = (&start, &guard);
-                s.spawn(move || {
-                    metrics::with_local_recorder(guard, || {
-                        start.wait();
-                        for j in 0..20 {
-                            hit(M, format!("/junk/{}", (t * 20 + j) % 37), 1);
-                            if j == 10 {
-                                hit(M, PINNED[t % 2].to_owned(), 1);
-                            }
-                        }
-                    })
-                });
+        race(&guard, |t| {
+            for j in 0..20 {
+                hit(M, format!("/junk/{}", (t * 20 + j) % 37), 1);
+                if j == 10 {
+                    hit(M, PINNED[t % 2].to_owned(), 1);
+                }
             }
         });
         let text = exporter.render();

@@ -21,6 +21,21 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+/// The HTTP metrics' names, as the layer under test exports them.
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use cardinality_guard_axum::http_metrics::{
+    ACTIVE_REQUESTS as ACTIVE, REQUESTS_TOTAL as REQUESTS, REQUEST_DURATION_SECONDS as DURATION,
+};
+
+/// A guard config with room for every HTTP series the tests create.
+pub const HTTP_CONFIG: &str = r#"
+[defaults]
+max_series = 2000
+
+[histograms]
+buckets = [0.01, 0.1, 1]
+"#;
+
 /// A guard over a real Prometheus recorder, built from TOML text, without the
 /// upkeep thread (samples are drained at every render).
 pub fn guarded(toml: &str) -> (impl metrics::Recorder + 'static, PrometheusGuard) {

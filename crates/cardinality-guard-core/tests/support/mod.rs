@@ -3,11 +3,13 @@
 #![allow(dead_code)] // each test binary uses a different subset of the helpers
 
 use std::collections::BTreeMap;
+use std::sync::Barrier;
 
 mod exposition;
 pub use exposition::*;
 
 use cardinality_guard_core::{Config, Guard, PrometheusGuard};
+use metrics::Recorder;
 use metrics_exporter_prometheus::PrometheusRecorder;
 
 /// A guard over a real Prometheus recorder, built from TOML text (no upkeep thread).
@@ -123,4 +125,39 @@ pub fn is_overflow(sample: &Sample) -> bool {
         .get("otel_metric_overflow")
         .map(String::as_str)
         == Some("true")
+}
+
+/// Threads in a race: more than the cores of a small CI machine, so they interleave.
+pub const THREADS: usize = 8;
+
+/// Runs `work(thread)` on `THREADS` threads, each with `recorder` as its
+/// local recorder, all released at once by a barrier.
+pub fn race<R: Recorder + Sync>(recorder: &R, work: impl Fn(usize) + Sync) {
+    let start = Barrier::new(THREADS);
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (start, work) = (&start, &work);
+            s.spawn(move || {
+                metrics::with_local_recorder(recorder, || {
+                    start.wait();
+                    work(t);
+                })
+            });
+        }
+    });
+}
+
+/// Thread `t`'s walk over `0..n`: every item once, from a thread-specific
+/// start, odd threads backwards, so threads collide both on the same items
+/// and on different ones.
+pub fn walk(t: usize, n: usize) -> impl Iterator<Item = usize> {
+    let start = t * n / THREADS;
+    (0..n).map(move |i| {
+        let v = (start + i) % n;
+        if t % 2 == 1 {
+            n - 1 - v
+        } else {
+            v
+        }
+    })
 }
