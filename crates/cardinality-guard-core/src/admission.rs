@@ -7,14 +7,21 @@
 //! - *rendered* series are what the exporter shows now, which the self-report
 //!   publishes.
 //!
-//! Without series expiry both only grow, so a rejection is final: once a
-//! label set of a metric does not fit, no later one of the same metric (same
-//! cost) can fit either. That makes decisions sticky without remembering
-//! rejected label sets, and lets later registrations skip every lock.
+//! Without idle expiry both only grow, so a rejection is final: once a label
+//! set of a metric does not fit, no later one of the same metric (same cost)
+//! can fit either. That makes decisions sticky without remembering rejected
+//! label sets, and lets later registrations skip every lock.
+//!
+//! With an idle timeout, expired label sets give their budget back, and a
+//! closed budget reopens with hysteresis: only once a tenth of it (at least
+//! one label set) is free again. A budget at its edge thus admits in batches
+//! rather than trading one series for another at every expiry, and a label
+//! set folded while the budget is closed is admitted when it is registered
+//! again after the reopening.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use metrics::{Key, Label, Recorder};
 
@@ -66,6 +73,26 @@ impl Global {
         self.gauges.add_series(cost);
     }
 
+    fn remove_series(&self, cost: u64) {
+        self.series.fetch_sub(cost, Ordering::AcqRel);
+        self.gauges.remove_series(cost);
+    }
+
+    fn release(&self, cost: u64) {
+        self.reserved.fetch_sub(cost, Ordering::AcqRel);
+    }
+
+    /// Whether the global budget has a tenth (at least `cost`) free.
+    fn has_slack(&self, cost: u64) -> bool {
+        let max = self.limits.max_series.get();
+        self.reserved.load(Ordering::Acquire) + slack(max, cost) <= max
+    }
+
+    /// Keeps the self-report's own series alive in the exporter.
+    pub(crate) fn touch(&self) {
+        self.gauges.touch();
+    }
+
     /// Whether `max_metrics` names are already tracked (final: names are never freed).
     pub(crate) fn metrics_full(&self) -> bool {
         self.metrics.load(Ordering::Acquire) >= self.limits.max_metrics.get()
@@ -102,6 +129,12 @@ impl Global {
 
 const OPEN: u8 = u8::MAX;
 
+/// The room a closed budget of `limit` needs free before it reopens: a
+/// tenth of it, and at least one label set of `cost`.
+fn slack(limit: u64, cost: u64) -> u64 {
+    (limit / 10).max(cost)
+}
+
 /// One metric (kind + sanitized name): its budget, its figures, and its
 /// overflow series handle `H`.
 pub(crate) struct MetricState<H> {
@@ -135,6 +168,10 @@ pub(crate) struct MetricState<H> {
     /// When the last warning about this metric was logged (ms since the
     /// guard's epoch, plus one); 0: never.
     warned_at: AtomicU64,
+    /// Its idle timeout, if its label sets expire.
+    pub(crate) idle_timeout_ms: Option<u64>,
+    expired: AtomicU64,
+    revived: AtomicU64,
 }
 
 impl<H: Clone> MetricState<H> {
@@ -143,6 +180,7 @@ impl<H: Clone> MetricState<H> {
         kind: MetricKind,
         policy: MetricPolicy,
         cost: u64,
+        idle_timeout: Option<Duration>,
         global: &Global,
         inner: &dyn Recorder,
     ) -> Self {
@@ -176,6 +214,9 @@ impl<H: Clone> MetricState<H> {
             overflow_live: AtomicBool::new(false),
             overflow_counts: Default::default(),
             fold_target: OnceLock::new(),
+            idle_timeout_ms: idle_timeout.map(|t| t.as_millis().max(1) as u64),
+            expired: AtomicU64::new(0),
+            revived: AtomicU64::new(0),
         }
     }
 
@@ -211,6 +252,78 @@ impl<H: Clone> MetricState<H> {
         self.admitted.fetch_add(self.cost, Ordering::AcqRel);
         self.gauges.add_series(self.cost);
         global.add_series(self.cost);
+    }
+
+    /// Accounts a label set that expired: it no longer renders, and gives
+    /// back its reserved budget if it held some.
+    pub(crate) fn expired(&self, global: &Global, reserved: bool) {
+        self.label_sets.fetch_sub(1, Ordering::AcqRel);
+        self.admitted.fetch_sub(self.cost, Ordering::AcqRel);
+        self.gauges.remove_series(self.cost);
+        global.remove_series(self.cost);
+        if reserved {
+            let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
+            self.reserved.fetch_sub(self.cost, Ordering::AcqRel);
+            global.release(self.cost);
+        }
+        self.expired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a label set brought back after expiring.
+    pub(crate) fn revived(&self) {
+        self.revived.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The overflow series expired (its room stays reserved).
+    pub(crate) fn overflow_expired(&self, global: &Global) {
+        if self.overflow_live.swap(false, Ordering::AcqRel) {
+            self.gauges.remove_series(self.cost);
+            global.remove_series(self.cost);
+        }
+    }
+
+    /// The overflow series renders again.
+    pub(crate) fn overflow_revived(&self, global: &Global) {
+        if !self.overflow_live.swap(true, Ordering::AcqRel) {
+            self.gauges.add_series(self.cost);
+            global.add_series(self.cost);
+        }
+    }
+
+    /// Upkeep of the metric at sweep `epoch`: its self-report series and
+    /// (without expiry) its overflow series are kept alive in the exporter
+    /// with `touch`; freed label values are reclaimed; a closed budget
+    /// reopens once a tenth of it is free.
+    pub(crate) fn upkeep(&self, global: &Global, epoch: u64, touch: impl Fn(&H)) {
+        self.gauges.touch();
+        self.labels.touch();
+        if self.idle_timeout_ms.is_none() {
+            if let Some(handle) = self.fold_target.get() {
+                touch(handle);
+            }
+            return;
+        }
+        self.labels.reclaim(epoch);
+        if self.closed().is_none() {
+            return;
+        }
+        let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
+        let reopen = match self.closed() {
+            Some(OverflowReason::SeriesLimit) => {
+                self.reserved.load(Ordering::Acquire) + slack(self.admission_limit, self.cost)
+                    <= self.admission_limit
+            }
+            // A fold metric without room for its overflow series stays closed.
+            Some(OverflowReason::GlobalLimit) => {
+                (self.overflow_room || self.policy.on_overflow == OnOverflow::Drop)
+                    && global.has_slack(self.cost)
+                    && self.reserved.load(Ordering::Acquire) + self.cost <= self.admission_limit
+            }
+            _ => false,
+        };
+        if reopen {
+            self.closed.store(OPEN, Ordering::Release);
+        }
     }
 
     pub(crate) fn count_overflow(
@@ -329,6 +442,9 @@ impl<H: Clone> MetricState<H> {
             overflow,
             on_overflow: self.policy.on_overflow,
             mode: self.policy.mode,
+            idle_timeout_seconds: self.idle_timeout_ms.map(|ms| ms as f64 / 1000.0),
+            expired: self.expired.load(Ordering::Relaxed),
+            revived: self.revived.load(Ordering::Relaxed),
         }
     }
 }

@@ -7,9 +7,14 @@
 //! Only admitted label sets are stored, so rejected ones cost no memory: a
 //! rejected label set finds its metric closed (a lock-free check) and goes to
 //! the overflow series (or a no-op handle) again.
+//!
+//! A metric with an idle timeout hands out wrappers ([`Cell`]) instead of the
+//! exporter's handles, and [`Family::sweep`] expires the idle ones. An expired
+//! entry stays in the table (hidden from the render) until the exporter has
+//! forgotten its series and no one holds it.
 
 use std::hash::BuildHasherDefault;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dashmap::mapref::entry::Entry;
@@ -19,18 +24,27 @@ use metrics_exporter_prometheus::formatting::sanitize_metric_name;
 use metrics_util::KeyHasher;
 
 use crate::admission::MetricState;
+use crate::cell::{Cell, Swept};
 use crate::guard::Shared;
 use crate::names::{is_rendered_name, take_slot};
+use crate::reclaim::HiddenSeries;
 use crate::report::{MetricReport, OverflowReason};
 use crate::self_report::OVERFLOW_LABEL;
 use crate::shape::MetricKind;
 
 /// A metric kind: how to register its handles with a recorder.
-pub(crate) trait Kind {
+pub(crate) trait Kind: Sized + Send + Sync + 'static {
     type Handle: Clone + Send + Sync + 'static;
     const KIND: MetricKind;
     fn register(inner: &dyn Recorder, key: &Key, metadata: &Metadata<'_>) -> Self::Handle;
     fn noop() -> Self::Handle;
+    /// The handle of an expiring label set.
+    fn wrap(cell: Arc<Cell<Self>>) -> Self::Handle;
+    /// Marks the series active in the exporter without changing its value,
+    /// so the exporter's idle timeout never forgets it (not possible for a
+    /// histogram: it has no update that leaves it unchanged).
+    fn touch(handle: &Self::Handle);
+    fn family(shared: &Shared) -> &Family<Self>;
 }
 
 pub(crate) struct Counters;
@@ -46,6 +60,15 @@ impl Kind for Counters {
     fn noop() -> Counter {
         Counter::noop()
     }
+    fn wrap(cell: Arc<Cell<Self>>) -> Counter {
+        Counter::from_arc(cell)
+    }
+    fn touch(handle: &Counter) {
+        handle.increment(0);
+    }
+    fn family(shared: &Shared) -> &Family<Self> {
+        &shared.counters
+    }
 }
 
 impl Kind for Gauges {
@@ -56,6 +79,15 @@ impl Kind for Gauges {
     }
     fn noop() -> Gauge {
         Gauge::noop()
+    }
+    fn wrap(cell: Arc<Cell<Self>>) -> Gauge {
+        Gauge::from_arc(cell)
+    }
+    fn touch(handle: &Gauge) {
+        handle.increment(0.0);
+    }
+    fn family(shared: &Shared) -> &Family<Self> {
+        &shared.gauges
     }
 }
 
@@ -68,13 +100,24 @@ impl Kind for Histograms {
     fn noop() -> Histogram {
         Histogram::noop()
     }
+    fn wrap(cell: Arc<Cell<Self>>) -> Histogram {
+        Histogram::from_arc(cell)
+    }
+    fn touch(_: &Histogram) {}
+    fn family(shared: &Shared) -> &Family<Self> {
+        &shared.histograms
+    }
 }
 
 type Metric<K> = Arc<MetricState<<K as Kind>::Handle>>;
 
 /// A label set that renders in the exporter.
 struct Admitted<K: Kind> {
+    /// What is handed out: the exporter's handle, or for an expiring label
+    /// set the wrapper over `cell`.
     handle: K::Handle,
+    /// For a label set of a metric with an idle timeout.
+    cell: Option<Arc<Cell<K>>>,
     /// For a raw spelling (`http.requests`): the key the exporter renders it as.
     rendered: Option<Key>,
     /// In shadow mode: the metric and the reasons enforce would have folded
@@ -129,6 +172,7 @@ impl<K: Kind> Family<K> {
     ) -> Option<K::Handle> {
         let entry = self.table.get(key)?;
         let handle = entry.handle.clone();
+        let cell = entry.cell.clone();
         let shadow_over = entry.shadow_over.clone();
         // The rendered key is only needed to re-register or to replay stage 1:
         // the common (cached, enforced) hit does not clone it.
@@ -140,6 +184,14 @@ impl<K: Kind> Family<K> {
         // No lock of the table is held past here: counting may log, and a
         // subscriber may record a metric of its own through this guard.
         drop(entry);
+        if let Some(cell) = cell {
+            // An expiring label set is always handed out wrapped, so the
+            // guard sees its activity; an expired one comes back first.
+            if cell.is_expired() {
+                self.revive(shared, &cell);
+            }
+            return Some(cell.handle_for(&handle));
+        }
         if let Some((metric, reasons)) = shadow_over {
             let rendered_key = rendered.as_ref().unwrap_or(key);
             for reason in reasons.iter() {
@@ -209,20 +261,19 @@ impl<K: Kind> Family<K> {
         }
         match self.table.entry(key.to_retained()) {
             Entry::Occupied(entry) => {
-                let handle = entry.get().handle.clone();
                 drop(entry);
-                if shared.cache_handles {
-                    handle
-                } else {
-                    K::register(inner, key, metadata)
-                }
+                // Admitted meanwhile by another thread: its entry decides.
+                self.lookup(shared, inner, key, metadata)
+                    .unwrap_or_else(|| self.register_new(shared, inner, key, metadata))
             }
             Entry::Vacant(slot) => match metric.decide(&shared.global) {
                 Ok(()) => {
-                    let handle = K::register(inner, key, metadata);
+                    let exported = K::register(inner, key, metadata);
                     metric.admitted(&shared.global);
+                    let (handle, cell) = self.expiring(shared, &metric, key, exported, false);
                     slot.insert(Admitted {
                         handle: handle.clone(),
+                        cell,
                         rendered: None,
                         shadow_over: None,
                     });
@@ -250,8 +301,12 @@ impl<K: Kind> Family<K> {
         metadata: &Metadata<'_>,
     ) -> K::Handle {
         let slot = match self.table.entry(key.to_retained()) {
-            Entry::Occupied(entry) if shared.cache_handles => return entry.get().handle.clone(),
-            Entry::Occupied(_) => return K::register(inner, key, metadata),
+            Entry::Occupied(entry) => {
+                drop(entry);
+                return self
+                    .lookup(shared, inner, key, metadata)
+                    .unwrap_or_else(|| self.register_new(shared, inner, key, metadata));
+            }
             Entry::Vacant(slot) => slot,
         };
         let mut reasons = Reasons::default();
@@ -274,10 +329,18 @@ impl<K: Kind> Family<K> {
         if let Err(reason) = stage_two {
             reasons.add(reason);
         }
-        let handle = K::register(inner, key, metadata);
+        let exported = K::register(inner, key, metadata);
         metric.admitted(&shared.global);
+        let (handle, cell) = self.expiring(shared, metric, key, exported, false);
+        if let Some(cell) = &cell {
+            // Its expiry frees reserved budget only if enforce would have
+            // admitted it (a rewritten label set's room stays taken).
+            let reserved = stage_two.is_ok() && rewritten.is_none();
+            cell.reserved.store(reserved, Ordering::Release);
+        }
         slot.insert(Admitted {
             handle: handle.clone(),
+            cell,
             rendered: None,
             shadow_over: (!reasons.is_empty()).then(|| (metric.clone(), reasons)),
         });
@@ -302,11 +365,18 @@ impl<K: Kind> Family<K> {
     ) -> K::Handle {
         let handle = self.register(shared, inner, rendered, metadata);
         // Remember an admitted spelling, so that it takes the hot path next time.
-        let admitted = self.table.get(rendered).map(|entry| Admitted::<K> {
-            handle: entry.handle.clone(),
-            rendered: Some(rendered.clone()),
-            shadow_over: entry.shadow_over.clone(),
-        });
+        // Not for an expiring label set: its entry must stay the only one
+        // holding its cell, so the guard can tell when user code holds it.
+        let admitted = self
+            .table
+            .get(rendered)
+            .filter(|entry| entry.cell.is_none())
+            .map(|entry| Admitted::<K> {
+                handle: entry.handle.clone(),
+                cell: None,
+                rendered: Some(rendered.clone()),
+                shadow_over: entry.shadow_over.clone(),
+            });
         if let Some(alias) = admitted {
             let room = shared.global.limits.max_series.get() as usize;
             if take_slot(&self.aliases, room) {
@@ -337,11 +407,155 @@ impl<K: Kind> Family<K> {
         metadata: &Metadata<'_>,
     ) -> Option<K::Handle> {
         let register = || K::register(inner, &metric.overflow_key, metadata);
-        let handle = metric.fold_target(&shared.global, register)?;
-        if shared.cache_handles {
+        let handle = metric.fold_target(&shared.global, || {
+            let exported = register();
+            let (handle, cell) =
+                self.expiring(shared, metric, &metric.overflow_key, exported, true);
+            if let Some(cell) = cell {
+                // In the table, so that sweeps find it.
+                self.table.insert(
+                    metric.overflow_key.clone(),
+                    Admitted {
+                        handle: handle.clone(),
+                        cell: Some(cell),
+                        rendered: None,
+                        shadow_over: None,
+                    },
+                );
+            }
+            handle
+        })?;
+        if shared.cache_handles || metric.idle_timeout_ms.is_some() {
             Some(handle)
         } else {
             Some(register())
+        }
+    }
+
+    /// For a metric with an idle timeout: the wrapper to hand out over the
+    /// exporter's handle, and its cell. Otherwise the exporter's handle.
+    fn expiring(
+        &self,
+        shared: &Shared,
+        metric: &Metric<K>,
+        key: &Key,
+        exported: K::Handle,
+        overflow: bool,
+    ) -> (K::Handle, Option<Arc<Cell<K>>>) {
+        if metric.idle_timeout_ms.is_none() {
+            return (exported, None);
+        }
+        let cell = Arc::new(Cell::new(
+            exported,
+            key.to_retained(),
+            overflow,
+            metric,
+            shared.me.clone(),
+            shared.now_ms(),
+        ));
+        (K::wrap(cell.clone()), Some(cell))
+    }
+
+    /// Brings back an expired label set, updated again (through a handle
+    /// user code kept, or registered again): admitted again if there is
+    /// room, folded (or dropped) otherwise. The overflow series always has
+    /// its room.
+    pub(crate) fn revive(&self, shared: &Shared, cell: &Cell<K>) {
+        let _serialized = cell.lock();
+        if !cell.is_expired() {
+            return; // another thread brought it back
+        }
+        let Some(metric) = cell.metric.upgrade() else {
+            return;
+        };
+        let inner = &*shared.recorder;
+        let register = || K::register(inner, &cell.key, &METADATA);
+        if cell.overflow {
+            metric.overflow_revived(&shared.global);
+            cell.revived(register());
+            return;
+        }
+        // Label values it held may have been given to others meanwhile.
+        let (rewritten, _) = metric.labels.apply(&cell.key, &metric.name, inner);
+        if let Some(rewritten) = rewritten {
+            metric.count_overflow(OverflowReason::LabelLimit, &shared.global, inner);
+            cell.redirect(self.register(shared, inner, &rewritten, &METADATA));
+            self.table
+                .remove_if(&cell.key, |_, entry| is_cell(entry, cell));
+            return;
+        }
+        let decision = metric.decide(&shared.global);
+        match decision {
+            Ok(()) => cell.reserved.store(true, Ordering::Release),
+            Err(reason) => {
+                metric.count_overflow(reason, &shared.global, inner);
+                cell.reserved.store(false, Ordering::Release);
+            }
+        }
+        if decision.is_ok() || !metric.enforces() {
+            metric.admitted(&shared.global);
+            metric.revived();
+            cell.revived(register());
+            return;
+        }
+        let target = self
+            .fold_target(shared, inner, &metric, &METADATA)
+            .unwrap_or_else(K::noop);
+        cell.redirect(target);
+        self.table
+            .remove_if(&cell.key, |_, entry| is_cell(entry, cell));
+    }
+
+    /// One upkeep pass at `now_ms` (sweep number `epoch`): expires idle
+    /// label sets, keeps the rest alive in the exporter, drops the entries
+    /// of expired series the exporter has forgotten and no one holds, and
+    /// reopens budgets that freed up. Costs one visit per table entry and
+    /// per metric, with no lock held across entries.
+    pub(crate) fn sweep(
+        &self,
+        shared: &Shared,
+        now_ms: u64,
+        epoch: u64,
+        hidden: &mut HiddenSeries,
+    ) {
+        let mut cells = Vec::new();
+        for entry in self.table.iter() {
+            match &entry.cell {
+                Some(cell) => cells.push(cell.clone()),
+                None => K::touch(&entry.handle),
+            }
+        }
+        for cell in cells {
+            let Some(metric) = cell.metric.upgrade() else {
+                continue;
+            };
+            let Some(timeout_ms) = metric.idle_timeout_ms else {
+                continue;
+            };
+            match cell.sweep(now_ms, timeout_ms) {
+                Swept::Live => metric.labels.keep(&cell.key, epoch),
+                Swept::Expired => {
+                    if cell.overflow {
+                        metric.overflow_expired(&shared.global);
+                    } else {
+                        metric.expired(&shared.global, cell.reserved.load(Ordering::Acquire));
+                    }
+                    hidden.add(&cell.key, cell.clone());
+                }
+                Swept::StillExpired { gone: false } => hidden.add(&cell.key, cell.clone()),
+                Swept::StillExpired { gone: true } => {
+                    let key = cell.key.clone();
+                    // Held by the table's two references only: nothing can
+                    // reach it again, so the entry goes.
+                    self.table.remove_if(&key, |_, entry| {
+                        is_cell(entry, &cell) && Arc::strong_count(&cell) == 3 && cell.is_expired()
+                    });
+                }
+                Swept::Redirected => {}
+            }
+        }
+        for metric in self.metrics.iter() {
+            metric.upkeep(&shared.global, epoch, K::touch);
         }
     }
 
@@ -363,11 +577,13 @@ impl<K: Kind> Family<K> {
                 }
                 let policy = shared.config.policy_for(name);
                 let cost = shared.shapes.series_per_label_set(K::KIND, name);
+                let idle_timeout = shared.config.idle_timeout_for(K::KIND, name);
                 let state = MetricState::new(
                     name.to_owned(),
                     K::KIND,
                     policy,
                     cost,
+                    idle_timeout,
                     &shared.global,
                     inner,
                 );
@@ -385,6 +601,12 @@ impl<K: Kind> Family<K> {
         self.table
             .iter()
             .filter(|entry| entry.rendered.is_none() && entry.key().name() == name)
+            .filter(|entry| {
+                entry
+                    .cell
+                    .as_ref()
+                    .is_none_or(|c| !c.is_expired() && !c.overflow)
+            })
             .take(max)
             .map(|entry| {
                 entry
@@ -402,6 +624,18 @@ impl<K: Kind> Family<K> {
         self.table.len()
     }
 }
+
+fn is_cell<K: Kind>(entry: &Admitted<K>, cell: &Cell<K>) -> bool {
+    entry
+        .cell
+        .as_ref()
+        .is_some_and(|c| std::ptr::eq(Arc::as_ptr(c), cell))
+}
+
+/// Metadata for registrations the guard makes on its own (bringing an
+/// expired series back); the exporter does not use it.
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
 
 /// The key as the exporter renders it, when that differs from `key`: the
 /// name sanitized, and a label name given twice kept once with its last value

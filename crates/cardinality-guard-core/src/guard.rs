@@ -1,17 +1,21 @@
 //! The recorder layer: [`GuardLayer`] wraps any [`Recorder`] in a [`Guard`].
 
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Instant;
 
 use dashmap::DashMap;
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use metrics_exporter_prometheus::PrometheusHandle;
 use metrics_util::layers::Layer;
 
 use crate::admission::Global;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::family::{Counters, Family, Gauges, Histograms};
 use crate::names::take_slot;
+use crate::reclaim::HiddenSeries;
 use crate::report::Report;
 use crate::shape::{HistogramShapes, MetricKind};
 
@@ -21,9 +25,17 @@ pub(crate) struct Shared {
     pub(crate) shapes: HistogramShapes,
     pub(crate) cache_handles: bool,
     pub(crate) global: Global,
-    counters: Family<Counters>,
-    gauges: Family<Gauges>,
-    histograms: Family<Histograms>,
+    pub(crate) counters: Family<Counters>,
+    pub(crate) gauges: Family<Gauges>,
+    pub(crate) histograms: Family<Histograms>,
+    /// The recorder the guard wraps (to register series it brings back).
+    pub(crate) recorder: Arc<dyn Recorder + Send + Sync>,
+    /// This very state, for the handles of expiring label sets.
+    pub(crate) me: Weak<Shared>,
+    clock: Clock,
+    epoch: Instant,
+    /// Serializes sweeps and filtered renders; counts sweeps.
+    reclaim: Mutex<u64>,
     /// Names whose descriptions were passed on (the exporter keeps them
     /// forever), at most three per tracked metric.
     described: DashMap<String, ()>,
@@ -43,6 +55,55 @@ impl Shared {
             self.described.insert(name.as_str().to_owned(), ());
         }
         counted
+    }
+
+    /// Now, in ms since the guard started, by its clock.
+    pub(crate) fn now_ms(&self) -> u64 {
+        let elapsed = self.clock.now().saturating_duration_since(self.epoch);
+        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// One sweep of every table: expires idle label sets and keeps the
+    /// rest alive in the exporter. Returns the series to hide from a render.
+    fn sweep(&self, sweeps: &mut u64) -> HiddenSeries {
+        *sweeps += 1;
+        let now_ms = self.now_ms();
+        let mut hidden = HiddenSeries::default();
+        self.counters.sweep(self, now_ms, *sweeps, &mut hidden);
+        self.gauges.sweep(self, now_ms, *sweeps, &mut hidden);
+        self.histograms.sweep(self, now_ms, *sweeps, &mut hidden);
+        self.global.touch();
+        hidden
+    }
+
+    fn lock_reclaim(&self) -> MutexGuard<'_, u64> {
+        self.reclaim.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The exposition of `prometheus`, after a sweep, without the series
+    /// the guard has expired.
+    fn render(&self, prometheus: &PrometheusHandle) -> String {
+        if !self.config.expires() {
+            return prometheus.render();
+        }
+        let mut sweeps = self.lock_reclaim();
+        let mut hidden = self.sweep(&mut sweeps);
+        hidden.filter(prometheus.render())
+    }
+
+    /// The exporter's upkeep and a sweep. While expired series wait for
+    /// the exporter to forget them, it also renders (and discards) the
+    /// exposition: the exporter only forgets idle series during a render.
+    fn run_upkeep(&self, prometheus: &PrometheusHandle) {
+        prometheus.run_upkeep();
+        if !self.config.expires() {
+            return;
+        }
+        let mut sweeps = self.lock_reclaim();
+        let mut hidden = self.sweep(&mut sweeps);
+        if hidden.len() > 0 {
+            drop(hidden.filter(prometheus.render()));
+        }
     }
 
     fn tracked_label_sets(&self) -> usize {
@@ -107,6 +168,7 @@ pub struct GuardLayer {
     config: Config,
     shapes: HistogramShapes,
     cache_handles: bool,
+    clock: Clock,
     slot: Arc<OnceLock<Arc<Shared>>>,
 }
 
@@ -117,8 +179,15 @@ impl GuardLayer {
             shapes: HistogramShapes::from_config(&config.histograms),
             config,
             cache_handles: true,
+            clock: Clock::system(),
             slot: Arc::default(),
         }
+    }
+
+    /// The clock idle timeouts are measured by. Default: the system's.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Tells the guard how the inner recorder renders histograms, replacing
@@ -133,10 +202,8 @@ impl GuardLayer {
     /// skipping the inner lookup. Off, every registration goes to the inner
     /// recorder again. Default: `true`.
     ///
-    /// Series expiry is not supported yet: do not put this guard over a
-    /// recorder that forgets idle series (`PrometheusBuilder::idle_timeout`).
-    /// Even with this off, the self-report's own gauges are kept and would
-    /// stop rendering once forgotten, and the guard's counts would drift.
+    /// Label sets of metrics with an idle timeout are always handed out as
+    /// the guard's own wrappers, whatever this says.
     pub fn cache_handles(mut self, enabled: bool) -> Self {
         self.cache_handles = enabled;
         self
@@ -153,18 +220,24 @@ impl GuardLayer {
     }
 }
 
-impl<R: Recorder> Layer<R> for GuardLayer {
+impl<R: Recorder + Send + Sync + 'static> Layer<R> for GuardLayer {
     type Output = Guard<R>;
 
     fn layer(&self, inner: R) -> Guard<R> {
-        let shared = Arc::new(Shared {
-            global: Global::new(self.config.global, &inner),
+        let inner = Arc::new(inner);
+        let shared = Arc::new_cyclic(|me| Shared {
+            global: Global::new(self.config.global, &*inner),
             config: self.config.clone(),
             shapes: self.shapes.clone(),
             cache_handles: self.cache_handles,
             counters: Family::default(),
             gauges: Family::default(),
             histograms: Family::default(),
+            recorder: inner.clone(),
+            me: me.clone(),
+            clock: self.clock.clone(),
+            epoch: self.clock.now(),
+            reclaim: Mutex::new(0),
             described: DashMap::new(),
             described_count: AtomicUsize::new(0),
         });
@@ -176,7 +249,7 @@ impl<R: Recorder> Layer<R> for GuardLayer {
 /// A recorder that enforces cardinality budgets before handing registrations
 /// to its inner recorder. Built by [`GuardLayer`].
 pub struct Guard<R> {
-    inner: R,
+    inner: Arc<R>,
     shared: Arc<Shared>,
 }
 
@@ -221,19 +294,21 @@ impl<R: Recorder> Recorder for Guard<R> {
 
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
         let shared = &*self.shared;
-        shared.counters.register(shared, &self.inner, key, metadata)
+        shared
+            .counters
+            .register(shared, &*self.inner, key, metadata)
     }
 
     fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
         let shared = &*self.shared;
-        shared.gauges.register(shared, &self.inner, key, metadata)
+        shared.gauges.register(shared, &*self.inner, key, metadata)
     }
 
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
         let shared = &*self.shared;
         shared
             .histograms
-            .register(shared, &self.inner, key, metadata)
+            .register(shared, &*self.inner, key, metadata)
     }
 }
 
@@ -290,6 +365,29 @@ impl GuardHandle {
         self.slot
             .get()
             .map_or_else(Vec::new, |shared| shared.label_sets(kind, name, max))
+    }
+
+    /// The exposition of `prometheus` (the recorder this guard wraps), as
+    /// it must be served when label sets expire: a sweep first expires idle
+    /// label sets, then the series expired but not yet forgotten by the
+    /// exporter are left out, so the render holds exactly what the
+    /// self-report counts. Without any `idle_timeout`, just
+    /// `prometheus.render()`.
+    pub fn render(&self, prometheus: &PrometheusHandle) -> String {
+        match self.slot.get() {
+            Some(shared) => shared.render(prometheus),
+            None => prometheus.render(),
+        }
+    }
+
+    /// `prometheus.run_upkeep()`, and with idle timeouts a sweep (see
+    /// [`GuardHandle::render`]). Run it at least every
+    /// [`Config::sweep_interval`] when nothing renders that often.
+    pub fn run_upkeep(&self, prometheus: &PrometheusHandle) {
+        match self.slot.get() {
+            Some(shared) => shared.run_upkeep(prometheus),
+            None => prometheus.run_upkeep(),
+        }
     }
 
     /// The configuration the guard enforces.

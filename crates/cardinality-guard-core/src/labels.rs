@@ -39,7 +39,8 @@ pub(crate) struct LabelState {
     room: u64,
     /// Admitted values, by a keyed 64-bit hash: 16 bytes each, whatever the
     /// value's size. `None` for a label without a limit.
-    admitted: Option<DashMap<u64, (), BuildHasherDefault<PassThrough>>>,
+    /// Each with the sweep number it was last used at (for reclaim).
+    admitted: Option<DashMap<u64, AtomicU64, BuildHasherDefault<PassThrough>>>,
     hasher: RandomState,
     /// The highest demand estimate published to the gauge.
     published: AtomicU64,
@@ -76,7 +77,7 @@ impl LabelState {
 
     /// Whether `value` keeps its place (a decision taken once per value:
     /// values are only ever added, so a refused value stays refused).
-    fn admits(&self, value: &str) -> bool {
+    fn admits(&self, value: &str, epoch: u64) -> bool {
         let Some(admitted) = &self.admitted else {
             return true;
         };
@@ -84,16 +85,22 @@ impl LabelState {
             return true;
         }
         let hash = self.hasher.hash_one(value);
-        if admitted.contains_key(&hash) {
+        let used = |hash: &u64| {
+            admitted
+                .get(hash)
+                .map(|last| last.store(epoch, Ordering::Relaxed))
+                .is_some()
+        };
+        if used(&hash) {
             return true;
         }
         if self.full.load(Ordering::Acquire) {
             // The value that filled the last place was inserted before `full`
             // was set: look once more, so a racing admission is seen.
-            return admitted.contains_key(&hash);
+            return used(&hash);
         }
         let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
-        if admitted.contains_key(&hash) {
+        if used(&hash) {
             return true;
         }
         let count = self.admitted_count.load(Ordering::Acquire);
@@ -101,12 +108,37 @@ impl LabelState {
             self.full.store(true, Ordering::Release);
             return false;
         }
-        admitted.insert(hash, ());
+        admitted.insert(hash, AtomicU64::new(epoch));
         self.admitted_count.store(count + 1, Ordering::Release);
         if count + 1 == self.room {
             self.full.store(true, Ordering::Release);
         }
         true
+    }
+
+    /// Notes that an admitted label set still uses `value`.
+    fn keep(&self, value: &str, epoch: u64) {
+        if let Some(admitted) = &self.admitted {
+            if let Some(last) = admitted.get(&self.hasher.hash_one(value)) {
+                last.store(epoch, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Forgets values no admitted label set used in this sweep or the one
+    /// before; reopens a full label once a tenth of its room is free.
+    fn reclaim(&self, epoch: u64) {
+        let Some(admitted) = &self.admitted else {
+            return;
+        };
+        let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
+        admitted.retain(|_, last| last.load(Ordering::Relaxed) + 1 >= epoch);
+        let count = admitted.len() as u64;
+        self.admitted_count.store(count, Ordering::Release);
+        let slack = (self.room / 10).max(1);
+        if self.full.load(Ordering::Acquire) && count + slack <= self.room {
+            self.full.store(false, Ordering::Release);
+        }
     }
 
     fn observe(&self, value: &str, metric: &str, inner: &dyn Recorder) {
@@ -196,6 +228,8 @@ pub(crate) struct MetricLabels {
     count: AtomicUsize,
     max: usize,
     policy: MetricPolicy,
+    /// The guard's current sweep number.
+    epoch: AtomicU64,
 }
 
 impl MetricLabels {
@@ -215,6 +249,7 @@ impl MetricLabels {
             states,
             max: max.max(limited.len()),
             policy: policy.clone(),
+            epoch: AtomicU64::new(0),
         }
     }
 
@@ -251,7 +286,7 @@ impl MetricLabels {
         for (i, label) in key.labels().enumerate() {
             if let Some(state) = self.state(&rendered_label_key(label.key())) {
                 state.observe(label.value(), metric, inner);
-                if !state.admits(label.value()) {
+                if !state.admits(label.value(), self.epoch.load(Ordering::Relaxed)) {
                     state.folded.fetch_add(1, Ordering::Relaxed);
                     refused.push(i);
                 }
@@ -272,6 +307,33 @@ impl MetricLabels {
             Some(Key::from_parts(key.name().to_owned(), labels)),
             refused.len(),
         )
+    }
+
+    /// Notes that the admitted label set `key` is still in use at sweep `epoch`.
+    pub(crate) fn keep(&self, key: &Key, epoch: u64) {
+        self.epoch.fetch_max(epoch, Ordering::Relaxed);
+        for label in key.labels() {
+            if let Some(state) = self.states.get(&*rendered_label_key(label.key())) {
+                state.keep(label.value(), epoch);
+            }
+        }
+    }
+
+    /// Forgets label values no admitted label set uses any more.
+    pub(crate) fn reclaim(&self, epoch: u64) {
+        self.epoch.fetch_max(epoch, Ordering::Relaxed);
+        for state in self.states.iter() {
+            state.reclaim(epoch);
+        }
+    }
+
+    /// Keeps the demand gauges alive in the exporter.
+    pub(crate) fn touch(&self) {
+        for state in self.states.iter() {
+            if let Some(gauge) = state.gauge.get() {
+                gauge.increment(0.0);
+            }
+        }
     }
 
     /// The tracked labels, highest demand first.

@@ -29,17 +29,21 @@
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
 mod admission;
+mod cell;
+mod clock;
 pub mod config;
 mod family;
 mod guard;
 mod labels;
 mod names;
 mod prometheus;
+mod reclaim;
 mod report;
 pub mod self_report;
 mod shape;
 mod sketch;
 
+pub use clock::{Clock, ManualClock};
 pub use config::{
     Buckets, Config, ConfigError, GlobalLimits, HistogramConfig, MetricPolicy, MetricRule, Mode,
     OnOverflow, Pattern,

@@ -9,7 +9,9 @@ use metrics_exporter_prometheus::{
     BuildError, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 use metrics_util::layers::Layer;
+use metrics_util::MetricKindMask;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::guard::{Guard, GuardHandle, GuardLayer};
 use crate::report::Report;
@@ -19,6 +21,12 @@ use crate::report::Report;
 ///
 /// Add your own settings (global labels, quantiles are not supported: keep
 /// the default seven) before `build_recorder()`.
+///
+/// With an `idle_timeout` in the config, the exporter is given its own idle
+/// timeout ([`Config::exporter_idle_timeout`]), longer than the guard's:
+/// serve the exposition through [`GuardHandle::render`] (or
+/// [`PrometheusGuard::render`]), which hides what the guard has expired
+/// until the exporter forgets it.
 pub fn prometheus_builder(config: &Config) -> Result<PrometheusBuilder, BuildError> {
     let mut builder = PrometheusBuilder::new();
     if let Some(buckets) = &config.histograms.buckets {
@@ -26,6 +34,13 @@ pub fn prometheus_builder(config: &Config) -> Result<PrometheusBuilder, BuildErr
     }
     for (pattern, buckets) in &config.histograms.per_metric {
         builder = builder.set_buckets_for_metric(pattern.to_matcher(), buckets.bounds())?;
+    }
+    if let Some(timeout) = config.exporter_idle_timeout() {
+        let mut kinds = MetricKindMask::COUNTER | MetricKindMask::GAUGE;
+        if config.histograms_expire() {
+            kinds = kinds | MetricKindMask::HISTOGRAM;
+        }
+        builder = builder.idle_timeout(kinds, Some(timeout));
     }
     Ok(builder)
 }
@@ -91,13 +106,22 @@ impl PrometheusGuard {
         PrometheusGuardBuilder {
             config,
             upkeep_interval: Some(Duration::from_secs(5)),
+            clock: Clock::system(),
         }
     }
 
     /// The Prometheus text exposition of every series, the guard's
-    /// self-report included.
+    /// self-report included. With idle timeouts, it sweeps first and leaves
+    /// out expired series (see [`GuardHandle::render`]).
     pub fn render(&self) -> String {
-        self.prometheus.render()
+        self.guard.render(&self.prometheus)
+    }
+
+    /// The exporter's upkeep and the guard's sweep, as the background
+    /// thread runs them; for when [`PrometheusGuardBuilder::upkeep_interval`]
+    /// is `None`.
+    pub fn run_upkeep(&self) {
+        self.guard.run_upkeep(&self.prometheus);
     }
 
     /// A snapshot of the guard's state.
@@ -120,14 +144,24 @@ impl PrometheusGuard {
 pub struct PrometheusGuardBuilder {
     config: Config,
     upkeep_interval: Option<Duration>,
+    clock: Clock,
 }
 
 impl PrometheusGuardBuilder {
     /// How often a background thread drains histogram samples
     /// (`PrometheusHandle::run_upkeep`); without it they pile up between
-    /// scrapes. `None`: you call `run_upkeep` yourself. Default: 5 s.
+    /// scrapes. With idle timeouts, the thread also sweeps, at least every
+    /// [`Config::sweep_interval`]. `None`: you call
+    /// [`PrometheusGuard::run_upkeep`] yourself. Default: 5 s.
     pub fn upkeep_interval(mut self, interval: Option<Duration>) -> Self {
         self.upkeep_interval = interval;
+        self
+    }
+
+    /// The clock idle timeouts are measured by (e.g. a [`ManualClock`](crate::ManualClock)
+    /// in tests). Default: the system's.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -137,11 +171,15 @@ impl PrometheusGuardBuilder {
     pub fn build(self) -> Result<(Guard<PrometheusRecorder>, PrometheusGuard), InstallError> {
         let recorder = prometheus_builder(&self.config)?.build_recorder();
         let prometheus = recorder.handle();
-        let guard = GuardLayer::new(self.config).layer(recorder);
+        let sweep = self.config.sweep_interval();
+        let guard = GuardLayer::new(self.config)
+            .with_clock(self.clock)
+            .layer(recorder);
         let handle = guard.handle();
-        let upkeep = self
-            .upkeep_interval
-            .map(|every| Arc::new(Upkeep::start(prometheus.clone(), every)));
+        let upkeep = self.upkeep_interval.map(|every| {
+            let every = sweep.map_or(every, |sweep| every.min(sweep));
+            Arc::new(Upkeep::start(prometheus.clone(), handle.clone(), every))
+        });
         Ok((
             guard,
             PrometheusGuard {
@@ -171,13 +209,13 @@ struct Upkeep {
 }
 
 impl Upkeep {
-    fn start(handle: PrometheusHandle, every: Duration) -> Upkeep {
+    fn start(prometheus: PrometheusHandle, guard: GuardHandle, every: Duration) -> Upkeep {
         let (stop, stopped) = mpsc::channel::<()>();
         let spawned = std::thread::Builder::new()
             .name("cardinality-guard-upkeep".into())
             .spawn(move || {
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    handle.run_upkeep();
+                    guard.run_upkeep(&prometheus);
                 }
             });
         // Without a thread, samples are still drained at every render.

@@ -105,6 +105,12 @@ pub struct MetricReport {
     /// When the metric overflowed: the label with the highest demand, the
     /// likely culprit.
     pub blame: Option<String>,
+    /// Its idle timeout in seconds, if its label sets expire.
+    pub idle_timeout_seconds: Option<f64>,
+    /// Label sets expired so far (their budget given back).
+    pub expired: u64,
+    /// Expired label sets brought back by an update or a registration.
+    pub revived: u64,
 }
 
 /// The guard as a whole.

@@ -115,6 +115,20 @@ impl MetricGauges {
         self.series.increment(cost as f64);
     }
 
+    pub(crate) fn remove_series(&self, cost: u64) {
+        self.series.decrement(cost as f64);
+    }
+
+    /// Marks every series of this self-report active, unchanged, so an
+    /// exporter idle timeout never forgets them.
+    pub(crate) fn touch(&self) {
+        self.series.increment(0.0);
+        self._limit.increment(0.0);
+        for counter in self.overflow.iter().filter_map(OnceLock::get) {
+            counter.increment(0);
+        }
+    }
+
     pub(crate) fn count_overflow(
         &self,
         inner: &dyn Recorder,
@@ -147,6 +161,20 @@ impl GlobalGauges {
 
     pub(crate) fn add_series(&self, cost: u64) {
         self.series.increment(cost as f64);
+    }
+
+    pub(crate) fn remove_series(&self, cost: u64) {
+        self.series.decrement(cost as f64);
+    }
+
+    /// Marks every series of this self-report active, unchanged.
+    pub(crate) fn touch(&self) {
+        self.series.increment(0.0);
+        self._limit.increment(0.0);
+        self.metrics.increment(0.0);
+        if let Some(counter) = self.untracked.get() {
+            counter.increment(0);
+        }
     }
 
     pub(crate) fn add_metric(&self) {

@@ -83,6 +83,11 @@ pub struct MetricPolicy {
     /// Values always admitted for a label, whose room under its label limit
     /// is reserved (`pinned = { route = ["/login"] }`). Default: none.
     pub pinned: BTreeMap<String, BTreeSet<String>>,
+    /// How long a label set may go without an update before it expires: its
+    /// series stops rendering and its budget frees. `None`: never (the
+    /// default). Histograms expire only when every histogram can (see
+    /// [`Config::histograms_expire`]).
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for MetricPolicy {
@@ -93,6 +98,7 @@ impl Default for MetricPolicy {
             mode: Mode::Enforce,
             label_limits: BTreeMap::new(),
             pinned: BTreeMap::new(),
+            idle_timeout: None,
         }
     }
 }
@@ -141,6 +147,9 @@ pub struct MetricRule {
     pub label_limits: BTreeMap<String, NonZeroU64>,
     /// Pinned values, each label's list replacing `[defaults]`' list.
     pub pinned: BTreeMap<String, BTreeSet<String>>,
+    /// Overrides [`MetricPolicy::idle_timeout`]: `Some(None)` turns expiry
+    /// off for the matched metrics (`idle_timeout = "off"`).
+    pub idle_timeout: Option<Option<Duration>>,
 }
 
 impl MetricRule {
@@ -153,6 +162,7 @@ impl MetricRule {
             mode: None,
             label_limits: BTreeMap::new(),
             pinned: BTreeMap::new(),
+            idle_timeout: None,
         }
     }
 }
@@ -256,8 +266,66 @@ impl Config {
                 mode: r.mode.unwrap_or(d.mode),
                 label_limits: merged(&d.label_limits, &r.label_limits),
                 pinned: merged(&d.pinned, &r.pinned),
+                idle_timeout: r.idle_timeout.unwrap_or(d.idle_timeout),
             },
         }
+    }
+
+    /// Every idle timeout the config can give a metric.
+    fn idle_timeouts(&self) -> impl Iterator<Item = Duration> + '_ {
+        let rules = self.metrics.iter().filter_map(|r| r.idle_timeout.flatten());
+        self.defaults.idle_timeout.into_iter().chain(rules)
+    }
+
+    /// Whether any metric can expire.
+    pub fn expires(&self) -> bool {
+        self.idle_timeouts().next().is_some()
+    }
+
+    /// Whether histograms expire. The exporter forgets idle series with one
+    /// timeout per metric kind, and a histogram cannot be kept alive without
+    /// recording a sample, so histograms expire only when every one of them
+    /// has an idle timeout: `[defaults] idle_timeout` is set and no
+    /// `[[metrics]]` entry turns it off. Otherwise no histogram expires.
+    pub fn histograms_expire(&self) -> bool {
+        self.defaults.idle_timeout.is_some()
+            && self.metrics.iter().all(|r| r.idle_timeout != Some(None))
+    }
+
+    /// The idle timeout of the metric `name` of `kind`, as enforced.
+    pub fn idle_timeout_for(&self, kind: crate::MetricKind, name: &str) -> Option<Duration> {
+        if kind == crate::MetricKind::Histogram && !self.histograms_expire() {
+            return None;
+        }
+        self.policy_for(name).idle_timeout
+    }
+
+    /// The longest idle timeout of any metric.
+    pub fn longest_idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeouts().max()
+    }
+
+    /// The shortest idle timeout of any metric.
+    pub fn shortest_idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeouts().min()
+    }
+
+    /// How often the guard sweeps for idle label sets when any can expire: a
+    /// quarter of the shortest idle timeout, between 10 ms and 5 s. A label
+    /// set expires between its timeout and its timeout plus this.
+    pub fn sweep_interval(&self) -> Option<Duration> {
+        let shortest = self.shortest_idle_timeout()?;
+        Some((shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(5)))
+    }
+
+    /// The idle timeout the exporter is given: the longest of the guard's,
+    /// plus two sweeps and a second. The guard always expires a series
+    /// first, and keeps every series it has not expired active, so the
+    /// exporter only ever forgets series the guard expired.
+    pub fn exporter_idle_timeout(&self) -> Option<Duration> {
+        let longest = self.longest_idle_timeout()?;
+        let sweep = self.sweep_interval()?;
+        Some(longest + 2 * sweep + Duration::from_secs(1))
     }
 
     /// Adds a `[[metrics]]` rule (builder style).

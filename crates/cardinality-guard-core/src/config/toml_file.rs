@@ -40,6 +40,7 @@ struct RawPolicy {
     mode: Option<Spanned<String>>,
     label_limits: Option<BTreeMap<String, Spanned<i64>>>,
     pinned: Option<BTreeMap<String, Spanned<Vec<String>>>>,
+    idle_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -68,6 +69,7 @@ struct RawRule {
     mode: Option<Spanned<String>>,
     label_limits: Option<BTreeMap<String, Spanned<i64>>>,
     pinned: Option<BTreeMap<String, Spanned<Vec<String>>>>,
+    idle_timeout: Option<Spanned<String>>,
 }
 
 /// Label limits and pinned values as read, before checking.
@@ -157,6 +159,27 @@ impl Source<'_> {
                 ),
             )
         })
+    }
+
+    /// `"10m"`, or `"off"` (`None`).
+    fn idle_timeout(
+        &self,
+        value: &Spanned<String>,
+        key: String,
+    ) -> Result<Option<Duration>, ConfigError> {
+        match value.get_ref().trim() {
+            "off" => Ok(None),
+            _ => parse_duration(value.get_ref()).map(Some).ok_or_else(|| {
+                self.invalid(
+                    value.span(),
+                    key,
+                    format!(
+                        "{:?} is not an idle timeout: write \"off\" or a whole number and a unit, e.g. \"90s\", \"10m\", \"1h\" (units ms, s, m, h)",
+                        value.get_ref()
+                    ),
+                )
+            }),
+        }
     }
 
     /// `label_limits` and `pinned` of one table (`at` names it, e.g.
@@ -479,6 +502,9 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let labels = src.labels((&d.label_limits, &d.pinned), &BTreeMap::new(), "defaults")?;
         policy.label_limits = labels.0;
         policy.pinned = labels.1;
+        if let Some(v) = &d.idle_timeout {
+            policy.idle_timeout = src.idle_timeout(v, "defaults.idle_timeout".into())?;
+        }
         config.defaults = policy;
     }
 
@@ -552,6 +578,9 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         }
         rule.label_limits = labels.0;
         rule.pinned = labels.1;
+        if let Some(v) = &r.idle_timeout {
+            rule.idle_timeout = Some(src.idle_timeout(v, key("idle_timeout"))?);
+        }
         config.metrics.push(rule);
     }
     Ok(config)
