@@ -605,7 +605,7 @@ impl<K: Kind> Family<K> {
                 entry
                     .cell
                     .as_ref()
-                    .is_none_or(|c| !c.is_expired() && !c.overflow)
+                    .map_or(true, |c| !c.is_expired() && !c.overflow)
             })
             .take(max)
             .map(|entry| {

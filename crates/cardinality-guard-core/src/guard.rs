@@ -215,7 +215,7 @@ impl GuardLayer {
     pub fn handle(&self) -> GuardHandle {
         GuardHandle {
             slot: self.slot.clone(),
-            fallback: self.config.clone(),
+            fallback: Arc::new(self.config.clone()),
         }
     }
 }
@@ -258,7 +258,7 @@ impl<R> Guard<R> {
     pub fn handle(&self) -> GuardHandle {
         GuardHandle {
             slot: Arc::new(OnceLock::from(self.shared.clone())),
-            fallback: self.shared.config.clone(),
+            fallback: Arc::new(self.shared.config.clone()),
         }
     }
 
@@ -316,7 +316,7 @@ impl<R: Recorder> Recorder for Guard<R> {
 #[derive(Clone)]
 pub struct GuardHandle {
     slot: Arc<OnceLock<Arc<Shared>>>,
-    fallback: Config,
+    fallback: Arc<Config>,
 }
 
 impl GuardHandle {
