@@ -110,7 +110,7 @@ fn a_flood_rejected_at_stage_two_costs_no_memory_in_stage_one() {
     // Each admitted value is kept as a keyed hash and the sweep it was last
     // used at (16 bytes and the map's slack), never as its 4 KiB text.
     assert!(
-        grown < FLOOD * 48,
+        grown < (FLOOD * 48) as isize,
         "{grown} bytes held after {FLOOD} registrations that were all dropped"
     );
 }
