@@ -943,3 +943,88 @@ max_series = 50
     );
     assert_eq!(limit("db_query_total"), 2000);
 }
+
+#[test]
+fn bad_idle_timeouts() {
+    const NOT_A_TIMEOUT: &str = "is not an idle timeout";
+    let mut rows = Vec::new();
+    for bad in ["never", "0s", "", "10", "1.5m", "-1s", "Off"] {
+        rows.push(row(
+            format!("[defaults]\nmax_series = 10\nidle_timeout = \"{bad}\"\n"),
+            3,
+            "defaults.idle_timeout",
+            InvalidValue,
+            NOT_A_TIMEOUT,
+        ));
+        rows.push(row(
+            format!("[[metrics]]\nmatch = \"a\"\n\n[[metrics]]\nmatch = \"b\"\nidle_timeout = \"{bad}\"\n"),
+            6,
+            "metrics[1].idle_timeout",
+            InvalidValue,
+            NOT_A_TIMEOUT,
+        ));
+    }
+    rows.push(row(
+        "[defaults]\nidle_timeout = 300\n",
+        2,
+        "defaults.idle_timeout",
+        Syntax,
+        "invalid type: integer",
+    ));
+    rows.push(row(
+        "[global]\nidle_timeout = \"5m\"\n",
+        2,
+        "global.idle_timeout",
+        UnknownKey,
+        "idle_timeout",
+    ));
+    check_all(&rows);
+}
+
+#[test]
+fn idle_timeouts_inherit_override_and_turn_off() {
+    use cardinality_guard_core::MetricKind::{Counter, Histogram};
+    use std::time::Duration;
+    let config = Config::from_toml(
+        "[defaults]\nidle_timeout = \"10m\"\n\
+         [[metrics]]\nmatch = \"short_*\"\nidle_timeout = \"30s\"\n\
+         [[metrics]]\nmatch = \"limited\"\nmax_series = 5\n",
+        "guard.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let minutes = |m: u64| Some(Duration::from_secs(60 * m));
+    assert_eq!(config.policy_for("other").idle_timeout, minutes(10));
+    assert_eq!(config.policy_for("limited").idle_timeout, minutes(10));
+    assert_eq!(
+        config.policy_for("short_x").idle_timeout,
+        Some(Duration::from_secs(30))
+    );
+    assert!(config.histograms_expire());
+    assert_eq!(config.idle_timeout_for(Histogram, "other"), minutes(10));
+    assert_eq!(config.sweep_interval(), Some(Duration::from_secs(5)));
+    // The exporter's own timeout outlasts the guard's longest by two sweeps and a second.
+    assert_eq!(
+        config.exporter_idle_timeout(),
+        Some(Duration::from_secs(600 + 10 + 1))
+    );
+
+    // One rule turning expiry off keeps every histogram from expiring.
+    let off = Config::from_toml(
+        "[defaults]\nidle_timeout = \"2s\"\n[[metrics]]\nmatch = \"kept\"\nidle_timeout = \"off\"\n",
+        "guard.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(off.policy_for("kept").idle_timeout, None);
+    assert!(!off.histograms_expire());
+    assert_eq!(off.idle_timeout_for(Histogram, "other"), None);
+    assert_eq!(
+        off.idle_timeout_for(Counter, "other"),
+        Some(Duration::from_secs(2))
+    );
+    assert_eq!(off.sweep_interval(), Some(Duration::from_millis(500)));
+
+    // Off by default.
+    let embedded = Config::embedded();
+    assert!(!embedded.expires());
+    assert_eq!(embedded.exporter_idle_timeout(), None);
+}
