@@ -36,8 +36,9 @@ pub(crate) enum Swept {
     Expired,
     /// Expired before; `gone` once the exporter no longer renders it.
     StillExpired { gone: bool },
-    /// Folded for good: no longer a series of its own.
-    Redirected,
+    /// Folded for good: no longer a series of its own; `gone` once the
+    /// exporter no longer renders the one it had.
+    Redirected { gone: bool },
 }
 
 pub(crate) struct Cell<K: Kind> {
@@ -180,7 +181,11 @@ impl<K: Kind> Cell<K> {
                     gone: self.gone.load(Ordering::Acquire),
                 }
             }
-            REDIRECT => return Swept::Redirected,
+            REDIRECT => {
+                return Swept::Redirected {
+                    gone: self.gone.load(Ordering::Acquire),
+                }
+            }
             _ => {}
         }
         if self.touched.swap(false, Ordering::SeqCst) {
@@ -203,7 +208,8 @@ impl<K: Kind> Cell<K> {
 
 impl<K: Kind> Hidden for Cell<K> {
     fn hidden(&self) -> bool {
-        self.is_expired()
+        // Expired, or folded for good: its own series is no longer the guard's.
+        matches!(self.state.load(Ordering::SeqCst), EXPIRED | REDIRECT)
     }
 
     fn mark_gone(&self) {

@@ -15,7 +15,7 @@
 
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
@@ -135,6 +135,9 @@ pub(crate) struct Family<K: Kind> {
     /// Table entries under a raw spelling (`http.requests`) of an admitted
     /// rendered key (`http_requests`); bounded.
     aliases: AtomicUsize,
+    /// Expired label sets folded when they came back: out of the table, but
+    /// their old series is hidden until the exporter forgets it.
+    redirected: Mutex<Vec<Arc<Cell<K>>>>,
 }
 
 impl<K: Kind> Default for Family<K> {
@@ -144,6 +147,7 @@ impl<K: Kind> Default for Family<K> {
             metrics: DashMap::new(),
             shadow_rewritten: DashMap::with_hasher(BuildHasherDefault::default()),
             aliases: AtomicUsize::new(0),
+            redirected: Mutex::new(Vec::new()),
         }
     }
 }
@@ -480,8 +484,7 @@ impl<K: Kind> Family<K> {
         if let Some(rewritten) = rewritten {
             metric.count_overflow(OverflowReason::LabelLimit, &shared.global, inner);
             cell.redirect(self.register(shared, inner, &rewritten, &METADATA));
-            self.table
-                .remove_if(&cell.key, |_, entry| is_cell(entry, cell));
+            self.forget_redirected(cell);
             return;
         }
         let decision = metric.decide(&shared.global);
@@ -502,8 +505,23 @@ impl<K: Kind> Family<K> {
             .fold_target(shared, inner, &metric, &METADATA)
             .unwrap_or_else(K::noop);
         cell.redirect(target);
-        self.table
-            .remove_if(&cell.key, |_, entry| is_cell(entry, cell));
+        self.forget_redirected(cell);
+    }
+
+    /// Takes a redirected cell out of the table, into the list of those
+    /// whose old series stays hidden until the exporter forgets it.
+    fn forget_redirected(&self, cell: &Cell<K>) {
+        if let Some((_, entry)) = self
+            .table
+            .remove_if(&cell.key, |_, entry| is_cell(entry, cell))
+        {
+            if let Some(cell) = entry.cell {
+                self.redirected
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(cell);
+            }
+        }
     }
 
     /// One upkeep pass at `now_ms` (sweep number `epoch`): expires idle
@@ -551,9 +569,21 @@ impl<K: Kind> Family<K> {
                         is_cell(entry, &cell) && Arc::strong_count(&cell) == 3 && cell.is_expired()
                     });
                 }
-                Swept::Redirected => {}
+                Swept::Redirected { .. } => {}
             }
         }
+        // Folded label sets' old series: hidden until the exporter forgets them.
+        let mut redirected = self.redirected.lock().unwrap_or_else(|p| p.into_inner());
+        // A label set admitted again since shares its series: that is no
+        // longer hidden, nor theirs to wait for.
+        redirected.retain(|cell| {
+            !self.table.contains_key(&cell.key)
+                && !matches!(cell.sweep(now_ms, 0), Swept::Redirected { gone: true })
+        });
+        for cell in redirected.iter() {
+            hidden.add(&cell.key, cell.clone());
+        }
+        drop(redirected);
         for metric in self.metrics.iter() {
             metric.upkeep(&shared.global, epoch, K::touch);
         }
