@@ -5,7 +5,8 @@
 //! cargo bench --bench guard_overhead
 //! ```
 //!
-//! H1..H5 are the hot paths of an already admitted label set, O1 the overflow
+//! H1..H5 are the hot paths of an already admitted label set (H1e and H4e
+//! with idle expiry on, where the guard hands out its own wrappers), O1 the overflow
 //! path (unseen label values after the budget is full), R1 a render of
 //! 10,000 series. `python3 benches/summarize.py` prints the medians and
 //! ratios of the last run; the README's "Performance" section holds one run.
@@ -35,6 +36,13 @@ max_series = 1000
 
 fn config() -> Config {
     Config::from_toml(ROOMY, "benches/guard_overhead.rs").expect("bench config is valid")
+}
+
+/// The same budgets, with idle expiry on: admitted label sets are handed out
+/// as the guard's wrappers. Both arms get the exporter idle timeout it implies.
+fn expiring_config() -> Config {
+    let text = ROOMY.replace("[defaults]\n", "[defaults]\nidle_timeout = \"10m\"\n");
+    Config::from_toml(&text, "benches/guard_overhead.rs").expect("bench config is valid")
 }
 
 fn unguarded() -> PrometheusRecorder {
@@ -135,6 +143,39 @@ fn h4_cached_handle(c: &mut Criterion) {
     g.finish();
 }
 
+/// Expiring arms: the bare exporter with its idle timeout, and the guard
+/// whose handles are wrappers that note activity.
+fn expiring_arms() -> (PrometheusRecorder, Guard<PrometheusRecorder>) {
+    let bare = || {
+        prometheus_builder(&expiring_config())
+            .expect("buckets are valid")
+            .build_recorder()
+    };
+    (bare(), GuardLayer::new(expiring_config()).layer(bare()))
+}
+
+fn h1e_literal_labels_expiring(c: &mut Criterion) {
+    let mut g = c.benchmark_group("H1e counter! literal labels, idle expiry on");
+    let (bare, guard) = expiring_arms();
+    let op = || metrics::counter!("h1_total", "method" => "GET", "status" => "200").increment(1);
+    bench_with(&mut g, "unguarded", &bare, op);
+    bench_with(&mut g, "guarded", &guard, op);
+    g.finish();
+}
+
+fn h4e_cached_handle_expiring(c: &mut Criterion) {
+    let mut g = c.benchmark_group("H4e cached handle increment, idle expiry on");
+    let (bare, guard) = expiring_arms();
+    for (name, recorder) in [("unguarded", &bare as &dyn Recorder), ("guarded", &guard)] {
+        let counter = metrics::with_local_recorder(
+            recorder,
+            || metrics::counter!("h4_total", "method" => "GET"),
+        );
+        g.bench_function(name, |b| b.iter(|| counter.increment(1)));
+    }
+    g.finish();
+}
+
 /// Histogram samples wait in the exporter until upkeep drains them; a fresh
 /// recorder per sample keeps that backlog (and its page faults) from piling
 /// up across samples and drowning the difference being measured.
@@ -213,14 +254,47 @@ fn r1_render(c: &mut Criterion) {
     g.finish();
 }
 
+/// A render through the guard with idle expiry on: a sweep over every
+/// label set (none idle) before the render. The difference from the bare
+/// render is the sweep's cost, per series once divided by 10,000.
+fn r1e_render_expiring(c: &mut Criterion) {
+    let mut g = c.benchmark_group("R1e render 10,000 series, idle expiry on (sweep + render)");
+    g.sample_size(30);
+    let (bare, guard) = expiring_arms();
+    let fill = |recorder: &dyn Recorder| {
+        metrics::with_local_recorder(recorder, || {
+            for i in 0..10_000 {
+                metrics::counter!("r1_total", "id" => i.to_string()).increment(1);
+            }
+        })
+    };
+    fill(&bare);
+    fill(&guard);
+    let bare_handle: PrometheusHandle = bare.handle();
+    let prometheus = guard.inner().handle();
+    let guard_handle = guard.handle();
+    assert_eq!(
+        guard.report().metric("r1_total").map(|m| m.series),
+        Some(10_000)
+    );
+    g.bench_function("unguarded", |b| b.iter(|| black_box(bare_handle.render())));
+    g.bench_function("guarded", |b| {
+        b.iter(|| black_box(guard_handle.render(&prometheus)))
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     h1_literal_labels,
     h2_two_threads,
     h3_variable_label,
     h4_cached_handle,
+    h1e_literal_labels_expiring,
+    h4e_cached_handle_expiring,
     h5_histogram,
     o1_overflow,
-    r1_render
+    r1_render,
+    r1e_render_expiring
 );
 criterion_main!(benches);

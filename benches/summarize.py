@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-TARGETS = {"H1": 1.10, "H2": 1.15, "H3": 1.10, "H4": 1.00, "H5": 1.10, "O1": 1.00, "R1": 1.05}
+TARGETS = {"H1e": 1.10, "H4e": 1.15, "H1": 1.10, "H2": 1.15, "H3": 1.10, "H4": 1.00, "H5": 1.10, "O1": 1.00, "R1": 1.05}
 
 
 def median_ns(path):
@@ -43,7 +43,7 @@ def main():
             continue
         ratio = arms["guarded"] / arms["unguarded"]
         target = TARGETS.get(group.split()[0])
-        limit = "= 1.00 (same handle)" if group.startswith("H4") else (f"≤ {target:.2f}" if target else "")
+        limit = "= 1.00 (same handle)" if group.startswith("H4 ") else (f"≤ {target:.2f}" if target else "")
         print(f"| {group} | {human(arms['unguarded'])} | {human(arms['guarded'])} | {ratio:.2f} | {limit} |")
 
 

@@ -175,8 +175,19 @@ impl<K: Kind> Family<K> {
         metadata: &Metadata<'_>,
     ) -> Option<K::Handle> {
         let entry = self.table.get(key)?;
+        if let Some(cell) = &entry.cell {
+            // An expiring label set is always handed out wrapped, so the
+            // guard sees its activity (cells in the table are never
+            // redirected); an expired one comes back first.
+            if !cell.is_expired() {
+                return Some(entry.handle.clone());
+            }
+            let (cell, handle) = (cell.clone(), entry.handle.clone());
+            drop(entry);
+            self.revive(shared, &cell);
+            return Some(cell.handle_for(&handle));
+        }
         let handle = entry.handle.clone();
-        let cell = entry.cell.clone();
         let shadow_over = entry.shadow_over.clone();
         // The rendered key is only needed to re-register or to replay stage 1:
         // the common (cached, enforced) hit does not clone it.
@@ -188,14 +199,6 @@ impl<K: Kind> Family<K> {
         // No lock of the table is held past here: counting may log, and a
         // subscriber may record a metric of its own through this guard.
         drop(entry);
-        if let Some(cell) = cell {
-            // An expiring label set is always handed out wrapped, so the
-            // guard sees its activity; an expired one comes back first.
-            if cell.is_expired() {
-                self.revive(shared, &cell);
-            }
-            return Some(cell.handle_for(&handle));
-        }
         if let Some((metric, reasons)) = shadow_over {
             let rendered_key = rendered.as_ref().unwrap_or(key);
             for reason in reasons.iter() {
