@@ -1,5 +1,6 @@
 //! The README's `--config examples/guard.toml` works: the file loads, and it
-//! is the embedded config plus a label limit on the logins' `user`.
+//! is the embedded config plus a label limit on the logins' `user` and a
+//! 15-minute idle timeout for every metric (histograms included).
 
 use std::path::Path;
 
@@ -15,8 +16,9 @@ fn examples_guard_toml_loads_and_limits_the_user_label() {
     let logins = config.policy_for("app_logins_total");
     assert_eq!(logins.max_series.get(), 1000);
     assert_eq!(logins.label_limits.get("user").map(|l| l.get()), Some(500));
-    assert_eq!(
-        config.policy_for("http_server_requests_total"),
-        embedded.policy_for("http_server_requests_total")
-    );
+    let mut requests = embedded.policy_for("http_server_requests_total");
+    assert_eq!(requests.idle_timeout, None, "off in the embedded config");
+    requests.idle_timeout = Some(std::time::Duration::from_secs(15 * 60));
+    assert_eq!(config.policy_for("http_server_requests_total"), requests);
+    assert!(config.histograms_expire());
 }
