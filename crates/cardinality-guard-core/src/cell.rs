@@ -161,6 +161,8 @@ impl<K: Kind> Cell<K> {
     pub(crate) fn revived(&self, handle: K::Handle) {
         *self.replacement.write().unwrap_or_else(|p| p.into_inner()) = Some(handle);
         self.gone.store(false, Ordering::Release);
+        // Back because it was used: its idle time starts over.
+        self.touched.store(true, Ordering::SeqCst);
         self.state.store(SWAPPED, Ordering::SeqCst);
     }
 
@@ -171,8 +173,14 @@ impl<K: Kind> Cell<K> {
     }
 
     /// One sweep over the cell at `now_ms`: expires it when it has not been
-    /// updated for `timeout_ms`. The caller accounts an expiry.
-    pub(crate) fn sweep(&self, now_ms: u64, timeout_ms: u64) -> Swept {
+    /// updated for `timeout_ms`, accounting the expiry with `on_expire`
+    /// (given whether it held reserved budget) under the cell's lock.
+    pub(crate) fn sweep(
+        &self,
+        now_ms: u64,
+        timeout_ms: u64,
+        on_expire: impl FnOnce(bool),
+    ) -> Swept {
         let _serialized = self.lock();
         let state = self.state.load(Ordering::SeqCst);
         match state {
@@ -202,6 +210,7 @@ impl<K: Kind> Cell<K> {
             self.last_active.store(now_ms, Ordering::Release);
             return Swept::Live;
         }
+        on_expire(self.reserved.load(Ordering::Acquire));
         Swept::Expired
     }
 }

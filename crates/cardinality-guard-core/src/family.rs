@@ -468,47 +468,65 @@ impl<K: Kind> Family<K> {
     /// room, folded (or dropped) otherwise. The overflow series always has
     /// its room.
     pub(crate) fn revive(&self, shared: &Shared, cell: &Cell<K>) {
-        let _serialized = cell.lock();
-        if !cell.is_expired() {
-            return; // another thread brought it back
-        }
-        let Some(metric) = cell.metric.upgrade() else {
+        let inner = &*shared.recorder;
+        // Counted (and perhaps logged) once the cell's lock is released: a
+        // subscriber may record a metric of its own through this very cell.
+        let Some((metric, overflowed)) = self.revive_locked(shared, cell) else {
             return;
         };
+        for reason in overflowed.iter() {
+            metric.count_overflow(reason, &shared.global, inner);
+        }
+    }
+
+    fn revive_locked(&self, shared: &Shared, cell: &Cell<K>) -> Option<(Metric<K>, Reasons)> {
+        let _serialized = cell.lock();
+        if !cell.is_expired() {
+            return None; // another thread brought it back
+        }
+        let metric = cell.metric.upgrade()?;
         let inner = &*shared.recorder;
-        let register = || K::register(inner, &cell.key, &METADATA);
+        let register = || {
+            // The exporter may still hold the series (then this is its old
+            // handle) or have forgotten it (a new one). Touched at once, so
+            // a render cannot forget it in between.
+            let handle = K::register(inner, &cell.key, &METADATA);
+            K::touch(&handle);
+            handle
+        };
+        let mut overflowed = Reasons::default();
         if cell.overflow {
             metric.overflow_revived(&shared.global);
             cell.revived(register());
-            return;
+            return Some((metric, overflowed));
         }
         // Label values it held may have been given to others meanwhile.
         let (rewritten, _) = metric.labels.apply(&cell.key, &metric.name, inner);
         if let Some(rewritten) = rewritten {
-            metric.count_overflow(OverflowReason::LabelLimit, &shared.global, inner);
-            cell.redirect(self.register(shared, inner, &rewritten, &METADATA));
-            self.forget_redirected(cell);
-            return;
+            overflowed.add(OverflowReason::LabelLimit);
+            if metric.enforces() {
+                cell.redirect(self.register(shared, inner, &rewritten, &METADATA));
+                self.forget_redirected(cell);
+                return Some((metric, overflowed));
+            }
         }
         let decision = metric.decide(&shared.global);
-        match decision {
-            Ok(()) => cell.reserved.store(true, Ordering::Release),
-            Err(reason) => {
-                metric.count_overflow(reason, &shared.global, inner);
-                cell.reserved.store(false, Ordering::Release);
-            }
+        cell.reserved.store(decision.is_ok(), Ordering::Release);
+        if let Err(reason) = decision {
+            overflowed.add(reason);
         }
         if decision.is_ok() || !metric.enforces() {
             metric.admitted(&shared.global);
             metric.revived();
             cell.revived(register());
-            return;
+            return Some((metric, overflowed));
         }
         let target = self
             .fold_target(shared, inner, &metric, &METADATA)
             .unwrap_or_else(K::noop);
         cell.redirect(target);
         self.forget_redirected(cell);
+        Some((metric, overflowed))
     }
 
     /// Takes a redirected cell out of the table, into the list of those
@@ -553,17 +571,19 @@ impl<K: Kind> Family<K> {
             let Some(timeout_ms) = metric.idle_timeout_ms else {
                 continue;
             };
-            match cell.sweep(now_ms, timeout_ms) {
-                Swept::Live => metric.labels.keep(&cell.key, epoch),
-                Swept::Expired => {
-                    if cell.overflow {
-                        metric.overflow_expired(&shared.global);
-                    } else {
-                        metric.expired(&shared.global, cell.reserved.load(Ordering::Acquire));
-                    }
-                    hidden.add(&cell.key, cell.clone());
+            // Accounted under the cell's lock, so a concurrent return of
+            // the label set sees its budget already given back.
+            let expire = |reserved: bool| {
+                if cell.overflow {
+                    metric.overflow_expired(&shared.global);
+                } else {
+                    metric.expired(&shared.global, reserved);
                 }
-                Swept::StillExpired { gone: false } => hidden.add(&cell.key, cell.clone()),
+            };
+            match cell.sweep(now_ms, timeout_ms, expire) {
+                Swept::Live => metric.labels.keep(&cell.key, epoch),
+                Swept::Expired => hidden.add(&cell.key, cell.clone(), K::KIND),
+                Swept::StillExpired { gone: false } => hidden.add(&cell.key, cell.clone(), K::KIND),
                 Swept::StillExpired { gone: true } => {
                     let key = cell.key.clone();
                     // Held by the table's two references only: nothing can
@@ -581,10 +601,13 @@ impl<K: Kind> Family<K> {
         // longer hidden, nor theirs to wait for.
         redirected.retain(|cell| {
             !self.table.contains_key(&cell.key)
-                && !matches!(cell.sweep(now_ms, 0), Swept::Redirected { gone: true })
+                && !matches!(
+                    cell.sweep(now_ms, 0, |_| {}),
+                    Swept::Redirected { gone: true }
+                )
         });
         for cell in redirected.iter() {
-            hidden.add(&cell.key, cell.clone());
+            hidden.add(&cell.key, cell.clone(), K::KIND);
         }
         drop(redirected);
         for metric in self.metrics.iter() {

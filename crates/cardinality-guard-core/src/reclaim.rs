@@ -14,6 +14,8 @@ use std::sync::Arc;
 use metrics::Key;
 use metrics_exporter_prometheus::formatting::{sanitize_label_key, sanitize_label_value};
 
+use crate::shape::MetricKind;
+
 /// A series the guard may be hiding.
 pub(crate) trait Hidden: Send + Sync {
     /// Whether it is still expired (not brought back since the sweep).
@@ -24,6 +26,9 @@ pub(crate) trait Hidden: Send + Sync {
 
 struct Entry {
     series: Arc<dyn Hidden>,
+    /// A histogram's lines carry `_bucket`/`_sum`/`_count` and `le` or
+    /// `quantile`; other kinds' lines are matched exactly.
+    histogram: bool,
     seen: bool,
 }
 
@@ -35,7 +40,7 @@ pub(crate) struct HiddenSeries {
 }
 
 impl HiddenSeries {
-    pub(crate) fn add(&mut self, key: &Key, series: Arc<dyn Hidden>) {
+    pub(crate) fn add(&mut self, key: &Key, series: Arc<dyn Hidden>, kind: MetricKind) {
         let labels = rendered_labels(key);
         let by_labels = self.by_name.entry(key.name().to_owned()).or_default();
         if by_labels
@@ -43,6 +48,7 @@ impl HiddenSeries {
                 labels,
                 Entry {
                     series,
+                    histogram: kind == MetricKind::Histogram,
                     seen: false,
                 },
             )
@@ -90,14 +96,15 @@ impl HiddenSeries {
             .iter()
             .find_map(|suffix| name.strip_suffix(suffix));
         let candidates = [
-            (Some(name), Some(labels)),
-            (Some(name), base_labels),
-            (base_name, Some(labels)),
-            (base_name, base_labels),
+            (Some(name), Some(labels), false),
+            (Some(name), base_labels, true),
+            (base_name, Some(labels), true),
+            (base_name, base_labels, true),
         ];
-        let (name, labels) = candidates.into_iter().find_map(|(n, l)| {
+        let (name, labels) = candidates.into_iter().find_map(|(n, l, variant)| {
             let (n, l) = (n?, l?);
-            self.by_name.get(n)?.contains_key(l).then_some((n, l))
+            let entry = self.by_name.get(n)?.get(l)?;
+            (!variant || entry.histogram).then_some((n, l))
         })?;
         self.by_name.get_mut(name)?.get_mut(labels)
     }
@@ -190,9 +197,17 @@ mod tests {
         let lat = Arc::new(Probe::default());
         let odd = Arc::new(Probe::default());
         let plain = Arc::new(Probe::default());
-        hidden.add(&key("lat", &[("path", "/a")]), lat.clone());
-        hidden.add(&key("hits", &[("path", "/a,le=\"x\"}")]), odd.clone());
-        hidden.add(&key("plain", &[]), plain.clone());
+        hidden.add(
+            &key("lat", &[("path", "/a")]),
+            lat.clone(),
+            MetricKind::Histogram,
+        );
+        let odd_key = key("hits", &[("path", "/a,le=\"x\"}")]);
+        hidden.add(&odd_key, odd.clone(), MetricKind::Counter);
+        hidden.add(&key("plain", &[]), plain.clone(), MetricKind::Counter);
+        // A hidden counter never hides another metric's histogram-like lines.
+        let count = Arc::new(Probe::default());
+        hidden.add(&key("lat", &[("path", "/b")]), count, MetricKind::Counter);
         let kept = hidden.filter(text);
         assert_eq!(
             kept,
@@ -211,8 +226,8 @@ mod tests {
         let missing = Arc::new(Probe::default());
         let revived = Arc::new(Probe::default());
         revived.revived.store(true, Ordering::SeqCst);
-        hidden.add(&key("a", &[("u", "1")]), missing.clone());
-        hidden.add(&key("a", &[("u", "2")]), revived.clone());
+        hidden.add(&key("a", &[("u", "1")]), missing.clone(), MetricKind::Gauge);
+        hidden.add(&key("a", &[("u", "2")]), revived.clone(), MetricKind::Gauge);
         let kept = hidden.filter("a{u=\"2\"} 1\na{u=\"3\"} 1\n".to_owned());
         assert_eq!(kept, "a{u=\"2\"} 1\na{u=\"3\"} 1\n");
         assert!(missing.gone.load(Ordering::SeqCst));
