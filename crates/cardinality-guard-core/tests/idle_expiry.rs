@@ -418,4 +418,12 @@ fn registering_an_expired_label_set_again_brings_it_back() {
     let text = scrape(&exporter);
     // The exporter had not forgotten it yet: its count goes on.
     assert_eq!(value_exact(&text, M, &[("user", "a")]), Some(4.0), "{text}");
+    // Coming back starts a new idle period: the next sweeps keep it.
+    for _ in 0..2 {
+        clock.advance(10 * SECOND);
+        let text = scrape(&exporter);
+        assert_eq!(value_exact(&text, M, &[("user", "a")]), Some(4.0), "{text}");
+    }
+    let m = exporter.report().metric(M).cloned().expect("tracked");
+    assert_eq!((m.expired, m.revived), (1, 1));
 }
