@@ -95,11 +95,14 @@ impl Shared {
     /// the exporter to forget them, it also renders (and discards) the
     /// exposition: the exporter only forgets idle series during a render.
     fn run_upkeep(&self, prometheus: &PrometheusHandle) {
-        prometheus.run_upkeep();
         if !self.config.expires() {
+            prometheus.run_upkeep();
             return;
         }
+        // Never beside a render: the exporter's upkeep re-creates (empty,
+        // for good) a histogram that a concurrent render forgets.
         let mut sweeps = self.lock_reclaim();
+        prometheus.run_upkeep();
         let mut hidden = self.sweep(&mut sweeps);
         if hidden.len() > 0 {
             drop(hidden.filter(prometheus.render()));
