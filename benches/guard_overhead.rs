@@ -76,8 +76,17 @@ where
 
 /// Both arms of one group: the same `op` over the bare exporter, then the guard.
 fn side_by_side(c: &mut Criterion, group: &str, op: impl Fn()) {
+    compare(c, group, (unguarded(), guarded()), op);
+}
+
+/// `op` over each of the `arms`, bare exporter first, in one group.
+fn compare(
+    c: &mut Criterion,
+    group: &str,
+    (bare, guard): (PrometheusRecorder, Guard<PrometheusRecorder>),
+    op: impl Fn(),
+) {
     let mut g = c.benchmark_group(group);
-    let (bare, guard) = (unguarded(), guarded());
     bench_with(&mut g, "unguarded", &bare, &op);
     bench_with(&mut g, "guarded", &guard, &op);
     g.finish();
@@ -131,8 +140,16 @@ fn h3_variable_label(c: &mut Criterion) {
 }
 
 fn h4_cached_handle(c: &mut Criterion) {
-    let mut g = c.benchmark_group("H4 cached handle increment");
-    let (bare, guard) = (unguarded(), guarded());
+    held_handle(c, "H4 cached handle increment", (unguarded(), guarded()));
+}
+
+/// Increments of a handle registered once, through each of the `arms`.
+fn held_handle(
+    c: &mut Criterion,
+    group: &str,
+    (bare, guard): (PrometheusRecorder, Guard<PrometheusRecorder>),
+) {
+    let mut g = c.benchmark_group(group);
     for (name, recorder) in [("unguarded", &bare as &dyn Recorder), ("guarded", &guard)] {
         let counter = metrics::with_local_recorder(
             recorder,
@@ -155,25 +172,20 @@ fn expiring_arms() -> (PrometheusRecorder, Guard<PrometheusRecorder>) {
 }
 
 fn h1e_literal_labels_expiring(c: &mut Criterion) {
-    let mut g = c.benchmark_group("H1e counter! literal labels, idle expiry on");
-    let (bare, guard) = expiring_arms();
-    let op = || metrics::counter!("h1_total", "method" => "GET", "status" => "200").increment(1);
-    bench_with(&mut g, "unguarded", &bare, op);
-    bench_with(&mut g, "guarded", &guard, op);
-    g.finish();
+    compare(
+        c,
+        "H1e counter! literal labels, idle expiry on",
+        expiring_arms(),
+        || metrics::counter!("h1_total", "method" => "GET", "status" => "200").increment(1),
+    );
 }
 
 fn h4e_cached_handle_expiring(c: &mut Criterion) {
-    let mut g = c.benchmark_group("H4e cached handle increment, idle expiry on");
-    let (bare, guard) = expiring_arms();
-    for (name, recorder) in [("unguarded", &bare as &dyn Recorder), ("guarded", &guard)] {
-        let counter = metrics::with_local_recorder(
-            recorder,
-            || metrics::counter!("h4_total", "method" => "GET"),
-        );
-        g.bench_function(name, |b| b.iter(|| counter.increment(1)));
-    }
-    g.finish();
+    held_handle(
+        c,
+        "H4e cached handle increment, idle expiry on",
+        expiring_arms(),
+    );
 }
 
 /// Histogram samples wait in the exporter until upkeep drains them; a fresh
@@ -229,16 +241,18 @@ fn o1_overflow(c: &mut Criterion) {
 }
 
 /// `render()` of 10,000 counter series, the guard's self-report included.
+/// 10,000 counter series through `recorder`.
+fn fill(recorder: &dyn Recorder) {
+    metrics::with_local_recorder(recorder, || {
+        for i in 0..10_000 {
+            metrics::counter!("r1_total", "id" => i.to_string()).increment(1);
+        }
+    })
+}
+
 fn r1_render(c: &mut Criterion) {
     let mut g = c.benchmark_group("R1 render 10,000 series");
     g.sample_size(30);
-    let fill = |recorder: &dyn Recorder| {
-        metrics::with_local_recorder(recorder, || {
-            for i in 0..10_000 {
-                metrics::counter!("r1_total", "id" => i.to_string()).increment(1);
-            }
-        })
-    };
     let bare = unguarded();
     let bare_handle: PrometheusHandle = bare.handle();
     fill(&bare);
@@ -261,13 +275,6 @@ fn r1e_render_expiring(c: &mut Criterion) {
     let mut g = c.benchmark_group("R1e render 10,000 series, idle expiry on (sweep + render)");
     g.sample_size(30);
     let (bare, guard) = expiring_arms();
-    let fill = |recorder: &dyn Recorder| {
-        metrics::with_local_recorder(recorder, || {
-            for i in 0..10_000 {
-                metrics::counter!("r1_total", "id" => i.to_string()).increment(1);
-            }
-        })
-    };
     fill(&bare);
     fill(&guard);
     let bare_handle: PrometheusHandle = bare.handle();

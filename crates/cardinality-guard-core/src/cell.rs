@@ -36,9 +36,8 @@ pub(crate) enum Swept {
     Expired,
     /// Expired before; `gone` once the exporter no longer renders it.
     StillExpired { gone: bool },
-    /// Folded for good: no longer a series of its own; `gone` once the
-    /// exporter no longer renders the one it had.
-    Redirected { gone: bool },
+    /// Folded for good: no longer a series of its own.
+    Redirected,
 }
 
 pub(crate) struct Cell<K: Kind> {
@@ -136,6 +135,11 @@ impl<K: Kind> Cell<K> {
         self.lock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The exporter no longer renders the series it was admitted with.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::Acquire)
+    }
+
     pub(crate) fn is_expired(&self) -> bool {
         self.state.load(Ordering::SeqCst) == EXPIRED
     }
@@ -189,11 +193,7 @@ impl<K: Kind> Cell<K> {
                     gone: self.gone.load(Ordering::Acquire),
                 }
             }
-            REDIRECT => {
-                return Swept::Redirected {
-                    gone: self.gone.load(Ordering::Acquire),
-                }
-            }
+            REDIRECT => return Swept::Redirected,
             _ => {}
         }
         if self.touched.swap(false, Ordering::SeqCst) {

@@ -592,20 +592,14 @@ impl<K: Kind> Family<K> {
                         is_cell(entry, &cell) && Arc::strong_count(&cell) == 3 && cell.is_expired()
                     });
                 }
-                Swept::Redirected { .. } => {}
+                Swept::Redirected => {}
             }
         }
         // Folded label sets' old series: hidden until the exporter forgets them.
         let mut redirected = self.redirected.lock().unwrap_or_else(|p| p.into_inner());
         // A label set admitted again since shares its series: that is no
         // longer hidden, nor theirs to wait for.
-        redirected.retain(|cell| {
-            !self.table.contains_key(&cell.key)
-                && !matches!(
-                    cell.sweep(now_ms, 0, |_| {}),
-                    Swept::Redirected { gone: true }
-                )
-        });
+        redirected.retain(|cell| !self.table.contains_key(&cell.key) && !cell.is_gone());
         for cell in redirected.iter() {
             hidden.add(&cell.key, cell.clone(), K::KIND);
         }

@@ -85,22 +85,16 @@ impl LabelState {
             return true;
         }
         let hash = self.hasher.hash_one(value);
-        let used = |hash: &u64| {
-            admitted
-                .get(hash)
-                .map(|last| last.store(epoch, Ordering::Relaxed))
-                .is_some()
-        };
-        if used(&hash) {
+        if self.mark_used(hash, epoch) {
             return true;
         }
         if self.full.load(Ordering::Acquire) {
             // The value that filled the last place was inserted before `full`
             // was set: look once more, so a racing admission is seen.
-            return used(&hash);
+            return self.mark_used(hash, epoch);
         }
         let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
-        if used(&hash) {
+        if self.mark_used(hash, epoch) {
             return true;
         }
         let count = self.admitted_count.load(Ordering::Acquire);
@@ -116,12 +110,20 @@ impl LabelState {
         true
     }
 
+    /// Stamps an admitted value (by hash) as used at sweep `epoch`; false
+    /// when it is not admitted.
+    fn mark_used(&self, hash: u64, epoch: u64) -> bool {
+        self.admitted
+            .as_ref()
+            .and_then(|admitted| admitted.get(&hash))
+            .map(|last| last.store(epoch, Ordering::Relaxed))
+            .is_some()
+    }
+
     /// Notes that an admitted label set still uses `value`.
     fn keep(&self, value: &str, epoch: u64) {
-        if let Some(admitted) = &self.admitted {
-            if let Some(last) = admitted.get(&self.hasher.hash_one(value)) {
-                last.store(epoch, Ordering::Relaxed);
-            }
+        if self.admitted.is_some() {
+            self.mark_used(self.hasher.hash_one(value), epoch);
         }
     }
 

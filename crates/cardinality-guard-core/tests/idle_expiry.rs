@@ -54,6 +54,15 @@ fn scrape(exporter: &PrometheusGuard) -> String {
     text
 }
 
+/// Lets a 30 s idle timeout pass with no update: a scrape past it notes the
+/// last activity, the next one expires. Returns the last render.
+fn idle_past_30s(exporter: &PrometheusGuard, clock: &ManualClock) -> String {
+    clock.advance(31 * SECOND);
+    scrape(exporter);
+    clock.advance(31 * SECOND);
+    scrape(exporter)
+}
+
 #[test]
 fn an_idle_label_set_expires_and_frees_its_budget() {
     const M: &str = "logins_total";
@@ -111,10 +120,7 @@ fn a_held_handle_that_outlives_expiry_keeps_its_data() {
     gauge.set(3.0);
     scrape(&exporter);
 
-    clock.advance(31 * SECOND);
-    scrape(&exporter); // notes the last activity
-    clock.advance(31 * SECOND);
-    let text = scrape(&exporter);
+    let text = idle_past_30s(&exporter, &clock);
     assert!(users_of(&text, M).is_empty(), "expired:\n{text}");
     assert_eq!(exporter.report().metric(M).map(|m| m.series), Some(0));
 
@@ -137,10 +143,7 @@ fn a_held_handle_that_outlives_expiry_keeps_its_data() {
 
     // And again: a handle survives any number of expiries.
     for round in 1..=3u64 {
-        clock.advance(31 * SECOND);
-        scrape(&exporter);
-        clock.advance(31 * SECOND);
-        let text = scrape(&exporter);
+        let text = idle_past_30s(&exporter, &clock);
         assert!(users_of(&text, M).is_empty(), "round {round}:\n{text}");
         held.increment(1);
         let text = scrape(&exporter);
@@ -161,10 +164,7 @@ fn a_held_handle_brought_back_without_room_folds_and_loses_nothing() {
     let held = guard.register_counter(&user(M, "old"), &METADATA);
     held.increment(4);
     scrape(&exporter);
-    clock.advance(31 * SECOND);
-    scrape(&exporter);
-    clock.advance(31 * SECOND);
-    scrape(&exporter); // "old" expired: its room is free
+    idle_past_30s(&exporter, &clock); // "old" expired: its room is free
     for u in ["x", "y", "z"] {
         guard.register_counter(&user(M, u), &METADATA).increment(1);
     }
@@ -378,10 +378,7 @@ fn histograms_expire_only_when_every_histogram_can() {
             .register_counter(&user("hits", "a"), &METADATA)
             .increment(1);
         scrape(&exporter);
-        clock.advance(31 * SECOND);
-        scrape(&exporter);
-        clock.advance(31 * SECOND);
-        let text = scrape(&exporter);
+        let text = idle_past_30s(&exporter, &clock);
         (
             label_sets_of(&text, "lat").len(),
             label_sets_of(&text, "hits").len(),
@@ -407,10 +404,7 @@ fn registering_an_expired_label_set_again_brings_it_back() {
         metrics::counter!(M, "user" => "a").increment(3);
     });
     scrape(&exporter);
-    clock.advance(31 * SECOND);
-    scrape(&exporter);
-    clock.advance(31 * SECOND);
-    let text = scrape(&exporter);
+    let text = idle_past_30s(&exporter, &clock);
     assert!(users_of(&text, M).is_empty(), "{text}");
     metrics::with_local_recorder(&guard, || {
         metrics::counter!(M, "user" => "a").increment(1);
