@@ -79,3 +79,27 @@ impl From<ManualClock> for Clock {
         }
     }
 }
+
+/// The guard's one time line: milliseconds since it started, by its clock.
+/// Expiry, warnings and upkeep all read it, so tests on a [`ManualClock`]
+/// never sleep.
+#[derive(Clone, Debug)]
+pub(crate) struct Timeline {
+    clock: Clock,
+    start: Instant,
+}
+
+impl Timeline {
+    pub(crate) fn new(clock: Clock) -> Timeline {
+        Timeline {
+            start: clock.now(),
+            clock,
+        }
+    }
+
+    /// Now, in ms since the guard started.
+    pub(crate) fn now_ms(&self) -> u64 {
+        let elapsed = self.clock.now().saturating_duration_since(self.start);
+        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+    }
+}

@@ -11,7 +11,6 @@
 //! and again) feeds a HyperLogLog sketch per label, so the demand keeps
 //! counting while values are folded.
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -22,7 +21,7 @@ use metrics::{Gauge, Key, Label, Recorder};
 use serde::Serialize;
 
 use crate::config::MetricPolicy;
-use crate::names::{is_label_name, take_slot};
+use crate::normalize::take_slot;
 use crate::self_report;
 use crate::sketch::Sketch;
 
@@ -143,10 +142,15 @@ impl LabelState {
         }
     }
 
-    fn observe(&self, value: &str, metric: &str, inner: &dyn Recorder) {
+    /// Counts `value` in the demand; over another recorder, publishes the
+    /// estimate through it.
+    fn observe(&self, value: &str, metric: &str, inner: Option<&dyn Recorder>) {
         if value == LABEL_OVERFLOW || !self.demand.insert(value) {
             return;
         }
+        let Some(inner) = inner else {
+            return; // the Prometheus path renders the estimate from the report
+        };
         // Published by increments of a monotone maximum, so racing threads
         // can never leave an older, lower estimate showing.
         let estimate = self.demand.estimate();
@@ -190,18 +194,6 @@ impl Hasher for PassThrough {
 
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
-    }
-}
-
-/// A label key as the exporter renders it (`user.id` as `user_id`), without
-/// allocating when it is already valid.
-fn rendered_label_key(key: &str) -> Cow<'_, str> {
-    if is_label_name(key) {
-        Cow::Borrowed(key)
-    } else {
-        Cow::Owned(metrics_exporter_prometheus::formatting::sanitize_label_key(
-            key,
-        ))
     }
 }
 
@@ -275,18 +267,18 @@ impl MetricLabels {
         }
     }
 
-    /// Observes the demand of every tracked label of `key` and decides its
-    /// values. Returns the key with refused values replaced by `__overflow__`
-    /// (`None` when all stay), and how many labels were refused.
+    /// Observes the demand of every tracked label of `key` (normalized) and
+    /// decides its values. Returns the key with refused values replaced by
+    /// `__overflow__`, or `None` when all stay.
     pub(crate) fn apply(
         &self,
         key: &Key,
         metric: &str,
-        inner: &dyn Recorder,
-    ) -> (Option<Key>, usize) {
+        inner: Option<&dyn Recorder>,
+    ) -> Option<Key> {
         let mut refused: Vec<usize> = Vec::new();
         for (i, label) in key.labels().enumerate() {
-            if let Some(state) = self.state(&rendered_label_key(label.key())) {
+            if let Some(state) = self.state(label.key()) {
                 state.observe(label.value(), metric, inner);
                 if !state.admits(label.value(), self.epoch.load(Ordering::Relaxed)) {
                     state.folded.fetch_add(1, Ordering::Relaxed);
@@ -295,7 +287,7 @@ impl MetricLabels {
             }
         }
         if refused.is_empty() {
-            return (None, 0);
+            return None;
         }
         let labels: Vec<Label> = key
             .labels()
@@ -305,17 +297,14 @@ impl MetricLabels {
                 false => l.clone(),
             })
             .collect();
-        (
-            Some(Key::from_parts(key.name().to_owned(), labels)),
-            refused.len(),
-        )
+        Some(Key::from_parts(key.name().to_owned(), labels))
     }
 
     /// Notes that the admitted label set `key` is still in use at sweep `epoch`.
     pub(crate) fn keep(&self, key: &Key, epoch: u64) {
         self.epoch.fetch_max(epoch, Ordering::Relaxed);
         for label in key.labels() {
-            if let Some(state) = self.states.get(&*rendered_label_key(label.key())) {
+            if let Some(state) = self.states.get(label.key()) {
                 state.keep(label.value(), epoch);
             }
         }
@@ -326,15 +315,6 @@ impl MetricLabels {
         self.epoch.fetch_max(epoch, Ordering::Relaxed);
         for state in self.states.iter() {
             state.reclaim(epoch);
-        }
-    }
-
-    /// Keeps the demand gauges alive in the exporter.
-    pub(crate) fn touch(&self) {
-        for state in self.states.iter() {
-            if let Some(gauge) = state.gauge.get() {
-                gauge.increment(0.0);
-            }
         }
     }
 

@@ -28,20 +28,22 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
-mod admission;
-mod cell;
+mod budget;
 mod clock;
 pub mod config;
-mod family;
+mod exposition;
 mod guard;
 mod labels;
-mod names;
+mod metric;
+mod normalize;
 mod prometheus;
-mod reclaim;
+mod registry;
 mod report;
 pub mod self_report;
+mod series;
 mod shape;
 mod sketch;
+mod warning;
 
 pub use clock::{Clock, ManualClock};
 pub use config::{
@@ -51,7 +53,8 @@ pub use config::{
 pub use guard::{Guard, GuardHandle, GuardLayer};
 pub use labels::LABEL_OVERFLOW;
 pub use prometheus::{
-    install, prometheus_builder, InstallError, PrometheusGuard, PrometheusGuardBuilder,
+    install, prometheus_builder, GuardRecorder, InstallError, PrometheusGuard,
+    PrometheusGuardBuilder,
 };
 pub use report::{GlobalReport, LabelReport, MetricReport, OverflowCounts, OverflowReason, Report};
 pub use shape::{HistogramShape, HistogramShapes, MetricKind, DEFAULT_QUANTILES};

@@ -1,32 +1,27 @@
-//! One call from a config to a guarded Prometheus exporter.
+//! The Prometheus path: the guard is the recorder and the renderer.
 
 use std::fmt;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use metrics_exporter_prometheus::{
-    BuildError, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
-};
-use metrics_util::layers::Layer;
-use metrics_util::MetricKindMask;
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use metrics_exporter_prometheus::{BuildError, PrometheusBuilder};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::guard::{Guard, GuardHandle, GuardLayer};
+use crate::guard::GuardHandle;
+use crate::registry::Registry;
 use crate::report::Report;
+use crate::shape::{HistogramShapes, MetricKind};
 
 /// A `PrometheusBuilder` that renders histograms exactly as `config` says
-/// (`[histograms]`), so the guard's series counts match the render.
+/// (`[histograms]`, `[global] labels`), for a [`GuardLayer`](crate::GuardLayer)
+/// around the exporter. Over the exporter nothing expires; prefer
+/// [`PrometheusGuard`], which renders the series itself.
 ///
-/// Add your own settings (global labels, quantiles are not supported: keep
-/// the default seven) before `build_recorder()`.
-///
-/// With an `idle_timeout` in the config, the exporter is given its own idle
-/// timeout ([`Config::exporter_idle_timeout`]), longer than the guard's:
-/// serve the exposition through [`GuardHandle::render`] (or
-/// [`PrometheusGuard::render`]), which hides what the guard has expired
-/// until the exporter forgets it.
+/// # Errors
+/// The exporter refuses a bucket list (never one a [`Config`] holds).
 pub fn prometheus_builder(config: &Config) -> Result<PrometheusBuilder, BuildError> {
     let mut builder = PrometheusBuilder::new();
     if let Some(buckets) = &config.histograms.buckets {
@@ -35,22 +30,16 @@ pub fn prometheus_builder(config: &Config) -> Result<PrometheusBuilder, BuildErr
     for (pattern, buckets) in &config.histograms.per_metric {
         builder = builder.set_buckets_for_metric(pattern.to_matcher(), buckets.bounds())?;
     }
-    if let Some(timeout) = config.exporter_idle_timeout() {
-        let mut kinds = MetricKindMask::COUNTER | MetricKindMask::GAUGE;
-        if config.histograms_expire() {
-            kinds = kinds | MetricKindMask::HISTOGRAM;
-        }
-        builder = builder.idle_timeout(kinds, Some(timeout));
+    for (key, value) in &config.global_labels {
+        builder = builder.add_global_label(key, value);
     }
     Ok(builder)
 }
 
-/// Why a guarded exporter could not be built or installed.
+/// Why a guarded exporter could not be installed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum InstallError {
-    /// The exporter refused its settings.
-    Build(BuildError),
     /// A global recorder is already installed in this process.
     AlreadyInstalled,
 }
@@ -58,7 +47,6 @@ pub enum InstallError {
 impl fmt::Display for InstallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            InstallError::Build(e) => write!(f, "cannot build the Prometheus exporter: {e}"),
             InstallError::AlreadyInstalled => {
                 f.write_str("a global metrics recorder is already installed in this process")
             }
@@ -66,23 +54,11 @@ impl fmt::Display for InstallError {
     }
 }
 
-impl std::error::Error for InstallError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            InstallError::Build(e) => Some(e),
-            InstallError::AlreadyInstalled => None,
-        }
-    }
-}
+impl std::error::Error for InstallError {}
 
-impl From<BuildError> for InstallError {
-    fn from(e: BuildError) -> Self {
-        InstallError::Build(e)
-    }
-}
-
-/// The Prometheus exporter and the guard around it, built from one config:
-/// render the exposition text and read the guard's report from here.
+/// The guard on the Prometheus path, as a handle: it renders the exposition
+/// (text format 0.0.4) and reports. [`PrometheusGuard::builder`] gives the
+/// recorder ([`GuardRecorder`]) to install with it.
 ///
 /// ```
 /// let exporter = cardinality_guard_core::PrometheusGuard::builder(
@@ -95,7 +71,7 @@ impl From<BuildError> for InstallError {
 /// ```
 #[derive(Clone)]
 pub struct PrometheusGuard {
-    prometheus: PrometheusHandle,
+    registry: Arc<Registry>,
     guard: GuardHandle,
     _upkeep: Option<Arc<Upkeep>>,
 }
@@ -111,32 +87,38 @@ impl PrometheusGuard {
     }
 
     /// The Prometheus text exposition of every series, the guard's
-    /// self-report included. With idle timeouts, it sweeps first and leaves
-    /// out expired series (see [`GuardHandle::render`]).
+    /// self-report included: families sorted by name, series sorted by
+    /// labels, so two scrapes of an unchanged service are identical. With
+    /// idle timeouts, a sweep runs first; a series counts as scraped once
+    /// it has been rendered.
     pub fn render(&self) -> String {
-        self.guard.render(&self.prometheus)
+        self.registry.render()
     }
 
-    /// The exporter's upkeep and the guard's sweep, as the background
-    /// thread runs them; for when [`PrometheusGuardBuilder::upkeep_interval`]
-    /// is `None`.
+    /// The upkeep the background thread runs: drains histogram samples and,
+    /// with idle timeouts, sweeps; for when
+    /// [`PrometheusGuardBuilder::upkeep_interval`] is `None` (or a test
+    /// drives a [`ManualClock`](crate::ManualClock)).
     pub fn run_upkeep(&self) {
-        self.guard.run_upkeep(&self.prometheus);
+        self.registry.upkeep();
     }
 
     /// A snapshot of the guard's state.
     pub fn report(&self) -> Report {
-        self.guard.report()
+        self.registry.report()
     }
 
-    /// The guard's handle.
+    /// The guard's handle (reports and label sets, e.g. for the report endpoint).
     pub fn guard(&self) -> &GuardHandle {
         &self.guard
     }
+}
 
-    /// The exporter's handle.
-    pub fn prometheus(&self) -> &PrometheusHandle {
-        &self.prometheus
+impl fmt::Debug for PrometheusGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrometheusGuard")
+            .field("upkeep_thread", &self._upkeep.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -148,49 +130,50 @@ pub struct PrometheusGuardBuilder {
 }
 
 impl PrometheusGuardBuilder {
-    /// How often a background thread drains histogram samples
-    /// (`PrometheusHandle::run_upkeep`); without it they pile up between
-    /// scrapes. With idle timeouts, the thread also sweeps, at least every
-    /// [`Config::sweep_interval`]. `None`: you call
-    /// [`PrometheusGuard::run_upkeep`] yourself. Default: 5 s.
+    /// How often a background thread drains histogram samples (and, with
+    /// idle timeouts, sweeps: at least every [`Config::sweep_interval`]).
+    /// `None`: you call [`PrometheusGuard::run_upkeep`] yourself (renders
+    /// drain samples too). Default: 5 s. The thread stops when the last
+    /// clone of the [`PrometheusGuard`] is dropped.
     pub fn upkeep_interval(mut self, interval: Option<Duration>) -> Self {
         self.upkeep_interval = interval;
         self
     }
 
-    /// The clock idle timeouts are measured by (e.g. a [`ManualClock`](crate::ManualClock)
-    /// in tests). Default: the system's.
+    /// The clock idle timeouts and warnings are measured by (e.g. a
+    /// [`ManualClock`](crate::ManualClock) in tests). Default: the system's.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
     }
 
-    /// Builds the exporter and the guard around it without installing
-    /// anything, e.g. to push more layers on top:
-    /// `Stack::new(guard).push(other_layer).install()`.
-    pub fn build(self) -> Result<(Guard<PrometheusRecorder>, PrometheusGuard), InstallError> {
-        let recorder = prometheus_builder(&self.config)?.build_recorder();
-        let prometheus = recorder.handle();
+    /// Builds the recorder and its handle without installing anything,
+    /// e.g. to push more layers on top:
+    /// `Stack::new(recorder).push(other_layer).install()`.
+    ///
+    /// # Errors
+    /// None today: the config was checked when it was built. The `Result`
+    /// leaves room for settings that can fail.
+    pub fn build(self) -> Result<(GuardRecorder, PrometheusGuard), InstallError> {
+        let shapes = HistogramShapes::from_config(&self.config.histograms);
         let sweep = self.config.sweep_interval();
-        let guard = GuardLayer::new(self.config)
-            .with_clock(self.clock)
-            .layer(recorder);
-        let handle = guard.handle();
+        let registry = Arc::new(Registry::new(self.config, shapes, self.clock, None));
         let upkeep = self.upkeep_interval.map(|every| {
             let every = sweep.map_or(every, |sweep| every.min(sweep));
-            Arc::new(Upkeep::start(prometheus.clone(), handle.clone(), every))
+            Arc::new(Upkeep::start(Arc::downgrade(&registry), every))
         });
-        Ok((
-            guard,
-            PrometheusGuard {
-                prometheus,
-                guard: handle,
-                _upkeep: upkeep,
-            },
-        ))
+        let handle = PrometheusGuard {
+            guard: GuardHandle::bound(registry.clone()),
+            registry: registry.clone(),
+            _upkeep: upkeep,
+        };
+        Ok((GuardRecorder { registry }, handle))
     }
 
-    /// Builds and installs the guarded exporter as the global recorder.
+    /// Builds and installs the recorder as the global recorder.
+    ///
+    /// # Errors
+    /// [`InstallError::AlreadyInstalled`] when this process has one.
     pub fn install(self) -> Result<PrometheusGuard, InstallError> {
         let (recorder, exporter) = self.build()?;
         metrics::set_global_recorder(recorder).map_err(|_| InstallError::AlreadyInstalled)?;
@@ -198,24 +181,74 @@ impl PrometheusGuardBuilder {
     }
 }
 
-/// Builds the guarded exporter from `config` and installs it globally.
+/// Builds the guarded recorder from `config` and installs it globally.
+///
+/// # Errors
+/// [`InstallError::AlreadyInstalled`] when this process has one.
 pub fn install(config: Config) -> Result<PrometheusGuard, InstallError> {
     PrometheusGuard::builder(config).install()
 }
 
-/// A background thread that runs the exporter's upkeep until dropped.
+/// The recorder of the Prometheus path: admits, stores and hands out
+/// series; its [`PrometheusGuard`] renders them.
+pub struct GuardRecorder {
+    registry: Arc<Registry>,
+}
+
+impl fmt::Debug for GuardRecorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GuardRecorder").finish_non_exhaustive()
+    }
+}
+
+impl Recorder for GuardRecorder {
+    fn describe_counter(&self, key: KeyName, _: Option<Unit>, description: SharedString) {
+        self.registry.describe(&key, &description);
+    }
+
+    fn describe_gauge(&self, key: KeyName, _: Option<Unit>, description: SharedString) {
+        self.registry.describe(&key, &description);
+    }
+
+    fn describe_histogram(&self, key: KeyName, _: Option<Unit>, description: SharedString) {
+        self.registry.describe(&key, &description);
+    }
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        self.registry
+            .register(MetricKind::Counter, key)
+            .map_or_else(Counter::noop, |s| s.counter())
+    }
+
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        self.registry
+            .register(MetricKind::Gauge, key)
+            .map_or_else(Gauge::noop, |s| s.gauge())
+    }
+
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        self.registry
+            .register(MetricKind::Histogram, key)
+            .map_or_else(Histogram::noop, |s| s.histogram())
+    }
+}
+
+/// A background thread that runs the guard's upkeep until dropped.
 struct Upkeep {
     stop: Mutex<Option<Sender<()>>>,
 }
 
 impl Upkeep {
-    fn start(prometheus: PrometheusHandle, guard: GuardHandle, every: Duration) -> Upkeep {
+    fn start(registry: std::sync::Weak<Registry>, every: Duration) -> Upkeep {
         let (stop, stopped) = mpsc::channel::<()>();
         let spawned = std::thread::Builder::new()
             .name("cardinality-guard-upkeep".into())
             .spawn(move || {
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    guard.run_upkeep(&prometheus);
+                    match registry.upgrade() {
+                        Some(registry) => registry.upkeep(),
+                        None => return,
+                    }
                 }
             });
         // Without a thread, samples are still drained at every render.

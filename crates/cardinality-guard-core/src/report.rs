@@ -18,18 +18,27 @@ pub enum OverflowReason {
     LabelLimit = 2,
     /// `global.max_metrics` names were already tracked.
     MaxMetrics = 3,
+    /// A label value was longer than `global.max_label_value_length`: it
+    /// became `__overflow__` in that label only.
+    ValueTooLong = 4,
+    /// The name or a label key can't render: an empty or reserved name, a
+    /// name another kind already renders, a reserved label key (removed).
+    Invalid = 5,
 }
 
 impl OverflowReason {
-    pub(crate) const COUNT: usize = 4;
+    pub(crate) const COUNT: usize = 6;
 
-    /// The `reason` label value: `series_limit`, `global_limit`, `label_limit` or `max_metrics`.
+    /// The `reason` label value: `series_limit`, `global_limit`, `label_limit`,
+    /// `max_metrics`, `value_too_long` or `invalid`.
     pub fn as_str(self) -> &'static str {
         match self {
             OverflowReason::SeriesLimit => "series_limit",
             OverflowReason::GlobalLimit => "global_limit",
             OverflowReason::LabelLimit => "label_limit",
             OverflowReason::MaxMetrics => "max_metrics",
+            OverflowReason::ValueTooLong => "value_too_long",
+            OverflowReason::Invalid => "invalid",
         }
     }
 
@@ -39,6 +48,8 @@ impl OverflowReason {
             OverflowReason::GlobalLimit,
             OverflowReason::LabelLimit,
             OverflowReason::MaxMetrics,
+            OverflowReason::ValueTooLong,
+            OverflowReason::Invalid,
         ]
         .get(i)
         .copied()
@@ -57,12 +68,33 @@ pub struct OverflowCounts {
     pub label_limit: u64,
     /// Reason `max_metrics`.
     pub max_metrics: u64,
+    /// Reason `value_too_long`.
+    pub value_too_long: u64,
+    /// Reason `invalid`.
+    pub invalid: u64,
 }
 
 impl OverflowCounts {
     /// All reasons together.
     pub fn total(&self) -> u64 {
-        self.series_limit + self.global_limit + self.label_limit + self.max_metrics
+        self.series_limit
+            + self.global_limit
+            + self.label_limit
+            + self.max_metrics
+            + self.value_too_long
+            + self.invalid
+    }
+
+    /// The count of one reason.
+    pub fn get(&self, reason: OverflowReason) -> u64 {
+        match reason {
+            OverflowReason::SeriesLimit => self.series_limit,
+            OverflowReason::GlobalLimit => self.global_limit,
+            OverflowReason::LabelLimit => self.label_limit,
+            OverflowReason::MaxMetrics => self.max_metrics,
+            OverflowReason::ValueTooLong => self.value_too_long,
+            OverflowReason::Invalid => self.invalid,
+        }
     }
 
     pub(crate) fn add(&mut self, reason: OverflowReason, n: u64) {
@@ -71,6 +103,8 @@ impl OverflowCounts {
             OverflowReason::GlobalLimit => self.global_limit += n,
             OverflowReason::LabelLimit => self.label_limit += n,
             OverflowReason::MaxMetrics => self.max_metrics += n,
+            OverflowReason::ValueTooLong => self.value_too_long += n,
+            OverflowReason::Invalid => self.invalid += n,
         }
     }
 }
@@ -94,8 +128,12 @@ pub struct MetricReport {
     pub series_per_label_set: u64,
     /// Whether the overflow series exists (something was folded into it).
     pub overflow_series: bool,
-    /// Registrations folded or dropped, by reason.
+    /// Registrations folded or dropped, by reason (`label_limit`,
+    /// `value_too_long` and `invalid` rewrite one label and go on).
     pub overflow: OverflowCounts,
+    /// Label sets admitted so far (new series created, re-admissions after
+    /// expiry included): the growth.
+    pub admitted: u64,
     /// Its overflow policy.
     pub on_overflow: OnOverflow,
     /// Enforce or shadow.
@@ -129,6 +167,10 @@ pub struct GlobalReport {
     /// Registrations of metric names beyond `max_metrics` (dropped, or passed
     /// through untracked in shadow mode).
     pub untracked_registrations: u64,
+    /// Registrations refused because the name can't render as a metric of
+    /// its own: empty, in the guard's reserved `cardinality_guard_`
+    /// namespace, or already rendered by another kind.
+    pub invalid_registrations: u64,
     /// Label-set entries the guard keeps in memory (bounded by the budgets,
     /// except in shadow mode, which admits everything).
     pub tracked_label_sets: usize,
@@ -161,5 +203,25 @@ pub(crate) fn ratio(part: u64, whole: u64) -> f64 {
         0.0
     } else {
         part as f64 / whole as f64
+    }
+}
+
+/// A set of overflow reasons.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub(crate) struct Reasons(pub(crate) u8);
+
+impl Reasons {
+    pub(crate) fn add(&mut self, reason: OverflowReason) {
+        self.0 |= 1 << reason as u8;
+    }
+
+    pub(crate) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub(crate) fn iter(self) -> impl Iterator<Item = OverflowReason> {
+        (0..OverflowReason::COUNT)
+            .filter(move |i| self.0 & (1 << i) != 0)
+            .filter_map(OverflowReason::from_index)
     }
 }

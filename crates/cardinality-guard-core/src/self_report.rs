@@ -1,5 +1,9 @@
-//! The guard's own metrics, emitted through the *inner* recorder so they never
-//! re-enter the guard. Their cardinality is bounded by `global.max_metrics`.
+//! The guard's own metrics. On the Prometheus path they are rendered from
+//! the guard's tables at every render ([`crate::exposition`]), so they can't
+//! drift from what renders; over another recorder they are published through
+//! that recorder, never re-entering the guard. Their cardinality is bounded
+//! by `global.max_metrics`, and their names are reserved: user metrics named
+//! `cardinality_guard_*` are refused, so the self-report can't be spoofed.
 
 use std::sync::OnceLock;
 
@@ -7,12 +11,17 @@ use metrics::{Counter, Gauge, Key, KeyName, Label, Level, Metadata, Recorder, Sh
 
 use crate::report::OverflowReason;
 
+/// The guard's namespace: user metrics with such names are refused.
+pub const RESERVED_PREFIX: &str = "cardinality_guard_";
 /// `cardinality_guard_series{metric}`: exported series the metric holds now.
 pub const SERIES: &str = "cardinality_guard_series";
 /// `cardinality_guard_series_limit{metric}`: the metric's budget in series.
 pub const SERIES_LIMIT: &str = "cardinality_guard_series_limit";
 /// `cardinality_guard_overflow_total{metric, reason}`: registrations folded or dropped.
 pub const OVERFLOW_TOTAL: &str = "cardinality_guard_overflow_total";
+/// `cardinality_guard_admitted_total{metric}`: label sets admitted
+/// (re-admissions after expiry included): the growth rate.
+pub const ADMITTED_TOTAL: &str = "cardinality_guard_admitted_total";
 /// `cardinality_guard_global_series`: all guarded series.
 pub const GLOBAL_SERIES: &str = "cardinality_guard_global_series";
 /// `cardinality_guard_global_series_limit`: `global.max_series`.
@@ -22,14 +31,16 @@ pub const METRICS: &str = "cardinality_guard_metrics";
 /// The `metric` label value under which registrations of metric names beyond
 /// `global.max_metrics` are counted (their own names are unbounded).
 pub const UNTRACKED_METRIC: &str = "__untracked__";
+/// The `metric` label value under which refused names are counted (reason
+/// `invalid`): empty, reserved, or rendered by another kind already.
+pub const INVALID_METRIC: &str = "__invalid__";
 /// The label that marks a metric's overflow series (the OpenTelemetry marker,
 /// written the Prometheus way).
 pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
 
-/// Gives every self-report metric its `# HELP` text, through the inner recorder.
-pub(crate) fn describe(inner: &dyn Recorder) {
-    let gauges = [
-        (
+/// Every self-report gauge, with its `# HELP` text.
+pub(crate) const GAUGES: [(&str, &str); 6] = [
+    (
             SERIES,
             "Exported series the metric holds now, its overflow series included.",
         ),
@@ -51,20 +62,35 @@ pub(crate) fn describe(inner: &dyn Recorder) {
             "Estimated distinct values seen per label of a metric (demand, folded values included).",
         ),
     ];
-    for (name, help) in gauges {
+
+/// Every self-report counter, with its `# HELP` text.
+pub(crate) const COUNTERS: [(&str, &str); 2] = [
+    (
+        OVERFLOW_TOTAL,
+        "Registrations the cardinality guard folded into the overflow series or dropped, by reason.",
+    ),
+    (
+        ADMITTED_TOTAL,
+        "Label sets the cardinality guard admitted (new series, re-admissions after expiry included).",
+    ),
+];
+
+/// Gives every self-report metric its `# HELP` text, through the inner recorder.
+pub(crate) fn describe(inner: &dyn Recorder) {
+    for (name, help) in GAUGES {
         inner.describe_gauge(
             KeyName::from_const_str(name),
             None,
             SharedString::const_str(help),
         );
     }
-    inner.describe_counter(
-        KeyName::from_const_str(OVERFLOW_TOTAL),
-        None,
-        SharedString::const_str(
-            "Registrations the cardinality guard folded into the overflow series or dropped, by reason.",
-        ),
-    );
+    for (name, help) in COUNTERS {
+        inner.describe_counter(
+            KeyName::from_const_str(name),
+            None,
+            SharedString::const_str(help),
+        );
+    }
 }
 
 static METADATA: Metadata<'static> =
@@ -88,11 +114,12 @@ fn overflow_counter(inner: &dyn Recorder, metric: &str, reason: OverflowReason) 
     inner.register_counter(&Key::from_parts(OVERFLOW_TOTAL, labels), &METADATA)
 }
 
-/// Self-report handles of one metric.
+/// Over another recorder: the self-report handles of one metric.
 pub(crate) struct MetricGauges {
     series: Gauge,
     /// Kept with the others; the limit never changes after it is set.
     _limit: Gauge,
+    admitted: Counter,
     overflow: [OnceLock<Counter>; OverflowReason::COUNT],
 }
 
@@ -101,31 +128,19 @@ impl MetricGauges {
         let label = || vec![Label::new("metric", metric.to_owned())];
         MetricGauges {
             _limit: gauge_set(inner, SERIES_LIMIT, label(), limit as f64),
-            // Registration alone renders it (as 0). Never `set`: series only
-            // move by `increment`, so two metrics of one name (a counter and
-            // a gauge) add up to the lines the exporter renders under it.
+            // Registration alone renders it (as 0); series only move by
+            // `increment`, applied atomically, so concurrent admissions
+            // cannot publish a stale value.
             series: gauge(inner, SERIES, label()),
+            admitted: inner.register_counter(&Key::from_parts(ADMITTED_TOTAL, label()), &METADATA),
             overflow: Default::default(),
         }
     }
 
-    /// Series are only ever added through `increment`, which the exporter
-    /// applies atomically, so concurrent admissions cannot publish a stale value.
-    pub(crate) fn add_series(&self, cost: u64) {
+    pub(crate) fn add_series(&self, cost: u64, admitted: bool) {
         self.series.increment(cost as f64);
-    }
-
-    pub(crate) fn remove_series(&self, cost: u64) {
-        self.series.decrement(cost as f64);
-    }
-
-    /// Marks every series of this self-report active, unchanged, so an
-    /// exporter idle timeout never forgets them.
-    pub(crate) fn touch(&self) {
-        self.series.increment(0.0);
-        self._limit.increment(0.0);
-        for counter in self.overflow.iter().filter_map(OnceLock::get) {
-            counter.increment(0);
+        if admitted {
+            self.admitted.increment(1);
         }
     }
 
@@ -141,40 +156,29 @@ impl MetricGauges {
     }
 }
 
-/// Self-report handles of the whole guard.
+/// Over another recorder: the self-report handles of the whole guard.
 pub(crate) struct GlobalGauges {
     series: Gauge,
     _limit: Gauge,
     metrics: Gauge,
     untracked: OnceLock<Counter>,
+    invalid: OnceLock<Counter>,
 }
 
 impl GlobalGauges {
     pub(crate) fn register(inner: &dyn Recorder, series_limit: u64) -> Self {
+        describe(inner);
         GlobalGauges {
             _limit: gauge_set(inner, GLOBAL_SERIES_LIMIT, vec![], series_limit as f64),
             series: gauge(inner, GLOBAL_SERIES, vec![]),
             metrics: gauge(inner, METRICS, vec![]),
             untracked: OnceLock::new(),
+            invalid: OnceLock::new(),
         }
     }
 
     pub(crate) fn add_series(&self, cost: u64) {
         self.series.increment(cost as f64);
-    }
-
-    pub(crate) fn remove_series(&self, cost: u64) {
-        self.series.decrement(cost as f64);
-    }
-
-    /// Marks every series of this self-report active, unchanged.
-    pub(crate) fn touch(&self) {
-        self.series.increment(0.0);
-        self._limit.increment(0.0);
-        self.metrics.increment(0.0);
-        if let Some(counter) = self.untracked.get() {
-            counter.increment(0);
-        }
     }
 
     pub(crate) fn add_metric(&self) {
@@ -184,6 +188,12 @@ impl GlobalGauges {
     pub(crate) fn count_untracked(&self, inner: &dyn Recorder) {
         self.untracked
             .get_or_init(|| overflow_counter(inner, UNTRACKED_METRIC, OverflowReason::MaxMetrics))
+            .increment(1);
+    }
+
+    pub(crate) fn count_invalid(&self, inner: &dyn Recorder) {
+        self.invalid
+            .get_or_init(|| overflow_counter(inner, INVALID_METRIC, OverflowReason::Invalid))
             .increment(1);
     }
 }

@@ -84,9 +84,9 @@ pub struct MetricPolicy {
     /// is reserved (`pinned = { route = ["/login"] }`). Default: none.
     pub pinned: BTreeMap<String, BTreeSet<String>>,
     /// How long a label set may go without an update before it expires: its
-    /// series stops rendering and its budget frees. `None`: never (the
-    /// default). Histograms expire only when every histogram can (see
-    /// [`Config::histograms_expire`]).
+    /// series is deleted and its budget frees. `None`: never (the default).
+    /// Only on the Prometheus path ([`PrometheusGuard`](crate::PrometheusGuard)),
+    /// which stores the series itself.
     pub idle_timeout: Option<Duration>,
 }
 
@@ -118,6 +118,10 @@ pub struct GlobalLimits {
     /// After the first warning that a metric folds, at most one reminder
     /// per metric per this interval. Default: 10 minutes.
     pub warn_interval: Duration,
+    /// The longest label value (in bytes) that renders; a longer one becomes
+    /// `__overflow__` in that label only (reason `value_too_long`), so memory
+    /// and scrape size are bounded by the budgets. Default: 1024.
+    pub max_label_value_length: NonZeroUsize,
 }
 
 impl Default for GlobalLimits {
@@ -127,6 +131,7 @@ impl Default for GlobalLimits {
             max_metrics: NonZeroUsize::new(1000).unwrap_or(NonZeroUsize::MIN),
             max_labels_per_metric: NonZeroUsize::new(8).unwrap_or(NonZeroUsize::MIN),
             warn_interval: Duration::from_secs(600),
+            max_label_value_length: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
         }
     }
 }
@@ -207,6 +212,19 @@ pub struct HistogramConfig {
     pub per_metric: Vec<(Pattern, Buckets)>,
 }
 
+impl HistogramConfig {
+    /// The buckets of the histogram `name` (`None`: it renders as a summary).
+    pub fn buckets_for(&self, name: &str) -> Option<&Buckets> {
+        let mut overrides: Vec<&(Pattern, Buckets)> = self.per_metric.iter().collect();
+        overrides.sort_by(|a, b| a.0.cmp(&b.0));
+        overrides
+            .into_iter()
+            .find(|(p, _)| p.matches(name))
+            .map(|(_, b)| b)
+            .or(self.buckets.as_ref())
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
@@ -218,6 +236,9 @@ pub struct Config {
     pub histograms: HistogramConfig,
     /// `[[metrics]]`, in file order.
     pub metrics: Vec<MetricRule>,
+    /// `[global] labels`: labels every series renders with (e.g. `region`),
+    /// as the exporter's global labels. A key label of the same name wins.
+    pub global_labels: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -282,21 +303,8 @@ impl Config {
         self.idle_timeouts().next().is_some()
     }
 
-    /// Whether histograms expire. The exporter forgets idle series with one
-    /// timeout per metric kind, and a histogram cannot be kept alive without
-    /// recording a sample, so histograms expire only when every one of them
-    /// has an idle timeout: `[defaults] idle_timeout` is set and no
-    /// `[[metrics]]` entry turns it off. Otherwise no histogram expires.
-    pub fn histograms_expire(&self) -> bool {
-        self.defaults.idle_timeout.is_some()
-            && self.metrics.iter().all(|r| r.idle_timeout != Some(None))
-    }
-
-    /// The idle timeout of the metric `name` of `kind`, as enforced.
-    pub fn idle_timeout_for(&self, kind: crate::MetricKind, name: &str) -> Option<Duration> {
-        if kind == crate::MetricKind::Histogram && !self.histograms_expire() {
-            return None;
-        }
+    /// The idle timeout of the metric `name` (of any kind).
+    pub fn idle_timeout_for(&self, name: &str) -> Option<Duration> {
         self.policy_for(name).idle_timeout
     }
 
@@ -316,16 +324,6 @@ impl Config {
     pub fn sweep_interval(&self) -> Option<Duration> {
         let shortest = self.shortest_idle_timeout()?;
         Some((shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(5)))
-    }
-
-    /// The idle timeout the exporter is given: the longest of the guard's,
-    /// plus two sweeps and a second. The guard always expires a series
-    /// first, and keeps every series it has not expired active, so the
-    /// exporter only ever forgets series the guard expired.
-    pub fn exporter_idle_timeout(&self) -> Option<Duration> {
-        let longest = self.longest_idle_timeout()?;
-        let sweep = self.sweep_interval()?;
-        Some(longest + 2 * sweep + Duration::from_secs(1))
     }
 
     /// Adds a `[[metrics]]` rule (builder style).

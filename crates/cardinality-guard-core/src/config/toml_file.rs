@@ -30,6 +30,8 @@ struct RawGlobal {
     max_metrics: Option<Spanned<i64>>,
     max_labels_per_metric: Option<Spanned<i64>>,
     warn_interval: Option<Spanned<String>>,
+    max_label_value_length: Option<Spanned<i64>>,
+    labels: Option<BTreeMap<String, Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -435,13 +437,34 @@ struct LabelSettings(
 
 /// A label name as code writes it: `[a-zA-Z_][a-zA-Z0-9_]*`.
 fn check_label_name(label: &str) -> Result<(), String> {
-    if crate::names::is_label_name(label) {
+    if crate::normalize::is_label_name(label) {
         Ok(())
     } else {
         Err(format!(
             "{label:?} is not a label name (letters, digits and `_`)"
         ))
     }
+}
+
+/// A `[global] labels` entry: a label name that renders as written and is
+/// not reserved, with a value that renders.
+pub(crate) fn check_global_label(label: &str, value: &str, max_len: usize) -> Result<(), String> {
+    check_label_name(label)?;
+    if label.starts_with("__") || ["le", "quantile", "otel_metric_overflow"].contains(&label) {
+        return Err(format!(
+            "{label:?} is reserved (`__` prefix, `le`, `quantile`, `otel_metric_overflow`)"
+        ));
+    }
+    if value.is_empty() {
+        return Err("a global label needs a value (an empty value is an absent label)".into());
+    }
+    if value.len() > max_len {
+        return Err(format!(
+            "the value is {} bytes, longer than max_label_value_length ({max_len})",
+            value.len()
+        ));
+    }
+    Ok(())
 }
 
 /// `"500ms"`, `"90s"`, `"10m"`, `"1h"`.
@@ -485,6 +508,21 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         }
         if let Some(v) = &g.warn_interval {
             config.global.warn_interval = src.duration(v, "global.warn_interval".into())?;
+        }
+        if let Some(v) = &g.max_label_value_length {
+            let n = src.budget(v, "global.max_label_value_length".into())?;
+            config.global.max_label_value_length = usize::try_from(n.get())
+                .ok()
+                .and_then(NonZeroUsize::new)
+                .unwrap_or(GlobalLimits::default().max_label_value_length);
+        }
+        for (label, value) in g.labels.iter().flatten() {
+            let key = format!("global.labels.{label}");
+            check_global_label(label, value.get_ref(), config.global.max_label_value_length.get())
+                .map_err(|m| src.invalid(value.span(), key, m))?;
+            config
+                .global_labels
+                .insert(label.clone(), value.get_ref().clone());
         }
     }
 

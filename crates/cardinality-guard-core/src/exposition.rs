@@ -1,0 +1,250 @@
+//! The Prometheus text format (0.0.4), written from the guard's own tables.
+//!
+//! The lines are those `metrics-exporter-prometheus` writes wherever it is
+//! correct (same names, suffixes, `le` and `quantile` labels, number
+//! formatting), with label values escaped losslessly, in a stable order:
+//! families sorted by name, each family's series sorted by their labels,
+//! then the guard's self-report, computed from what was just written.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::Distribution;
+
+use crate::metric::Metric;
+use crate::normalize::{escape_help_into, label_text};
+use crate::report::{GlobalReport, OverflowReason};
+use crate::self_report::{
+    ADMITTED_TOTAL, COUNTERS, GAUGES, GLOBAL_SERIES, GLOBAL_SERIES_LIMIT, INVALID_METRIC,
+    LABEL_VALUES, METRICS, OVERFLOW_TOTAL, SERIES, SERIES_LIMIT, UNTRACKED_METRIC,
+};
+use crate::series::{Series, Storage};
+use crate::shape::MetricKind;
+
+/// Writes `value` as the text format wants a float: as Rust displays it,
+/// but `+Inf`, `-Inf` and `NaN` spelled the Prometheus way.
+fn write_f64(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value == f64::INFINITY {
+        out.push_str("+Inf");
+    } else if value == f64::NEG_INFINITY {
+        out.push_str("-Inf");
+    } else {
+        let _ = write!(out, "{value}");
+    }
+}
+
+/// `name[_suffix]{labels[,extra]} ` (the value follows).
+fn write_start(
+    out: &mut String,
+    name: &str,
+    suffix: &str,
+    labels: &str,
+    extra: Option<(&str, &str)>,
+) {
+    out.push_str(name);
+    out.push_str(suffix);
+    if !labels.is_empty() || extra.is_some() {
+        out.push('{');
+        out.push_str(labels);
+        if let Some((key, value)) = extra {
+            if !labels.is_empty() {
+                out.push(',');
+            }
+            let _ = write!(out, "{key}=\"{value}\"");
+        }
+        out.push('}');
+    }
+    out.push(' ');
+}
+
+fn write_header(out: &mut String, name: &str, type_name: &str, help: Option<&str>) {
+    if let Some(help) = help {
+        let _ = write!(out, "# HELP {name} ");
+        escape_help_into(out, help);
+        out.push('\n');
+    }
+    let _ = writeln!(out, "# TYPE {name} {type_name}");
+}
+
+/// What a render wrote of one metric, for its self-report lines.
+pub(crate) struct Rendered {
+    pub(crate) metric: Arc<Metric>,
+    pub(crate) series: u64,
+}
+
+/// Writes the family of `metric` (nothing while it has no series) and
+/// returns the series written. Marks every series as scraped first.
+pub(crate) fn write_metric(
+    out: &mut String,
+    metric: &Metric,
+    help: Option<&str>,
+    now: quanta::Instant,
+) -> u64 {
+    let table = metric.lock();
+    if table.is_empty() {
+        return 0;
+    }
+    let type_name = match (&metric.kind, &metric.histogram) {
+        (MetricKind::Counter, _) => "counter",
+        (MetricKind::Gauge, _) => "gauge",
+        (MetricKind::Histogram, Some(h)) => h.type_name(),
+        (MetricKind::Histogram, None) => "histogram",
+    };
+    write_header(out, &metric.name, type_name, help);
+    let expiring = metric.idle_timeout_ms.is_some();
+    for series in table.values() {
+        if expiring {
+            series.scraped();
+        }
+        write_series(out, &metric.name, series, now);
+    }
+    out.push('\n');
+    table.len() as u64 * metric.budget.cost
+}
+
+fn write_series(out: &mut String, name: &str, series: &Series, now: quanta::Instant) {
+    let labels = &*series.text;
+    match &series.storage {
+        Storage::Counter(value) => {
+            write_start(out, name, "", labels, None);
+            let _ = writeln!(out, "{}", value.load(std::sync::atomic::Ordering::Acquire));
+        }
+        Storage::Gauge(bits) => {
+            write_start(out, name, "", labels, None);
+            write_f64(
+                out,
+                f64::from_bits(bits.load(std::sync::atomic::Ordering::Acquire)),
+            );
+            out.push('\n');
+        }
+        Storage::Histogram { distribution, .. } => {
+            series.drain(now);
+            let distribution = distribution.lock().unwrap_or_else(|p| p.into_inner());
+            let (sum, count) = match &*distribution {
+                Distribution::Histogram(histogram) => {
+                    let mut le = String::new();
+                    for (bound, count) in histogram.buckets() {
+                        le.clear();
+                        let _ = write!(le, "{bound}");
+                        write_start(out, name, "_bucket", labels, Some(("le", &le)));
+                        let _ = writeln!(out, "{count}");
+                    }
+                    write_start(out, name, "_bucket", labels, Some(("le", "+Inf")));
+                    let _ = writeln!(out, "{}", histogram.count());
+                    (histogram.sum(), histogram.count())
+                }
+                Distribution::Summary(rolling, quantiles, sum) => {
+                    let snapshot = rolling.snapshot(now);
+                    let mut q = String::new();
+                    for quantile in quantiles.iter() {
+                        q.clear();
+                        let _ = write!(q, "{}", quantile.value());
+                        write_start(out, name, "", labels, Some(("quantile", &q)));
+                        write_f64(out, snapshot.quantile(quantile.value()).unwrap_or(0.0));
+                        out.push('\n');
+                    }
+                    (*sum, rolling.count() as u64)
+                }
+                Distribution::NativeHistogram(_) => return,
+            };
+            write_start(out, name, "_sum", labels, None);
+            write_f64(out, sum);
+            out.push('\n');
+            write_start(out, name, "_count", labels, None);
+            let _ = writeln!(out, "{count}");
+        }
+        Storage::Inner(_) => {}
+    }
+}
+
+/// Writes the guard's self-report from what this render wrote: every
+/// figure matches the lines above it.
+pub(crate) fn write_self_report(
+    out: &mut String,
+    rendered: &[Rendered],
+    global: &GlobalReport,
+    global_labels: &[(String, String)],
+) {
+    let labels = |pairs: &[(&str, &str)]| {
+        label_text(
+            global_labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .chain(pairs.iter().copied()),
+        )
+    };
+    let mut families: Vec<(&str, Vec<(String, String)>)> = Vec::new();
+    let mut per_metric = |name: &'static str, value: &dyn Fn(&Rendered) -> Option<u64>| {
+        let lines = rendered
+            .iter()
+            .filter_map(|r| Some((labels(&[("metric", &r.metric.name)]), value(r)?.to_string())))
+            .collect();
+        families.push((name, lines));
+    };
+    per_metric(SERIES, &|r| Some(r.series));
+    per_metric(SERIES_LIMIT, &|r| Some(r.metric.policy.max_series.get()));
+    per_metric(ADMITTED_TOTAL, &|r| Some(r.metric.report_admitted()));
+    let mut overflow = Vec::new();
+    let mut demand = Vec::new();
+    for r in rendered {
+        let counts = r.metric.overflow_counts();
+        for i in 0..OverflowReason::COUNT {
+            let Some(reason) = OverflowReason::from_index(i) else {
+                continue;
+            };
+            let n = counts.get(reason);
+            if n > 0 {
+                let l = labels(&[("metric", &r.metric.name), ("reason", reason.as_str())]);
+                overflow.push((l, n.to_string()));
+            }
+        }
+        for label in r.metric.labels.report().iter().filter(|l| l.demand > 0) {
+            let l = labels(&[("metric", &r.metric.name), ("label", &label.name)]);
+            demand.push((l, label.demand.to_string()));
+        }
+    }
+    for (metric, reason, n) in [
+        (UNTRACKED_METRIC, OverflowReason::MaxMetrics, global.untracked_registrations),
+        (INVALID_METRIC, OverflowReason::Invalid, global.invalid_registrations),
+    ] {
+        if n > 0 {
+            let l = labels(&[("metric", metric), ("reason", reason.as_str())]);
+            overflow.push((l, n.to_string()));
+        }
+    }
+    families.push((OVERFLOW_TOTAL, overflow));
+    families.push((LABEL_VALUES, demand));
+    let series: u64 = rendered.iter().map(|r| r.series).sum();
+    families.push((GLOBAL_SERIES, vec![(labels(&[]), series.to_string())]));
+    let limit = global.series_limit.to_string();
+    families.push((GLOBAL_SERIES_LIMIT, vec![(labels(&[]), limit)]));
+    let metrics = global.metrics.to_string();
+    families.push((METRICS, vec![(labels(&[]), metrics)]));
+
+    families.sort_by(|a, b| a.0.cmp(b.0));
+    for (name, mut lines) in families {
+        if lines.is_empty() {
+            continue;
+        }
+        let (type_name, help) = match COUNTERS.iter().find(|(n, _)| *n == name) {
+            Some((_, help)) => ("counter", *help),
+            None => (
+                "gauge",
+                GAUGES
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or("", |(_, h)| *h),
+            ),
+        };
+        write_header(out, name, type_name, Some(help));
+        lines.sort();
+        for (labels, value) in lines {
+            write_start(out, name, "", &labels, None);
+            out.push_str(&value);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+}

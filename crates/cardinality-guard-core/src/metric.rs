@@ -1,0 +1,489 @@
+//! One metric (a kind and a rendered name): its budget, its label rules and
+//! its table of series, which admission, expiry, revival and render share
+//! under one lock.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Duration;
+
+use metrics::{Key, Label, Level, Metadata, Recorder};
+use metrics_exporter_prometheus::Distribution;
+use metrics_util::storage::AtomicBucket;
+use metrics_util::Quantile;
+
+use crate::budget::{Budget, Global};
+use crate::clock::Timeline;
+use crate::config::{MetricPolicy, Mode, OnOverflow};
+use crate::labels::MetricLabels;
+use crate::normalize::{LabelRules, LabelTexts};
+use crate::report::{ratio, MetricReport, OverflowCounts, OverflowReason, Reasons};
+use crate::self_report::{GlobalGauges, MetricGauges, OVERFLOW_LABEL};
+use crate::series::{Handle, Revive, Series, SeriesParts, Storage};
+use crate::shape::MetricKind;
+
+/// A metric's series by identity (sorted label text): the render order.
+pub(crate) type Table = BTreeMap<Box<str>, Arc<Series>>;
+
+/// What all metrics of one guard share.
+pub(crate) struct Env {
+    pub(crate) global: Global,
+    pub(crate) time: Timeline,
+    /// Labels every series renders with (`[global] labels`).
+    pub(crate) global_labels: Vec<(String, String)>,
+    /// Over another recorder: that recorder (it stores the series and
+    /// receives the self-report). `None` on the Prometheus path.
+    pub(crate) inner: Option<Arc<dyn Recorder + Send + Sync>>,
+    /// Over another recorder: the global self-report handles.
+    pub(crate) gauges: Option<GlobalGauges>,
+}
+
+/// How a histogram renders, on the Prometheus path.
+#[derive(Clone, Debug)]
+pub(crate) enum HistogramStore {
+    Buckets(Arc<[f64]>),
+    Summary(Arc<Vec<Quantile>>),
+}
+
+impl HistogramStore {
+    fn distribution(&self) -> Distribution {
+        match self {
+            HistogramStore::Buckets(bounds) => Distribution::new_histogram(bounds),
+            // The exporter's defaults: three 20 s windows.
+            HistogramStore::Summary(quantiles) => Distribution::new_summary(
+                quantiles.clone(),
+                Duration::from_secs(20),
+                NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN),
+            ),
+        }
+    }
+
+    /// The `# TYPE` of the family.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            HistogramStore::Buckets(_) => "histogram",
+            HistogramStore::Summary(_) => "summary",
+        }
+    }
+}
+
+/// Where a registration goes.
+pub(crate) enum Placed {
+    /// A series of its own (admitted now or before).
+    Series(Arc<Series>),
+    /// Folded into the overflow series, or dropped (`None`).
+    Folded(Option<Arc<Series>>),
+}
+
+pub(crate) struct Metric {
+    pub(crate) name: String,
+    pub(crate) kind: MetricKind,
+    pub(crate) policy: MetricPolicy,
+    pub(crate) rules: LabelRules,
+    /// Stage 1: label limits, pinned values, demand.
+    pub(crate) labels: MetricLabels,
+    pub(crate) idle_timeout_ms: Option<u64>,
+    /// On the Prometheus path, for histograms: how they render.
+    pub(crate) histogram: Option<HistogramStore>,
+    pub(crate) budget: Budget,
+    pub(crate) env: Arc<Env>,
+    table: Mutex<Table>,
+    overflow: OnceLock<Arc<Series>>,
+    label_sets: AtomicU64,
+    overflow_live: AtomicBool,
+    admitted: AtomicU64,
+    expired: AtomicU64,
+    revived: AtomicU64,
+    pub(crate) overflow_counts: [AtomicU64; OverflowReason::COUNT],
+    /// When the last warning about this metric was logged (ms by the
+    /// guard's clock, plus one); 0: never.
+    pub(crate) warned_at: AtomicU64,
+    /// Over another recorder: the self-report handles of this metric.
+    gauges: Option<MetricGauges>,
+    me: Weak<Metric>,
+}
+
+/// Metadata for the guard's own registrations with an inner recorder.
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// What a new metric is made of.
+pub(crate) struct MetricParts {
+    pub(crate) name: String,
+    pub(crate) kind: MetricKind,
+    pub(crate) policy: MetricPolicy,
+    pub(crate) cost: u64,
+    pub(crate) rules: LabelRules,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) histogram: Option<HistogramStore>,
+    pub(crate) max_labels: usize,
+}
+
+impl Metric {
+    pub(crate) fn new(parts: MetricParts, env: Arc<Env>) -> Arc<Metric> {
+        let gauges = env
+            .inner
+            .as_deref()
+            .map(|inner| MetricGauges::register(inner, &parts.name, parts.policy.max_series.get()));
+        Arc::new_cyclic(|me| Metric {
+            labels: MetricLabels::new(&parts.policy, parts.max_labels),
+            budget: Budget::new(&parts.policy, parts.cost, &env.global),
+            name: parts.name,
+            kind: parts.kind,
+            policy: parts.policy,
+            rules: parts.rules,
+            idle_timeout_ms: parts
+                .idle_timeout
+                .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)),
+            histogram: parts.histogram,
+            env,
+            table: Mutex::new(Table::new()),
+            overflow: OnceLock::new(),
+            label_sets: AtomicU64::new(0),
+            overflow_live: AtomicBool::new(false),
+            admitted: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
+            revived: AtomicU64::new(0),
+            overflow_counts: Default::default(),
+            warned_at: AtomicU64::new(0),
+            gauges,
+            me: me.clone(),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn enforces(&self) -> bool {
+        self.policy.mode == Mode::Enforce
+    }
+
+    /// Budget, then storage, for a normalized `key` (already through the
+    /// label limits): the series it goes to. `reasons` already holds what
+    /// normalizing and the label limits did; every reason is counted once
+    /// the lock is released.
+    pub(crate) fn place(&self, key: &Key, mut reasons: Reasons) -> Placed {
+        let texts = LabelTexts::of(key, &self.env.global_labels);
+        let placed = {
+            let mut table = self.lock();
+            self.place_locked(&mut table, key, texts, &mut reasons)
+        };
+        self.count(reasons);
+        placed
+    }
+
+    fn place_locked(
+        &self,
+        table: &mut Table,
+        key: &Key,
+        texts: LabelTexts,
+        reasons: &mut Reasons,
+    ) -> Placed {
+        if let Some(series) = table.get(texts.identity.as_str()) {
+            // Another spelling, or a race; in shadow mode, counted again.
+            reasons.0 |= series.shadow_reasons;
+            return Placed::Series(series.clone());
+        }
+        match self.budget.decide(&self.env.global) {
+            Ok(()) => Placed::Series(self.insert(table, key, texts, true, Reasons::default())),
+            Err(reason) => {
+                reasons.add(reason);
+                if self.enforces() {
+                    Placed::Folded(self.fold_target_locked(table))
+                } else {
+                    let shadow = folds_only(*reasons);
+                    Placed::Series(self.insert(table, key, texts, false, shadow))
+                }
+            }
+        }
+    }
+
+    /// A new series in the table, accounted.
+    fn insert(
+        &self,
+        table: &mut Table,
+        key: &Key,
+        texts: LabelTexts,
+        reserved: bool,
+        shadow: Reasons,
+    ) -> Arc<Series> {
+        let series = self.new_series(key.clone(), texts, false, shadow);
+        series.reserved.store(reserved, Ordering::Relaxed);
+        table.insert(series.identity.clone(), series.clone());
+        self.added(false);
+        series
+    }
+
+    /// Accounts a series that renders now.
+    fn added(&self, overflow: bool) {
+        if overflow {
+            self.overflow_live.store(true, Ordering::Release);
+        } else {
+            self.label_sets.fetch_add(1, Ordering::AcqRel);
+            self.admitted.fetch_add(1, Ordering::Relaxed);
+        }
+        self.env.global.add_series(self.budget.cost);
+        if let (Some(gauges), Some(global)) = (&self.gauges, &self.env.gauges) {
+            gauges.add_series(self.budget.cost, !overflow);
+            global.add_series(self.budget.cost);
+        }
+    }
+
+    fn new_series(&self, key: Key, texts: LabelTexts, overflow: bool, shadow: Reasons) -> Arc<Series> {
+        let storage = match (&self.env.inner, self.kind) {
+            (Some(inner), MetricKind::Counter) => {
+                Storage::Inner(Handle::Counter(inner.register_counter(&key, &METADATA)))
+            }
+            (Some(inner), MetricKind::Gauge) => {
+                Storage::Inner(Handle::Gauge(inner.register_gauge(&key, &METADATA)))
+            }
+            (Some(inner), MetricKind::Histogram) => {
+                Storage::Inner(Handle::Histogram(inner.register_histogram(&key, &METADATA)))
+            }
+            (None, MetricKind::Counter) => Storage::Counter(AtomicU64::new(0)),
+            (None, MetricKind::Gauge) => Storage::Gauge(AtomicU64::new(0.0_f64.to_bits())),
+            (None, MetricKind::Histogram) => Storage::Histogram {
+                samples: AtomicBucket::new(),
+                distribution: Mutex::new(
+                    self.histogram
+                        .as_ref()
+                        .map_or_else(|| Distribution::new_histogram(&[1.0]), |h| h.distribution()),
+                ),
+            },
+        };
+        let owner: Weak<dyn Revive> = self.me.clone();
+        let parts = SeriesParts {
+            storage,
+            key,
+            text: texts.rendered.into_boxed_str(),
+            identity: texts.identity.into_boxed_str(),
+            overflow,
+            shadow_reasons: shadow.0,
+            now_ms: self.env.time.now_ms(),
+        };
+        Series::new(parts, owner)
+    }
+
+    /// The overflow series, created (or brought back) if needed; `None`
+    /// under `drop`, or when the overflow series has no room.
+    fn fold_target_locked(&self, table: &mut Table) -> Option<Arc<Series>> {
+        if self.policy.on_overflow == OnOverflow::Drop || !self.budget.overflow_room {
+            return None;
+        }
+        let series = self.overflow.get_or_init(|| {
+            let key = Key::from_parts(self.name.clone(), vec![Label::new(OVERFLOW_LABEL, "true")]);
+            let texts = LabelTexts::of(&key, &self.env.global_labels);
+            self.new_series(key, texts, true, Reasons::default())
+        });
+        if !table.contains_key(&series.identity) {
+            // Its first fold, or its first since it expired (its room stays reserved).
+            table.insert(series.identity.clone(), series.clone());
+            series.revived(self.env.time.now_ms());
+            self.added(true);
+        }
+        Some(series.clone())
+    }
+
+    /// Counts the reasons of one registration (and perhaps warns), with no
+    /// lock held: a log subscriber may record metrics of its own.
+    pub(crate) fn count(&self, reasons: Reasons) {
+        for reason in reasons.iter() {
+            self.overflow_counts[reason as usize].fetch_add(1, Ordering::Relaxed);
+            if let (Some(gauges), Some(inner)) = (&self.gauges, &self.env.inner) {
+                gauges.count_overflow(&**inner, &self.name, reason);
+            }
+            self.warn(reason);
+        }
+    }
+
+    /// One upkeep pass at `now_ms` (sweep number `epoch`): expires idle
+    /// series, gives their budget back, reclaims label values no series
+    /// uses, and reopens a budget that freed up. True if any expired.
+    pub(crate) fn sweep(&self, now_ms: u64, epoch: u64) -> bool {
+        let Some(timeout_ms) = self.idle_timeout_ms else {
+            return false;
+        };
+        let mut table = self.lock();
+        let mut expired: Vec<Box<str>> = Vec::new();
+        for (identity, series) in table.iter() {
+            if series.sweep(now_ms, timeout_ms) {
+                expired.push(identity.clone());
+            } else if !series.overflow {
+                self.labels.keep(&series.key, epoch);
+            }
+        }
+        for identity in &expired {
+            if let Some(series) = table.remove(identity) {
+                self.removed(&series);
+            }
+        }
+        self.labels.reclaim(epoch);
+        self.budget.maybe_reopen(&self.env.global);
+        !expired.is_empty()
+    }
+
+    /// Accounts a series that expired.
+    fn removed(&self, series: &Series) {
+        if series.overflow {
+            self.overflow_live.store(false, Ordering::Release);
+        } else {
+            self.label_sets.fetch_sub(1, Ordering::AcqRel);
+            self.expired.fetch_add(1, Ordering::Relaxed);
+            if series.reserved.swap(false, Ordering::Relaxed) {
+                self.budget.release(&self.env.global);
+            }
+        }
+        self.env.global.remove_series(self.budget.cost);
+    }
+
+    /// Brings back `series`, expired and updated again: see [`Revive`].
+    fn revive_locked(
+        &self,
+        table: &mut Table,
+        series: &Arc<Series>,
+        reasons: &mut Reasons,
+    ) -> Option<Arc<Series>> {
+        if let Some(target) = series.redirected() {
+            return target; // another thread found it no room
+        }
+        if !series.is_expired() {
+            return None; // another thread brought it back
+        }
+        if series.overflow {
+            self.fold_target_locked(table);
+            return None;
+        }
+        // Registered again meanwhile: that series is the one that renders.
+        if let Some(live) = table.get(&series.identity) {
+            return series.redirect(Some(live.clone()));
+        }
+        // Its label values may have been given to others meanwhile.
+        let inner = self.env.inner.as_deref().map(|r| r as &dyn Recorder);
+        if let Some(rewritten) = self.labels.apply(&series.key, &self.name, inner) {
+            reasons.add(OverflowReason::LabelLimit);
+            if self.enforces() {
+                let texts = LabelTexts::of(&rewritten, &self.env.global_labels);
+                let target = match self.place_locked(table, &rewritten, texts, reasons) {
+                    Placed::Series(s) => Some(s),
+                    Placed::Folded(target) => target,
+                };
+                return series.redirect(target);
+            }
+        }
+        let reserved = match self.budget.decide(&self.env.global) {
+            Ok(()) => true,
+            Err(reason) => {
+                reasons.add(reason);
+                if self.enforces() {
+                    let target = self.fold_target_locked(table);
+                    return series.redirect(target);
+                }
+                false
+            }
+        };
+        series.reserved.store(reserved, Ordering::Relaxed);
+        table.insert(series.identity.clone(), series.clone());
+        series.revived(self.env.time.now_ms());
+        self.added(false);
+        self.revived.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    /// Moves pending histogram samples into their distributions.
+    pub(crate) fn drain(&self, now: quanta::Instant) {
+        if self.kind == MetricKind::Histogram {
+            for series in self.lock().values() {
+                series.drain(now);
+            }
+        }
+    }
+
+    /// Up to `max` admitted label sets (not the overflow series).
+    pub(crate) fn label_sets(&self, max: usize) -> Vec<Vec<(String, String)>> {
+        self.lock()
+            .values()
+            .filter(|s| !s.overflow)
+            .take(max)
+            .map(|s| {
+                s.key
+                    .labels()
+                    .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    pub(crate) fn report_admitted(&self) -> u64 {
+        self.admitted.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn overflow_counts(&self) -> OverflowCounts {
+        let mut overflow = OverflowCounts::default();
+        for (i, count) in self.overflow_counts.iter().enumerate() {
+            if let Some(reason) = OverflowReason::from_index(i) {
+                overflow.add(reason, count.load(Ordering::Relaxed));
+            }
+        }
+        overflow
+    }
+
+    pub(crate) fn report(&self) -> MetricReport {
+        let overflow_live = self.overflow_live.load(Ordering::Acquire);
+        let label_sets = self.label_sets.load(Ordering::Acquire);
+        let series = (label_sets + u64::from(overflow_live)) * self.budget.cost;
+        let overflow = self.overflow_counts();
+        let limit = self.policy.max_series.get();
+        let labels = self.labels.report();
+        let blame = (overflow.total() > 0)
+            .then(|| labels.first().map(|l| l.name.clone()))
+            .flatten();
+        MetricReport {
+            labels,
+            blame,
+            name: self.name.clone(),
+            kind: self.kind,
+            series,
+            limit,
+            utilization: ratio(series, limit),
+            label_sets,
+            series_per_label_set: self.budget.cost,
+            overflow_series: overflow_live,
+            overflow,
+            admitted: self.admitted.load(Ordering::Relaxed),
+            on_overflow: self.policy.on_overflow,
+            mode: self.policy.mode,
+            idle_timeout_seconds: self.idle_timeout_ms.map(|ms| ms as f64 / 1000.0),
+            expired: self.expired.load(Ordering::Relaxed),
+            revived: self.revived.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Revive for Metric {
+    fn revive(&self, series: &Arc<Series>) -> Option<Arc<Series>> {
+        let mut reasons = Reasons::default();
+        let target = {
+            let mut table = self.lock();
+            self.revive_locked(&mut table, series, &mut reasons)
+        };
+        self.count(reasons);
+        target
+    }
+}
+
+/// The reasons that fold a label set (what shadow mode counts again at
+/// every registration of it).
+fn folds_only(reasons: Reasons) -> Reasons {
+    let mut out = Reasons::default();
+    for reason in reasons.iter() {
+        if matches!(
+            reason,
+            OverflowReason::SeriesLimit | OverflowReason::GlobalLimit | OverflowReason::LabelLimit
+        ) {
+            out.add(reason);
+        }
+    }
+    out
+}

@@ -1,0 +1,329 @@
+//! What a key renders as, decided once per label set.
+//!
+//! The Prometheus text format has rules a `metrics::Key` knows nothing of:
+//! names and label keys have a grammar, some keys are reserved, label values
+//! must be escaped. This module turns any key into one that renders validly:
+//!
+//! - the name and label keys are sanitized as `metrics-exporter-prometheus`
+//!   does (invalid characters become `_`), so spellings that render alike are
+//!   one series;
+//! - an empty name, or one in the guard's own namespace, is refused;
+//! - label keys that are empty, start with `__`, are the overflow marker, or
+//!   the kind's own (`le` on a histogram, `quantile` on a summary) are removed;
+//! - an empty value is an absent label (Prometheus' identity rule);
+//! - a value longer than `max_label_value_length` becomes `__overflow__`;
+//! - a key given twice keeps its last value, in the place of its first.
+//!
+//! Label values are escaped losslessly (`\\`, `\"`, `\n`), so distinct
+//! values always render as distinct lines.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use metrics::{Key, Label};
+use metrics_exporter_prometheus::formatting::{sanitize_label_key, sanitize_metric_name};
+
+use crate::labels::LABEL_OVERFLOW;
+use crate::self_report::{OVERFLOW_LABEL, RESERVED_PREFIX};
+
+/// Whether `name` renders unchanged (`[a-zA-Z_:][a-zA-Z0-9_:]*`, not empty).
+pub(crate) fn is_metric_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().enumerate().all(|(i, c)| {
+            c.is_ascii_alphabetic() || c == b'_' || c == b':' || (i > 0 && c.is_ascii_digit())
+        })
+}
+
+/// Whether `key` is a label name that renders unchanged
+/// (`[a-zA-Z_][a-zA-Z0-9_]*`, not empty).
+pub(crate) fn is_label_name(key: &str) -> bool {
+    let mut bytes = key.bytes();
+    bytes
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        && bytes.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// The name as it renders, or `None` when it can't be a user metric: empty,
+/// or in the guard's reserved namespace.
+pub(crate) fn metric_name(raw: &str) -> Option<Cow<'_, str>> {
+    let name = if is_metric_name(raw) {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(sanitize_metric_name(raw))
+    };
+    (!name.is_empty() && !name.starts_with(RESERVED_PREFIX)).then_some(name)
+}
+
+/// A label key as it renders (`user.id` as `user_id`).
+pub(crate) fn label_key(raw: &str) -> Cow<'_, str> {
+    if is_label_name(raw) {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(sanitize_label_key(raw))
+    }
+}
+
+/// What normalizing a key's labels removed or replaced.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Changes {
+    /// Label keys removed because they can't render.
+    pub(crate) invalid: bool,
+    /// Values replaced because they were too long.
+    pub(crate) too_long: bool,
+}
+
+/// The label rules of one metric.
+#[derive(Debug, Clone)]
+pub(crate) struct LabelRules {
+    /// The label key the metric's kind renders itself (`le`, `quantile`).
+    pub(crate) own_key: Option<&'static str>,
+    pub(crate) max_value_length: usize,
+}
+
+impl LabelRules {
+    fn reserved(&self, key: &str) -> bool {
+        key.is_empty()
+            || key.starts_with("__")
+            || key == OVERFLOW_LABEL
+            || self.own_key == Some(key)
+    }
+
+    fn clean(&self, label: &Label) -> bool {
+        is_label_name(label.key())
+            && !self.reserved(label.key())
+            && !label.value().is_empty()
+            && label.value().len() <= self.max_value_length
+    }
+
+    /// `key` with its name as rendered (`name`) and its labels as they
+    /// render, and what changed. Borrows when nothing changes.
+    pub(crate) fn apply<'k>(&self, key: &'k Key, name: &str) -> (Cow<'k, Key>, Changes) {
+        let labels = key.labels().as_slice();
+        let repeated = |i: usize, l: &Label| labels[..i].iter().any(|m| m.key() == l.key());
+        let clean = key.name() == name
+            && labels
+                .iter()
+                .enumerate()
+                .all(|(i, l)| self.clean(l) && !repeated(i, l));
+        if clean {
+            return (Cow::Borrowed(key), Changes::default());
+        }
+        let mut changes = Changes::default();
+        let mut out: Vec<Label> = Vec::with_capacity(labels.len());
+        for label in labels {
+            let k = label_key(label.key());
+            if self.reserved(&k) {
+                changes.invalid = true;
+                continue;
+            }
+            let value = if label.value().len() > self.max_value_length {
+                changes.too_long = true;
+                LABEL_OVERFLOW
+            } else {
+                label.value()
+            };
+            match out.iter().position(|m| m.key() == k) {
+                // A key given twice (or two spellings of one key): the last
+                // value, in the place of the first.
+                Some(at) => out[at] = Label::new(k.into_owned(), value.to_owned()),
+                None => out.push(Label::new(k.into_owned(), value.to_owned())),
+            }
+        }
+        // An empty value is an absent label (after the last one won).
+        out.retain(|l| !l.value().is_empty());
+        (
+            Cow::Owned(Key::from_parts(name.to_owned(), out)),
+            changes,
+        )
+    }
+}
+
+/// Writes `value` escaped for a label value: `\` as `\\`, `"` as `\"`, a
+/// line feed as `\n`. Lossless: distinct values stay distinct.
+pub(crate) fn escape_into(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Writes `text` escaped for a `# HELP` line: `\` as `\\`, a line feed as `\n`.
+pub(crate) fn escape_help_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// `k="v",k2="v2"` for `labels`, in their order, escaped.
+pub(crate) fn label_text<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (k, v) in labels {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        let _ = write!(out, "{k}=\"");
+        escape_into(&mut out, v);
+        out.push('"');
+    }
+    out
+}
+
+/// How a label set is known and written.
+pub(crate) struct LabelTexts {
+    /// The labels sorted by key: what makes two label sets one series
+    /// (order does not matter).
+    pub(crate) identity: String,
+    /// The labels as rendered: global labels first (a key label of the same
+    /// name takes its place), then the key's in their order, as the exporter
+    /// writes them.
+    pub(crate) rendered: String,
+}
+
+impl LabelTexts {
+    /// The texts of a normalized `key`, under `global` labels.
+    pub(crate) fn of(key: &Key, global: &[(String, String)]) -> LabelTexts {
+        let mut sorted: Vec<(&str, &str)> = key.labels().map(|l| (l.key(), l.value())).collect();
+        sorted.sort_unstable();
+        let identity = label_text(sorted.iter().copied());
+        let mut rendered: Vec<(&str, &str)> = global
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        for label in key.labels() {
+            match rendered.iter_mut().find(|(k, _)| *k == label.key()) {
+                Some(slot) => slot.1 = label.value(),
+                None => rendered.push((label.key(), label.value())),
+            }
+        }
+        let rendered = if global.is_empty() && sorted.iter().copied().eq(rendered.iter().copied())
+        {
+            identity.clone()
+        } else {
+            label_text(rendered)
+        };
+        LabelTexts { identity, rendered }
+    }
+}
+
+/// Takes one of `max` slots counted by `count`, atomically; false when all
+/// are taken. Slots are never given back.
+pub(crate) fn take_slot(count: &AtomicUsize, max: usize) -> bool {
+    count
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(own: Option<&'static str>) -> LabelRules {
+        LabelRules {
+            own_key: own,
+            max_value_length: 8,
+        }
+    }
+
+    fn pairs(key: &Key) -> Vec<(String, String)> {
+        key.labels()
+            .map(|l| (l.key().to_owned(), l.value().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn clean_keys_are_borrowed() {
+        let key = Key::from_parts("x", vec![Label::new("a", "1")]);
+        let (out, changes) = rules(None).apply(&key, "x");
+        assert!(matches!(out, Cow::Borrowed(_)));
+        assert_eq!(changes, Changes::default());
+    }
+
+    #[test]
+    fn reserved_keys_are_removed_and_long_values_replaced() {
+        let key = Key::from_parts(
+            "x",
+            vec![
+                Label::new("", "1"),
+                Label::new("__name__", "y"),
+                Label::new("le", "0.5"),
+                Label::new("otel_metric_overflow", "true"),
+                Label::new("user", "a-very-long-value"),
+                Label::new("empty", ""),
+                Label::new("ok", "1"),
+            ],
+        );
+        let (out, changes) = rules(Some("le")).apply(&key, "x");
+        assert_eq!(
+            pairs(&out),
+            vec![
+                ("user".into(), LABEL_OVERFLOW.into()),
+                ("ok".into(), "1".into())
+            ]
+        );
+        assert!(changes.invalid && changes.too_long);
+    }
+
+    #[test]
+    fn spellings_of_one_key_merge_last_value_wins() {
+        let key = Key::from_parts(
+            "x",
+            vec![
+                Label::new("a.b", "1"),
+                Label::new("c", "2"),
+                Label::new("a_b", "3"),
+            ],
+        );
+        let (out, _) = rules(None).apply(&key, "x");
+        assert_eq!(
+            pairs(&out),
+            vec![("a_b".into(), "3".into()), ("c".into(), "2".into())]
+        );
+    }
+
+    #[test]
+    fn escaping_is_lossless() {
+        let texts: Vec<String> = ["a\\", "a\\\\", "a\"b", "a\\\"b", "a\nb", "a\\nb"]
+            .iter()
+            .map(|v| label_text([("k", *v)]))
+            .collect();
+        let mut unique = texts.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), texts.len(), "{texts:?}");
+        assert_eq!(label_text([("k", "a\"b\\\n")]), r#"k="a\"b\\\n""#);
+    }
+
+    #[test]
+    fn identity_ignores_order_and_render_keeps_it() {
+        let ab = Key::from_parts("x", vec![Label::new("b", "2"), Label::new("a", "1")]);
+        let ba = Key::from_parts("x", vec![Label::new("a", "1"), Label::new("b", "2")]);
+        let (t1, t2) = (LabelTexts::of(&ab, &[]), LabelTexts::of(&ba, &[]));
+        assert_eq!(t1.identity, t2.identity);
+        assert_eq!(t1.rendered, r#"b="2",a="1""#);
+        let global = [("a".to_owned(), "0".to_owned()), ("z".to_owned(), "9".to_owned())];
+        assert_eq!(
+            LabelTexts::of(&ab, &global).rendered,
+            r#"a="1",z="9",b="2""#
+        );
+    }
+
+    #[test]
+    fn reserved_and_empty_names_are_refused() {
+        assert!(metric_name("").is_none());
+        assert!(metric_name("cardinality_guard_series").is_none());
+        assert_eq!(metric_name("http.requests").as_deref(), Some("http_requests"));
+        assert_eq!(metric_name("ok_total").as_deref(), Some("ok_total"));
+    }
+}

@@ -1,0 +1,378 @@
+//! The guard's state, and the registration path from top to bottom.
+//!
+//! A label set seen before is one read-locked lookup in a sharded map keyed
+//! by the `Key`'s precomputed hash, then a reference-count increment: no
+//! write lock, no allocation. Anything else goes down [`Registry::register`]:
+//!
+//! 1. **name**: as it renders; an empty or reserved name is refused;
+//! 2. **metric**: found, or created if `max_metrics` allows and no other
+//!    kind renders that name;
+//! 3. **labels**: as they render (reserved keys removed, over-long values
+//!    replaced, empty values absent);
+//! 4. **label limits**: a value beyond its label's limit becomes `__overflow__`;
+//! 5. **budgets, then storage**: the metric admits the label set, folds it
+//!    into its overflow series, or drops it ([`Metric::place`]).
+//!
+//! Only admitted label sets are stored, so a flood of rejected ones costs
+//! no memory: they find their metric closed (a lock-free check) again.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use dashmap::DashMap;
+use metrics::{Key, KeyName, Recorder};
+use metrics_util::{parse_quantiles, KeyHasher};
+
+use crate::budget::Global;
+use crate::clock::{Clock, Timeline};
+use crate::config::Config;
+use crate::exposition::{write_metric, write_self_report, Rendered};
+use crate::metric::{Env, HistogramStore, Metric, MetricParts, Placed};
+use crate::normalize::{metric_name, take_slot, LabelRules};
+use crate::report::{OverflowReason, Reasons, Report};
+use crate::self_report::GlobalGauges;
+use crate::series::Series;
+use crate::shape::{HistogramShape, HistogramShapes, MetricKind, DEFAULT_QUANTILES};
+
+type Lookup = DashMap<Key, Arc<Series>, BuildHasherDefault<KeyHasher>>;
+
+/// The exporter's default summary quantiles.
+const QUANTILES: [f64; DEFAULT_QUANTILES] = [0.0, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0];
+
+pub(crate) struct Registry {
+    pub(crate) config: Config,
+    shapes: HistogramShapes,
+    pub(crate) env: Arc<Env>,
+    /// Metrics by rendered name.
+    metrics: DashMap<String, Arc<Metric>>,
+    /// Every sample name a metric renders (`x`, `x_bucket`, `x_sum`,
+    /// `x_count`) and the metric it belongs to: one family per name.
+    claims: Mutex<HashMap<String, String>>,
+    /// Registered keys (as user code spells them) of live series, per kind.
+    lookup: [Lookup; 3],
+    lookup_entries: AtomicUsize,
+    /// Descriptions by rendered name (the first wins), bounded.
+    descriptions: DashMap<String, String>,
+    described: AtomicUsize,
+    /// Serializes sweeps; counts them.
+    sweeps: Mutex<u64>,
+    render_size: AtomicUsize,
+}
+
+impl Registry {
+    /// A registry that stores its series itself (`inner: None`, the
+    /// Prometheus path) or over `inner`.
+    pub(crate) fn new(
+        config: Config,
+        shapes: HistogramShapes,
+        clock: Clock,
+        inner: Option<Arc<dyn Recorder + Send + Sync>>,
+    ) -> Registry {
+        let gauges = inner
+            .as_deref()
+            .map(|r| GlobalGauges::register(r, config.global.max_series.get()));
+        let env = Env {
+            global: Global::new(config.global),
+            time: Timeline::new(clock),
+            global_labels: config
+                .global_labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            inner,
+            gauges,
+        };
+        Registry {
+            config,
+            shapes,
+            env: Arc::new(env),
+            metrics: DashMap::new(),
+            claims: Mutex::new(HashMap::new()),
+            lookup: Default::default(),
+            lookup_entries: AtomicUsize::new(0),
+            descriptions: DashMap::new(),
+            described: AtomicUsize::new(0),
+            sweeps: Mutex::new(0),
+            render_size: AtomicUsize::new(0),
+        }
+    }
+
+    /// The series `key` of `kind` goes to: its own, the overflow series, or
+    /// none (dropped).
+    #[inline]
+    pub(crate) fn register(&self, kind: MetricKind, key: &Key) -> Option<Arc<Series>> {
+        if let Some(series) = self.lookup[kind as usize].get(key) {
+            return Some(series.clone());
+        }
+        self.register_new(kind, key)
+    }
+
+    #[inline(never)]
+    fn register_new(&self, kind: MetricKind, key: &Key) -> Option<Arc<Series>> {
+        // 1. The name, as it renders.
+        let Some(name) = metric_name(key.name()) else {
+            self.refuse_invalid();
+            return None;
+        };
+        // 2. The metric.
+        let metric = match self.metric(kind, &name) {
+            Ok(metric) => metric,
+            Err(OverflowReason::MaxMetrics) => {
+                self.env.global.count_untracked();
+                if let (Some(g), Some(inner)) = (&self.env.gauges, &self.env.inner) {
+                    g.count_untracked(&**inner);
+                }
+                return None;
+            }
+            Err(_) => {
+                self.refuse_invalid();
+                return None;
+            }
+        };
+        // 3. The labels, as they render.
+        let mut reasons = Reasons::default();
+        let (key_rendered, changes) = metric.rules.apply(key, &metric.name);
+        if changes.invalid {
+            reasons.add(OverflowReason::Invalid);
+        }
+        if changes.too_long {
+            reasons.add(OverflowReason::ValueTooLong);
+        }
+        // 4. Label limits.
+        let inner = self.env.inner.as_deref().map(|r| r as &dyn Recorder);
+        let rewritten = metric.labels.apply(&key_rendered, &metric.name, inner);
+        let mut placed_key = &*key_rendered;
+        if let Some(rewritten) = &rewritten {
+            reasons.add(OverflowReason::LabelLimit);
+            if metric.policy.mode == crate::config::Mode::Enforce {
+                placed_key = rewritten;
+            }
+        }
+        // 5. Budgets, then storage.
+        match metric.place(placed_key, reasons) {
+            Placed::Series(series) => {
+                // Remembered only when nothing was changed or counted, so
+                // that what is counted is counted at every registration.
+                if reasons.is_empty() && series.shadow_reasons == 0 {
+                    self.remember(kind, key, &series);
+                }
+                Some(series)
+            }
+            Placed::Folded(target) => target,
+        }
+    }
+
+    fn refuse_invalid(&self) {
+        self.env.global.count_invalid();
+        if let (Some(g), Some(inner)) = (&self.env.gauges, &self.env.inner) {
+            g.count_invalid(&**inner);
+        }
+    }
+
+    /// Caches `key` for the hot path, within a bound of twice the global
+    /// budget (entries of spellings and label orders included).
+    fn remember(&self, kind: MetricKind, key: &Key, series: &Arc<Series>) {
+        let room = usize::try_from(self.config.global.max_series.get())
+            .unwrap_or(usize::MAX)
+            .saturating_mul(2);
+        if take_slot(&self.lookup_entries, room) {
+            let old = self.lookup[kind as usize].insert(key.clone(), series.clone());
+            if old.is_some() {
+                self.lookup_entries.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// The metric `name` of `kind`, created if there is room; the reason
+    /// when there is none.
+    fn metric(&self, kind: MetricKind, name: &str) -> Result<Arc<Metric>, OverflowReason> {
+        let found = |m: &Arc<Metric>| match m.kind == kind {
+            true => Ok(m.clone()),
+            false => Err(OverflowReason::Invalid),
+        };
+        if let Some(m) = self.metrics.get(name) {
+            return found(&m);
+        }
+        let mut claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = self.metrics.get(name) {
+            return found(&m);
+        }
+        let histogram = (kind == MetricKind::Histogram).then(|| self.histogram_store(name));
+        let samples = sample_names(name, histogram.as_ref());
+        if samples.iter().any(|s| claims.contains_key(s)) {
+            return Err(OverflowReason::Invalid); // another family renders one of them
+        }
+        if !self.env.global.try_add_metric() {
+            return Err(OverflowReason::MaxMetrics);
+        }
+        let own_key = match &histogram {
+            Some(HistogramStore::Buckets(_)) => Some("le"),
+            Some(HistogramStore::Summary(_)) => Some("quantile"),
+            None => None,
+        };
+        let parts = MetricParts {
+            name: name.to_owned(),
+            kind,
+            policy: self.config.policy_for(name),
+            cost: self.shapes.series_per_label_set(kind, name),
+            rules: LabelRules {
+                own_key,
+                max_value_length: self.config.global.max_label_value_length.get(),
+            },
+            idle_timeout: if self.env.inner.is_some() {
+                None // over another recorder, nothing expires
+            } else {
+                self.config.policy_for(name).idle_timeout
+            },
+            histogram: histogram.filter(|_| self.env.inner.is_none()),
+            max_labels: self.config.global.max_labels_per_metric.get(),
+        };
+        let metric = Metric::new(parts, self.env.clone());
+        for sample in samples {
+            claims.insert(sample, name.to_owned());
+        }
+        self.metrics.insert(name.to_owned(), metric.clone());
+        if let Some(g) = &self.env.gauges {
+            g.add_metric();
+        }
+        Ok(metric)
+    }
+
+    /// How the histogram `name` renders. Over another recorder only its
+    /// shape matters (the bounds are that recorder's).
+    fn histogram_store(&self, name: &str) -> HistogramStore {
+        match self.shapes.shape_for(name) {
+            HistogramShape::Buckets(_) => {
+                let bounds = self
+                    .config
+                    .histograms
+                    .buckets_for(name)
+                    .map_or_else(|| Arc::from([1.0_f64]), |b| b.bounds().into());
+                HistogramStore::Buckets(bounds)
+            }
+            HistogramShape::Summary(_) => {
+                HistogramStore::Summary(Arc::new(parse_quantiles(&QUANTILES)))
+            }
+        }
+    }
+
+    /// Keeps the description of `name` (the first one), for as many names
+    /// as three times `max_metrics`. True if it is kept (or was).
+    pub(crate) fn describe(&self, name: &KeyName, description: &str) -> bool {
+        let Some(rendered) = metric_name(name.as_str()) else {
+            return false;
+        };
+        if self.descriptions.contains_key(&*rendered) {
+            return true;
+        }
+        let room = self.config.global.max_metrics.get().saturating_mul(3);
+        if !take_slot(&self.described, room) {
+            return false;
+        }
+        self.descriptions
+            .entry(rendered.into_owned())
+            .or_insert_with(|| description.to_owned());
+        true
+    }
+
+    /// Drains histogram samples; with idle timeouts, one sweep.
+    pub(crate) fn upkeep(&self) {
+        let metrics = self.all_metrics();
+        let now = quanta::Instant::now();
+        for metric in &metrics {
+            metric.drain(now);
+        }
+        self.sweep(&metrics);
+    }
+
+    fn sweep(&self, metrics: &[Arc<Metric>]) {
+        if !self.config.expires() || self.env.inner.is_some() {
+            return;
+        }
+        let mut sweeps = self.sweeps.lock().unwrap_or_else(|p| p.into_inner());
+        *sweeps += 1;
+        let now_ms = self.env.time.now_ms();
+        let mut expired = false;
+        for metric in metrics {
+            expired |= metric.sweep(now_ms, *sweeps);
+        }
+        if expired {
+            for lookup in &self.lookup {
+                lookup.retain(|_, series| {
+                    let keep = !series.is_expired();
+                    if !keep {
+                        self.lookup_entries.fetch_sub(1, Ordering::AcqRel);
+                    }
+                    keep
+                });
+            }
+        }
+    }
+
+    fn all_metrics(&self) -> Vec<Arc<Metric>> {
+        let mut metrics: Vec<Arc<Metric>> = self.metrics.iter().map(|m| m.clone()).collect();
+        metrics.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        metrics
+    }
+
+    /// The exposition: a sweep first (with idle timeouts), then every
+    /// family sorted by name, then the self-report of exactly that.
+    pub(crate) fn render(&self) -> String {
+        let metrics = self.all_metrics();
+        self.sweep(&metrics);
+        let now = quanta::Instant::now();
+        let mut out = String::with_capacity(self.render_size.load(Ordering::Relaxed) + 1024);
+        let mut rendered = Vec::with_capacity(metrics.len());
+        for metric in metrics {
+            let help = self.descriptions.get(&metric.name);
+            let series = write_metric(&mut out, &metric, help.as_deref().map(|h| h.as_str()), now);
+            drop(help);
+            rendered.push(Rendered { metric, series });
+        }
+        let global = self.env.global.report(0);
+        write_self_report(&mut out, &rendered, &global, &self.env.global_labels);
+        self.render_size.store(out.len(), Ordering::Relaxed);
+        out
+    }
+
+    pub(crate) fn tracked_label_sets(&self) -> usize {
+        let series: usize = self.metrics.iter().map(|m| m.lock().len()).sum();
+        series + self.lookup_entries.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn label_sets(
+        &self,
+        kind: MetricKind,
+        name: &str,
+        max: usize,
+    ) -> Vec<Vec<(String, String)>> {
+        self.metrics
+            .get(name)
+            .filter(|m| m.kind == kind)
+            .map_or_else(Vec::new, |m| m.label_sets(max))
+    }
+
+    pub(crate) fn report(&self) -> Report {
+        let metrics = self.all_metrics();
+        let mut report = Report {
+            global: self.env.global.report(self.tracked_label_sets()),
+            metrics: metrics.iter().map(|m| m.report()).collect(),
+        };
+        report.sort();
+        report
+    }
+}
+
+/// The sample names a metric renders.
+fn sample_names(name: &str, histogram: Option<&HistogramStore>) -> Vec<String> {
+    let with = |suffix: &str| format!("{name}{suffix}");
+    match histogram {
+        None => vec![name.to_owned()],
+        Some(HistogramStore::Buckets(_)) => {
+            vec![name.to_owned(), with("_bucket"), with("_sum"), with("_count")]
+        }
+        Some(HistogramStore::Summary(_)) => vec![name.to_owned(), with("_sum"), with("_count")],
+    }
+}
