@@ -20,5 +20,9 @@ fn examples_guard_toml_loads_and_limits_the_user_label() {
     assert_eq!(requests.idle_timeout, None, "off in the embedded config");
     requests.idle_timeout = Some(std::time::Duration::from_secs(15 * 60));
     assert_eq!(config.policy_for("http_server_requests_total"), requests);
-    assert!(config.histograms_expire());
+    assert_eq!(
+        config.idle_timeout_for("http_server_request_duration_seconds"),
+        Some(std::time::Duration::from_secs(15 * 60)),
+        "histograms expire like any series"
+    );
 }

@@ -200,9 +200,9 @@ impl GuardHandle {
         }
     }
 
-    /// Entries the guard keeps in memory: series, and the registered keys
-    /// that lead to them. Only admitted label sets are kept, so in enforce
-    /// mode this is bounded by the budgets, whatever the traffic.
+    /// Label sets the guard keeps in memory (overflow series included). Only
+    /// admitted label sets are kept, so in enforce mode this is bounded by
+    /// the budgets, whatever the traffic.
     pub fn tracked_label_sets(&self) -> usize {
         self.slot.get().map_or(0, |r| r.tracked_label_sets())
     }

@@ -43,6 +43,7 @@ pub mod self_report;
 mod series;
 mod shape;
 mod sketch;
+mod spellings;
 mod warning;
 
 pub use clock::{Clock, ManualClock};

@@ -21,6 +21,7 @@ use crate::normalize::{LabelRules, LabelTexts};
 use crate::report::{ratio, MetricReport, OverflowCounts, OverflowReason, Reasons};
 use crate::self_report::{GlobalGauges, MetricGauges, OVERFLOW_LABEL};
 use crate::series::{Handle, Revive, Series, SeriesParts, Storage};
+use crate::spellings::Spellings;
 use crate::shape::MetricKind;
 
 /// A metric's series by identity (sorted label text): the render order.
@@ -101,6 +102,8 @@ pub(crate) struct Metric {
     pub(crate) warned_at: AtomicU64,
     /// Over another recorder: the self-report handles of this metric.
     gauges: Option<MetricGauges>,
+    /// The hot path's keys of this metric's kind.
+    spellings: Arc<Spellings>,
     me: Weak<Metric>,
 }
 
@@ -121,7 +124,7 @@ pub(crate) struct MetricParts {
 }
 
 impl Metric {
-    pub(crate) fn new(parts: MetricParts, env: Arc<Env>) -> Arc<Metric> {
+    pub(crate) fn new(parts: MetricParts, env: Arc<Env>, spellings: Arc<Spellings>) -> Arc<Metric> {
         let gauges = env
             .inner
             .as_deref()
@@ -148,6 +151,7 @@ impl Metric {
             overflow_counts: Default::default(),
             warned_at: AtomicU64::new(0),
             gauges,
+            spellings,
             me: me.clone(),
         })
     }
@@ -168,7 +172,7 @@ impl Metric {
         let texts = LabelTexts::of(key, &self.env.global_labels);
         let placed = {
             let mut table = self.lock();
-            self.place_locked(&mut table, key, texts, &mut reasons)
+            self.place_locked(&mut table, texts, &mut reasons)
         };
         self.count(reasons);
         placed
@@ -177,7 +181,6 @@ impl Metric {
     fn place_locked(
         &self,
         table: &mut Table,
-        key: &Key,
         texts: LabelTexts,
         reasons: &mut Reasons,
     ) -> Placed {
@@ -187,14 +190,14 @@ impl Metric {
             return Placed::Series(series.clone());
         }
         match self.budget.decide(&self.env.global) {
-            Ok(()) => Placed::Series(self.insert(table, key, texts, true, Reasons::default())),
+            Ok(()) => Placed::Series(self.insert(table, texts, true, Reasons::default())),
             Err(reason) => {
                 reasons.add(reason);
                 if self.enforces() {
                     Placed::Folded(self.fold_target_locked(table))
                 } else {
                     let shadow = folds_only(*reasons);
-                    Placed::Series(self.insert(table, key, texts, false, shadow))
+                    Placed::Series(self.insert(table, texts, false, shadow))
                 }
             }
         }
@@ -204,14 +207,16 @@ impl Metric {
     fn insert(
         &self,
         table: &mut Table,
-        key: &Key,
         texts: LabelTexts,
         reserved: bool,
         shadow: Reasons,
     ) -> Arc<Series> {
-        let series = self.new_series(key.clone(), texts, false, shadow);
+        let series = self.new_series(texts, false, shadow);
         series.reserved.store(reserved, Ordering::Relaxed);
         table.insert(series.identity.clone(), series.clone());
+        if shadow.is_empty() {
+            self.spellings.remember(&series.key, &series);
+        }
         self.added(false);
         series
     }
@@ -231,7 +236,8 @@ impl Metric {
         }
     }
 
-    fn new_series(&self, key: Key, texts: LabelTexts, overflow: bool, shadow: Reasons) -> Arc<Series> {
+    fn new_series(&self, texts: LabelTexts, overflow: bool, shadow: Reasons) -> Arc<Series> {
+        let key = texts.sorted;
         let storage = match (&self.env.inner, self.kind) {
             (Some(inner), MetricKind::Counter) => {
                 Storage::Inner(Handle::Counter(inner.register_counter(&key, &METADATA)))
@@ -268,6 +274,21 @@ impl Metric {
 
     /// The overflow series, created (or brought back) if needed; `None`
     /// under `drop`, or when the overflow series has no room.
+    pub(crate) fn fold_target(&self) -> Option<Arc<Series>> {
+        if let Some(series) = self.overflow.get() {
+            if self.overflow_live.load(Ordering::Acquire) {
+                return Some(series.clone()); // live: no lock needed
+            }
+        }
+        self.fold_target_locked(&mut self.lock())
+    }
+
+    /// Whether the metric enforces and its budget is closed: a label set
+    /// it does not hold yet is folded (or dropped), for this reason.
+    pub(crate) fn closed(&self) -> Option<OverflowReason> {
+        self.budget.closed().filter(|_| self.enforces())
+    }
+
     fn fold_target_locked(&self, table: &mut Table) -> Option<Arc<Series>> {
         if self.policy.on_overflow == OnOverflow::Drop || !self.budget.overflow_room {
             return None;
@@ -275,7 +296,7 @@ impl Metric {
         let series = self.overflow.get_or_init(|| {
             let key = Key::from_parts(self.name.clone(), vec![Label::new(OVERFLOW_LABEL, "true")]);
             let texts = LabelTexts::of(&key, &self.env.global_labels);
-            self.new_series(key, texts, true, Reasons::default())
+            self.new_series(texts, true, Reasons::default())
         });
         if !table.contains_key(&series.identity) {
             // Its first fold, or its first since it expired (its room stays reserved).
@@ -365,7 +386,7 @@ impl Metric {
             reasons.add(OverflowReason::LabelLimit);
             if self.enforces() {
                 let texts = LabelTexts::of(&rewritten, &self.env.global_labels);
-                let target = match self.place_locked(table, &rewritten, texts, reasons) {
+                let target = match self.place_locked(table, texts, reasons) {
                     Placed::Series(s) => Some(s),
                     Placed::Folded(target) => target,
                 };
@@ -386,6 +407,9 @@ impl Metric {
         series.reserved.store(reserved, Ordering::Relaxed);
         table.insert(series.identity.clone(), series.clone());
         series.revived(self.env.time.now_ms());
+        if series.shadow_reasons == 0 {
+            self.spellings.remember(&series.key, series);
+        }
         self.added(false);
         self.revived.fetch_add(1, Ordering::Relaxed);
         None

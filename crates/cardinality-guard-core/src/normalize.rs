@@ -180,6 +180,9 @@ pub(crate) fn label_text<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)
 
 /// How a label set is known and written.
 pub(crate) struct LabelTexts {
+    /// The key with its labels sorted by key: the one spelling the guard
+    /// keeps for the label set.
+    pub(crate) sorted: Key,
     /// The labels sorted by key: what makes two label sets one series
     /// (order does not matter).
     pub(crate) identity: String,
@@ -195,6 +198,12 @@ impl LabelTexts {
         let mut sorted: Vec<(&str, &str)> = key.labels().map(|l| (l.key(), l.value())).collect();
         sorted.sort_unstable();
         let identity = label_text(sorted.iter().copied());
+        let sorted_key = if is_sorted(key) {
+            key.clone()
+        } else {
+            let labels = sorted.iter().map(|(k, v)| Label::new(k.to_string(), v.to_string()));
+            Key::from_parts(key.name().to_owned(), labels.collect::<Vec<_>>())
+        };
         let mut rendered: Vec<(&str, &str)> = global
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -211,8 +220,21 @@ impl LabelTexts {
         } else {
             label_text(rendered)
         };
-        LabelTexts { identity, rendered }
+        LabelTexts {
+            sorted: sorted_key,
+            identity,
+            rendered,
+        }
     }
+}
+
+/// Whether the labels of `key` are sorted by key (its identity follows
+/// from it without sorting).
+pub(crate) fn is_sorted(key: &Key) -> bool {
+    key.labels()
+        .as_slice()
+        .windows(2)
+        .all(|w| w[0].key() <= w[1].key())
 }
 
 /// Takes one of `max` slots counted by `count`, atomically; false when all

@@ -17,26 +17,24 @@
 //! no memory: they find their metric closed (a lock-free check) again.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use dashmap::DashMap;
 use metrics::{Key, KeyName, Recorder};
-use metrics_util::{parse_quantiles, KeyHasher};
+use metrics_util::parse_quantiles;
 
 use crate::budget::Global;
 use crate::clock::{Clock, Timeline};
 use crate::config::Config;
 use crate::exposition::{write_metric, write_self_report, Rendered};
 use crate::metric::{Env, HistogramStore, Metric, MetricParts, Placed};
-use crate::normalize::{metric_name, take_slot, LabelRules};
+use crate::normalize::{is_sorted, metric_name, take_slot, LabelRules};
 use crate::report::{OverflowReason, Reasons, Report};
 use crate::self_report::GlobalGauges;
 use crate::series::Series;
+use crate::spellings::Spellings;
 use crate::shape::{HistogramShape, HistogramShapes, MetricKind, DEFAULT_QUANTILES};
-
-type Lookup = DashMap<Key, Arc<Series>, BuildHasherDefault<KeyHasher>>;
 
 /// The exporter's default summary quantiles.
 const QUANTILES: [f64; DEFAULT_QUANTILES] = [0.0, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0];
@@ -51,8 +49,7 @@ pub(crate) struct Registry {
     /// `x_count`) and the metric it belongs to: one family per name.
     claims: Mutex<HashMap<String, String>>,
     /// Registered keys (as user code spells them) of live series, per kind.
-    lookup: [Lookup; 3],
-    lookup_entries: AtomicUsize,
+    lookup: [Arc<Spellings>; 3],
     /// Descriptions by rendered name (the first wins), bounded.
     descriptions: DashMap<String, String>,
     described: AtomicUsize,
@@ -85,13 +82,12 @@ impl Registry {
             gauges,
         };
         Registry {
+            lookup: [(); 3].map(|()| Arc::new(Spellings::new(config.global.max_series.get()))),
             config,
             shapes,
             env: Arc::new(env),
             metrics: DashMap::new(),
             claims: Mutex::new(HashMap::new()),
-            lookup: Default::default(),
-            lookup_entries: AtomicUsize::new(0),
             descriptions: DashMap::new(),
             described: AtomicUsize::new(0),
             sweeps: Mutex::new(0),
@@ -104,7 +100,7 @@ impl Registry {
     #[inline]
     pub(crate) fn register(&self, kind: MetricKind, key: &Key) -> Option<Arc<Series>> {
         if let Some(series) = self.lookup[kind as usize].get(key) {
-            return Some(series.clone());
+            return Some(series);
         }
         self.register_new(kind, key)
     }
@@ -150,13 +146,27 @@ impl Registry {
                 placed_key = rewritten;
             }
         }
-        // 5. Budgets, then storage.
+        // 5. Budgets, then storage. A closed budget folds without a lock or
+        // an allocation, unless the label set is one the metric holds
+        // (reached through another spelling: its sorted key is remembered).
+        if let Some(reason) = metric.closed() {
+            if is_sorted(placed_key) {
+                if let Some(series) = self.lookup[kind as usize].get(placed_key) {
+                    metric.count(reasons);
+                    return Some(series);
+                }
+                reasons.add(reason);
+                metric.count(reasons);
+                return metric.fold_target();
+            }
+        }
         match metric.place(placed_key, reasons) {
             Placed::Series(series) => {
-                // Remembered only when nothing was changed or counted, so
-                // that what is counted is counted at every registration.
-                if reasons.is_empty() && series.shadow_reasons == 0 {
-                    self.remember(kind, key, &series);
+                // The spelling user code used, only when nothing was
+                // changed or counted, so what is counted is counted at
+                // every registration.
+                if series.shadow_reasons == 0 && reasons.is_empty() && *key != series.key {
+                    self.lookup[kind as usize].remember(key, &series);
                 }
                 Some(series)
             }
@@ -168,20 +178,6 @@ impl Registry {
         self.env.global.count_invalid();
         if let (Some(g), Some(inner)) = (&self.env.gauges, &self.env.inner) {
             g.count_invalid(&**inner);
-        }
-    }
-
-    /// Caches `key` for the hot path, within a bound of twice the global
-    /// budget (entries of spellings and label orders included).
-    fn remember(&self, kind: MetricKind, key: &Key, series: &Arc<Series>) {
-        let room = usize::try_from(self.config.global.max_series.get())
-            .unwrap_or(usize::MAX)
-            .saturating_mul(2);
-        if take_slot(&self.lookup_entries, room) {
-            let old = self.lookup[kind as usize].insert(key.clone(), series.clone());
-            if old.is_some() {
-                self.lookup_entries.fetch_sub(1, Ordering::AcqRel);
-            }
         }
     }
 
@@ -229,7 +225,7 @@ impl Registry {
             histogram: histogram.filter(|_| self.env.inner.is_none()),
             max_labels: self.config.global.max_labels_per_metric.get(),
         };
-        let metric = Metric::new(parts, self.env.clone());
+        let metric = Metric::new(parts, self.env.clone(), self.lookup[kind as usize].clone());
         for sample in samples {
             claims.insert(sample, name.to_owned());
         }
@@ -300,13 +296,7 @@ impl Registry {
         }
         if expired {
             for lookup in &self.lookup {
-                lookup.retain(|_, series| {
-                    let keep = !series.is_expired();
-                    if !keep {
-                        self.lookup_entries.fetch_sub(1, Ordering::AcqRel);
-                    }
-                    keep
-                });
+                lookup.forget_expired();
             }
         }
     }
@@ -337,9 +327,11 @@ impl Registry {
         out
     }
 
+    /// Label sets in the tables (overflow series included): bounded by the
+    /// budgets. The keys that lead to them are bounded apart, by twice
+    /// `global.max_series`.
     pub(crate) fn tracked_label_sets(&self) -> usize {
-        let series: usize = self.metrics.iter().map(|m| m.lock().len()).sum();
-        series + self.lookup_entries.load(Ordering::Acquire)
+        self.metrics.iter().map(|m| m.lock().len()).sum()
     }
 
     pub(crate) fn label_sets(

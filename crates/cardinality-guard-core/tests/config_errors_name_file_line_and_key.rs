@@ -983,7 +983,6 @@ fn bad_idle_timeouts() {
 
 #[test]
 fn idle_timeouts_inherit_override_and_turn_off() {
-    use cardinality_guard_core::MetricKind::{Counter, Histogram};
     use std::time::Duration;
     let config = Config::from_toml(
         "[defaults]\nidle_timeout = \"10m\"\n\
@@ -999,32 +998,22 @@ fn idle_timeouts_inherit_override_and_turn_off() {
         config.policy_for("short_x").idle_timeout,
         Some(Duration::from_secs(30))
     );
-    assert!(config.histograms_expire());
-    assert_eq!(config.idle_timeout_for(Histogram, "other"), minutes(10));
+    assert_eq!(config.idle_timeout_for("other"), minutes(10));
     assert_eq!(config.sweep_interval(), Some(Duration::from_secs(5)));
-    // The exporter's own timeout outlasts the guard's longest by two sweeps and a second.
-    assert_eq!(
-        config.exporter_idle_timeout(),
-        Some(Duration::from_secs(600 + 10 + 1))
-    );
 
-    // One rule turning expiry off keeps every histogram from expiring.
+    // A rule turns expiry off for its metrics only.
     let off = Config::from_toml(
         "[defaults]\nidle_timeout = \"2s\"\n[[metrics]]\nmatch = \"kept\"\nidle_timeout = \"off\"\n",
         "guard.toml",
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(off.policy_for("kept").idle_timeout, None);
-    assert!(!off.histograms_expire());
-    assert_eq!(off.idle_timeout_for(Histogram, "other"), None);
-    assert_eq!(
-        off.idle_timeout_for(Counter, "other"),
-        Some(Duration::from_secs(2))
-    );
+    assert_eq!(off.idle_timeout_for("kept"), None);
+    assert_eq!(off.idle_timeout_for("other"), Some(Duration::from_secs(2)));
     assert_eq!(off.sweep_interval(), Some(Duration::from_millis(500)));
 
     // Off by default.
     let embedded = Config::embedded();
     assert!(!embedded.expires());
-    assert_eq!(embedded.exporter_idle_timeout(), None);
+    assert_eq!(embedded.sweep_interval(), None);
 }

@@ -1,18 +1,19 @@
 //! The first time a metric folds, the guard logs one `warn!` naming the
 //! metric, the reason and the label with the highest demand; after that, at
 //! most one reminder per metric per `global.warn_interval`, never one per
-//! call. Checked with a captured `tracing` subscriber.
+//! call. Checked with a captured `tracing` subscriber, on the guard's manual
+//! clock (the one clock that times expiry, warnings and upkeep): the counts
+//! are exact and nothing sleeps.
 
 mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cardinality_guard_core::{Guard, PrometheusGuard, LABEL_OVERFLOW};
+use cardinality_guard_core::{Config, GuardRecorder, ManualClock, PrometheusGuard, LABEL_OVERFLOW};
 use metrics::{Key, Label, Level, Metadata, Recorder};
-use metrics_exporter_prometheus::PrometheusRecorder;
-use support::{guarded, value_exact};
+use support::value_exact;
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
 
@@ -70,7 +71,19 @@ fn captured<T>(f: impl FnOnce(&Captured) -> T) -> (T, Captured) {
 
 const INTERVAL: Duration = Duration::from_millis(300);
 
-fn guard(extra_global: &str) -> (Guard<PrometheusRecorder>, PrometheusGuard) {
+/// A guard on a manual clock, from TOML text.
+fn guarded(toml: &str) -> (GuardRecorder, PrometheusGuard, ManualClock) {
+    let clock = ManualClock::new();
+    let config = Config::from_toml(toml, "<test>").expect("test config is valid");
+    let (guard, exporter) = PrometheusGuard::builder(config)
+        .upkeep_interval(None)
+        .clock(clock.clone().into())
+        .build()
+        .expect("guard builds");
+    (guard, exporter, clock)
+}
+
+fn guard(extra_global: &str) -> (GuardRecorder, PrometheusGuard, ManualClock) {
     guarded(&format!(
         "[global]\nwarn_interval = \"300ms\"\n{extra_global}\n\
          [[metrics]]\nmatch = \"logins_total\"\nlabel_limits = {{ user = 10 }}\n\
@@ -80,7 +93,7 @@ fn guard(extra_global: &str) -> (Guard<PrometheusRecorder>, PrometheusGuard) {
 }
 
 /// `n` registrations of distinct users of `metric` (3 methods), from `from`.
-fn flood(guard: &Guard<PrometheusRecorder>, metric: &'static str, from: u64, n: u64) {
+fn flood(guard: &GuardRecorder, metric: &'static str, from: u64, n: u64) {
     for user in from..from + n {
         let key = Key::from_parts(
             metric,
@@ -91,15 +104,6 @@ fn flood(guard: &Guard<PrometheusRecorder>, metric: &'static str, from: u64, n: 
         );
         guard.register_counter(&key, &METADATA).increment(1);
     }
-}
-
-/// Runs `f` and returns how many warnings it may have caused at most:
-/// one, plus one per interval it took (a slow machine may cross one).
-fn timed(f: impl FnOnce()) -> usize {
-    let start = Instant::now();
-    f();
-    let elapsed = start.elapsed();
-    1 + (elapsed.as_millis() / INTERVAL.as_millis()) as usize
 }
 
 fn assert_names(line: &str, metric: &str, reason: &str, label: &str) {
@@ -115,19 +119,10 @@ fn assert_names(line: &str, metric: &str, reason: &str, label: &str) {
 #[test]
 fn ten_thousand_folds_log_one_warning_then_one_reminder_per_interval() {
     let ((), log) = captured(|log| {
-        let (guard, exporter) = guard("");
-        let most = timed(|| flood(&guard, "logins_total", 0, 10_000));
-        eprintln!("the first flood allows {most} warning(s)");
+        let (guard, exporter, clock) = guard("");
+        flood(&guard, "logins_total", 0, 10_000);
         let first = log.warnings();
-        assert!(
-            !first.is_empty() && first.len() <= most,
-            "{} warnings (at most {most}):\n{}",
-            first.len(),
-            log.all()
-        );
-        if most == 1 {
-            assert_eq!(first.len(), 1, "exactly one warning:\n{}", log.all());
-        }
+        assert_eq!(first.len(), 1, "exactly one warning:\n{}", log.all());
         assert_names(&first[0], "logins_total", "label_limit", "user");
         assert!(
             !first[0].contains("still"),
@@ -142,20 +137,16 @@ fn ten_thousand_folds_log_one_warning_then_one_reminder_per_interval() {
             .label_limit;
         assert_eq!(folded, 10_000 - 10, "the folds happened");
 
-        // Past the interval, more folding brings exactly one reminder.
-        std::thread::sleep(INTERVAL + Duration::from_millis(100));
-        let seen = log.warnings().len();
-        let most = timed(|| flood(&guard, "logins_total", 10_000, 10_000));
-        let reminders = &log.warnings()[seen..];
-        assert!(
-            !reminders.is_empty() && reminders.len() <= most,
-            "{} reminders (at most {most}):\n{}",
-            reminders.len(),
-            log.all()
-        );
-        if most == 1 {
-            assert_eq!(reminders.len(), 1, "exactly one reminder:\n{}", log.all());
-        }
+        // Within the interval: nothing more.
+        clock.advance(INTERVAL - Duration::from_millis(10));
+        flood(&guard, "logins_total", 10_000, 10_000);
+        assert_eq!(log.warnings().len(), 1, "{}", log.all());
+
+        // Past it, more folding brings exactly one reminder.
+        clock.advance(Duration::from_millis(20));
+        flood(&guard, "logins_total", 20_000, 10_000);
+        let reminders = &log.warnings()[1..];
+        assert_eq!(reminders.len(), 1, "exactly one reminder:\n{}", log.all());
         assert_names(&reminders[0], "logins_total", "label_limit", "user");
         assert!(
             reminders[0].contains("still"),
@@ -163,17 +154,16 @@ fn ten_thousand_folds_log_one_warning_then_one_reminder_per_interval() {
             reminders[0]
         );
     });
-    eprintln!("{}", log.warnings().join("\n"));
-    assert!(!log.warnings().is_empty());
+    assert_eq!(log.warnings().len(), 2);
 }
 
 #[test]
 fn with_the_default_interval_a_long_flood_logs_exactly_one_warning() {
     let ((), log) = captured(|log| {
-        let (guard, _exporter) =
+        let (guard, _exporter, clock) =
             guarded("[[metrics]]\nmatch = \"logins_total\"\nlabel_limits = { user = 10 }\n");
         flood(&guard, "logins_total", 0, 10_000);
-        std::thread::sleep(Duration::from_millis(400));
+        clock.advance(Duration::from_secs(599));
         flood(&guard, "logins_total", 10_000, 10_000);
         let warnings = log.warnings();
         assert_eq!(
@@ -183,14 +173,17 @@ fn with_the_default_interval_a_long_flood_logs_exactly_one_warning() {
             log.all()
         );
         assert_names(&warnings[0], "logins_total", "label_limit", "user");
+        clock.advance(Duration::from_secs(2));
+        flood(&guard, "logins_total", 20_000, 10);
+        assert_eq!(log.warnings().len(), 2, "{}", log.all());
     });
-    assert_eq!(log.warnings().len(), 1);
+    assert_eq!(log.warnings().len(), 2);
 }
 
 #[test]
 fn each_metric_that_folds_gets_its_own_first_warning() {
     let ((), log) = captured(|log| {
-        let (guard, _exporter) = guard("");
+        let (guard, _exporter, _clock) = guard("");
         flood(&guard, "logins_total", 0, 1_000);
         let after_first = log.warnings().len();
         assert!(after_first >= 1, "{}", log.all());
@@ -203,7 +196,7 @@ fn each_metric_that_folds_gets_its_own_first_warning() {
             .filter(|l| l.contains("visits_total"))
             .collect();
         assert!(!visits.is_empty(), "visits_total warns:\n{}", log.all());
-        assert!(visits.len() <= 2, "not one per call:\n{}", log.all());
+        assert_eq!(visits.len(), 1, "not one per call:\n{}", log.all());
         assert_names(&visits[0], "visits_total", "series_limit", "user");
         assert!(!visits[0].contains("still"), "{}", visits[0]);
         // A dropping metric warns too, saying it drops.
@@ -213,7 +206,7 @@ fn each_metric_that_folds_gets_its_own_first_warning() {
             .into_iter()
             .filter(|l| l.contains("orders_total"))
             .collect();
-        assert!(!orders.is_empty() && orders.len() <= 2, "{}", log.all());
+        assert_eq!(orders.len(), 1, "{}", log.all());
         assert_names(&orders[0], "orders_total", "series_limit", "user");
         assert!(orders[0].contains("drops"), "{}", orders[0]);
     });
@@ -226,7 +219,7 @@ fn each_metric_that_folds_gets_its_own_first_warning() {
 #[test]
 fn the_warning_blames_the_label_with_the_highest_demand() {
     let ((), log) = captured(|_| {
-        let (guard, _exporter) = guard("");
+        let (guard, _exporter, _clock) = guard("");
         // `session` explodes, `region` has 2 values and comes first in the key.
         for i in 0..500_u64 {
             let key = Key::from_parts(
@@ -249,7 +242,7 @@ fn the_warning_blames_the_label_with_the_highest_demand() {
 #[test]
 fn nothing_is_logged_while_nothing_folds() {
     let ((), log) = captured(|_| {
-        let (guard, exporter) = guard("");
+        let (guard, exporter, clock) = guard("");
         for _ in 0..100 {
             // 9 users (limit 10) and 4 label sets of visits (budget 5 with
             // the overflow room): all admitted, again and again.
@@ -257,7 +250,7 @@ fn nothing_is_logged_while_nothing_folds() {
             flood(&guard, "visits_total", 0, 4);
             flood(&guard, "orders_total", 0, 5);
         }
-        std::thread::sleep(INTERVAL + Duration::from_millis(50));
+        clock.advance(INTERVAL + Duration::from_millis(50));
         flood(&guard, "logins_total", 0, 9);
         let report = exporter.report();
         for m in ["logins_total", "visits_total", "orders_total"] {
@@ -272,7 +265,7 @@ fn nothing_is_logged_while_nothing_folds() {
 #[test]
 fn a_label_limit_fold_under_drop_policy_is_not_logged_as_a_drop() {
     let (text, log) = captured(|_| {
-        let (guard, exporter) = guarded(
+        let (guard, exporter, _clock) = guarded(
             "[[metrics]]\nmatch = \"logins_total\"\non_overflow = \"drop\"\n\
              label_limits = { user = 1 }\n",
         );

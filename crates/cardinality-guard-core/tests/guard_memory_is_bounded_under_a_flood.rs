@@ -6,8 +6,7 @@
 mod heap;
 mod support;
 
-use cardinality_guard_core::{Guard, PrometheusGuard};
-use metrics_exporter_prometheus::PrometheusRecorder;
+use cardinality_guard_core::{GuardRecorder, PrometheusGuard};
 use support::{guarded, parse, samples_of, sum_of};
 
 const FLOOD: usize = 200_000;
@@ -19,7 +18,7 @@ const BUCKETS: [f64; 3] = [0.1, 1.0, 10.0];
 /// Exported series per label set of the histogram: buckets, `+Inf`, sum, count.
 const HISTOGRAM_COST: usize = BUCKETS.len() + 3;
 
-fn flood_guard(on_overflow: &str) -> (Guard<PrometheusRecorder>, PrometheusGuard) {
+fn flood_guard(on_overflow: &str) -> (GuardRecorder, PrometheusGuard) {
     guarded(&format!(
         "[histograms]\nbuckets = {BUCKETS:?}\n\
          [defaults]\non_overflow = \"{on_overflow}\"\n\

@@ -1,30 +1,27 @@
-//! Spellings, descriptions and uncached handles: raw names and repeated labels reach the exporter only in rendered form, describes are bounded, and `cache_handles(false)` re-registers overflow series too.
+//! Spellings and descriptions over the exporter (`GuardLayer`): raw names and
+//! repeated labels reach the exporter only in rendered form, so no update is
+//! lost to two handles of one line; describes are bounded.
 
 mod support;
-
-use std::time::Duration;
 
 use cardinality_guard_core::{prometheus_builder, Config, GuardLayer, MetricKind};
 use metrics::Recorder;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use metrics_util::layers::Layer;
-use metrics_util::MetricKindMask;
 use support::{guarded, labeled_value, parse};
 
 fn config(toml: &str) -> Config {
     Config::from_toml(toml, "<test>").expect("test config is valid")
 }
 
-/// With `cache_handles(false)`, the second registration of a raw spelling
-/// (`http.requests`) hits the alias entry and registers the *raw* key with the
-/// exporter, which then holds two counters that render as the same line
-/// `http_requests`: one value overwrites the other, and an update is lost.
+/// A raw spelling (`http.requests`) reaches the exporter as it renders
+/// (`http_requests`): one counter, not two handles of one line.
 #[test]
-fn uncached_handles_lose_updates_of_a_raw_name_spelling() {
+fn a_raw_name_spelling_is_one_series() {
     let config = Config::embedded();
     let recorder = prometheus_builder(&config).unwrap().build_recorder();
     let render = recorder.handle();
-    let guard = GuardLayer::new(config).cache_handles(false).layer(recorder);
+    let guard = GuardLayer::new(config).layer(recorder);
     metrics::with_local_recorder(&guard, || {
         metrics::counter!("http.requests").increment(1);
         metrics::counter!("http.requests").increment(1);
@@ -46,11 +43,11 @@ fn uncached_handles_lose_updates_of_a_raw_name_spelling() {
 
 /// Same with a label name given twice: `{a="1",a="2"}` renders as `{a="2"}`.
 #[test]
-fn uncached_handles_lose_updates_of_a_repeated_label_spelling() {
+fn a_repeated_label_spelling_is_one_series() {
     let config = Config::embedded();
     let recorder = prometheus_builder(&config).unwrap().build_recorder();
     let render = recorder.handle();
-    let guard = GuardLayer::new(config).cache_handles(false).layer(recorder);
+    let guard = GuardLayer::new(config).layer(recorder);
     metrics::with_local_recorder(&guard, || {
         for _ in 0..3 {
             metrics::counter!("jobs_total", "a" => "1", "a" => "2").increment(1);
@@ -61,48 +58,6 @@ fn uncached_handles_lose_updates_of_a_repeated_label_spelling() {
         labeled_value(&text, "jobs_total", &[("a", "2")]),
         Some(3.0),
         "three increments of one counter:\n{text}"
-    );
-}
-
-/// `cache_handles(false)` is documented as the setting for a recorder that
-/// forgets idle series (`PrometheusBuilder::idle_timeout`), but the overflow
-/// series handle (and every self-report handle) is cached regardless. Once the
-/// exporter forgets the overflow series, later folded updates go to an orphaned
-/// handle and never render again: totals are no longer conserved.
-#[test]
-fn uncached_handles_still_cache_the_overflow_series_under_idle_timeout() {
-    let config = config("[[metrics]]\nmatch = \"logins_total\"\nmax_series = 2\n");
-    let recorder = prometheus_builder(&config)
-        .unwrap()
-        .idle_timeout(MetricKindMask::ALL, Some(Duration::from_millis(20)))
-        .build_recorder();
-    let render = recorder.handle();
-    let guard = GuardLayer::new(config).cache_handles(false).layer(recorder);
-    let record = |user: &str| {
-        metrics::with_local_recorder(&guard, || {
-            metrics::counter!("logins_total", "user" => user.to_owned()).increment(1);
-        })
-    };
-    record("ada"); // admitted
-    record("bob"); // folded
-    let first = render.render();
-    assert_eq!(
-        labeled_value(&first, "logins_total", &[("otel_metric_overflow", "true")]),
-        Some(1.0),
-        "{first}"
-    );
-    std::thread::sleep(Duration::from_millis(200));
-    let _idle = render.render(); // the exporter forgets the idle series here
-    record("ada"); // re-registered: renders again
-    record("cyd"); // folded: must show up in the overflow series
-    let text = render.render();
-    assert!(
-        labeled_value(&text, "logins_total", &[("user", "ada")]).is_some(),
-        "the admitted label set is back:\n{text}"
-    );
-    assert!(
-        labeled_value(&text, "logins_total", &[("otel_metric_overflow", "true")]).is_some(),
-        "the folded update of `cyd` is lost: the overflow series no longer renders:\n{text}"
     );
 }
 

@@ -8,12 +8,11 @@ use std::sync::Barrier;
 mod exposition;
 pub use exposition::*;
 
-use cardinality_guard_core::{Config, Guard, PrometheusGuard};
+use cardinality_guard_core::{Config, GuardRecorder, PrometheusGuard};
 use metrics::Recorder;
-use metrics_exporter_prometheus::PrometheusRecorder;
 
 /// A guard over a real Prometheus recorder, built from TOML text (no upkeep thread).
-pub fn guarded(toml: &str) -> (Guard<PrometheusRecorder>, PrometheusGuard) {
+pub fn guarded(toml: &str) -> (GuardRecorder, PrometheusGuard) {
     let config = Config::from_toml(toml, "<test>").expect("test config is valid");
     PrometheusGuard::builder(config)
         .upkeep_interval(None)
