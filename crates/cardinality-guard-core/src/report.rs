@@ -147,7 +147,8 @@ pub struct MetricReport {
     pub idle_timeout_seconds: Option<f64>,
     /// Label sets expired so far (their budget given back).
     pub expired: u64,
-    /// Expired label sets brought back by an update or a registration.
+    /// Expired label sets brought back by an update through a handle user
+    /// code kept (a registration after expiry admits a new series).
     pub revived: u64,
 }
 
