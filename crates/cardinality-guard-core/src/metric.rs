@@ -2,7 +2,7 @@
 //! its table of series, which admission, expiry, revival and render share
 //! under one lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -90,6 +90,9 @@ pub(crate) struct Metric {
     pub(crate) budget: Budget,
     pub(crate) env: Arc<Env>,
     table: Mutex<Table>,
+    /// In shadow mode: the label sets rewritten by label limits that
+    /// enforce would have admitted (by identity). Taken under `table`.
+    shadow_admitted: Mutex<HashSet<String>>,
     overflow: OnceLock<Arc<Series>>,
     label_sets: AtomicU64,
     overflow_live: AtomicBool,
@@ -142,6 +145,7 @@ impl Metric {
             histogram: parts.histogram,
             env,
             table: Mutex::new(Table::new()),
+            shadow_admitted: Mutex::new(HashSet::new()),
             overflow: OnceLock::new(),
             label_sets: AtomicU64::new(0),
             overflow_live: AtomicBool::new(false),
@@ -164,15 +168,16 @@ impl Metric {
         self.policy.mode == Mode::Enforce
     }
 
-    /// Budget, then storage, for a normalized `key` (already through the
-    /// label limits): the series it goes to. `reasons` already holds what
-    /// normalizing and the label limits did; every reason is counted once
-    /// the lock is released.
-    pub(crate) fn place(&self, key: &Key, mut reasons: Reasons) -> Placed {
+    /// Budget, then storage, for a normalized `key` (in enforce mode
+    /// already rewritten by the label limits): the series it goes to.
+    /// `reasons` already holds what normalizing and the label limits did;
+    /// every reason is counted once the lock is released. In shadow mode,
+    /// `rewritten` is the label set enforce would have made of `key`.
+    pub(crate) fn place(&self, key: &Key, rewritten: Option<&Key>, mut reasons: Reasons) -> Placed {
         let texts = LabelTexts::of(key, &self.env.global_labels);
         let placed = {
             let mut table = self.lock();
-            self.place_locked(&mut table, texts, &mut reasons)
+            self.place_locked(&mut table, texts, rewritten, &mut reasons)
         };
         self.count(reasons);
         placed
@@ -182,6 +187,7 @@ impl Metric {
         &self,
         table: &mut Table,
         texts: LabelTexts,
+        rewritten: Option<&Key>,
         reasons: &mut Reasons,
     ) -> Placed {
         if let Some(series) = table.get(texts.identity.as_str()) {
@@ -189,18 +195,37 @@ impl Metric {
             reasons.0 |= series.shadow_reasons;
             return Placed::Series(series.clone());
         }
-        match self.budget.decide(&self.env.global) {
-            Ok(()) => Placed::Series(self.insert(table, texts, true, Reasons::default())),
+        if self.enforces() {
+            return match self.budget.decide(&self.env.global) {
+                Ok(()) => Placed::Series(self.insert(table, texts, true, Reasons::default())),
+                Err(reason) => {
+                    reasons.add(reason);
+                    Placed::Folded(self.fold_target_locked(table))
+                }
+            };
+        }
+        // Shadow mode stores every label set, and counts what enforce would
+        // have done with the label set it would have made of it.
+        let mut decide = || match self.budget.decide(&self.env.global) {
+            Ok(()) => true,
             Err(reason) => {
                 reasons.add(reason);
-                if self.enforces() {
-                    Placed::Folded(self.fold_target_locked(table))
-                } else {
-                    let shadow = folds_only(*reasons);
-                    Placed::Series(self.insert(table, texts, false, shadow))
-                }
+                false
             }
-        }
+        };
+        let reserved = match rewritten {
+            None => decide(),
+            Some(rewritten) => {
+                let identity = LabelTexts::of(rewritten, &[]).identity;
+                let mut would = self.shadow_admitted.lock().unwrap_or_else(|p| p.into_inner());
+                if !would.contains(&identity) && decide() {
+                    would.insert(identity);
+                }
+                false // the reservation is the rewritten label set's
+            }
+        };
+        let shadow = folds_only(*reasons);
+        Placed::Series(self.insert(table, texts, reserved, shadow))
     }
 
     /// A new series in the table, accounted.
@@ -386,7 +411,7 @@ impl Metric {
             reasons.add(OverflowReason::LabelLimit);
             if self.enforces() {
                 let texts = LabelTexts::of(&rewritten, &self.env.global_labels);
-                let target = match self.place_locked(table, texts, reasons) {
+                let target = match self.place_locked(table, texts, None, reasons) {
                     Placed::Series(s) => Some(s),
                     Placed::Folded(target) => target,
                 };

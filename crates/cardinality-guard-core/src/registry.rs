@@ -139,13 +139,15 @@ impl Registry {
         // 4. Label limits.
         let inner = self.env.inner.as_deref().map(|r| r as &dyn Recorder);
         let rewritten = metric.labels.apply(&key_rendered, &metric.name, inner);
+        let enforces = metric.policy.mode == crate::config::Mode::Enforce;
         let mut placed_key = &*key_rendered;
         if let Some(rewritten) = &rewritten {
             reasons.add(OverflowReason::LabelLimit);
-            if metric.policy.mode == crate::config::Mode::Enforce {
+            if enforces {
                 placed_key = rewritten;
             }
         }
+        let would_be = rewritten.as_ref().filter(|_| !enforces);
         // 5. Budgets, then storage. A closed budget folds without a lock or
         // an allocation, unless the label set is one the metric holds
         // (reached through another spelling: its sorted key is remembered).
@@ -160,7 +162,7 @@ impl Registry {
                 return metric.fold_target();
             }
         }
-        match metric.place(placed_key, reasons) {
+        match metric.place(placed_key, would_be, reasons) {
             Placed::Series(series) => {
                 // The spelling user code used, only when nothing was
                 // changed or counted, so what is counted is counted at

@@ -4,7 +4,9 @@
 
 mod support;
 
-use support::{assert_series_accounting, guarded, rendered_series, self_reported_series};
+use support::{
+    assert_series_accounting, guarded, overflow_total, rendered_series, self_reported_series,
+};
 
 #[test]
 fn counters_with_overflow() {
@@ -224,9 +226,9 @@ fn names_that_sanitize_alike_share_their_series() {
     assert_series_accounting(&text, &exporter.report());
 }
 
-/// The self-report's `metric` label is the name alone, so a counter and a
-/// gauge that share a name share `cardinality_guard_series{metric}`, which
-/// must count the lines the exporter renders under that name.
+/// A rendered name belongs to one family: a gauge under a counter's name is
+/// refused (reason `invalid`), so the render never holds two families of
+/// one name (which a Prometheus server would refuse).
 #[test]
 fn a_counter_and_a_gauge_sharing_a_name() {
     let (guard, exporter) = guarded("");
@@ -237,6 +239,9 @@ fn a_counter_and_a_gauge_sharing_a_name() {
         metrics::gauge!("jobs", "queue" => "main").set(4.0);
     });
     let text = exporter.render();
-    assert_eq!(rendered_series(&text, "jobs"), 4, "{text}");
-    assert_eq!(self_reported_series(&text, "jobs"), Some(4.0), "{text}");
+    assert_eq!(rendered_series(&text, "jobs"), 3, "{text}");
+    assert_eq!(self_reported_series(&text, "jobs"), Some(3.0), "{text}");
+    assert_eq!(text.matches("# TYPE jobs ").count(), 1, "{text}");
+    assert_eq!(overflow_total(&text, "__invalid__", "invalid"), 1.0, "{text}");
+    assert_series_accounting(&text, &exporter.report());
 }
