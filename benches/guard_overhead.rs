@@ -1,25 +1,27 @@
-//! What the guard costs: every group measures the guarded recorder next to
-//! the bare `PrometheusRecorder` it wraps, in the same run.
+//! What the guard costs: every group measures the guard's recorder (the
+//! Prometheus path: `PrometheusGuard`, which stores and renders its series)
+//! next to the bare `PrometheusRecorder`, in the same run.
 //!
 //! ```text
 //! cargo bench --bench guard_overhead
 //! ```
 //!
 //! H1..H5 are the hot paths of an already admitted label set (H1e and H4e
-//! with idle expiry on, where the guard hands out its own wrappers), O1 the overflow
-//! path (unseen label values after the budget is full), R1 a render of
-//! 10,000 series. `python3 benches/summarize.py` prints the medians and
+//! with idle expiry on: the bare exporter with its own idle timeout, the
+//! guard with its own expiry), O1 the overflow path (unseen label values
+//! after the budget is full), R1 a render of 10,000 series (R1e with idle
+//! expiry on: a sweep of every series, then the render). `python3 benches/summarize.py` prints the medians and
 //! ratios of the last run; the README's "Performance" section holds one run.
 
 use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use cardinality_guard::{prometheus_builder, Config, Guard, GuardLayer};
+use cardinality_guard::{prometheus_builder, Config, GuardRecorder, PrometheusGuard};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use metrics::Recorder;
 use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
-use metrics_util::layers::Layer;
+use metrics_util::MetricKindMask;
 
 /// Budgets far above what the hot-path benches register: nothing folds there.
 const ROOMY: &str = r#"
@@ -38,8 +40,8 @@ fn config() -> Config {
     Config::from_toml(ROOMY, "benches/guard_overhead.rs").expect("bench config is valid")
 }
 
-/// The same budgets, with idle expiry on: admitted label sets are handed out
-/// as the guard's wrappers. Both arms get the exporter idle timeout it implies.
+/// The same budgets, with idle expiry on (the bare exporter gets the same
+/// idle timeout of its own).
 fn expiring_config() -> Config {
     let text = ROOMY.replace("[defaults]\n", "[defaults]\nidle_timeout = \"10m\"\n");
     Config::from_toml(&text, "benches/guard_overhead.rs").expect("bench config is valid")
@@ -51,8 +53,17 @@ fn unguarded() -> PrometheusRecorder {
         .build_recorder()
 }
 
-fn guarded() -> Guard<PrometheusRecorder> {
-    GuardLayer::new(config()).layer(unguarded())
+/// The guard's recorder and its handle, built from `config` (no upkeep
+/// thread: nothing in the background during a measurement).
+fn guard_with(config: Config) -> (GuardRecorder, PrometheusGuard) {
+    PrometheusGuard::builder(config)
+        .upkeep_interval(None)
+        .build()
+        .expect("guard builds")
+}
+
+fn guarded() -> GuardRecorder {
+    guard_with(config()).0
 }
 
 type MakeRecorder = fn() -> Box<dyn Recorder>;
@@ -83,7 +94,7 @@ fn side_by_side(c: &mut Criterion, group: &str, op: impl Fn()) {
 fn compare(
     c: &mut Criterion,
     group: &str,
-    (bare, guard): (PrometheusRecorder, Guard<PrometheusRecorder>),
+    (bare, guard): (PrometheusRecorder, GuardRecorder),
     op: impl Fn(),
 ) {
     let mut g = c.benchmark_group(group);
@@ -147,7 +158,7 @@ fn h4_cached_handle(c: &mut Criterion) {
 fn held_handle(
     c: &mut Criterion,
     group: &str,
-    (bare, guard): (PrometheusRecorder, Guard<PrometheusRecorder>),
+    (bare, guard): (PrometheusRecorder, GuardRecorder),
 ) {
     let mut g = c.benchmark_group(group);
     for (name, recorder) in [("unguarded", &bare as &dyn Recorder), ("guarded", &guard)] {
@@ -160,15 +171,14 @@ fn held_handle(
     g.finish();
 }
 
-/// Expiring arms: the bare exporter with its idle timeout, and the guard
-/// whose handles are wrappers that note activity.
-fn expiring_arms() -> (PrometheusRecorder, Guard<PrometheusRecorder>) {
-    let bare = || {
-        prometheus_builder(&expiring_config())
-            .expect("buckets are valid")
-            .build_recorder()
-    };
-    (bare(), GuardLayer::new(expiring_config()).layer(bare()))
+/// Expiring arms: the bare exporter with a 10 min idle timeout of its own,
+/// and the guard with `idle_timeout = "10m"`, whose handles note activity.
+fn expiring_arms() -> (PrometheusRecorder, GuardRecorder) {
+    let bare = prometheus_builder(&expiring_config())
+        .expect("buckets are valid")
+        .idle_timeout(MetricKindMask::ALL, Some(Duration::from_secs(600)))
+        .build_recorder();
+    (bare, guard_with(expiring_config()).0)
 }
 
 fn h1e_literal_labels_expiring(c: &mut Criterion) {
@@ -256,38 +266,36 @@ fn r1_render(c: &mut Criterion) {
     let bare = unguarded();
     let bare_handle: PrometheusHandle = bare.handle();
     fill(&bare);
-    let guard = guarded();
-    let guard_handle = guard.inner().handle();
+    let (guard, handle) = guard_with(config());
     fill(&guard);
     assert_eq!(
-        guard.report().metric("r1_total").map(|m| m.series),
+        handle.report().metric("r1_total").map(|m| m.series),
         Some(10_000)
     );
     g.bench_function("unguarded", |b| b.iter(|| black_box(bare_handle.render())));
-    g.bench_function("guarded", |b| b.iter(|| black_box(guard_handle.render())));
+    g.bench_function("guarded", |b| b.iter(|| black_box(handle.render())));
     g.finish();
 }
 
-/// A render through the guard with idle expiry on: a sweep over every
-/// label set (none idle) before the render. The difference from the bare
-/// render is the sweep's cost, per series once divided by 10,000.
+/// A render with idle expiry on: the guard sweeps every series (none idle)
+/// before it renders; the bare exporter checks its own idle timeout.
 fn r1e_render_expiring(c: &mut Criterion) {
     let mut g = c.benchmark_group("R1e render 10,000 series, idle expiry on (sweep + render)");
     g.sample_size(30);
-    let (bare, guard) = expiring_arms();
-    fill(&bare);
-    fill(&guard);
+    let bare = prometheus_builder(&expiring_config())
+        .expect("buckets are valid")
+        .idle_timeout(MetricKindMask::ALL, Some(Duration::from_secs(600)))
+        .build_recorder();
     let bare_handle: PrometheusHandle = bare.handle();
-    let prometheus = guard.inner().handle();
-    let guard_handle = guard.handle();
+    fill(&bare);
+    let (guard, handle) = guard_with(expiring_config());
+    fill(&guard);
     assert_eq!(
-        guard.report().metric("r1_total").map(|m| m.series),
+        handle.report().metric("r1_total").map(|m| m.series),
         Some(10_000)
     );
     g.bench_function("unguarded", |b| b.iter(|| black_box(bare_handle.render())));
-    g.bench_function("guarded", |b| {
-        b.iter(|| black_box(guard_handle.render(&prometheus)))
-    });
+    g.bench_function("guarded", |b| b.iter(|| black_box(handle.render())));
     g.finish();
 }
 

@@ -17,10 +17,8 @@ mod rss;
 
 use std::process::{Command, ExitCode};
 
-use cardinality_guard::{prometheus_builder, Config, GuardLayer};
+use cardinality_guard::{prometheus_builder, Config, PrometheusGuard};
 use metrics::Recorder;
-use metrics_exporter_prometheus::PrometheusHandle;
-use metrics_util::layers::Layer;
 
 const CONFIG: &str = r#"
 [histograms]
@@ -102,28 +100,45 @@ fn parent(n: u64) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// What renders and runs upkeep, for either arm.
+type Render = Box<dyn Fn() -> String>;
+type Upkeep = Box<dyn Fn()>;
+
 /// One flood; prints "rendered-series rss-growth-kib seconds".
 fn child(kind: Kind, guarded: bool, n: u64) {
     let config = Config::from_toml(CONFIG, "benches/memory_flood.rs").expect("valid config");
-    let exporter = prometheus_builder(&config)
-        .expect("valid buckets")
-        .build_recorder();
-    let handle = exporter.handle();
-    let recorder: Box<dyn Recorder> = if guarded {
-        Box::new(GuardLayer::new(config).layer(exporter))
+    let (recorder, render, upkeep): (Box<dyn Recorder>, Render, Upkeep) = if guarded {
+        let (recorder, handle) = PrometheusGuard::builder(config)
+            .upkeep_interval(None)
+            .build()
+            .expect("guard builds");
+        let upkeep = handle.clone();
+        (
+            Box::new(recorder),
+            Box::new(move || handle.render()),
+            Box::new(move || upkeep.run_upkeep()),
+        )
     } else {
-        Box::new(exporter)
+        let exporter = prometheus_builder(&config)
+            .expect("valid buckets")
+            .build_recorder();
+        let (handle, upkeep) = (exporter.handle(), exporter.handle());
+        (
+            Box::new(exporter),
+            Box::new(move || handle.render()),
+            Box::new(move || upkeep.run_upkeep()),
+        )
     };
     let before = rss::rss_kib();
     let start = std::time::Instant::now();
-    metrics::with_local_recorder(&*recorder, || flood(kind, n, &handle));
+    metrics::with_local_recorder(&*recorder, || flood(kind, n, &*upkeep));
     let seconds = start.elapsed().as_secs_f64();
     let growth = rss::rss_kib() - before;
-    let series = count_series(&handle.render());
+    let series = count_series(&render());
     println!("{series} {growth} {seconds:.1}");
 }
 
-fn flood(kind: Kind, n: u64, handle: &PrometheusHandle) {
+fn flood(kind: Kind, n: u64, upkeep: &dyn Fn()) {
     for i in 0..n {
         let user = format!("user-{i}");
         match kind {
@@ -133,7 +148,7 @@ fn flood(kind: Kind, n: u64, handle: &PrometheusHandle) {
             }
         }
         if i % 10_000 == 9_999 {
-            handle.run_upkeep();
+            upkeep();
         }
     }
 }

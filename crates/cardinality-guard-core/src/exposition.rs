@@ -206,8 +206,16 @@ pub(crate) fn write_self_report(
         }
     }
     for (metric, reason, n) in [
-        (UNTRACKED_METRIC, OverflowReason::MaxMetrics, global.untracked_registrations),
-        (INVALID_METRIC, OverflowReason::Invalid, global.invalid_registrations),
+        (
+            UNTRACKED_METRIC,
+            OverflowReason::MaxMetrics,
+            global.untracked_registrations,
+        ),
+        (
+            INVALID_METRIC,
+            OverflowReason::Invalid,
+            global.invalid_registrations,
+        ),
     ] {
         if n > 0 {
             let l = labels(&[("metric", metric), ("reason", reason.as_str())]);

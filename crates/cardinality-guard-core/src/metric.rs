@@ -21,8 +21,8 @@ use crate::normalize::{LabelRules, LabelTexts};
 use crate::report::{ratio, MetricReport, OverflowCounts, OverflowReason, Reasons};
 use crate::self_report::{GlobalGauges, MetricGauges, OVERFLOW_LABEL};
 use crate::series::{Handle, Revive, Series, SeriesParts, Storage};
-use crate::spellings::Spellings;
 use crate::shape::MetricKind;
+use crate::spellings::Spellings;
 
 /// A metric's series by identity (sorted label text): the render order.
 pub(crate) type Table = BTreeMap<Box<str>, Arc<Series>>;
@@ -217,7 +217,10 @@ impl Metric {
             None => decide(),
             Some(rewritten) => {
                 let identity = LabelTexts::of(rewritten, &[]).identity;
-                let mut would = self.shadow_admitted.lock().unwrap_or_else(|p| p.into_inner());
+                let mut would = self
+                    .shadow_admitted
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
                 if !would.contains(&identity) && decide() {
                     would.insert(identity);
                 }

@@ -133,10 +133,7 @@ impl LabelRules {
         }
         // An empty value is an absent label (after the last one won).
         out.retain(|l| !l.value().is_empty());
-        (
-            Cow::Owned(Key::from_parts(name.to_owned(), out)),
-            changes,
-        )
+        (Cow::Owned(Key::from_parts(name.to_owned(), out)), changes)
     }
 }
 
@@ -201,7 +198,9 @@ impl LabelTexts {
         let sorted_key = if is_sorted(key) {
             key.clone()
         } else {
-            let labels = sorted.iter().map(|(k, v)| Label::new(k.to_string(), v.to_string()));
+            let labels = sorted
+                .iter()
+                .map(|(k, v)| Label::new(k.to_string(), v.to_string()));
             Key::from_parts(key.name().to_owned(), labels.collect::<Vec<_>>())
         };
         let mut rendered: Vec<(&str, &str)> = global
@@ -214,8 +213,7 @@ impl LabelTexts {
                 None => rendered.push((label.key(), label.value())),
             }
         }
-        let rendered = if global.is_empty() && sorted.iter().copied().eq(rendered.iter().copied())
-        {
+        let rendered = if global.is_empty() && sorted.iter().copied().eq(rendered.iter().copied()) {
             identity.clone()
         } else {
             label_text(rendered)
@@ -334,7 +332,10 @@ mod tests {
         let (t1, t2) = (LabelTexts::of(&ab, &[]), LabelTexts::of(&ba, &[]));
         assert_eq!(t1.identity, t2.identity);
         assert_eq!(t1.rendered, r#"b="2",a="1""#);
-        let global = [("a".to_owned(), "0".to_owned()), ("z".to_owned(), "9".to_owned())];
+        let global = [
+            ("a".to_owned(), "0".to_owned()),
+            ("z".to_owned(), "9".to_owned()),
+        ];
         assert_eq!(
             LabelTexts::of(&ab, &global).rendered,
             r#"a="1",z="9",b="2""#
@@ -345,7 +346,10 @@ mod tests {
     fn reserved_and_empty_names_are_refused() {
         assert!(metric_name("").is_none());
         assert!(metric_name("cardinality_guard_series").is_none());
-        assert_eq!(metric_name("http.requests").as_deref(), Some("http_requests"));
+        assert_eq!(
+            metric_name("http.requests").as_deref(),
+            Some("http_requests")
+        );
         assert_eq!(metric_name("ok_total").as_deref(), Some("ok_total"));
     }
 }

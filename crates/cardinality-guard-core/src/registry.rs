@@ -33,8 +33,8 @@ use crate::normalize::{is_sorted, metric_name, take_slot, LabelRules};
 use crate::report::{OverflowReason, Reasons, Report};
 use crate::self_report::GlobalGauges;
 use crate::series::Series;
-use crate::spellings::Spellings;
 use crate::shape::{HistogramShape, HistogramShapes, MetricKind, DEFAULT_QUANTILES};
+use crate::spellings::Spellings;
 
 /// The exporter's default summary quantiles.
 const QUANTILES: [f64; DEFAULT_QUANTILES] = [0.0, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0];
@@ -365,7 +365,12 @@ fn sample_names(name: &str, histogram: Option<&HistogramStore>) -> Vec<String> {
     match histogram {
         None => vec![name.to_owned()],
         Some(HistogramStore::Buckets(_)) => {
-            vec![name.to_owned(), with("_bucket"), with("_sum"), with("_count")]
+            vec![
+                name.to_owned(),
+                with("_bucket"),
+                with("_sum"),
+                with("_count"),
+            ]
         }
         Some(HistogramStore::Summary(_)) => vec![name.to_owned(), with("_sum"), with("_count")],
     }

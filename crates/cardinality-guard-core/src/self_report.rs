@@ -41,27 +41,27 @@ pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
 /// Every self-report gauge, with its `# HELP` text.
 pub(crate) const GAUGES: [(&str, &str); 6] = [
     (
-            SERIES,
-            "Exported series the metric holds now, its overflow series included.",
-        ),
-        (
-            SERIES_LIMIT,
-            "The metric's cardinality budget, in exported series.",
-        ),
-        (
-            GLOBAL_SERIES,
-            "Exported series of all guarded metrics together.",
-        ),
-        (
-            GLOBAL_SERIES_LIMIT,
-            "The global cardinality budget, in exported series.",
-        ),
-        (METRICS, "Distinct metrics the cardinality guard tracks."),
-        (
-            LABEL_VALUES,
-            "Estimated distinct values seen per label of a metric (demand, folded values included).",
-        ),
-    ];
+        SERIES,
+        "Exported series the metric holds now, its overflow series included.",
+    ),
+    (
+        SERIES_LIMIT,
+        "The metric's cardinality budget, in exported series.",
+    ),
+    (
+        GLOBAL_SERIES,
+        "Exported series of all guarded metrics together.",
+    ),
+    (
+        GLOBAL_SERIES_LIMIT,
+        "The global cardinality budget, in exported series.",
+    ),
+    (METRICS, "Distinct metrics the cardinality guard tracks."),
+    (
+        LABEL_VALUES,
+        "Estimated distinct values seen per label of a metric (demand, folded values included).",
+    ),
+];
 
 /// Every self-report counter, with its `# HELP` text.
 pub(crate) const COUNTERS: [(&str, &str); 2] = [

@@ -494,10 +494,7 @@ fn idle_expiry_keeps_a_rotating_workload_bounded_and_exact() {
     let steady = RATE * 3.0 * third_length().as_secs_f64();
     assert!(counter.expired as f64 > 0.8 * steady, "{counter:?}");
     let histogram = report.metric(HISTOGRAM).expect("histogram");
-    assert!(
-        histogram.expired as f64 > 0.08 * steady,
-        "{histogram:?}"
-    );
+    assert!(histogram.expired as f64 > 0.08 * steady, "{histogram:?}");
 
     final_window(&guard, &exporter);
 

@@ -242,6 +242,10 @@ fn a_counter_and_a_gauge_sharing_a_name() {
     assert_eq!(rendered_series(&text, "jobs"), 3, "{text}");
     assert_eq!(self_reported_series(&text, "jobs"), Some(3.0), "{text}");
     assert_eq!(text.matches("# TYPE jobs ").count(), 1, "{text}");
-    assert_eq!(overflow_total(&text, "__invalid__", "invalid"), 1.0, "{text}");
+    assert_eq!(
+        overflow_total(&text, "__invalid__", "invalid"),
+        1.0,
+        "{text}"
+    );
     assert_series_accounting(&text, &exporter.report());
 }

@@ -518,8 +518,12 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         }
         for (label, value) in g.labels.iter().flatten() {
             let key = format!("global.labels.{label}");
-            check_global_label(label, value.get_ref(), config.global.max_label_value_length.get())
-                .map_err(|m| src.invalid(value.span(), key, m))?;
+            check_global_label(
+                label,
+                value.get_ref(),
+                config.global.max_label_value_length.get(),
+            )
+            .map_err(|m| src.invalid(value.span(), key, m))?;
             config
                 .global_labels
                 .insert(label.clone(), value.get_ref().clone());
