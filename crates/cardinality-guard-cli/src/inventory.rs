@@ -35,9 +35,6 @@ fn hasher() -> std::hash::DefaultHasher {
     std::hash::DefaultHasher::new()
 }
 
-/// Example values kept per label, for the report.
-const EXAMPLES: usize = 3;
-
 /// One label of a family.
 #[derive(Debug, Default, Clone)]
 pub struct LabelStats {
@@ -45,8 +42,6 @@ pub struct LabelStats {
     pub values: HashIds,
     /// Distinct label sets that carry it (the others lack it).
     pub label_sets: u64,
-    /// The first few values seen.
-    pub examples: Vec<String>,
 }
 
 /// One metric family.
@@ -205,9 +200,7 @@ impl Inventory {
             }
             let mut h = hasher();
             value.hash(&mut h);
-            if stats.values.insert(h.finish()) && stats.examples.len() < EXAMPLES {
-                stats.examples.push(value.to_owned());
-            }
+            stats.values.insert(h.finish());
         }
     }
 
