@@ -222,9 +222,14 @@ impl Parser {
     /// Checks the end of the text: OpenMetrics must end with `# EOF`.
     pub fn finish(&self) -> Result<(), ParseError> {
         if self.format == Format::OpenMetrics && !self.eof {
+            let message = if self.line == 0 {
+                "empty body: OpenMetrics text must end with `# EOF`"
+            } else {
+                "OpenMetrics text must end with `# EOF` (truncated body?)"
+            };
             return Err(ParseError {
-                line: self.line,
-                message: "OpenMetrics text must end with `# EOF` (truncated body?)".into(),
+                line: self.line.max(1),
+                message: message.into(),
             });
         }
         Ok(())
