@@ -116,11 +116,14 @@ impl Audit {
             .map(|f| metric(f, growth))
             .collect();
         let total = inventory.total_series;
+        // The few metrics that hold most series: at most five, each at least
+        // 1% of the total (the first always).
         let top_offenders = metrics
             .iter()
             .take(TOP_OFFENDERS)
-            .filter(|m| m.series > 0)
-            .map(|m| {
+            .enumerate()
+            .filter(|(i, m)| m.series > 0 && (*i == 0 || m.series * 100 >= total))
+            .map(|(_, m)| {
                 let top = m.labels.first();
                 Offender {
                     metric: m.name.clone(),

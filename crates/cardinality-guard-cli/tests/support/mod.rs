@@ -64,9 +64,11 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Starts `command` with its stderr in `dir/log`.
-pub fn spawn(name: &str, mut command: Command) -> Proc {
+/// Starts the command `build` makes (given its scratch dir, where it may
+/// write files) in that dir, its stderr in `dir/log`.
+pub fn spawn(name: &str, build: impl FnOnce(&Path) -> Command) -> Proc {
     let dir = scratch(name);
+    let mut command = build(&dir);
     let log = std::fs::File::create(dir.join("log")).expect("log file");
     let child = command
         .current_dir(&dir)
@@ -145,18 +147,21 @@ pub fn start_prometheus(targets: &[(&str, SocketAddr)]) -> (Proc, SocketAddr) {
             "  - job_name: {job}\n    static_configs:\n      - targets: ['{addr}']\n"
         ));
     }
-    let dir = scratch("prometheus-config");
-    let config_path = dir.join("prometheus.yml");
-    std::fs::write(&config_path, config).expect("write prometheus.yml");
-    let mut command = Command::new("/usr/bin/prometheus");
-    command
-        .arg(format!("--config.file={}", config_path.display()))
-        .arg("--storage.tsdb.path=data")
-        .arg(format!("--web.listen-address={listen}"));
-    let mut proc = spawn("prometheus", command);
-    // The config lives in the process' own dir from now on.
-    let _ = std::fs::copy(&config_path, proc.dir.join("prometheus.yml"));
-    let _ = std::fs::remove_dir_all(&dir);
+    let mut proc = spawn("prometheus", |dir| {
+        std::fs::write(dir.join("prometheus.yml"), config).expect("write prometheus.yml");
+        let mut command = Command::new("/usr/bin/prometheus");
+        command
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={listen}"));
+        command
+    });
     proc.name = format!("prometheus on {listen}");
     wait_until_up(&format!("http://{listen}/-/ready"), &proc);
     (proc, listen)
