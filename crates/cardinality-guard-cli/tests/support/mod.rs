@@ -136,12 +136,14 @@ pub fn needs(path: &str, package: &str) -> bool {
     false
 }
 
-/// A real Prometheus scraping `targets` (job name, address, extra scrape
-/// settings) every second; returns it and its address.
+/// A real Prometheus scraping `targets` (job name, address) every second,
+/// and itself as job `prometheus`; returns it and its address.
 pub fn start_prometheus(targets: &[(&str, SocketAddr)]) -> (Proc, SocketAddr) {
     let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut config =
         String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
+    let mut targets = targets.to_vec();
+    targets.push(("prometheus", listen));
     for (job, addr) in targets {
         config.push_str(&format!(
             "  - job_name: {job}\n    static_configs:\n      - targets: ['{addr}']\n"
