@@ -548,10 +548,10 @@ pub fn escape_label_value(value: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
-    fn samples(
-        text: &str,
-        format: Format,
-    ) -> Result<Vec<(String, String, Vec<(String, String)>)>, ParseError> {
+    /// (family, sample name, labels)
+    type Parsed = (String, String, Vec<(String, String)>);
+
+    fn samples(text: &str, format: Format) -> Result<Vec<Parsed>, ParseError> {
         let mut parser = Parser::new(format);
         let mut out = Vec::new();
         for line in text.split('\n') {

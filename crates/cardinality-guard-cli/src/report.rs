@@ -222,7 +222,7 @@ impl Audit {
             if watching {
                 let growth = m.growth_per_hour.map_or("-".into(), rate);
                 let eta = match m.hours_to_budget {
-                    Some(h) if h == 0.0 => "over now".into(),
+                    Some(0.0) => "over now".into(),
                     Some(h) => duration_text(h * 3600.0),
                     None => "never".into(),
                 };
