@@ -190,9 +190,13 @@ impl Audit {
         }
         let _ = writeln!(
             out,
-            "{} series in {} metric families\n",
+            "{} series in {}\n",
             thousands(self.total_series),
-            self.metrics.len()
+            plural(
+                self.metrics.len() as u64,
+                "metric family",
+                "metric families"
+            )
         );
         let name_width = self
             .metrics
@@ -255,8 +259,8 @@ impl Audit {
                     Some(label) => {
                         let _ = writeln!(
                             out,
-                            ", label `{label}` has {} distinct values",
-                            thousands(o.values)
+                            ", label `{label}` has {}",
+                            plural(o.values, "distinct value", "distinct values")
                         );
                     }
                     None => out.push('\n'),
@@ -301,6 +305,11 @@ fn metric(f: &Family, growth: Option<(&Growth, u64)>) -> MetricAudit {
             .zip(growth_per_hour)
             .and_then(|((_, budget), r)| hours_to_budget(f.series, budget, r)),
     }
+}
+
+/// `1 metric family`, `12,345 metric families`
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }
 
 /// `12,345`

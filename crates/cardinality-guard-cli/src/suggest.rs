@@ -21,7 +21,7 @@ use cardinality_guard_core::{Config, DEFAULT_QUANTILES};
 
 use crate::exposition::Kind;
 use crate::inventory::{Family, Inventory};
-use crate::report::thousands;
+use crate::report::{plural, thousands};
 
 /// Settings of the suggestion.
 #[derive(Debug, Clone, Copy)]
@@ -137,10 +137,14 @@ pub fn suggest(inventory: &Inventory, source: &str, options: &SuggestOptions) ->
     let _ = writeln!(
         out,
         "# guard.toml suggested by `cardinality-guard audit --suggest` from {source}\n\
-         # ({} series in {} metric families; headroom x{headroom}, label limit {limit}).\n\
+         # ({} series in {}; headroom x{headroom}, label limit {limit}).\n\
          # Budgets count the series the guard renders, overflow series included.\n",
         thousands(inventory.total_series),
-        inventory.families.len(),
+        plural(
+            inventory.families.len() as u64,
+            "metric family",
+            "metric families"
+        ),
     );
     let _ = writeln!(
         out,
