@@ -107,11 +107,11 @@ pub fn suggest(inventory: &Inventory, source: &str, options: &SuggestOptions) ->
             .map(|(n, s)| format!("{n}={}", thousands(s.values.len() as u64)))
             .collect();
         let note = format!(
-            "{} {}: {} series, {} label sets{}{}",
+            "{} {}: {}, {}{}{}",
             f.kind,
             f.name,
-            thousands(f.series),
-            thousands(sets),
+            plural(f.series, "series", "series"),
+            plural(sets, "label set", "label sets"),
             if labels.is_empty() { "" } else { "; " },
             labels.join(", ")
         );
