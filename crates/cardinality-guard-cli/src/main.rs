@@ -49,7 +49,7 @@ struct AuditArgs {
     /// Print a guard.toml for this service instead of the report.
     #[arg(long)]
     suggest: bool,
-    /// With --suggest: budgets are the observed series times this.
+    /// With --suggest: budgets are the observed label sets times this (x the series each costs).
     #[arg(long, default_value_t = 1.5)]
     headroom: f64,
     /// With --suggest: labels with more distinct values than this get a label limit of this.
