@@ -1,0 +1,213 @@
+//! What one scrape holds: per family its kind, series, label sets and the
+//! distinct values of each label.
+//!
+//! Identities are kept as 64-bit hashes (SipHash with fixed keys), never as
+//! text, so a million series cost a few tens of MB; two distinct values
+//! collide with a chance of about n²/2⁶⁵ (3·10⁻⁸ for a million).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use crate::exposition::{Kind, Sample};
+
+/// A `HashSet` of values that are hashes already.
+pub type HashIds = HashSet<u64, BuildHasherDefault<IdHasher>>;
+
+/// Passes a `u64` through: the keys are SipHash values already.
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+fn hasher() -> std::hash::DefaultHasher {
+    std::hash::DefaultHasher::new()
+}
+
+/// One label of a family.
+#[derive(Debug, Default, Clone)]
+pub struct LabelStats {
+    /// Hashes of its distinct values.
+    pub values: HashIds,
+    /// Distinct label sets that carry it (the others lack it).
+    pub label_sets: u64,
+}
+
+/// One metric family.
+#[derive(Debug, Clone)]
+pub struct Family {
+    /// Its name (the `# TYPE` name, or the sample name when untyped).
+    pub name: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// Sample lines: the series Prometheus stores for it.
+    pub series: u64,
+    /// Distinct label sets, without `le` (histograms) and `quantile` (summaries).
+    pub label_sets: HashIds,
+    /// Distinct series identities (sample name + all labels); only kept
+    /// when asked ([`Inventory::new`]), for growth.
+    pub series_ids: HashIds,
+    /// Per label (`le`/`quantile` of histograms/summaries left out).
+    pub labels: BTreeMap<String, LabelStats>,
+    /// Finite `le` bounds seen (histograms), as `f64` bits of positive numbers, sorted.
+    pub buckets: BTreeSet<OrderedBound>,
+    /// `quantile` values seen (summaries).
+    pub quantiles: BTreeSet<OrderedBound>,
+    /// The name metrics-rs would register: for a counter the sample name
+    /// without `_created` (`x_total`), otherwise the family name.
+    pub guard_name: Option<String>,
+}
+
+/// An `f64` ordered by value (finite numbers only, so the order is total).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrderedBound(pub f64);
+
+impl Eq for OrderedBound {}
+
+impl PartialOrd for OrderedBound {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrderedBound {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl Family {
+    fn new(name: &str, kind: Kind) -> Family {
+        Family {
+            name: name.to_owned(),
+            kind,
+            series: 0,
+            label_sets: HashIds::default(),
+            series_ids: HashIds::default(),
+            labels: BTreeMap::new(),
+            buckets: BTreeSet::new(),
+            quantiles: BTreeSet::new(),
+            guard_name: None,
+        }
+    }
+
+    /// The label that is not part of the label set for this kind.
+    fn shape_label(&self) -> Option<&'static str> {
+        match self.kind {
+            Kind::Histogram | Kind::GaugeHistogram => Some("le"),
+            Kind::Summary => Some("quantile"),
+            _ => None,
+        }
+    }
+
+    /// Distinct values of `label`.
+    pub fn values_of(&self, label: &str) -> u64 {
+        self.labels.get(label).map_or(0, |l| l.values.len() as u64)
+    }
+}
+
+/// One scrape, summed up.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    /// Families by name.
+    pub families: BTreeMap<String, Family>,
+    /// Every sample line.
+    pub total_series: u64,
+    track_series: bool,
+}
+
+impl Inventory {
+    /// An empty inventory; `track_series` keeps each series' identity (for growth).
+    pub fn new(track_series: bool) -> Inventory {
+        Inventory {
+            track_series,
+            ..Inventory::default()
+        }
+    }
+
+    /// Counts one sample line.
+    pub fn add(&mut self, sample: &Sample<'_>) {
+        self.total_series += 1;
+        let family = match self.families.get_mut(sample.family) {
+            Some(f) => f,
+            None => self
+                .families
+                .entry(sample.family.to_owned())
+                .or_insert_with(|| Family::new(sample.family, sample.kind)),
+        };
+        family.series += 1;
+        if family.kind == Kind::Counter
+            && family.guard_name.is_none()
+            && !sample.name.ends_with("_created")
+        {
+            family.guard_name = Some(sample.name.to_owned());
+        }
+        let shape = family.shape_label();
+        // Prometheus' identity: labels sorted by name, an empty value is no label.
+        let mut labels: Vec<(&str, &str)> = sample
+            .labels
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(n, v)| (*n, v.as_ref()))
+            .collect();
+        labels.sort_unstable_by(|a, b| a.0.cmp(b.0));
+
+        if self.track_series {
+            let mut h = hasher();
+            sample.name.hash(&mut h);
+            labels.hash(&mut h);
+            family.series_ids.insert(h.finish());
+        }
+        let mut set = hasher();
+        let mut shape_value = None;
+        for (name, value) in &labels {
+            if Some(*name) == shape {
+                shape_value = Some(*value);
+            } else {
+                (name, value).hash(&mut set);
+            }
+        }
+        if let Some(v) = shape_value.and_then(|v| v.parse::<f64>().ok()) {
+            if v.is_finite() {
+                match family.kind {
+                    Kind::Summary => family.quantiles.insert(OrderedBound(v)),
+                    _ => family.buckets.insert(OrderedBound(v)),
+                };
+            }
+        }
+        let new_set = family.label_sets.insert(set.finish());
+        for (name, value) in labels {
+            if Some(name) == shape {
+                continue;
+            }
+            let stats = match family.labels.get_mut(name) {
+                Some(s) => s,
+                None => family.labels.entry(name.to_owned()).or_default(),
+            };
+            if new_set {
+                stats.label_sets += 1;
+            }
+            let mut h = hasher();
+            value.hash(&mut h);
+            stats.values.insert(h.finish());
+        }
+    }
+
+    /// Families sorted by series, most first (then by name).
+    pub fn by_series(&self) -> Vec<&Family> {
+        let mut out: Vec<&Family> = self.families.values().collect();
+        out.sort_by(|a, b| b.series.cmp(&a.series).then_with(|| a.name.cmp(&b.name)));
+        out
+    }
+}

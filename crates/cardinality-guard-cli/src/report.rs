@@ -1,0 +1,393 @@
+//! The audit of one exposition: what each family costs, the top offenders,
+//! what Prometheus pays for it, and (when watched) how fast it grows. Rendered
+//! as a text table or as JSON.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::exposition::{Format, Kind};
+use crate::growth::{hours_to_budget, Growth};
+use crate::inventory::{Family, Inventory};
+use crate::source::human_bytes;
+
+/// Memory one series costs a Prometheus server in its head block, in bytes:
+/// Robust Perception's rule of thumb, "around 3kB per series in the head" as
+/// of Prometheus 2.20 (Brian Brazil, "Why does Prometheus use so much RAM?").
+pub const PROMETHEUS_BYTES_PER_SERIES: u64 = 3_000;
+
+/// How many offenders the report names.
+const TOP_OFFENDERS: usize = 5;
+
+/// One label of a metric.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LabelAudit {
+    /// The label name.
+    pub name: String,
+    /// Its distinct values.
+    pub values: u64,
+    /// New distinct values per hour (with `--watch`, else null).
+    pub new_values_per_hour: Option<f64>,
+}
+
+/// One metric family.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MetricAudit {
+    /// The family name.
+    pub name: String,
+    /// Its type.
+    pub kind: Kind,
+    /// Sample lines: the series Prometheus stores.
+    pub series: u64,
+    /// Distinct label sets (without `le` / `quantile`).
+    pub label_sets: u64,
+    /// Its labels, most distinct values first.
+    pub labels: Vec<LabelAudit>,
+    /// Finite bucket bounds seen (histograms), else null.
+    pub buckets: Option<Vec<f64>>,
+    /// New series per hour (with `--watch`, else null).
+    pub growth_per_hour: Option<f64>,
+    /// Hours until `series` reaches the budget at that rate (with `--watch`;
+    /// null when it does not grow; 0 when it is there already).
+    pub hours_to_budget: Option<f64>,
+}
+
+/// A metric that holds many series and the label that makes it so.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Offender {
+    /// The metric.
+    pub metric: String,
+    /// Its series.
+    pub series: u64,
+    /// Its share of all series.
+    pub share: f64,
+    /// Its label with the most distinct values, if it has labels.
+    pub label: Option<String>,
+    /// That label's distinct values.
+    pub values: u64,
+}
+
+/// How long and how often the service was watched.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WatchSummary {
+    /// Scrapes taken.
+    pub scrapes: usize,
+    /// Seconds from the first scrape to the last.
+    pub seconds: f64,
+    /// The budget `hours_to_budget` is computed for.
+    pub budget: u64,
+}
+
+/// The whole audit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Audit {
+    /// What was read.
+    pub source: String,
+    /// `prometheus-0.0.4` or `openmetrics-1.0.0`.
+    pub format: &'static str,
+    /// Bytes of the (last) exposition.
+    pub bytes: u64,
+    /// All series (sample lines).
+    pub total_series: u64,
+    /// `total_series` × `prometheus_bytes_per_series`.
+    pub prometheus_memory_bytes: u64,
+    /// The per-series figure used ([`PROMETHEUS_BYTES_PER_SERIES`]).
+    pub prometheus_bytes_per_series: u64,
+    /// Families, most series first.
+    pub metrics: Vec<MetricAudit>,
+    /// The top offenders.
+    pub top_offenders: Vec<Offender>,
+    /// With `--watch`.
+    pub watch: Option<WatchSummary>,
+}
+
+impl Audit {
+    /// Builds the audit of `inventory` (the last scrape), with the growth of a watch.
+    pub fn new(
+        source: &str,
+        format: Format,
+        bytes: u64,
+        inventory: &Inventory,
+        growth: Option<(&Growth, u64)>,
+    ) -> Audit {
+        let metrics: Vec<MetricAudit> = inventory
+            .by_series()
+            .into_iter()
+            .map(|f| metric(f, growth))
+            .collect();
+        let total = inventory.total_series;
+        // The few metrics that hold most series: at most five, each at least
+        // 1% of the total (the first always).
+        let top_offenders = metrics
+            .iter()
+            .take(TOP_OFFENDERS)
+            .enumerate()
+            .filter(|(i, m)| m.series > 0 && (*i == 0 || m.series * 100 >= total))
+            .map(|(_, m)| {
+                let top = m.labels.first();
+                Offender {
+                    metric: m.name.clone(),
+                    series: m.series,
+                    share: if total == 0 {
+                        0.0
+                    } else {
+                        m.series as f64 / total as f64
+                    },
+                    label: top.map(|l| l.name.clone()),
+                    values: top.map_or(0, |l| l.values),
+                }
+            })
+            .collect();
+        Audit {
+            source: source.to_owned(),
+            format: match format {
+                Format::OpenMetrics => "openmetrics-1.0.0",
+                _ => "prometheus-0.0.4",
+            },
+            bytes,
+            total_series: total,
+            prometheus_memory_bytes: total * PROMETHEUS_BYTES_PER_SERIES,
+            prometheus_bytes_per_series: PROMETHEUS_BYTES_PER_SERIES,
+            metrics,
+            top_offenders,
+            watch: growth.map(|(g, budget)| WatchSummary {
+                scrapes: g.scrapes(),
+                seconds: g.elapsed().as_secs_f64(),
+                budget,
+            }),
+        }
+    }
+
+    /// The metric named `name`.
+    pub fn metric(&self, name: &str) -> Option<&MetricAudit> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+
+    /// As JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// As a readable table.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let watching = self.watch.is_some();
+        let _ = writeln!(
+            out,
+            "{} ({}, {})",
+            self.source,
+            self.format,
+            human_bytes(self.bytes)
+        );
+        if let Some(w) = &self.watch {
+            let _ = writeln!(
+                out,
+                "watched: {} scrapes over {}, budget {} series per metric",
+                w.scrapes,
+                duration_text(w.seconds),
+                w.budget
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{} series in {}\n",
+            thousands(self.total_series),
+            plural(
+                self.metrics.len() as u64,
+                "metric family",
+                "metric families"
+            )
+        );
+        let name_width = self
+            .metrics
+            .iter()
+            .map(|m| m.name.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        let _ = write!(
+            out,
+            "{:<name_width$}  {:<14}  {:>9}  {:>10}",
+            "metric", "kind", "series", "label sets"
+        );
+        if watching {
+            let _ = write!(out, "  {:>10}  {:>13}", "new/hour", "to budget");
+        }
+        let _ = writeln!(out, "  labels (distinct values)");
+        for m in &self.metrics {
+            let _ = write!(
+                out,
+                "{:<name_width$}  {:<14}  {:>9}  {:>10}",
+                m.name,
+                m.kind.as_str(),
+                thousands(m.series),
+                thousands(m.label_sets)
+            );
+            if watching {
+                let growth = m.growth_per_hour.map_or("-".into(), rate);
+                let eta = match m.hours_to_budget {
+                    Some(0.0) => "over now".into(),
+                    Some(h) => duration_text(h * 3600.0),
+                    None => "never".into(),
+                };
+                let _ = write!(out, "  {growth:>10}  {eta:>13}");
+            }
+            let labels: Vec<String> = m
+                .labels
+                .iter()
+                .map(|l| match l.new_values_per_hour {
+                    Some(r) if r > 0.0 => {
+                        format!("{}={} (+{}/h)", l.name, thousands(l.values), rate(r))
+                    }
+                    _ => format!("{}={}", l.name, thousands(l.values)),
+                })
+                .collect();
+            let _ = writeln!(out, "  {}", labels.join(", "));
+        }
+        if !self.top_offenders.is_empty() {
+            let _ = writeln!(out, "\ntop offenders");
+            for (i, o) in self.top_offenders.iter().enumerate() {
+                let _ = write!(
+                    out,
+                    "  {}. {}: {} series ({:.1}% of all)",
+                    i + 1,
+                    o.metric,
+                    thousands(o.series),
+                    o.share * 100.0
+                );
+                match &o.label {
+                    Some(label) => {
+                        let _ = writeln!(
+                            out,
+                            ", label `{label}` has {}",
+                            plural(o.values, "distinct value", "distinct values")
+                        );
+                    }
+                    None => out.push('\n'),
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nPrometheus memory: about {} in the head block ({} series x ~3 kB per series,\n  Robust Perception's rule of thumb for Prometheus 2.20+; per scraping server and replica)",
+            human_bytes(self.prometheus_memory_bytes),
+            thousands(self.total_series),
+        );
+        out
+    }
+}
+
+fn metric(f: &Family, growth: Option<(&Growth, u64)>) -> MetricAudit {
+    let family_growth = growth.and_then(|(g, _)| g.of(&f.name));
+    let mut labels: Vec<LabelAudit> = f
+        .labels
+        .iter()
+        .map(|(name, stats)| LabelAudit {
+            name: name.clone(),
+            values: stats.values.len() as u64,
+            new_values_per_hour: family_growth
+                .as_ref()
+                .map(|g| g.label_values_per_hour.get(name).copied().unwrap_or(0.0)),
+        })
+        .collect();
+    labels.sort_by(|a, b| b.values.cmp(&a.values).then_with(|| a.name.cmp(&b.name)));
+    let growth_per_hour = family_growth.as_ref().map(|g| g.series_per_hour);
+    MetricAudit {
+        name: f.name.clone(),
+        kind: f.kind,
+        series: f.series,
+        label_sets: f.label_sets.len() as u64,
+        labels,
+        buckets: matches!(f.kind, Kind::Histogram | Kind::GaugeHistogram)
+            .then(|| f.buckets.iter().map(|b| b.0).collect()),
+        growth_per_hour,
+        hours_to_budget: growth
+            .zip(growth_per_hour)
+            .and_then(|((_, budget), r)| hours_to_budget(f.series, budget, r)),
+    }
+}
+
+/// `1 metric family`, `12,345 metric families`
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// `12,345`
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn rate(per_hour: f64) -> String {
+    if per_hour >= 100.0 {
+        thousands(per_hour.round() as u64)
+    } else {
+        format!("{per_hour:.1}")
+    }
+}
+
+fn duration_text(seconds: f64) -> String {
+    if seconds < 120.0 {
+        format!("{seconds:.0}s")
+    } else if seconds < 7200.0 {
+        format!("{:.0}m", seconds / 60.0)
+    } else if seconds < 172_800.0 {
+        format!("{:.1}h", seconds / 3600.0)
+    } else {
+        format!("{:.1}d", seconds / 86_400.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::read_str;
+
+    #[test]
+    fn families_sorted_by_series_with_label_values() {
+        let text = "# TYPE h histogram\n\
+            h_bucket{path=\"/a\",le=\"1\"} 1\nh_bucket{path=\"/a\",le=\"+Inf\"} 1\nh_sum{path=\"/a\"} 1\nh_count{path=\"/a\"} 1\n\
+            h_bucket{path=\"/b\",le=\"1\"} 1\nh_bucket{path=\"/b\",le=\"+Inf\"} 1\nh_sum{path=\"/b\"} 1\nh_count{path=\"/b\"} 1\n\
+            # TYPE c counter\nc{m=\"GET\"} 1\n";
+        let scrape = read_str(text, Format::Prometheus).unwrap();
+        let audit = Audit::new("t", scrape.format, scrape.bytes, &scrape.inventory, None);
+        assert_eq!(audit.total_series, 9);
+        let h = &audit.metrics[0];
+        assert_eq!(
+            (h.name.as_str(), h.kind, h.series, h.label_sets),
+            ("h", Kind::Histogram, 8, 2)
+        );
+        assert_eq!(
+            h.labels,
+            [LabelAudit {
+                name: "path".into(),
+                values: 2,
+                new_values_per_hour: None
+            }]
+        );
+        assert_eq!(h.buckets.as_deref(), Some(&[1.0][..]));
+        assert_eq!(audit.metrics[1].name, "c");
+        assert_eq!(audit.top_offenders[0].label.as_deref(), Some("path"));
+        let json: serde_json::Value = serde_json::from_str(&audit.to_json()).unwrap();
+        assert_eq!(json["metrics"][0]["labels"][0]["values"], 2);
+        assert!(json["metrics"][0]["growth_per_hour"].is_null());
+        assert!(audit
+            .to_text()
+            .contains("label `path` has 2 distinct values"));
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}

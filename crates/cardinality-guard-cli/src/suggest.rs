@@ -1,0 +1,248 @@
+//! `--suggest`: a complete `guard.toml` for the service that was audited.
+//!
+//! - Every metric seen gets a `[[metrics]]` entry with an exact match and a
+//!   budget of what was observed, times the headroom, plus room for its
+//!   overflow series, counted in the series the guard renders (a histogram
+//!   label set costs its buckets + 3, a summary 7 quantiles + 2).
+//! - A label with more distinct values than the label limit gets
+//!   `label_limits = { label = limit }`, and the budget is sized for the
+//!   capped label sets, so the guard folds the exploding label alone and
+//!   keeps the others.
+//! - Histograms keep the buckets they were observed with
+//!   (`[[histograms.per_metric]]`). A summary has no buckets to keep: when one
+//!   is seen, `[histograms] buckets` is left out, so histograms without an
+//!   entry render as summaries (7 quantiles) as they did.
+//! - The guard's own metric names (`cardinality_guard_*`) are left out.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use cardinality_guard_core::{Config, DEFAULT_QUANTILES};
+
+use crate::exposition::Kind;
+use crate::inventory::{Family, Inventory};
+use crate::report::{plural, thousands};
+
+/// Settings of the suggestion.
+#[derive(Debug, Clone, Copy)]
+pub struct SuggestOptions {
+    /// Budgets are what was observed times this (at least 1.0).
+    pub headroom: f64,
+    /// A label with more distinct values than this gets a label limit of this.
+    pub label_limit: u64,
+}
+
+impl Default for SuggestOptions {
+    fn default() -> Self {
+        SuggestOptions {
+            headroom: 1.5,
+            label_limit: 100,
+        }
+    }
+}
+
+struct Entry {
+    budget: u64,
+    label_limits: Vec<(String, u64)>,
+    note: String,
+}
+
+/// The guard.toml for what `inventory` holds.
+pub fn suggest(inventory: &Inventory, source: &str, options: &SuggestOptions) -> String {
+    let headroom = options.headroom.max(1.0);
+    let limit = options.label_limit.max(1);
+    let families: Vec<&Family> = inventory
+        .by_series()
+        .into_iter()
+        .filter(|f| !f.name.starts_with("cardinality_guard_"))
+        .collect();
+    let any_summary = families.iter().any(|f| f.kind == Kind::Summary);
+    let embedded = Config::embedded();
+    let default_buckets: Option<Vec<f64>> = (!any_summary)
+        .then(|| embedded.histograms.buckets.map(|b| b.bounds().to_vec()))
+        .flatten();
+    let default_cost = match &default_buckets {
+        Some(b) => b.len() as u64 + 3,
+        None => DEFAULT_QUANTILES as u64 + 2,
+    };
+
+    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+    let mut per_metric: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for f in &families {
+        let buckets: Vec<f64> = f.buckets.iter().map(|b| b.0).collect();
+        let cost = match f.kind {
+            Kind::Histogram | Kind::GaugeHistogram if !buckets.is_empty() => {
+                per_metric.insert(f.name.clone(), buckets.clone());
+                buckets.len() as u64 + 3
+            }
+            Kind::Histogram | Kind::GaugeHistogram | Kind::Summary => default_cost,
+            _ => 1,
+        };
+        let sets = f.label_sets.len() as u64;
+        let exploding: Vec<(String, u64)> = f
+            .labels
+            .iter()
+            .filter(|(_, s)| s.values.len() as u64 > limit)
+            .map(|(name, _)| (name.clone(), limit))
+            .collect();
+        // Label sets once the exploding labels are capped: at most the
+        // product of each label's values (limit + `__overflow__` for a capped
+        // one, one more where a label is sometimes absent).
+        let capped = if exploding.is_empty() {
+            sets
+        } else {
+            let product = f.labels.values().fold(1u64, |acc, s| {
+                let values = s.values.len() as u64;
+                let factor = if values > limit { limit + 1 } else { values }
+                    + u64::from(s.label_sets < sets);
+                acc.saturating_mul(factor)
+            });
+            sets.min(product)
+        };
+        let label_sets_budget = ((capped.max(1) as f64) * headroom).ceil() as u64;
+        let budget = label_sets_budget.saturating_mul(cost).saturating_add(cost);
+        let labels: Vec<String> = f
+            .labels
+            .iter()
+            .map(|(n, s)| format!("{n}={}", thousands(s.values.len() as u64)))
+            .collect();
+        let note = format!(
+            "{} {}: {}, {}{}{}",
+            f.kind,
+            f.name,
+            plural(f.series, "series", "series"),
+            plural(sets, "label set", "label sets"),
+            if labels.is_empty() { "" } else { "; " },
+            labels.join(", ")
+        );
+        let name = match f.kind {
+            Kind::Counter => f.guard_name.clone().unwrap_or_else(|| f.name.clone()),
+            _ => f.name.clone(),
+        };
+        let entry = entries.entry(name).or_insert(Entry {
+            budget: 0,
+            label_limits: Vec::new(),
+            note: String::new(),
+        });
+        entry.budget = entry.budget.max(budget);
+        entry.label_limits.extend(exploding);
+        if !entry.note.is_empty() {
+            entry.note.push_str("\n# ");
+        }
+        entry.note.push_str(&note);
+    }
+
+    let sum: u64 = entries.values().map(|e| e.budget).sum();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# guard.toml suggested by `cardinality-guard audit --suggest` from {source}\n\
+         # ({} series in {}; headroom x{headroom}, label limit {limit}).\n\
+         # Budgets count the series the guard renders, overflow series included.\n",
+        thousands(inventory.total_series),
+        plural(
+            inventory.families.len() as u64,
+            "metric family",
+            "metric families"
+        ),
+    );
+    let _ = writeln!(
+        out,
+        "[global]\nmax_series  = {}\nmax_metrics = {}\n",
+        sum.max(50_000),
+        (entries.len() * 2).max(1000)
+    );
+    let _ = writeln!(
+        out,
+        "[defaults]              # metrics not seen in the audit\nmax_series  = 2000\non_overflow = \"fold\"\nmode        = \"enforce\"\n"
+    );
+    let _ = writeln!(out, "[histograms]");
+    match &default_buckets {
+        Some(b) => {
+            let _ = writeln!(out, "buckets = {}\n", floats(b));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "# No `buckets`: a summary was seen, so histograms without an entry below\n\
+                 # render as summaries (7 quantiles, 9 series per label set).\n"
+            );
+        }
+    }
+    for (name, buckets) in &per_metric {
+        let _ = writeln!(
+            out,
+            "[[histograms.per_metric]]\nmatch   = \"{name}\"\nbuckets = {}\n",
+            floats(buckets)
+        );
+    }
+    for (name, e) in &entries {
+        let _ = writeln!(
+            out,
+            "# {}\n[[metrics]]\nmatch        = \"{name}\"\nmax_series   = {}",
+            e.note, e.budget
+        );
+        if !e.label_limits.is_empty() {
+            let limits: Vec<String> = e
+                .label_limits
+                .iter()
+                .map(|(l, n)| format!("{l} = {n}"))
+                .collect();
+            let _ = writeln!(out, "label_limits = {{ {} }}", limits.join(", "));
+            let _ = writeln!(
+                out,
+                "# pinned     = {{ {} = [\"...\"] }}   # values always admitted (they use up the limit)",
+                e.label_limits[0].0
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn floats(values: &[f64]) -> String {
+    let items: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    format!("[{}]", items.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::Format;
+    use crate::source::read_str;
+
+    #[test]
+    fn caps_the_exploding_label_and_keeps_buckets() {
+        let mut text = String::from("# TYPE h histogram\n");
+        for i in 0..300 {
+            for le in ["0.1", "1", "+Inf"] {
+                text.push_str(&format!(
+                    "h_bucket{{path=\"/p/{i}\",method=\"GET\",le=\"{le}\"}} 1\n"
+                ));
+            }
+            text.push_str(&format!("h_sum{{path=\"/p/{i}\",method=\"GET\"}} 1\n"));
+            text.push_str(&format!("h_count{{path=\"/p/{i}\",method=\"GET\"}} 1\n"));
+        }
+        text.push_str("# TYPE c counter\nc_total{m=\"a\"} 1\nc_total{m=\"b\"} 1\n");
+        let scrape = read_str(&text, Format::Prometheus).unwrap();
+        let toml = suggest(&scrape.inventory, "test", &SuggestOptions::default());
+        let config =
+            Config::from_toml(&toml, "suggested.toml").unwrap_or_else(|e| panic!("{e}\n{toml}"));
+        let h = config.policy_for("h");
+        assert_eq!(h.label_limits.get("path").map(|n| n.get()), Some(100));
+        // 101 capped label sets x 1.5, 5 series each, plus the overflow series.
+        assert_eq!(h.max_series.get(), 152 * 5 + 5);
+        assert!(toml.contains("[[histograms.per_metric]]\nmatch   = \"h\"\nbuckets = [0.1, 1.0]"));
+        assert_eq!(config.policy_for("c_total").max_series.get(), 3 + 1);
+    }
+
+    #[test]
+    fn a_summary_leaves_the_default_buckets_out() {
+        let text = "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 1\ns_count 1\n";
+        let scrape = read_str(text, Format::Prometheus).unwrap();
+        let toml = suggest(&scrape.inventory, "test", &SuggestOptions::default());
+        let config = Config::from_toml(&toml, "suggested.toml").unwrap();
+        assert!(config.histograms.buckets.is_none());
+        assert_eq!(config.policy_for("s").max_series.get(), 2 * 9 + 9);
+    }
+}
