@@ -31,6 +31,7 @@
 mod budget;
 mod clock;
 pub mod config;
+mod expiry;
 mod exposition;
 mod guard;
 mod labels;

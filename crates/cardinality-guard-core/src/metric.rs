@@ -3,7 +3,6 @@
 //! under one lock.
 
 use std::collections::{BTreeMap, HashSet};
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
@@ -11,7 +10,6 @@ use std::time::Duration;
 use metrics::{Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::Distribution;
 use metrics_util::storage::AtomicBucket;
-use metrics_util::Quantile;
 
 use crate::budget::{Budget, Global};
 use crate::clock::Timeline;
@@ -21,7 +19,7 @@ use crate::normalize::{LabelRules, LabelTexts};
 use crate::report::{ratio, MetricReport, OverflowCounts, OverflowReason, Reasons};
 use crate::self_report::{GlobalGauges, MetricGauges, OVERFLOW_LABEL};
 use crate::series::{Handle, Revive, Series, SeriesParts, Storage};
-use crate::shape::MetricKind;
+use crate::shape::{HistogramStore, MetricKind};
 use crate::spellings::Spellings;
 
 /// A metric's series by identity (sorted label text): the render order.
@@ -38,35 +36,6 @@ pub(crate) struct Env {
     pub(crate) inner: Option<Arc<dyn Recorder + Send + Sync>>,
     /// Over another recorder: the global self-report handles.
     pub(crate) gauges: Option<GlobalGauges>,
-}
-
-/// How a histogram renders, on the Prometheus path.
-#[derive(Clone, Debug)]
-pub(crate) enum HistogramStore {
-    Buckets(Arc<[f64]>),
-    Summary(Arc<Vec<Quantile>>),
-}
-
-impl HistogramStore {
-    fn distribution(&self) -> Distribution {
-        match self {
-            HistogramStore::Buckets(bounds) => Distribution::new_histogram(bounds),
-            // The exporter's defaults: three 20 s windows.
-            HistogramStore::Summary(quantiles) => Distribution::new_summary(
-                quantiles.clone(),
-                Duration::from_secs(20),
-                NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN),
-            ),
-        }
-    }
-
-    /// The `# TYPE` of the family.
-    pub(crate) fn type_name(&self) -> &'static str {
-        match self {
-            HistogramStore::Buckets(_) => "histogram",
-            HistogramStore::Summary(_) => "summary",
-        }
-    }
 }
 
 /// Where a registration goes.
@@ -106,7 +75,7 @@ pub(crate) struct Metric {
     /// Over another recorder: the self-report handles of this metric.
     gauges: Option<MetricGauges>,
     /// The hot path's keys of this metric's kind.
-    spellings: Arc<Spellings>,
+    pub(crate) spellings: Arc<Spellings>,
     me: Weak<Metric>,
 }
 
@@ -164,7 +133,7 @@ impl Metric {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn enforces(&self) -> bool {
+    pub(crate) fn enforces(&self) -> bool {
         self.policy.mode == Mode::Enforce
     }
 
@@ -183,7 +152,7 @@ impl Metric {
         placed
     }
 
-    fn place_locked(
+    pub(crate) fn place_locked(
         &self,
         table: &mut Table,
         texts: LabelTexts,
@@ -249,8 +218,26 @@ impl Metric {
         series
     }
 
+    /// Accounts a series that expired.
+    pub(crate) fn removed(&self, series: &Series) {
+        if series.overflow {
+            self.overflow_live.store(false, Ordering::Release);
+        } else {
+            self.label_sets.fetch_sub(1, Ordering::AcqRel);
+            self.expired.fetch_add(1, Ordering::Relaxed);
+            if series.reserved.swap(false, Ordering::Relaxed) {
+                self.budget.release(&self.env.global);
+            }
+        }
+        self.env.global.remove_series(self.budget.cost);
+    }
+
+    pub(crate) fn count_revived(&self) {
+        self.revived.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Accounts a series that renders now.
-    fn added(&self, overflow: bool) {
+    pub(crate) fn added(&self, overflow: bool) {
         if overflow {
             self.overflow_live.store(true, Ordering::Release);
         } else {
@@ -317,7 +304,7 @@ impl Metric {
         self.budget.closed().filter(|_| self.enforces())
     }
 
-    fn fold_target_locked(&self, table: &mut Table) -> Option<Arc<Series>> {
+    pub(crate) fn fold_target_locked(&self, table: &mut Table) -> Option<Arc<Series>> {
         if self.policy.on_overflow == OnOverflow::Drop || !self.budget.overflow_room {
             return None;
         }
@@ -345,102 +332,6 @@ impl Metric {
             }
             self.warn(reason);
         }
-    }
-
-    /// One upkeep pass at `now_ms` (sweep number `epoch`): expires idle
-    /// series, gives their budget back, reclaims label values no series
-    /// uses, and reopens a budget that freed up. True if any expired.
-    pub(crate) fn sweep(&self, now_ms: u64, epoch: u64) -> bool {
-        let Some(timeout_ms) = self.idle_timeout_ms else {
-            return false;
-        };
-        let mut table = self.lock();
-        let mut expired: Vec<Box<str>> = Vec::new();
-        for (identity, series) in table.iter() {
-            if series.sweep(now_ms, timeout_ms) {
-                expired.push(identity.clone());
-            } else if !series.overflow {
-                self.labels.keep(&series.key, epoch);
-            }
-        }
-        for identity in &expired {
-            if let Some(series) = table.remove(identity) {
-                self.removed(&series);
-            }
-        }
-        self.labels.reclaim(epoch);
-        self.budget.maybe_reopen(&self.env.global);
-        !expired.is_empty()
-    }
-
-    /// Accounts a series that expired.
-    fn removed(&self, series: &Series) {
-        if series.overflow {
-            self.overflow_live.store(false, Ordering::Release);
-        } else {
-            self.label_sets.fetch_sub(1, Ordering::AcqRel);
-            self.expired.fetch_add(1, Ordering::Relaxed);
-            if series.reserved.swap(false, Ordering::Relaxed) {
-                self.budget.release(&self.env.global);
-            }
-        }
-        self.env.global.remove_series(self.budget.cost);
-    }
-
-    /// Brings back `series`, expired and updated again: see [`Revive`].
-    fn revive_locked(
-        &self,
-        table: &mut Table,
-        series: &Arc<Series>,
-        reasons: &mut Reasons,
-    ) -> Option<Arc<Series>> {
-        if let Some(target) = series.redirected() {
-            return target; // another thread found it no room
-        }
-        if !series.is_expired() {
-            return None; // another thread brought it back
-        }
-        if series.overflow {
-            self.fold_target_locked(table);
-            return None;
-        }
-        // Registered again meanwhile: that series is the one that renders.
-        if let Some(live) = table.get(&series.identity) {
-            return series.redirect(Some(live.clone()));
-        }
-        // Its label values may have been given to others meanwhile.
-        let inner = self.env.inner.as_deref().map(|r| r as &dyn Recorder);
-        if let Some(rewritten) = self.labels.apply(&series.key, &self.name, inner) {
-            reasons.add(OverflowReason::LabelLimit);
-            if self.enforces() {
-                let texts = LabelTexts::of(&rewritten, &self.env.global_labels);
-                let target = match self.place_locked(table, texts, None, reasons) {
-                    Placed::Series(s) => Some(s),
-                    Placed::Folded(target) => target,
-                };
-                return series.redirect(target);
-            }
-        }
-        let reserved = match self.budget.decide(&self.env.global) {
-            Ok(()) => true,
-            Err(reason) => {
-                reasons.add(reason);
-                if self.enforces() {
-                    let target = self.fold_target_locked(table);
-                    return series.redirect(target);
-                }
-                false
-            }
-        };
-        series.reserved.store(reserved, Ordering::Relaxed);
-        table.insert(series.identity.clone(), series.clone());
-        series.revived(self.env.time.now_ms());
-        if series.shadow_reasons == 0 {
-            self.spellings.remember(&series.key, series);
-        }
-        self.added(false);
-        self.revived.fetch_add(1, Ordering::Relaxed);
-        None
     }
 
     /// Moves pending histogram samples into their distributions.
@@ -510,18 +401,6 @@ impl Metric {
             expired: self.expired.load(Ordering::Relaxed),
             revived: self.revived.load(Ordering::Relaxed),
         }
-    }
-}
-
-impl Revive for Metric {
-    fn revive(&self, series: &Arc<Series>) -> Option<Arc<Series>> {
-        let mut reasons = Reasons::default();
-        let target = {
-            let mut table = self.lock();
-            self.revive_locked(&mut table, series, &mut reasons)
-        };
-        self.count(reasons);
-        target
     }
 }
 

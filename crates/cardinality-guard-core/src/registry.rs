@@ -28,12 +28,14 @@ use crate::budget::Global;
 use crate::clock::{Clock, Timeline};
 use crate::config::Config;
 use crate::exposition::{write_metric, write_self_report, Rendered};
-use crate::metric::{Env, HistogramStore, Metric, MetricParts, Placed};
+use crate::metric::{Env, Metric, MetricParts, Placed};
 use crate::normalize::{is_sorted, metric_name, take_slot, LabelRules};
 use crate::report::{OverflowReason, Reasons, Report};
 use crate::self_report::GlobalGauges;
 use crate::series::Series;
-use crate::shape::{HistogramShape, HistogramShapes, MetricKind, DEFAULT_QUANTILES};
+use crate::shape::{
+    HistogramShape, HistogramShapes, HistogramStore, MetricKind, DEFAULT_QUANTILES,
+};
 use crate::spellings::Spellings;
 
 /// The exporter's default summary quantiles.

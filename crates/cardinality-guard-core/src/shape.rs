@@ -1,5 +1,11 @@
 //! How many exported series one label set costs.
 
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::Distribution;
+use metrics_util::Quantile;
 use serde::Serialize;
 
 use crate::config::{HistogramConfig, Pattern};
@@ -115,6 +121,35 @@ impl HistogramShapes {
         match kind {
             MetricKind::Counter | MetricKind::Gauge => 1,
             MetricKind::Histogram => self.shape_for(name).series_per_label_set(),
+        }
+    }
+}
+
+/// How a histogram renders, on the Prometheus path.
+#[derive(Clone, Debug)]
+pub(crate) enum HistogramStore {
+    Buckets(Arc<[f64]>),
+    Summary(Arc<Vec<Quantile>>),
+}
+
+impl HistogramStore {
+    pub(crate) fn distribution(&self) -> Distribution {
+        match self {
+            HistogramStore::Buckets(bounds) => Distribution::new_histogram(bounds),
+            // The exporter's defaults: three 20 s windows.
+            HistogramStore::Summary(quantiles) => Distribution::new_summary(
+                quantiles.clone(),
+                Duration::from_secs(20),
+                NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN),
+            ),
+        }
+    }
+
+    /// The `# TYPE` of the family.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            HistogramStore::Buckets(_) => "histogram",
+            HistogramStore::Summary(_) => "summary",
         }
     }
 }
