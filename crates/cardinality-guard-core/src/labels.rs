@@ -18,15 +18,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use dashmap::DashMap;
 use metrics::{Gauge, Key, Label, Recorder};
-use serde::Serialize;
 
 use crate::config::MetricPolicy;
-use crate::normalize::take_slot;
+use crate::normalize::{take_slot, LABEL_OVERFLOW};
+use crate::report::LabelReport;
 use crate::self_report;
 use crate::sketch::Sketch;
-
-/// The value that replaces a label value beyond its label's limit.
-pub const LABEL_OVERFLOW: &str = "__overflow__";
 
 /// One label key of one metric.
 pub(crate) struct LabelState {
@@ -195,23 +192,6 @@ impl Hasher for PassThrough {
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
     }
-}
-
-/// What the guard knows of one label of a metric.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LabelReport {
-    /// The label key.
-    pub name: String,
-    /// Estimated distinct values seen (folded ones included): the demand.
-    pub demand: u64,
-    /// Its `label_limits` entry, if any.
-    pub limit: Option<u64>,
-    /// Distinct values admitted so far, pinned ones included (with a limit).
-    pub values: Option<u64>,
-    /// Pinned values.
-    pub pinned: usize,
-    /// Registrations whose value of this label was replaced by `__overflow__`.
-    pub folded: u64,
 }
 
 /// The tracked labels of one metric: those with a limit, then others as

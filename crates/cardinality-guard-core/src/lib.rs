@@ -33,6 +33,7 @@ mod clock;
 pub mod config;
 mod expiry;
 mod exposition;
+mod grammar;
 mod guard;
 mod labels;
 mod metric;
@@ -53,7 +54,7 @@ pub use config::{
     OnOverflow, Pattern,
 };
 pub use guard::{Guard, GuardHandle, GuardLayer};
-pub use labels::LABEL_OVERFLOW;
+pub use normalize::LABEL_OVERFLOW;
 pub use prometheus::{
     install, prometheus_builder, GuardRecorder, InstallError, PrometheusGuard,
     PrometheusGuardBuilder,

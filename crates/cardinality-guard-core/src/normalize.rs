@@ -24,26 +24,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use metrics::{Key, Label};
 use metrics_exporter_prometheus::formatting::{sanitize_label_key, sanitize_metric_name};
 
-use crate::labels::LABEL_OVERFLOW;
+use crate::grammar::{is_label_name, is_metric_name};
 use crate::self_report::{OVERFLOW_LABEL, RESERVED_PREFIX};
 
-/// Whether `name` renders unchanged (`[a-zA-Z_:][a-zA-Z0-9_:]*`, not empty).
-pub(crate) fn is_metric_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.bytes().enumerate().all(|(i, c)| {
-            c.is_ascii_alphabetic() || c == b'_' || c == b':' || (i > 0 && c.is_ascii_digit())
-        })
-}
-
-/// Whether `key` is a label name that renders unchanged
-/// (`[a-zA-Z_][a-zA-Z0-9_]*`, not empty).
-pub(crate) fn is_label_name(key: &str) -> bool {
-    let mut bytes = key.bytes();
-    bytes
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
-        && bytes.all(|c| c.is_ascii_alphanumeric() || c == b'_')
-}
+/// The value that replaces a label value beyond its label's limit, or one
+/// longer than `global.max_label_value_length`.
+pub const LABEL_OVERFLOW: &str = "__overflow__";
 
 /// The name as it renders, or `None` when it can't be a user metric: empty,
 /// or in the guard's reserved namespace.

@@ -3,7 +3,6 @@
 use serde::Serialize;
 
 use crate::config::{Mode, OnOverflow};
-pub use crate::labels::LabelReport;
 use crate::shape::MetricKind;
 
 /// Why a registration was folded or dropped.
@@ -205,6 +204,23 @@ pub(crate) fn ratio(part: u64, whole: u64) -> f64 {
     } else {
         part as f64 / whole as f64
     }
+}
+
+/// What the guard knows of one label of a metric.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabelReport {
+    /// The label key.
+    pub name: String,
+    /// Estimated distinct values seen (folded ones included): the demand.
+    pub demand: u64,
+    /// Its `label_limits` entry, if any.
+    pub limit: Option<u64>,
+    /// Distinct values admitted so far, pinned ones included (with a limit).
+    pub values: Option<u64>,
+    /// Pinned values.
+    pub pinned: usize,
+    /// Registrations whose value of this label was replaced by `__overflow__`.
+    pub folded: u64,
 }
 
 /// A set of overflow reasons.
