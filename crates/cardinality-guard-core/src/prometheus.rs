@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::guard::GuardHandle;
 use crate::registry::Registry;
 use crate::report::Report;
+use crate::series::Series;
 use crate::shape::{HistogramShapes, MetricKind};
 
 /// A `PrometheusBuilder` that renders histograms exactly as `config` says
@@ -216,20 +217,21 @@ impl Recorder for GuardRecorder {
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
         self.registry
-            .register(MetricKind::Counter, key)
-            .map_or_else(Counter::noop, |s| s.counter())
+            .register(MetricKind::Counter, key, Series::counter, Counter::noop)
     }
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
         self.registry
-            .register(MetricKind::Gauge, key)
-            .map_or_else(Gauge::noop, |s| s.gauge())
+            .register(MetricKind::Gauge, key, Series::gauge, Gauge::noop)
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
-        self.registry
-            .register(MetricKind::Histogram, key)
-            .map_or_else(Histogram::noop, |s| s.histogram())
+        self.registry.register(
+            MetricKind::Histogram,
+            key,
+            Series::histogram,
+            Histogram::noop,
+        )
     }
 }
 

@@ -97,14 +97,21 @@ impl Registry {
         }
     }
 
-    /// The series `key` of `kind` goes to: its own, the overflow series, or
-    /// none (dropped).
+    /// The handle (`handle` of the series) for `key` of `kind`: its own
+    /// series, the overflow series, or `noop` (dropped).
     #[inline]
-    pub(crate) fn register(&self, kind: MetricKind, key: &Key) -> Option<Arc<Series>> {
-        if let Some(series) = self.lookup[kind as usize].get(key) {
-            return Some(series);
+    pub(crate) fn register<H>(
+        &self,
+        kind: MetricKind,
+        key: &Key,
+        handle: impl Fn(&Arc<Series>) -> H,
+        noop: impl FnOnce() -> H,
+    ) -> H {
+        if let Some(h) = self.lookup[kind as usize].with(key, &handle) {
+            return h;
         }
         self.register_new(kind, key)
+            .map_or_else(noop, |s| handle(&s))
     }
 
     #[inline(never)]

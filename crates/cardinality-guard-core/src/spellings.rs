@@ -43,6 +43,13 @@ impl Spellings {
         self.map.get(key).map(|series| series.clone())
     }
 
+    /// `f` of the series `key` leads to, under the map's read lock (for
+    /// the hot path: one reference-count increment, the handle's).
+    #[inline]
+    pub(crate) fn with<T>(&self, key: &Key, f: impl FnOnce(&Arc<Series>) -> T) -> Option<T> {
+        self.map.get(key).map(|series| f(&series))
+    }
+
     /// Makes `key` lead to `series`, if there is room.
     pub(crate) fn remember(&self, key: &Key, series: &Arc<Series>) {
         if self.map.contains_key(key) || !take_slot(&self.entries, self.room) {
