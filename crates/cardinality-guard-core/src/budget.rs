@@ -72,6 +72,11 @@ impl Global {
         self.reserved.load(Ordering::Acquire) + slack(max, cost) <= max
     }
 
+    /// Whether `max_metrics` names are tracked already (names are never freed).
+    pub(crate) fn metrics_full(&self) -> bool {
+        self.metrics.load(Ordering::Acquire) >= self.limits.max_metrics.get()
+    }
+
     pub(crate) fn try_add_metric(&self) -> bool {
         take_slot(&self.metrics, self.limits.max_metrics.get())
     }

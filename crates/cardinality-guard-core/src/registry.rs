@@ -206,6 +206,9 @@ impl Registry {
         if let Some(m) = self.metrics.get(name) {
             return found(&m);
         }
+        if self.env.global.metrics_full() {
+            return Err(OverflowReason::MaxMetrics); // checked again under the lock: exact
+        }
         let histogram = (kind == MetricKind::Histogram).then(|| self.histogram_store(name));
         let samples = sample_names(name, histogram.as_ref());
         if samples.iter().any(|s| claims.contains_key(s)) {
@@ -219,20 +222,21 @@ impl Registry {
             Some(HistogramStore::Summary(_)) => Some("quantile"),
             None => None,
         };
+        let policy = self.config.policy_for(name);
+        let idle_timeout = match self.env.inner {
+            Some(_) => None, // over another recorder, nothing expires
+            None => policy.idle_timeout,
+        };
         let parts = MetricParts {
             name: name.to_owned(),
             kind,
-            policy: self.config.policy_for(name),
+            policy,
             cost: self.shapes.series_per_label_set(kind, name),
             rules: LabelRules {
                 own_key,
                 max_value_length: self.config.global.max_label_value_length.get(),
             },
-            idle_timeout: if self.env.inner.is_some() {
-                None // over another recorder, nothing expires
-            } else {
-                self.config.policy_for(name).idle_timeout
-            },
+            idle_timeout,
             histogram: histogram.filter(|_| self.env.inner.is_none()),
             max_labels: self.config.global.max_labels_per_metric.get(),
         };
