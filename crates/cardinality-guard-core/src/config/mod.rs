@@ -7,6 +7,7 @@
 //! cannot be built in code either.
 
 mod error;
+mod locate;
 mod pattern;
 mod toml_file;
 
