@@ -1017,3 +1017,69 @@ fn idle_timeouts_inherit_override_and_turn_off() {
     assert!(!embedded.expires());
     assert_eq!(embedded.sweep_interval(), None);
 }
+
+#[test]
+fn label_value_length_and_global_labels() {
+    check_all(&[
+        row(
+            "[global]\nmax_label_value_length = 0\n",
+            2,
+            "global.max_label_value_length",
+            InvalidValue,
+            "a budget must be a positive whole number",
+        ),
+        row(
+            "[global]\nlabels = { region = \"eu\", le = \"1\" }\n",
+            2,
+            "global.labels.le",
+            InvalidValue,
+            "reserved",
+        ),
+        row(
+            "[global]\n\nlabels = { __name__ = \"x\" }\n",
+            3,
+            "global.labels.__name__",
+            InvalidValue,
+            "reserved",
+        ),
+        row(
+            "[global]\nlabels = { region = \"\" }\n",
+            2,
+            "global.labels.region",
+            InvalidValue,
+            "needs a value",
+        ),
+        row(
+            "[global]\nlabels = { \"bad key\" = \"x\" }\n",
+            2,
+            "global.labels.bad key",
+            InvalidValue,
+            "not a label name",
+        ),
+        row(
+            "[global]\nmax_label_value_length = 4\nlabels = { region = \"europe\" }\n",
+            3,
+            "global.labels.region",
+            InvalidValue,
+            "longer than max_label_value_length",
+        ),
+        row(
+            "[global]\nlabels = { region = 1 }\n",
+            2,
+            "global.labels.region",
+            Syntax,
+            "invalid type: integer",
+        ),
+    ]);
+    let config = cardinality_guard_core::Config::from_toml(
+        "[global]\nmax_label_value_length = 64\nlabels = { region = \"eu\", zone = \"b\" }\n",
+        "guard.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.global.max_label_value_length.get(), 64);
+    assert_eq!(
+        config.global_labels.get("region").map(String::as_str),
+        Some("eu")
+    );
+    assert_eq!(config.global_labels.len(), 2);
+}
