@@ -155,11 +155,7 @@ fn h4_cached_handle(c: &mut Criterion) {
 }
 
 /// Increments of a handle registered once, through each of the `arms`.
-fn held_handle(
-    c: &mut Criterion,
-    group: &str,
-    (bare, guard): (PrometheusRecorder, GuardRecorder),
-) {
+fn held_handle(c: &mut Criterion, group: &str, (bare, guard): (PrometheusRecorder, GuardRecorder)) {
     let mut g = c.benchmark_group(group);
     for (name, recorder) in [("unguarded", &bare as &dyn Recorder), ("guarded", &guard)] {
         let counter = metrics::with_local_recorder(
