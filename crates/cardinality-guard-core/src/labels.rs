@@ -12,7 +12,9 @@
 //! counting while values are folded.
 
 use std::collections::BTreeSet;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+
+use foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -60,7 +62,7 @@ impl LabelState {
             admitted: limit.map(|_| {
                 DashMap::with_capacity_and_hasher_and_shard_amount(0, Default::default(), 4)
             }),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             published: AtomicU64::new(0),
             admitted_count: AtomicU64::new(0),
             full: AtomicBool::new(false),
@@ -198,7 +200,7 @@ impl Hasher for PassThrough {
 /// they come, at most `max_labels_per_metric`.
 pub(crate) struct MetricLabels {
     /// By label key as rendered.
-    states: DashMap<String, Arc<LabelState>>,
+    states: DashMap<String, Arc<LabelState>, RandomState>,
     count: AtomicUsize,
     max: usize,
     policy: MetricPolicy,
@@ -208,8 +210,8 @@ pub(crate) struct MetricLabels {
 
 impl MetricLabels {
     pub(crate) fn new(policy: &MetricPolicy, max: usize) -> Self {
-        let states: DashMap<String, Arc<LabelState>> =
-            DashMap::with_capacity_and_hasher_and_shard_amount(0, RandomState::new(), 4);
+        let states: DashMap<String, Arc<LabelState>, RandomState> =
+            DashMap::with_capacity_and_hasher_and_shard_amount(0, RandomState::default(), 4);
         let limited: BTreeSet<&String> = policy
             .label_limits
             .keys()

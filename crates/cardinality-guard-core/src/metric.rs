@@ -326,11 +326,11 @@ impl Metric {
     /// lock held: a log subscriber may record metrics of its own.
     pub(crate) fn count(&self, reasons: Reasons) {
         for reason in reasons.iter() {
-            self.overflow_counts[reason as usize].fetch_add(1, Ordering::Relaxed);
+            let count = self.overflow_counts[reason as usize].fetch_add(1, Ordering::Relaxed) + 1;
             if let (Some(gauges), Some(inner)) = (&self.gauges, &self.env.inner) {
                 gauges.count_overflow(&**inner, &self.name, reason);
             }
-            self.warn(reason);
+            self.warn(reason, count);
         }
     }
 

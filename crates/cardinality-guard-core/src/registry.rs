@@ -46,7 +46,7 @@ pub(crate) struct Registry {
     shapes: HistogramShapes,
     pub(crate) env: Arc<Env>,
     /// Metrics by rendered name.
-    metrics: DashMap<String, Arc<Metric>>,
+    metrics: DashMap<String, Arc<Metric>, foldhash::fast::RandomState>,
     /// Every sample name a metric renders (`x`, `x_bucket`, `x_sum`,
     /// `x_count`) and the metric it belongs to: one family per name.
     claims: Mutex<HashMap<String, String>>,
@@ -88,7 +88,7 @@ impl Registry {
             config,
             shapes,
             env: Arc::new(env),
-            metrics: DashMap::new(),
+            metrics: DashMap::default(),
             claims: Mutex::new(HashMap::new()),
             descriptions: DashMap::new(),
             described: AtomicUsize::new(0),

@@ -6,7 +6,7 @@
 //! incrementally, so reading it costs O(1): the sum of 2^-register is kept in
 //! fixed point and each register change adjusts it by exactly its own step.
 
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 const PRECISION: u32 = 11;
@@ -14,6 +14,8 @@ const REGISTERS: usize = 1 << PRECISION;
 /// Fixed-point scale of the register sum: 2^52 per unit, so 2048 registers of
 /// value 0 (2^-0 = 1 each) sum to 2^63 and never overflow.
 const SCALE_BITS: u32 = 52;
+/// The sketch's hash seed (fixed: estimates are reproducible).
+const SEED: u64 = 0x5eed_ca4d_1a11_7e57;
 
 /// A concurrent HyperLogLog sketch of fixed size ([`Sketch::BYTES`]).
 pub(crate) struct Sketch {
@@ -42,10 +44,9 @@ impl Sketch {
 
     /// Counts `value`; true when the estimate changed.
     pub(crate) fn insert(&self, value: &str) -> bool {
-        // SipHash with fixed keys: well mixed, and the same in every run.
-        let mut hasher = std::hash::DefaultHasher::new();
-        value.hash(&mut hasher);
-        let hash = hasher.finish();
+        // foldhash's quality variant with a fixed seed: well mixed, fast on
+        // short strings, and the same in every run.
+        let hash = foldhash::quality::FixedState::with_seed(SEED).hash_one(value);
         let index = (hash >> (64 - PRECISION)) as usize;
         let rest = hash << PRECISION;
         let rank = (rest.leading_zeros().min(64 - PRECISION) + 1) as u8;
@@ -84,12 +85,16 @@ impl Sketch {
 mod tests {
     use super::*;
 
-    fn error_at(n: u64) -> f64 {
+    fn error_of(set: &str, n: u64) -> f64 {
         let sketch = Sketch::new();
         for i in 0..n {
-            sketch.insert(&format!("user-{i}"));
+            sketch.insert(&format!("{set}-user-{i}"));
         }
         (sketch.estimate() as f64 - n as f64).abs() / n as f64
+    }
+
+    fn error_at(n: u64) -> f64 {
+        error_of("a", n)
     }
 
     #[test]
@@ -102,9 +107,16 @@ mod tests {
         assert_eq!(sketch.estimate(), 1);
     }
 
+    /// Linear counting at 100 values in 2,048 registers has a standard
+    /// error of about 1.6%: over 50 independent sets the mean error stays
+    /// near that, and no set is off by more than 6 values in 100.
     #[test]
     fn small_counts_are_nearly_exact() {
-        assert!(error_at(100) < 0.02, "{}", error_at(100));
+        let errors: Vec<f64> = (0..50).map(|k| error_of(&format!("set{k}"), 100)).collect();
+        let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+        let worst = errors.iter().cloned().fold(0.0, f64::max);
+        assert!(mean < 0.02, "mean error {mean}");
+        assert!(worst <= 0.06, "worst error {worst}");
     }
 
     #[test]

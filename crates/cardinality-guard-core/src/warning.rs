@@ -8,10 +8,19 @@ use crate::config::{Mode, OnOverflow};
 use crate::metric::Metric;
 use crate::report::OverflowReason;
 
+/// After the first warning, the clock is read at every this many folds
+/// of a metric only (a fold is then a few atomic operations): a reminder
+/// comes within this many folds past its interval.
+const CHECK_EVERY: u64 = 32;
+
 impl Metric {
-    pub(crate) fn warn(&self, reason: OverflowReason) {
-        let now = self.env.time.now_ms().saturating_add(1);
+    /// `count` is the metric's overflow count with this one.
+    pub(crate) fn warn(&self, reason: OverflowReason, count: u64) {
         let last = self.warned_at.load(Ordering::Relaxed);
+        if last != 0 && count % CHECK_EVERY != 0 {
+            return;
+        }
+        let now = self.env.time.now_ms().saturating_add(1);
         let interval =
             u64::try_from(self.env.global.limits.warn_interval.as_millis()).unwrap_or(u64::MAX);
         if last != 0 && now.saturating_sub(last) < interval {

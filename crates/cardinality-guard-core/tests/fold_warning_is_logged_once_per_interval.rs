@@ -174,7 +174,7 @@ fn with_the_default_interval_a_long_flood_logs_exactly_one_warning() {
         );
         assert_names(&warnings[0], "logins_total", "label_limit", "user");
         clock.advance(Duration::from_secs(2));
-        flood(&guard, "logins_total", 20_000, 10);
+        flood(&guard, "logins_total", 20_000, 100); // checked every 32 folds
         assert_eq!(log.warnings().len(), 2, "{}", log.all());
     });
     assert_eq!(log.warnings().len(), 2);
