@@ -119,8 +119,7 @@ fn write_series(out: &mut String, name: &str, series: &Series, now: quanta::Inst
             );
             out.push('\n');
         }
-        Storage::Histogram { distribution, .. } => {
-            series.drain(now);
+        Storage::Histogram(distribution) => {
             let distribution = distribution.lock().unwrap_or_else(|p| p.into_inner());
             let (sum, count) = match &*distribution {
                 Distribution::Histogram(histogram) => {

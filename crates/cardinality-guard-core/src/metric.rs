@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use metrics::{Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::Distribution;
-use metrics_util::storage::AtomicBucket;
 
 use crate::budget::{Budget, Global};
 use crate::clock::Timeline;
@@ -265,14 +264,11 @@ impl Metric {
             }
             (None, MetricKind::Counter) => Storage::Counter(AtomicU64::new(0)),
             (None, MetricKind::Gauge) => Storage::Gauge(AtomicU64::new(0.0_f64.to_bits())),
-            (None, MetricKind::Histogram) => Storage::Histogram {
-                samples: AtomicBucket::new(),
-                distribution: Mutex::new(
-                    self.histogram
-                        .as_ref()
-                        .map_or_else(|| Distribution::new_histogram(&[1.0]), |h| h.distribution()),
-                ),
-            },
+            (None, MetricKind::Histogram) => Storage::Histogram(Mutex::new(
+                self.histogram
+                    .as_ref()
+                    .map_or_else(|| Distribution::new_histogram(&[1.0]), |h| h.distribution()),
+            )),
         };
         let owner: Weak<dyn Revive> = self.me.clone();
         let parts = SeriesParts {
@@ -331,15 +327,6 @@ impl Metric {
                 gauges.count_overflow(&**inner, &self.name, reason);
             }
             self.warn(reason, count);
-        }
-    }
-
-    /// Moves pending histogram samples into their distributions.
-    pub(crate) fn drain(&self, now: quanta::Instant) {
-        if self.kind == MetricKind::Histogram {
-            for series in self.lock().values() {
-                series.drain(now);
-            }
         }
     }
 

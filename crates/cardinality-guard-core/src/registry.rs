@@ -288,14 +288,10 @@ impl Registry {
         true
     }
 
-    /// Drains histogram samples; with idle timeouts, one sweep.
+    /// With idle timeouts, one sweep (histogram samples need no draining:
+    /// they go straight into their distributions).
     pub(crate) fn upkeep(&self) {
-        let metrics = self.all_metrics();
-        let now = quanta::Instant::now();
-        for metric in &metrics {
-            metric.drain(now);
-        }
-        self.sweep(&metrics);
+        self.sweep(&self.all_metrics());
     }
 
     fn sweep(&self, metrics: &[Arc<Metric>]) {

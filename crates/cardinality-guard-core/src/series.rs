@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use metrics::{Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key};
 use metrics_exporter_prometheus::Distribution;
-use metrics_util::storage::AtomicBucket;
 
 /// Updated since the last sweep.
 const TOUCHED: u8 = 1;
@@ -42,11 +41,11 @@ pub(crate) enum Storage {
     Counter(AtomicU64),
     /// An `f64` as bits.
     Gauge(AtomicU64),
-    Histogram {
-        /// Samples not yet drained (lock-free pushes).
-        samples: AtomicBucket<f64>,
-        distribution: Mutex<Distribution>,
-    },
+    /// Samples go straight into the distribution, under its lock: exact
+    /// (a lock-free sample buffer drained beside writers loses samples:
+    /// `metrics_util::storage::AtomicBucket::clear_with` races `push`) and
+    /// bounded (nothing piles up between scrapes).
+    Histogram(Mutex<Distribution>),
     /// Over another recorder: its handle.
     Inner(Handle),
 }
@@ -133,7 +132,7 @@ impl Series {
     pub(crate) fn histogram(self: &Arc<Self>) -> Histogram {
         match &self.storage {
             Storage::Inner(Handle::Histogram(h)) => h.clone(),
-            Storage::Histogram { .. } => Histogram::from_arc(self.clone()),
+            Storage::Histogram(_) => Histogram::from_arc(self.clone()),
             _ => Histogram::noop(),
         }
     }
@@ -214,30 +213,28 @@ impl Series {
         }
     }
 
-    /// Moves pending histogram samples into the distribution.
-    pub(crate) fn drain(&self, now: quanta::Instant) {
-        if let Storage::Histogram {
-            samples,
-            distribution,
-        } = &self.storage
-        {
-            let mut distribution = distribution.lock().unwrap_or_else(|p| p.into_inner());
-            samples.clear_with(|batch| record_into(&mut distribution, batch, now));
-        }
-    }
-}
-
-fn record_into(distribution: &mut Distribution, batch: &[f64], now: quanta::Instant) {
-    match distribution {
-        Distribution::Histogram(histogram) => histogram.record_many(batch),
-        Distribution::Summary(rolling, _, sum) => {
-            for &sample in batch {
-                rolling.add(sample, now);
-                *sum += sample;
+    /// Records `count` samples of `value` into its distribution.
+    fn record_into(&self, value: f64, count: usize) {
+        let Storage::Histogram(distribution) = &self.storage else {
+            return;
+        };
+        let mut distribution = distribution.lock().unwrap_or_else(|p| p.into_inner());
+        match &mut *distribution {
+            Distribution::Histogram(histogram) => {
+                for _ in 0..count {
+                    histogram.record(value);
+                }
             }
+            Distribution::Summary(rolling, _, sum) => {
+                let now = quanta::Instant::now();
+                for _ in 0..count {
+                    rolling.add(value, now);
+                    *sum += value;
+                }
+            }
+            // Never created by the guard (the text format can't render them).
+            Distribution::NativeHistogram(_) => {}
         }
-        // Never created by the guard (the text format can't render them).
-        Distribution::NativeHistogram(_) => {}
     }
 }
 
@@ -288,18 +285,12 @@ impl GaugeFn for Series {
 
 impl HistogramFn for Series {
     fn record(&self, value: f64) {
-        if let Storage::Histogram { samples, .. } = &self.storage {
-            samples.push(value);
-        }
+        self.record_into(value, 1);
         self.updated(|target| target.record(value));
     }
 
     fn record_many(&self, value: f64, count: usize) {
-        if let Storage::Histogram { samples, .. } = &self.storage {
-            for _ in 0..count {
-                samples.push(value);
-            }
-        }
+        self.record_into(value, count);
         self.updated(|target| target.record_many(value, count));
     }
 }
