@@ -21,7 +21,7 @@ impl Metric {
             return false;
         };
         let mut table = self.lock();
-        let mut expired: Vec<Box<str>> = Vec::new();
+        let mut expired: Vec<Arc<str>> = Vec::new();
         for (identity, series) in table.iter() {
             if series.sweep(now_ms, timeout_ms) {
                 expired.push(identity.clone());

@@ -105,7 +105,7 @@ pub(crate) fn write_metric(
 }
 
 fn write_series(out: &mut String, name: &str, series: &Series, now: quanta::Instant) {
-    let labels = &*series.text;
+    let labels = series.text();
     match &series.storage {
         Storage::Counter(value) => {
             write_start(out, name, "", labels, None);

@@ -22,7 +22,7 @@ use crate::shape::{HistogramStore, MetricKind};
 use crate::spellings::Spellings;
 
 /// A metric's series by identity (sorted label text): the render order.
-pub(crate) type Table = BTreeMap<Box<str>, Arc<Series>>;
+pub(crate) type Table = BTreeMap<Arc<str>, Arc<Series>>;
 
 /// What all metrics of one guard share.
 pub(crate) struct Env {
@@ -274,8 +274,8 @@ impl Metric {
         let parts = SeriesParts {
             storage,
             key,
-            text: texts.rendered.into_boxed_str(),
-            identity: texts.identity.into_boxed_str(),
+            text: texts.rendered.map(String::into_boxed_str),
+            identity: texts.identity.into(),
             overflow,
             shadow_reasons: shadow.0,
             now_ms: self.env.time.now_ms(),

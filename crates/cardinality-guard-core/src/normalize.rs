@@ -169,10 +169,10 @@ pub(crate) struct LabelTexts {
     /// The labels sorted by key: what makes two label sets one series
     /// (order does not matter).
     pub(crate) identity: String,
-    /// The labels as rendered: global labels first (a key label of the same
-    /// name takes its place), then the key's in their order, as the exporter
-    /// writes them.
-    pub(crate) rendered: String,
+    /// The labels as rendered, when that differs from `identity`: global
+    /// labels first (a key label of the same name takes its place), then
+    /// the key's in their order, as the exporter writes them.
+    pub(crate) rendered: Option<String>,
 }
 
 impl LabelTexts {
@@ -200,9 +200,9 @@ impl LabelTexts {
             }
         }
         let rendered = if global.is_empty() && sorted.iter().copied().eq(rendered.iter().copied()) {
-            identity.clone()
+            None
         } else {
-            label_text(rendered)
+            Some(label_text(rendered))
         };
         LabelTexts {
             sorted: sorted_key,
@@ -317,14 +317,15 @@ mod tests {
         let ba = Key::from_parts("x", vec![Label::new("a", "1"), Label::new("b", "2")]);
         let (t1, t2) = (LabelTexts::of(&ab, &[]), LabelTexts::of(&ba, &[]));
         assert_eq!(t1.identity, t2.identity);
-        assert_eq!(t1.rendered, r#"b="2",a="1""#);
+        assert_eq!(t1.rendered.as_deref(), Some(r#"b="2",a="1""#));
+        assert_eq!(t2.rendered, None, "sorted, no global labels: the identity");
         let global = [
             ("a".to_owned(), "0".to_owned()),
             ("z".to_owned(), "9".to_owned()),
         ];
         assert_eq!(
-            LabelTexts::of(&ab, &global).rendered,
-            r#"a="1",z="9",b="2""#
+            LabelTexts::of(&ab, &global).rendered.as_deref(),
+            Some(r#"a="1",z="9",b="2""#)
         );
     }
 

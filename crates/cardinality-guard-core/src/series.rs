@@ -66,10 +66,12 @@ pub(crate) struct Series {
     seen_ms: AtomicU64,
     /// The normalized key (for reports and label value reclaim).
     pub(crate) key: Key,
-    /// The labels as rendered (`k="v",...`, global labels included).
-    pub(crate) text: Box<str>,
-    /// The sorted label text: its identity in its metric's table.
-    pub(crate) identity: Box<str>,
+    /// The labels as rendered (`k="v",...`, global labels included), when
+    /// that differs from `identity`.
+    text: Option<Box<str>>,
+    /// The sorted label text: its identity in its metric's table (which
+    /// shares it as its key).
+    pub(crate) identity: Arc<str>,
     /// The metric's overflow series.
     pub(crate) overflow: bool,
     /// Holds reserved budget (in shadow mode, only where enforce would have
@@ -87,8 +89,8 @@ pub(crate) struct Series {
 pub(crate) struct SeriesParts {
     pub(crate) storage: Storage,
     pub(crate) key: Key,
-    pub(crate) text: Box<str>,
-    pub(crate) identity: Box<str>,
+    pub(crate) text: Option<Box<str>>,
+    pub(crate) identity: Arc<str>,
     pub(crate) overflow: bool,
     pub(crate) shadow_reasons: u8,
     pub(crate) now_ms: u64,
@@ -135,6 +137,11 @@ impl Series {
             Storage::Histogram(_) => Histogram::from_arc(self.clone()),
             _ => Histogram::noop(),
         }
+    }
+
+    /// The labels as rendered (`k="v",...`).
+    pub(crate) fn text(&self) -> &str {
+        self.text.as_deref().unwrap_or(&self.identity)
     }
 
     pub(crate) fn is_expired(&self) -> bool {
