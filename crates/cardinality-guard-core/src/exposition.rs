@@ -166,10 +166,13 @@ pub(crate) fn write_self_report(
     global: &GlobalReport,
     global_labels: &[(String, String)],
 ) {
+    // Global labels on every line, but the self-report's own labels win
+    // (a global `metric` would otherwise repeat the key).
     let labels = |pairs: &[(&str, &str)]| {
         label_text(
             global_labels
                 .iter()
+                .filter(|(k, _)| pairs.iter().all(|(own, _)| own != k))
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .chain(pairs.iter().copied()),
         )

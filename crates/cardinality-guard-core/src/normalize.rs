@@ -176,18 +176,16 @@ pub(crate) struct LabelTexts {
 }
 
 impl LabelTexts {
-    /// The texts of a normalized `key`, under `global` labels.
+    /// The texts of a normalized `key`, under `global` labels. The identity
+    /// is that of the label set as rendered (global labels included), so a
+    /// key label that repeats a global one is the same series.
     pub(crate) fn of(key: &Key, global: &[(String, String)]) -> LabelTexts {
-        let mut sorted: Vec<(&str, &str)> = key.labels().map(|l| (l.key(), l.value())).collect();
-        sorted.sort_unstable();
-        let identity = label_text(sorted.iter().copied());
         let sorted_key = if is_sorted(key) {
             key.clone()
         } else {
-            let labels = sorted
-                .iter()
-                .map(|(k, v)| Label::new(k.to_string(), v.to_string()));
-            Key::from_parts(key.name().to_owned(), labels.collect::<Vec<_>>())
+            let mut labels: Vec<Label> = key.labels().cloned().collect();
+            labels.sort_unstable_by(|a, b| a.key().cmp(b.key()));
+            Key::from_parts(key.name().to_owned(), labels)
         };
         let mut rendered: Vec<(&str, &str)> = global
             .iter()
@@ -199,11 +197,10 @@ impl LabelTexts {
                 None => rendered.push((label.key(), label.value())),
             }
         }
-        let rendered = if global.is_empty() && sorted.iter().copied().eq(rendered.iter().copied()) {
-            None
-        } else {
-            Some(label_text(rendered))
-        };
+        let mut sorted = rendered.clone();
+        sorted.sort_unstable();
+        let identity = label_text(sorted.iter().copied());
+        let rendered = (sorted != rendered).then(|| label_text(rendered));
         LabelTexts {
             sorted: sorted_key,
             identity,
@@ -326,6 +323,14 @@ mod tests {
         assert_eq!(
             LabelTexts::of(&ab, &global).rendered.as_deref(),
             Some(r#"a="1",z="9",b="2""#)
+        );
+        // A key label repeating a global one is the same label set.
+        let region = [("region".to_owned(), "eu".to_owned())];
+        let explicit = Key::from_parts("x", vec![Label::new("region", "eu")]);
+        let implicit = Key::from_name("x");
+        assert_eq!(
+            LabelTexts::of(&explicit, &region).identity,
+            LabelTexts::of(&implicit, &region).identity
         );
     }
 

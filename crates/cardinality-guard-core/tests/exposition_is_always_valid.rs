@@ -954,3 +954,58 @@ fn the_self_report_cannot_be_spoofed() {
     let families = assert_strictly_valid(&text);
     assert_accounting(&text, &families, &guard.report(), true);
 }
+
+/// A key label that repeats a global label (same key, same value) is the
+/// same label set as the key without it: one line, the updates of both.
+#[test]
+fn a_key_label_repeating_a_global_label_is_one_series() {
+    let (guard, exporter) = guarded("[global]\nlabels = { region = \"eu\" }\n");
+    let meta = Metadata::new(module_path!(), Level::INFO, None);
+    guard
+        .register_counter(&Key::from_name("x_total"), &meta)
+        .increment(1);
+    let explicit = Key::from_parts("x_total", vec![Label::new("region", "eu")]);
+    guard.register_counter(&explicit, &meta).increment(2);
+    // Another value of the global key overrides it: a series of its own.
+    let other = Key::from_parts("x_total", vec![Label::new("region", "us")]);
+    guard.register_counter(&other, &meta).increment(4);
+    let text = exporter.render();
+    assert_strictly_valid(&text);
+    assert!(text.contains("x_total{region=\"eu\"} 3\n"), "{text}");
+    assert!(text.contains("x_total{region=\"us\"} 4\n"), "{text}");
+    assert_eq!(text.matches("x_total{").count(), 2, "{text}");
+    assert_series_accounting(&text, &exporter.report());
+}
+
+/// A global label named like one of the self-report's own labels (`metric`,
+/// `reason`, `label`) gives way to it there: no key twice in a line.
+#[test]
+fn a_global_label_named_like_a_self_report_label_gives_way_there() {
+    let (guard, exporter) = guarded(
+        "[global]\nlabels = { metric = \"svc\", reason = \"r\", label = \"l\" }\n\
+         [[metrics]]\nmatch = \"logins_total\"\nmax_series = 2\nlabel_limits = { user = 1 }\n",
+    );
+    let meta = Metadata::new(module_path!(), Level::INFO, None);
+    for user in ["ada", "bob", "cyd"] {
+        let key = Key::from_parts("logins_total", vec![Label::new("user", user)]);
+        guard.register_counter(&key, &meta).increment(1);
+    }
+    let text = exporter.render();
+    assert_strictly_valid(&text);
+    assert!(
+        text.contains("logins_total{label=\"l\",metric=\"svc\",reason=\"r\",user=\"ada\"} 1"),
+        "user lines keep every global label:\n{text}"
+    );
+    assert!(
+        text.contains(
+            "cardinality_guard_series{label=\"l\",reason=\"r\",metric=\"logins_total\"} 2"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "cardinality_guard_overflow_total{label=\"l\",metric=\"logins_total\",reason=\"label_limit\"} 2"
+        ),
+        "{text}"
+    );
+}
