@@ -88,8 +88,9 @@ impl Metric {
         table.insert(series.identity.clone(), series.clone());
         series.revived(self.env.time.now_ms());
         if series.shadow_reasons == 0 {
-            self.spellings.remember(&series.key, series);
+            self.spellings.remember_own(series);
         }
+        self.env.admissions.fetch_add(1, Ordering::Release);
         self.added(false);
         self.count_revived();
         None

@@ -15,14 +15,14 @@ use std::collections::BTreeSet;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use foldhash::fast::RandomState;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use dashmap::DashMap;
 use metrics::{Gauge, Key, Label, Recorder};
 
 use crate::config::MetricPolicy;
-use crate::normalize::{take_slot, LABEL_OVERFLOW};
+use crate::normalize::LABEL_OVERFLOW;
 use crate::report::LabelReport;
 use crate::self_report;
 use crate::sketch::Sketch;
@@ -199,10 +199,11 @@ impl Hasher for PassThrough {
 /// The tracked labels of one metric: those with a limit, then others as
 /// they come, at most `max_labels_per_metric`.
 pub(crate) struct MetricLabels {
-    /// By label key as rendered.
-    states: DashMap<String, Arc<LabelState>, RandomState>,
-    count: AtomicUsize,
-    max: usize,
+    /// Filled from the front and never emptied: a lookup scans the filled
+    /// slots (a handful) without a lock or a hash.
+    slots: Box<[OnceLock<LabelState>]>,
+    /// Serializes filling a slot.
+    fill: Mutex<()>,
     policy: MetricPolicy,
     /// The guard's current sweep number.
     epoch: AtomicU64,
@@ -210,43 +211,47 @@ pub(crate) struct MetricLabels {
 
 impl MetricLabels {
     pub(crate) fn new(policy: &MetricPolicy, max: usize) -> Self {
-        let states: DashMap<String, Arc<LabelState>, RandomState> =
-            DashMap::with_capacity_and_hasher_and_shard_amount(0, RandomState::default(), 4);
         let limited: BTreeSet<&String> = policy
             .label_limits
             .keys()
             .chain(policy.pinned.keys())
             .collect();
-        for name in &limited {
-            states.insert((*name).clone(), Arc::new(LabelState::new(name, policy)));
+        let slots: Box<[OnceLock<LabelState>]> = (0..max.max(limited.len()))
+            .map(|_| OnceLock::new())
+            .collect();
+        for (slot, name) in slots.iter().zip(&limited) {
+            let _ = slot.set(LabelState::new(name, policy));
         }
         MetricLabels {
-            count: AtomicUsize::new(states.len()),
-            states,
-            max: max.max(limited.len()),
+            slots,
+            fill: Mutex::new(()),
             policy: policy.clone(),
             epoch: AtomicU64::new(0),
         }
     }
 
-    fn state(&self, label: &str) -> Option<Arc<LabelState>> {
-        if let Some(state) = self.states.get(label) {
-            return Some(state.clone());
+    fn states(&self) -> impl Iterator<Item = &LabelState> {
+        self.slots.iter().map_while(OnceLock::get)
+    }
+
+    fn find(&self, label: &str) -> Option<&LabelState> {
+        self.states().find(|s| s.name == label)
+    }
+
+    /// The state of `label`, tracked now if a slot is free.
+    fn state(&self, label: &str) -> Option<&LabelState> {
+        if let Some(state) = self.find(label) {
+            return Some(state);
         }
-        // Slots are never given back: once all are taken, no lock is needed.
-        if self.count.load(Ordering::Acquire) >= self.max {
-            return None;
+        if self.slots.last().is_some_and(|s| s.get().is_some()) {
+            return None; // all slots taken, for good
         }
-        match self.states.entry(label.to_owned()) {
-            dashmap::mapref::entry::Entry::Occupied(entry) => Some(entry.get().clone()),
-            dashmap::mapref::entry::Entry::Vacant(slot) => {
-                let counted = take_slot(&self.count, self.max);
-                counted.then(|| {
-                    let state = Arc::new(LabelState::new(label, &self.policy));
-                    slot.insert(state).clone()
-                })
-            }
+        let _serialized = self.fill.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(state) = self.find(label) {
+            return Some(state);
         }
+        let slot = self.slots.iter().find(|s| s.get().is_none())?;
+        Some(slot.get_or_init(|| LabelState::new(label, &self.policy)))
     }
 
     /// Observes the demand of every tracked label of `key` (normalized) and
@@ -286,7 +291,7 @@ impl MetricLabels {
     pub(crate) fn keep(&self, key: &Key, epoch: u64) {
         self.epoch.fetch_max(epoch, Ordering::Relaxed);
         for label in key.labels() {
-            if let Some(state) = self.states.get(label.key()) {
+            if let Some(state) = self.find(label.key()) {
                 state.keep(label.value(), epoch);
             }
         }
@@ -295,14 +300,14 @@ impl MetricLabels {
     /// Forgets label values no admitted label set uses any more.
     pub(crate) fn reclaim(&self, epoch: u64) {
         self.epoch.fetch_max(epoch, Ordering::Relaxed);
-        for state in self.states.iter() {
+        for state in self.states() {
             state.reclaim(epoch);
         }
     }
 
     /// The tracked labels, highest demand first.
     pub(crate) fn report(&self) -> Vec<LabelReport> {
-        let mut labels: Vec<LabelReport> = self.states.iter().map(|s| s.report()).collect();
+        let mut labels: Vec<LabelReport> = self.states().map(|s| s.report()).collect();
         labels.sort_by(|a, b| b.demand.cmp(&a.demand).then_with(|| a.name.cmp(&b.name)));
         labels
     }

@@ -35,6 +35,11 @@ pub(crate) struct Env {
     pub(crate) inner: Option<Arc<dyn Recorder + Send + Sync>>,
     /// Over another recorder: the global self-report handles.
     pub(crate) gauges: Option<GlobalGauges>,
+    /// Label sets admitted so far (all metrics; re-admissions included),
+    /// bumped under the metric's lock once the label set's key leads to it:
+    /// a registration that saw no change since before its first lookup, and
+    /// then finds the metric closed, knows its label set is not admitted.
+    pub(crate) admissions: AtomicU64,
 }
 
 /// Where a registration goes.
@@ -211,8 +216,9 @@ impl Metric {
         series.reserved.store(reserved, Ordering::Relaxed);
         table.insert(series.identity.clone(), series.clone());
         if shadow.is_empty() {
-            self.spellings.remember(&series.key, &series);
+            self.spellings.remember_own(&series);
         }
+        self.env.admissions.fetch_add(1, Ordering::Release);
         self.added(false);
         series
     }

@@ -82,6 +82,7 @@ impl Registry {
                 .collect(),
             inner,
             gauges,
+            admissions: std::sync::atomic::AtomicU64::new(0),
         };
         Registry {
             lookup: [(); 3].map(|()| Arc::new(Spellings::new(config.global.max_series.get()))),
@@ -107,15 +108,17 @@ impl Registry {
         handle: impl Fn(&Arc<Series>) -> H,
         noop: impl FnOnce() -> H,
     ) -> H {
+        let admissions = self.env.admissions.load(Ordering::Acquire);
         if let Some(h) = self.lookup[kind as usize].with(key, &handle) {
             return h;
         }
-        self.register_new(kind, key)
+        self.register_new(kind, key, admissions)
             .map_or_else(noop, |s| handle(&s))
     }
 
+    /// A key the lookup missed (`admissions` as read before the lookup).
     #[inline(never)]
-    fn register_new(&self, kind: MetricKind, key: &Key) -> Option<Arc<Series>> {
+    fn register_new(&self, kind: MetricKind, key: &Key, admissions: u64) -> Option<Arc<Series>> {
         // 1. The name, as it renders.
         let Some(name) = metric_name(key.name()) else {
             self.refuse_invalid();
@@ -162,7 +165,14 @@ impl Registry {
         // (reached through another spelling: its sorted key is remembered).
         if let Some(reason) = metric.closed() {
             if is_sorted(placed_key) {
-                if let Some(series) = self.lookup[kind as usize].get(placed_key) {
+                // Look again unless it is the key just missed and nothing
+                // was admitted since (anywhere): a racing admission is seen.
+                let missed = std::ptr::eq(placed_key, key)
+                    && self.env.admissions.load(Ordering::Acquire) == admissions;
+                let found = (!missed)
+                    .then(|| self.lookup[kind as usize].get(placed_key))
+                    .flatten();
+                if let Some(series) = found {
                     metric.count(reasons);
                     return Some(series);
                 }

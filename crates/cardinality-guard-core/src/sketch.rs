@@ -50,6 +50,10 @@ impl Sketch {
         let index = (hash >> (64 - PRECISION)) as usize;
         let rest = hash << PRECISION;
         let rank = (rest.leading_zeros().min(64 - PRECISION) + 1) as u8;
+        // Most inserts change nothing: a plain load settles them.
+        if self.registers[index].load(Ordering::Relaxed) >= rank {
+            return false;
+        }
         let previous = self.registers[index].fetch_max(rank, Ordering::AcqRel);
         if previous >= rank {
             return false;

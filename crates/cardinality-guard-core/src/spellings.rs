@@ -5,8 +5,8 @@
 //! moment its series is in its metric's table: it is written under the
 //! metric's lock, so a registration that finds the metric closed and then
 //! misses here knows the label set is not admitted. Other spellings (raw
-//! names, other label orders) are added after the fact. Bounded: at most
-//! twice the global budget of entries per kind.
+//! names, other label orders) are added after the fact, at most twice the
+//! global budget of them per kind; the own keys are bounded by the budgets.
 
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,7 +50,12 @@ impl Spellings {
         self.map.get(key).map(|series| f(&series))
     }
 
-    /// Makes `key` lead to `series`, if there is room.
+    /// Makes the series' own key (its labels sorted) lead to it: always.
+    pub(crate) fn remember_own(&self, series: &Arc<Series>) {
+        self.map.insert(series.key.clone(), series.clone());
+    }
+
+    /// Makes another spelling `key` lead to `series`, if there is room.
     pub(crate) fn remember(&self, key: &Key, series: &Arc<Series>) {
         if self.map.contains_key(key) || !take_slot(&self.entries, self.room) {
             return;
@@ -62,9 +67,9 @@ impl Spellings {
 
     /// Forgets every key of an expired series.
     pub(crate) fn forget_expired(&self) {
-        self.map.retain(|_, series| {
+        self.map.retain(|key, series| {
             let keep = !series.is_expired();
-            if !keep {
+            if !keep && *key != series.key {
                 self.entries.fetch_sub(1, Ordering::AcqRel);
             }
             keep
