@@ -16,9 +16,10 @@
 //! Only admitted label sets are stored, so a flood of rejected ones costs
 //! no memory: they find their metric closed (a lock-free check) again.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use dashmap::DashMap;
 use metrics::{Key, KeyName, Recorder};
@@ -209,7 +210,15 @@ impl Registry {
             true => Ok(m.clone()),
             false => Err(OverflowReason::Invalid),
         };
+        // A run of new label sets of one metric (a flood) finds it without
+        // the map: the thread's last metric, if it is this guard's and this
+        // name's.
+        let last = LAST_METRIC.with(|last| last.borrow().upgrade());
+        if let Some(m) = last.filter(|m| Arc::ptr_eq(&m.env, &self.env) && m.name == name) {
+            return found(&m);
+        }
         if let Some(m) = self.metrics.get(name) {
+            LAST_METRIC.with(|last| *last.borrow_mut() = Arc::downgrade(&m));
             return found(&m);
         }
         let mut claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
@@ -376,6 +385,11 @@ impl Registry {
         report.sort();
         report
     }
+}
+
+thread_local! {
+    /// The metric this thread last found by name (of any guard).
+    static LAST_METRIC: RefCell<Weak<Metric>> = const { RefCell::new(Weak::new()) };
 }
 
 /// The sample names a metric renders.
