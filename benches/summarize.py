@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-TARGETS = {"H1e": 1.10, "H4e": 1.15, "H1": 1.10, "H2": 1.15, "H3": 1.10, "H4": 1.00, "H5": 1.10, "O1": 1.00, "R1": 1.05}
+TARGETS = {"H1e": 0.70, "H4e": 1.05, "H1": 0.70, "H2": 1.15, "H3": 1.10, "H4": 1.02, "H5": 1.10, "O1": 0.45, "R1": 0.80, "R1e": 0.80}
 
 
 def median_ns(path):
@@ -43,7 +43,7 @@ def main():
             continue
         ratio = arms["guarded"] / arms["unguarded"]
         target = TARGETS.get(group.split()[0])
-        limit = "= 1.00 (same handle)" if group.startswith("H4 ") else (f"≤ {target:.2f}" if target else "")
+        limit = f"≤ {target:.2f}" if target else ""
         print(f"| {group} | {human(arms['unguarded'])} | {human(arms['guarded'])} | {ratio:.2f} | {limit} |")
 
 
