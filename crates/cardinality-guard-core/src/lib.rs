@@ -32,7 +32,7 @@
 //! trait) and the exporter types in [`prometheus_exporter`].
 
 #![deny(unsafe_code, missing_docs)]
-#![warn(rust_2018_idioms, unreachable_pub)]
+#![warn(rust_2018_idioms, unreachable_pub, missing_debug_implementations)]
 
 mod budget;
 mod clock;

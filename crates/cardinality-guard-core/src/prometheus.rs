@@ -65,7 +65,14 @@ impl std::error::Error for InstallError {}
 /// background upkeep thread stops (histogram samples then pile up until a
 /// render, idle label sets no longer expire) and nothing can render the
 /// series the installed recorder keeps storing. Hold it for the life of the
-/// service, e.g. in your router's state.
+/// service, e.g. in your router's state. Dropping it at once is flagged
+/// (`#[must_use]`):
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// use cardinality_guard_core::{Config, PrometheusGuard};
+/// PrometheusGuard::builder(Config::default()).install().unwrap(); // dropped: upkeep stops
+/// ```
 ///
 /// ```
 /// let exporter = cardinality_guard_core::PrometheusGuard::builder(

@@ -176,6 +176,17 @@ impl MetricPolicy {
 ///     .with_max_metrics(NonZeroUsize::new(200).unwrap());
 /// assert_eq!((global.max_series.get(), global.max_metrics.get()), (10_000, 200));
 /// ```
+///
+/// The config types are `#[non_exhaustive]` (they may grow): outside this
+/// crate they are built with `default()` and the `with_*` methods, not with
+/// struct literals.
+///
+/// ```compile_fail,E0639
+/// use cardinality_guard_core::GlobalLimits;
+/// use std::num::NonZeroU64;
+///
+/// let global = GlobalLimits { max_series: NonZeroU64::MIN, ..GlobalLimits::default() };
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GlobalLimits {
