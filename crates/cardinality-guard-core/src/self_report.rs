@@ -1,5 +1,5 @@
 //! The guard's own metrics. On the Prometheus path they are rendered from
-//! the guard's tables at every render ([`crate::exposition`]), so they can't
+//! the guard's tables at every render (the `exposition` module), so they can't
 //! drift from what renders; over another recorder they are published through
 //! that recorder, never re-entering the guard. Their cardinality is bounded
 //! by `global.max_metrics`, and their names are reserved: user metrics named
