@@ -1,7 +1,8 @@
 //! `Config::from_file` reads a regular file of at most 1 MiB. A FIFO, a
 //! device or a directory is refused without being opened (a FIFO would
 //! block, `/dev/zero` would never end), a larger file without being read;
-//! the error names the file. An I/O error is the error's `source()`.
+//! the error names the file. An I/O error is the error's `source()`, as
+//! is a `BucketsError` or `PatternError` behind an invalid value.
 
 use std::error::Error as _;
 use std::path::{Path, PathBuf};
@@ -108,4 +109,25 @@ fn an_io_error_is_the_source() {
         .source()
         .is_none());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_bucket_list_or_pattern_is_the_source() {
+    use cardinality_guard_core::config::{BucketsError, PatternError};
+    let err = Config::from_toml("[histograms]\nbuckets = [2, 1]\n", "guard.toml").unwrap_err();
+    let buckets = err.source().and_then(|s| s.downcast_ref::<BucketsError>());
+    assert_eq!(
+        buckets,
+        Some(&BucketsError::NotIncreasing {
+            before: 2.0,
+            after: 1.0
+        }),
+        "{err}"
+    );
+    let err = Config::from_toml("[[metrics]]\nmatch = \"a*b\"\n", "guard.toml").unwrap_err();
+    assert!(
+        err.source()
+            .is_some_and(|s| s.downcast_ref::<PatternError>().is_some()),
+        "{err}"
+    );
 }

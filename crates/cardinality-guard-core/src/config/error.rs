@@ -9,7 +9,8 @@ use std::sync::Arc;
 /// It names the file (or `<embedded>`, `<string>`), the line when one is
 /// known, and the key in dotted form (`metrics[1].max_series`), followed by
 /// what is wrong. Nothing is ever silently defaulted. An I/O error is its
-/// [`source`](std::error::Error::source).
+/// [`source`](std::error::Error::source), as is a [`BucketsError`](super::BucketsError)
+/// or a [`PatternError`](super::PatternError) behind an invalid value.
 ///
 /// ```
 /// use cardinality_guard_core::{config::ErrorKind, Config};
@@ -30,13 +31,13 @@ pub struct ConfigError {
     key: Option<String>,
     kind: ErrorKind,
     message: String,
-    source: Option<Arc<std::io::Error>>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl PartialEq for ConfigError {
-    /// Errors are equal when they say the same (an I/O source by its kind).
+    /// Errors are equal when they say the same (their sources by what they say).
     fn eq(&self, other: &Self) -> bool {
-        let source_kind = |e: &Self| e.source.as_ref().map(|s| s.kind());
+        let source_kind = |e: &Self| e.source.as_ref().map(|s| s.to_string());
         (&self.origin, self.line, &self.key, self.kind, &self.message)
             == (
                 &other.origin,
@@ -90,6 +91,15 @@ impl ConfigError {
             ConfigError::not_readable(path, format!("cannot read the config file: {err}"));
         error.source = Some(Arc::new(err));
         error
+    }
+
+    /// Attaches the error behind this one.
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     /// The file at `path` is refused without an I/O error (not a regular

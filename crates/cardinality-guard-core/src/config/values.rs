@@ -96,8 +96,10 @@ impl Source<'_> {
         value: &Spanned<Vec<f64>>,
         key: String,
     ) -> Result<Buckets, ConfigError> {
-        Buckets::new(value.get_ref().clone())
-            .map_err(|e| self.invalid(value.span(), key, e.to_string()))
+        Buckets::new(value.get_ref().clone()).map_err(|e| {
+            self.invalid(value.span(), key, e.to_string())
+                .with_source(e)
+        })
     }
 
     /// `[histograms] buckets`: a list of bounds, or `"summary"` (`None`).
@@ -107,9 +109,10 @@ impl Source<'_> {
         key: String,
     ) -> Result<Option<Buckets>, ConfigError> {
         match value.get_ref() {
-            RawBuckets::Bounds(bounds) => Buckets::new(bounds.clone())
-                .map(Some)
-                .map_err(|e| self.invalid(value.span(), key, e.to_string())),
+            RawBuckets::Bounds(bounds) => Buckets::new(bounds.clone()).map(Some).map_err(|e| {
+                self.invalid(value.span(), key, e.to_string())
+                    .with_source(e)
+            }),
             RawBuckets::Summary => Ok(None),
         }
     }
@@ -194,7 +197,10 @@ impl Source<'_> {
         value: &Spanned<String>,
         key: String,
     ) -> Result<Pattern, ConfigError> {
-        Pattern::parse(value.get_ref()).map_err(|e| self.invalid(value.span(), key, e.to_string()))
+        Pattern::parse(value.get_ref()).map_err(|e| {
+            self.invalid(value.span(), key, e.to_string())
+                .with_source(e)
+        })
     }
 }
 
