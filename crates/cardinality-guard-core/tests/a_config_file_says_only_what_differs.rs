@@ -126,7 +126,7 @@ fn global_and_defaults_merge_key_by_key() {
 }
 
 #[test]
-fn a_label_table_replaces_the_defaults_table() {
+fn a_rules_label_entries_go_over_the_defaults_entries() {
     let config = parse(
         "[defaults]\nlabel_limits = { user = 5 }\npinned = { user = [\"admin\"] }\n\
          [[metrics]]\nmatch = \"a\"\nlabel_limits = { tenant = 3 }\n",
