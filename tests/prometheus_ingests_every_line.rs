@@ -316,6 +316,7 @@ fn parse_sample(line: &str) -> Option<Sample> {
 const HOSTILE_TOML: &str = r#"
 [histograms]
 # `bucketed` renders buckets; every other histogram renders as a summary.
+buckets = "summary"
 [[histograms.per_metric]]
 match = "bucketed"
 buckets = [0.1, 1]

@@ -10,8 +10,9 @@
 //!   keeps the others.
 //! - Histograms keep the buckets they were observed with
 //!   (`[[histograms.per_metric]]`). A summary has no buckets to keep: when one
-//!   is seen, `[histograms] buckets` is left out, so histograms without an
-//!   entry render as summaries (7 quantiles) as they did.
+//!   is seen, `[histograms] buckets = "summary"`, so histograms without an
+//!   entry render as summaries (7 quantiles) as they did (leaving `buckets`
+//!   out would keep the embedded default's buckets).
 //! - The guard's own metric names (`cardinality_guard_*`) are left out.
 
 use std::collections::BTreeMap;
@@ -164,8 +165,9 @@ pub fn suggest(inventory: &Inventory, source: &str, options: &SuggestOptions) ->
         None => {
             let _ = writeln!(
                 out,
-                "# No `buckets`: a summary was seen, so histograms without an entry below\n\
-                 # render as summaries (7 quantiles, 9 series per label set).\n"
+                "# A summary was seen, so histograms without an entry below render as\n\
+                 # summaries (7 quantiles, 9 series per label set).\n\
+                 buckets = \"summary\"\n"
             );
         }
     }

@@ -48,6 +48,7 @@ use crate::shape::{HistogramShapes, MetricKind};
 /// from the same config. Over any other recorder, say the shapes explicitly
 /// with [`GuardLayer::with_histogram_shapes`].
 #[derive(Clone)]
+#[must_use = "a layer does nothing until it wraps a recorder (`Stack::push`, `Layer::layer`)"]
 pub struct GuardLayer {
     config: Config,
     shapes: HistogramShapes,
@@ -74,11 +75,21 @@ impl GuardLayer {
     /// A handle on the state of the first guard this layer builds (through
     /// [`Layer::layer`]), e.g. for [`GuardHandle::report`]. Clones of the layer
     /// share it.
+    #[must_use]
     pub fn handle(&self) -> GuardHandle {
         GuardHandle {
             slot: self.slot.clone(),
             fallback: Arc::new(self.config.clone()),
         }
+    }
+}
+
+impl std::fmt::Debug for GuardLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardLayer")
+            .field("shapes", &self.shapes)
+            .field("built", &self.slot.get().is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -100,23 +111,47 @@ impl<R: Recorder + Send + Sync + 'static> Layer<R> for GuardLayer {
 
 /// A recorder that enforces cardinality budgets before handing registrations
 /// to its inner recorder. Built by [`GuardLayer`].
+///
+/// ```
+/// use cardinality_guard_core::{prometheus_builder, Config, GuardLayer};
+/// use metrics_util::layers::Layer;
+///
+/// let config = Config::default();
+/// let exporter = prometheus_builder(&config)?.build_recorder();
+/// let guard = GuardLayer::new(config).layer(exporter);
+/// metrics::with_local_recorder(&guard, || metrics::counter!("jobs_total").increment(1));
+/// assert_eq!(guard.report().metric("jobs_total").unwrap().series, 1);
+/// assert!(guard.inner().handle().render().contains("jobs_total 1"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Guard<R> {
     inner: Arc<R>,
     registry: Arc<Registry>,
 }
 
+impl<R: std::fmt::Debug> std::fmt::Debug for Guard<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<R> Guard<R> {
     /// A handle on this guard's state.
+    #[must_use]
     pub fn handle(&self) -> GuardHandle {
         GuardHandle::bound(self.registry.clone())
     }
 
     /// A snapshot of the guard's state.
+    #[must_use]
     pub fn report(&self) -> Report {
         self.registry.report()
     }
 
     /// The wrapped recorder.
+    #[must_use]
     pub fn inner(&self) -> &R {
         &self.inner
     }
@@ -162,7 +197,22 @@ impl<R: Recorder> Recorder for Guard<R> {
 }
 
 /// A cheap, cloneable handle on a guard's state: its report and, where the
-/// user opted in, its label sets.
+/// user opted in, its label sets. From [`GuardLayer::handle`],
+/// [`Guard::handle`] or [`PrometheusGuard::guard`](crate::PrometheusGuard::guard).
+///
+/// ```
+/// use cardinality_guard_core::{Config, MetricKind, PrometheusGuard};
+///
+/// let (recorder, exporter) = PrometheusGuard::builder(Config::default()).build()?;
+/// let handle = exporter.guard().clone(); // e.g. for a report endpoint
+/// metrics::with_local_recorder(&recorder, || {
+///     metrics::counter!("logins_total", "user" => "ada").increment(1);
+/// });
+/// assert_eq!(handle.report().global.series, 1);
+/// let sets = handle.label_sets(MetricKind::Counter, "logins_total", 10);
+/// assert_eq!(sets, vec![vec![("user".to_owned(), "ada".to_owned())]]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct GuardHandle {
     slot: Arc<OnceLock<Arc<Registry>>>,
@@ -180,6 +230,7 @@ impl GuardHandle {
     /// A snapshot of the guard's state: global figures and one entry per
     /// metric, sorted by series. Before the layer has built its guard, an
     /// empty report with the configured limits.
+    #[must_use]
     pub fn report(&self) -> Report {
         match self.slot.get() {
             Some(registry) => registry.report(),
@@ -205,6 +256,7 @@ impl GuardHandle {
     /// Label sets the guard keeps in memory (overflow series included). Only
     /// admitted label sets are kept, so in enforce mode this is bounded by
     /// the budgets, whatever the traffic.
+    #[must_use]
     pub fn tracked_label_sets(&self) -> usize {
         self.slot.get().map_or(0, |r| r.tracked_label_sets())
     }
@@ -224,6 +276,7 @@ impl GuardHandle {
     }
 
     /// The configuration the guard enforces.
+    #[must_use]
     pub fn config(&self) -> &Config {
         match self.slot.get() {
             Some(registry) => &registry.config,

@@ -21,7 +21,7 @@ use std::sync::{Mutex, OnceLock};
 use dashmap::DashMap;
 use metrics::{Gauge, Key, Label, Recorder};
 
-use crate::config::MetricPolicy;
+use crate::config::{MetricPolicy, PinnedValues};
 use crate::normalize::LABEL_OVERFLOW;
 use crate::report::LabelReport;
 use crate::self_report;
@@ -32,7 +32,8 @@ pub(crate) struct LabelState {
     name: String,
     /// Distinct values allowed, pinned ones included; `None`: no limit.
     limit: Option<u64>,
-    pinned: BTreeSet<String>,
+    /// Shared with the policy (and every other metric it applies to).
+    pinned: PinnedValues,
     /// Room for values that are not pinned.
     room: u64,
     /// Admitted values, by a keyed 64-bit hash: 16 bytes each, whatever the

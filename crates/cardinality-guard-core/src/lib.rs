@@ -24,9 +24,15 @@
 //! See [`GuardLayer`] to put the guard around a recorder of your own (it is a
 //! [`metrics_util::layers::Layer`]), [`Config`] for the TOML schema, and
 //! [`Report`] for what the guard tells about itself.
+//!
+//! The crates whose types appear in this crate's API are re-exported, so a
+//! user names one version of each: [`metrics`] (its macros work as
+//! `cardinality_guard_core::metrics::counter!`), [`metrics_util`] (for
+//! [`Stack`](metrics_util::layers::Stack) and the [`Layer`](metrics_util::layers::Layer)
+//! trait) and the exporter types in [`prometheus_exporter`].
 
-#![deny(unsafe_code)]
-#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+#![deny(unsafe_code, missing_docs)]
+#![warn(rust_2018_idioms, unreachable_pub, missing_debug_implementations)]
 
 mod budget;
 mod clock;
@@ -48,10 +54,32 @@ mod sketch;
 mod spellings;
 mod warning;
 
+pub use metrics;
+pub use metrics_util;
+
+/// The types of `metrics-exporter-prometheus` that appear in this crate's
+/// API ([`prometheus_builder`], [`Pattern::to_matcher`]), re-exported so
+/// that they are the exact version the guard was built with.
+///
+/// ```
+/// use cardinality_guard_core::prometheus_exporter::{PrometheusHandle, PrometheusRecorder};
+/// use cardinality_guard_core::{prometheus_builder, Config};
+///
+/// let recorder: PrometheusRecorder = prometheus_builder(&Config::default())?.build_recorder();
+/// let handle: PrometheusHandle = recorder.handle();
+/// assert_eq!(handle.render(), "");
+/// # Ok::<(), cardinality_guard_core::prometheus_exporter::BuildError>(())
+/// ```
+pub mod prometheus_exporter {
+    pub use metrics_exporter_prometheus::{
+        BuildError, Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+    };
+}
+
 pub use clock::{Clock, ManualClock};
 pub use config::{
-    Buckets, Config, ConfigError, GlobalLimits, HistogramConfig, MetricPolicy, MetricRule, Mode,
-    OnOverflow, Pattern,
+    Buckets, BucketsError, Config, ConfigError, GlobalLimits, HistogramConfig, MetricPolicy,
+    MetricRule, Mode, OnOverflow, Pattern,
 };
 pub use guard::{Guard, GuardHandle, GuardLayer};
 pub use normalize::LABEL_OVERFLOW;

@@ -38,7 +38,7 @@ pub fn prometheus_builder(config: &Config) -> Result<PrometheusBuilder, BuildErr
 }
 
 /// Why a guarded exporter could not be installed.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InstallError {
     /// A global recorder is already installed in this process.
@@ -61,6 +61,19 @@ impl std::error::Error for InstallError {}
 /// (text format 0.0.4) and reports. [`PrometheusGuard::builder`] gives the
 /// recorder ([`GuardRecorder`]) to install with it.
 ///
+/// **Keep it.** Clones share one guard; when the last clone is dropped the
+/// background upkeep thread stops (histogram samples then pile up until a
+/// render, idle label sets no longer expire) and nothing can render the
+/// series the installed recorder keeps storing. Hold it for the life of the
+/// service, e.g. in your router's state. Dropping it at once is flagged
+/// (`#[must_use]`):
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// use cardinality_guard_core::{Config, PrometheusGuard};
+/// PrometheusGuard::builder(Config::default()).install().unwrap(); // dropped: upkeep stops
+/// ```
+///
 /// ```
 /// let exporter = cardinality_guard_core::PrometheusGuard::builder(
 ///     cardinality_guard_core::Config::embedded(),
@@ -71,6 +84,7 @@ impl std::error::Error for InstallError {}
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
+#[must_use = "dropping every clone of the PrometheusGuard stops its upkeep thread and loses the render"]
 pub struct PrometheusGuard {
     registry: Arc<Registry>,
     guard: GuardHandle,
@@ -79,6 +93,17 @@ pub struct PrometheusGuard {
 
 impl PrometheusGuard {
     /// Starts building from `config`.
+    ///
+    /// ```
+    /// use cardinality_guard_core::{Config, PrometheusGuard};
+    ///
+    /// let (recorder, exporter) = PrometheusGuard::builder(Config::default())
+    ///     .upkeep_interval(None) // no thread: renders drain samples
+    ///     .build()?;
+    /// metrics::with_local_recorder(&recorder, || metrics::gauge!("queue_depth").set(3.0));
+    /// assert!(exporter.render().contains("queue_depth 3"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder(config: Config) -> PrometheusGuardBuilder {
         PrometheusGuardBuilder {
             config,
@@ -92,6 +117,7 @@ impl PrometheusGuard {
     /// labels, so two scrapes of an unchanged service are identical. With
     /// idle timeouts, a sweep runs first; a series counts as scraped once
     /// it has been rendered.
+    #[must_use]
     pub fn render(&self) -> String {
         self.registry.render()
     }
@@ -105,11 +131,13 @@ impl PrometheusGuard {
     }
 
     /// A snapshot of the guard's state.
+    #[must_use]
     pub fn report(&self) -> Report {
         self.registry.report()
     }
 
     /// The guard's handle (reports and label sets, e.g. for the report endpoint).
+    #[must_use]
     pub fn guard(&self) -> &GuardHandle {
         &self.guard
     }
@@ -123,7 +151,24 @@ impl fmt::Debug for PrometheusGuard {
     }
 }
 
-/// Settings of a [`PrometheusGuard`] beyond the config.
+/// Settings of a [`PrometheusGuard`] beyond the config, from
+/// [`PrometheusGuard::builder`]; finish with [`build`](Self::build) or
+/// [`install`](Self::install).
+///
+/// ```
+/// use cardinality_guard_core::{Config, ManualClock, PrometheusGuard};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let (recorder, exporter) = PrometheusGuard::builder(Config::default())
+///     .upkeep_interval(Some(Duration::from_secs(1)))
+///     .clock(clock.clone().into())
+///     .build()?;
+/// # let _ = (recorder, exporter);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `build` or `install`"]
 pub struct PrometheusGuardBuilder {
     config: Config,
     upkeep_interval: Option<Duration>,
@@ -182,7 +227,15 @@ impl PrometheusGuardBuilder {
     }
 }
 
-/// Builds the guarded recorder from `config` and installs it globally.
+/// Builds the guarded recorder from `config` and installs it globally:
+/// `PrometheusGuard::builder(config).install()`.
+///
+/// ```
+/// let exporter = cardinality_guard_core::install(cardinality_guard_core::Config::default())?;
+/// metrics::counter!("jobs_total").increment(2);
+/// assert!(exporter.render().contains("jobs_total 2"));
+/// # Ok::<(), cardinality_guard_core::InstallError>(())
+/// ```
 ///
 /// # Errors
 /// [`InstallError::AlreadyInstalled`] when this process has one.
@@ -191,7 +244,20 @@ pub fn install(config: Config) -> Result<PrometheusGuard, InstallError> {
 }
 
 /// The recorder of the Prometheus path: admits, stores and hands out
-/// series; its [`PrometheusGuard`] renders them.
+/// series; its [`PrometheusGuard`] renders them. Built by
+/// [`PrometheusGuardBuilder::build`]; install it with
+/// [`metrics::set_global_recorder`], or push layers on top of it.
+///
+/// ```
+/// use cardinality_guard_core::{Config, PrometheusGuard};
+/// use metrics_util::layers::{PrefixLayer, Stack};
+///
+/// let (recorder, exporter) = PrometheusGuard::builder(Config::default()).build()?;
+/// let stack = Stack::new(recorder).push(PrefixLayer::new("shop")); // then `.install()`
+/// metrics::with_local_recorder(&stack, || metrics::counter!("orders_total").increment(1));
+/// assert!(exporter.render().contains("shop_orders_total 1"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct GuardRecorder {
     registry: Arc<Registry>,
 }

@@ -8,6 +8,7 @@ use crate::shape::MetricKind;
 /// Why a registration was folded or dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum OverflowReason {
     /// The metric's `max_series` was reached.
     SeriesLimit = 0,
@@ -30,6 +31,7 @@ impl OverflowReason {
 
     /// The `reason` label value: `series_limit`, `global_limit`, `label_limit`,
     /// `max_metrics`, `value_too_long` or `invalid`.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             OverflowReason::SeriesLimit => "series_limit",
@@ -58,6 +60,7 @@ impl OverflowReason {
 /// Registrations folded or dropped, by reason. In shadow mode: those that
 /// *would* have been.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct OverflowCounts {
     /// Reason `series_limit`.
     pub series_limit: u64,
@@ -75,6 +78,7 @@ pub struct OverflowCounts {
 
 impl OverflowCounts {
     /// All reasons together.
+    #[must_use]
     pub fn total(&self) -> u64 {
         self.series_limit
             + self.global_limit
@@ -85,6 +89,7 @@ impl OverflowCounts {
     }
 
     /// The count of one reason.
+    #[must_use]
     pub fn get(&self, reason: OverflowReason) -> u64 {
         match reason {
             OverflowReason::SeriesLimit => self.series_limit,
@@ -108,8 +113,26 @@ impl OverflowCounts {
     }
 }
 
-/// One guarded metric.
+/// One guarded metric: an entry of [`Report::metrics`].
+///
+/// ```
+/// use cardinality_guard_core::{Config, OverflowReason, PrometheusGuard};
+///
+/// let config = Config::from_toml("[[metrics]]\nmatch = \"logins_total\"\nmax_series = 3\n", "guard.toml")?;
+/// let (recorder, exporter) = PrometheusGuard::builder(config).build()?;
+/// metrics::with_local_recorder(&recorder, || {
+///     for user in 0..10 {
+///         metrics::counter!("logins_total", "user" => user.to_string()).increment(1);
+///     }
+/// });
+/// let logins = exporter.report().metric("logins_total").cloned().unwrap();
+/// assert_eq!((logins.series, logins.label_sets, logins.overflow_series), (3, 2, true));
+/// assert_eq!(logins.overflow.get(OverflowReason::SeriesLimit), 8);
+/// assert_eq!(logins.blame.as_deref(), Some("user")); // the label with the highest demand
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct MetricReport {
     /// The metric name as rendered (sanitized).
     pub name: String,
@@ -151,8 +174,9 @@ pub struct MetricReport {
     pub revived: u64,
 }
 
-/// The guard as a whole.
+/// The guard as a whole: [`Report::global`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct GlobalReport {
     /// All guarded series.
     pub series: u64,
@@ -177,8 +201,26 @@ pub struct GlobalReport {
 }
 
 /// A snapshot of the guard: global figures and one entry per metric, sorted by
-/// series, most first (then by name).
+/// series, most first (then by name). It serializes (serde) to the JSON of
+/// the report endpoint.
+///
+/// ```
+/// use cardinality_guard_core::{Config, PrometheusGuard};
+///
+/// let (recorder, exporter) = PrometheusGuard::builder(Config::default()).build()?;
+/// metrics::with_local_recorder(&recorder, || {
+///     metrics::counter!("jobs_total", "queue" => "a").increment(1);
+///     metrics::counter!("jobs_total", "queue" => "b").increment(1);
+///     metrics::gauge!("workers").set(4.0);
+/// });
+/// let report = exporter.report();
+/// assert_eq!((report.global.series, report.global.metrics), (3, 2));
+/// assert_eq!(report.metrics[0].name, "jobs_total"); // most series first
+/// assert_eq!(report.metric("workers").unwrap().limit, 2000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// Global figures.
     pub global: GlobalReport,
@@ -188,6 +230,7 @@ pub struct Report {
 
 impl Report {
     /// The entry of the metric named `name` (of any kind; the first found).
+    #[must_use]
     pub fn metric(&self, name: &str) -> Option<&MetricReport> {
         self.metrics.iter().find(|m| m.name == name)
     }
@@ -206,8 +249,10 @@ pub(crate) fn ratio(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// What the guard knows of one label of a metric.
+/// What the guard knows of one label of a metric: an entry of
+/// [`MetricReport::labels`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct LabelReport {
     /// The label key.
     pub name: String,

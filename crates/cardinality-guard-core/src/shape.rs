@@ -17,6 +17,7 @@ pub const DEFAULT_QUANTILES: usize = 7;
 /// The kind of a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum MetricKind {
     /// A counter: one series per label set.
     Counter,
@@ -28,6 +29,7 @@ pub enum MetricKind {
 
 impl MetricKind {
     /// `"counter"`, `"gauge"` or `"histogram"`.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             MetricKind::Counter => "counter",
@@ -39,6 +41,7 @@ impl MetricKind {
 
 /// How one histogram renders in the Prometheus text format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HistogramShape {
     /// A classic histogram with this many bucket bounds: `_bucket` × (N + 1, `+Inf`
     /// included), `_sum` and `_count`, so N + 3 series per label set.
@@ -50,6 +53,7 @@ pub enum HistogramShape {
 
 impl HistogramShape {
     /// Exported series per label set.
+    #[must_use]
     pub fn series_per_label_set(self) -> u64 {
         match self {
             HistogramShape::Buckets(n) => n as u64 + 3,
@@ -63,6 +67,18 @@ impl HistogramShape {
 /// Overrides are tried in the order `metrics-exporter-prometheus` tries them
 /// (exact names, then prefixes, then suffixes, each group in text order; the
 /// first match wins), so the guard counts what the exporter renders.
+///
+/// ```
+/// use cardinality_guard_core::{HistogramShape, HistogramShapes, MetricKind, Pattern};
+///
+/// // What a recorder renders: summaries, but 4 buckets for `db_*`.
+/// let shapes = HistogramShapes::new(HistogramShape::Summary(7))
+///     .with_override(Pattern::parse("db_*")?, HistogramShape::Buckets(4));
+/// assert_eq!(shapes.series_per_label_set(MetricKind::Histogram, "db_query_seconds"), 4 + 3);
+/// assert_eq!(shapes.series_per_label_set(MetricKind::Histogram, "http_seconds"), 7 + 2);
+/// assert_eq!(shapes.series_per_label_set(MetricKind::Counter, "db_total"), 1);
+/// # Ok::<(), cardinality_guard_core::config::PatternError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistogramShapes {
     default: HistogramShape,
@@ -78,6 +94,7 @@ impl Default for HistogramShapes {
 
 impl HistogramShapes {
     /// Every histogram renders as `default` until overridden.
+    #[must_use]
     pub fn new(default: HistogramShape) -> Self {
         HistogramShapes {
             default,
@@ -87,6 +104,7 @@ impl HistogramShapes {
 
     /// Metrics matching `pattern` render as `shape`. A second override for the
     /// same pattern replaces the first, as in the exporter.
+    #[must_use]
     pub fn with_override(mut self, pattern: Pattern, shape: HistogramShape) -> Self {
         self.overrides.retain(|(p, _)| p != &pattern);
         self.overrides.push((pattern, shape));
@@ -95,6 +113,7 @@ impl HistogramShapes {
     }
 
     /// The shapes a [`HistogramConfig`] gives the exporter this guard builds.
+    #[must_use]
     pub fn from_config(config: &HistogramConfig) -> Self {
         let default = match &config.buckets {
             Some(b) => HistogramShape::Buckets(b.bounds().len()),
@@ -109,6 +128,7 @@ impl HistogramShapes {
     }
 
     /// The shape of a (sanitized) metric name.
+    #[must_use]
     pub fn shape_for(&self, name: &str) -> HistogramShape {
         self.overrides
             .iter()
@@ -117,6 +137,7 @@ impl HistogramShapes {
     }
 
     /// Exported series per label set of a metric of `kind` named `name`.
+    #[must_use]
     pub fn series_per_label_set(&self, kind: MetricKind, name: &str) -> u64 {
         match kind {
             MetricKind::Counter | MetricKind::Gauge => 1,

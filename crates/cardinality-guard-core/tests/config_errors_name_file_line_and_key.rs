@@ -727,6 +727,67 @@ fn bad_warn_interval_and_max_labels_per_metric() {
 }
 
 #[test]
+fn overflowing_durations_are_too_large() {
+    const TOO_LARGE: &str = "is too large";
+    let mut rows = Vec::new();
+    // More digits than a u64 holds, and a u64 of hours that overflows in ms.
+    for bad in [
+        "99999999999999999999h",
+        "18446744073709551615h",
+        "99999999999999999999ms",
+    ] {
+        rows.push(row(
+            format!("[defaults]\nidle_timeout = \"{bad}\"\n"),
+            2,
+            "defaults.idle_timeout",
+            InvalidValue,
+            TOO_LARGE,
+        ));
+        rows.push(row(
+            format!("[[metrics]]\nmatch = \"a\"\nidle_timeout = \"{bad}\"\n"),
+            3,
+            "metrics[0].idle_timeout",
+            InvalidValue,
+            TOO_LARGE,
+        ));
+        rows.push(row(
+            format!("[global]\nwarn_interval = \"{bad}\"\n"),
+            2,
+            "global.warn_interval",
+            InvalidValue,
+            TOO_LARGE,
+        ));
+    }
+    check_all(&rows);
+}
+
+#[test]
+fn a_suffix_pattern_may_start_with_a_digit() {
+    let config = Config::from_toml(
+        "[[metrics]]\nmatch = \"*2xx_total\"\nmax_series = 7\n\
+         [[histograms.per_metric]]\nmatch = \"*5xx_seconds\"\nbuckets = [1.0]\n",
+        "guard.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.policy_for("http_2xx_total").max_series.get(), 7);
+    assert_eq!(
+        config
+            .histograms
+            .buckets_for("http_5xx_seconds")
+            .map(|b| b.bounds().len()),
+        Some(1)
+    );
+    // A prefix or an exact name is the start of a name: no digit there.
+    check_all(&[row(
+        "[[metrics]]\nmatch = \"2xx_total\"\n",
+        2,
+        "metrics[0].match",
+        InvalidValue,
+        "must start with",
+    )]);
+}
+
+#[test]
 fn good_label_settings_parse() {
     let config = Config::from_toml(
         "[global]\nwarn_interval = \"90s\"\nmax_labels_per_metric = 3\n\

@@ -254,6 +254,7 @@ fn histograms_expire_like_counters_and_free_their_budget() {
     // overflow series' room.
     let (guard, exporter, clock) = expiring(
         "[defaults]\nidle_timeout = \"2s\"\n\
+         [histograms]\nbuckets = \"summary\"\n\
          [[histograms.per_metric]]\nmatch = \"bucketed_seconds\"\nbuckets = [0.1, 1]\n\
          [[metrics]]\nmatch = \"bucketed_seconds\"\nmax_series = 10\n\
          [[metrics]]\nmatch = \"summary_seconds\"\nmax_series = 18\n",

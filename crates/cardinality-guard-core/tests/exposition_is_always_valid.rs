@@ -243,6 +243,8 @@ fn round(seed: u64) -> Round {
     toml.push_str("[histograms]\n");
     if global_buckets {
         toml.push_str("buckets = [0.5, 1.0, 5.0]\n");
+    } else {
+        toml.push_str("buckets = \"summary\"\n");
     }
     if h_override {
         toml.push_str("[[histograms.per_metric]]\nmatch = \"h\"\nbuckets = [2.0]\n");
@@ -859,7 +861,7 @@ fn a_second_kind_under_a_rendered_name_is_refused_in_either_order() {
             let toml = if buckets {
                 "[histograms]\nbuckets = [1.0]\n"
             } else {
-                ""
+                "[histograms]\nbuckets = \"summary\"\n"
             };
             let (recorder, guard) = guarded(toml);
             let histogram = || {

@@ -237,6 +237,8 @@ fn workload(rng: &mut Rng) -> Workload {
         let b = *rng.pick(&BUCKETS);
         bounds.extend_from_slice(b);
         toml.push_str(&format!("buckets = {}\n", toml_list(b)));
+    } else {
+        toml.push_str("buckets = \"summary\"\n");
     }
     let mut patterns: Vec<&str> = OVERRIDE_PATTERNS
         .iter()
@@ -662,7 +664,7 @@ fn the_guard_renders_the_exporters_lines_for_random_workloads() {
 /// kind of pattern, with distinct buckets each.
 #[test]
 fn overlapping_bucket_overrides_pick_the_exporters_buckets() {
-    let toml = "[histograms]\n\
+    let toml = "[histograms]\nbuckets = \"summary\"\n\
         [[histograms.per_metric]]\nmatch = \"*_seconds\"\nbuckets = [1.0]\n\
         [[histograms.per_metric]]\nmatch = \"db_*\"\nbuckets = [2.0]\n\
         [[histograms.per_metric]]\nmatch = \"d*\"\nbuckets = [3.0]\n\

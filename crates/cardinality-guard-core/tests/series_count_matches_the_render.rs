@@ -123,7 +123,10 @@ fn bucketed_histograms_render_buckets_plus_three() {
 
 #[test]
 fn summaries_render_seven_quantiles_plus_two() {
-    check_every_policy("", &[("latency_seconds", 7 + 2)]);
+    check_every_policy(
+        "[histograms]\nbuckets = \"summary\"\n",
+        &[("latency_seconds", 7 + 2)],
+    );
 }
 
 /// Overlapping `[[histograms.per_metric]]` patterns, listed so that file order
@@ -182,7 +185,7 @@ fn overlapping_per_metric_buckets_over_global_buckets() {
 
 #[test]
 fn overlapping_per_metric_buckets_over_summaries() {
-    check_overlapping("", 7 + 2);
+    check_overlapping("buckets = \"summary\"\n", 7 + 2);
 }
 
 #[test]

@@ -7,227 +7,57 @@
 //! cannot be built in code either.
 
 mod error;
+mod file;
+mod histograms;
 mod locate;
 mod pattern;
+mod policy;
 mod toml_file;
+mod values;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::num::{NonZeroU64, NonZeroUsize};
+use std::collections::BTreeMap;
+use std::num::NonZeroU64;
+#[cfg(doc)]
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
-
 pub use error::{ConfigError, ErrorKind};
+pub use histograms::{Buckets, BucketsError, HistogramConfig, DEFAULT_BUCKETS};
 pub use pattern::{Pattern, PatternError};
+pub use policy::{GlobalLimits, MetricPolicy, MetricRule, Mode, OnOverflow, PinnedValues};
 
 /// The embedded default configuration, used when no file is given.
 pub const EMBEDDED_CONFIG: &str = include_str!("default.toml");
 
-/// What happens to a label set that does not fit in the budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OnOverflow {
-    /// Send its updates to the metric's overflow series
-    /// (`otel_metric_overflow="true"`); totals are conserved. The default.
-    #[default]
-    Fold,
-    /// Discard its updates (a no-op handle), and count them.
-    Drop,
-}
-
-impl OnOverflow {
-    /// `"fold"` or `"drop"`, as in the config.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OnOverflow::Fold => "fold",
-            OnOverflow::Drop => "drop",
-        }
-    }
-}
-
-/// Whether budgets are enforced or only evaluated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Fold or drop what exceeds the budget. The default.
-    #[default]
-    Enforce,
-    /// Alter nothing; report what `enforce` would have done.
-    Shadow,
-}
-
-impl Mode {
-    /// `"enforce"` or `"shadow"`, as in the config.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Enforce => "enforce",
-            Mode::Shadow => "shadow",
-        }
-    }
-}
-
-/// The budget and behaviour that apply to one metric.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetricPolicy {
-    /// The most exported series the metric may hold, overflow series included.
-    /// Default: 2000.
-    pub max_series: NonZeroU64,
-    /// What to do with label sets beyond the budget. Default: [`OnOverflow::Fold`].
-    pub on_overflow: OnOverflow,
-    /// Enforce or only evaluate. Default: [`Mode::Enforce`].
-    pub mode: Mode,
-    /// At most this many distinct values per label key (`label_limits = { user
-    /// = 100 }`); a further value is replaced by `__overflow__` in that label
-    /// only. Default: none.
-    pub label_limits: BTreeMap<String, NonZeroU64>,
-    /// Values always admitted for a label, whose room under its label limit
-    /// is reserved (`pinned = { route = ["/login"] }`). Default: none.
-    pub pinned: BTreeMap<String, BTreeSet<String>>,
-    /// How long a label set may go without an update before it expires: its
-    /// series is deleted and its budget frees. `None`: never (the default).
-    /// Only on the Prometheus path ([`PrometheusGuard`](crate::PrometheusGuard)),
-    /// which stores the series itself.
-    pub idle_timeout: Option<Duration>,
-}
-
-impl Default for MetricPolicy {
-    fn default() -> Self {
-        MetricPolicy {
-            max_series: nonzero_u64(2000),
-            on_overflow: OnOverflow::Fold,
-            mode: Mode::Enforce,
-            label_limits: BTreeMap::new(),
-            pinned: BTreeMap::new(),
-            idle_timeout: None,
-        }
-    }
-}
-
-/// Limits over all guarded metrics together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GlobalLimits {
-    /// The most exported series all guarded metrics may hold together. Default: 50,000.
-    pub max_series: NonZeroU64,
-    /// The most distinct metric names the guard tracks; registrations of
-    /// further names are dropped (reason `max_metrics`). Default: 1000.
-    pub max_metrics: NonZeroUsize,
-    /// The most label keys per metric whose demand (distinct values) the
-    /// guard estimates, each in a 2 KiB sketch; labels with a `label_limits`
-    /// entry come first. Default: 8.
-    pub max_labels_per_metric: NonZeroUsize,
-    /// After the first warning that a metric folds, at most one reminder
-    /// per metric per this interval. Default: 10 minutes.
-    pub warn_interval: Duration,
-    /// The longest label value (in bytes) that renders; a longer one becomes
-    /// `__overflow__` in that label only (reason `value_too_long`), so memory
-    /// and scrape size are bounded by the budgets. Default: 1024.
-    pub max_label_value_length: NonZeroUsize,
-}
-
-impl Default for GlobalLimits {
-    fn default() -> Self {
-        GlobalLimits {
-            max_series: nonzero_u64(50_000),
-            max_metrics: NonZeroUsize::new(1000).unwrap_or(NonZeroUsize::MIN),
-            max_labels_per_metric: NonZeroUsize::new(8).unwrap_or(NonZeroUsize::MIN),
-            warn_interval: Duration::from_secs(600),
-            max_label_value_length: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
-        }
-    }
-}
-
-/// A `[[metrics]]` entry: settings for the metrics its pattern matches.
-/// Settings left `None` come from `[defaults]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetricRule {
-    /// Which metrics the entry applies to.
-    pub pattern: Pattern,
-    /// Overrides [`MetricPolicy::max_series`].
-    pub max_series: Option<NonZeroU64>,
-    /// Overrides [`MetricPolicy::on_overflow`].
-    pub on_overflow: Option<OnOverflow>,
-    /// Overrides [`MetricPolicy::mode`].
-    pub mode: Option<Mode>,
-    /// Label limits, each overriding `[defaults]`' limit of the same label.
-    pub label_limits: BTreeMap<String, NonZeroU64>,
-    /// Pinned values, each label's list replacing `[defaults]`' list.
-    pub pinned: BTreeMap<String, BTreeSet<String>>,
-    /// Overrides [`MetricPolicy::idle_timeout`]: `Some(None)` turns expiry
-    /// off for the matched metrics (`idle_timeout = "off"`).
-    pub idle_timeout: Option<Option<Duration>>,
-}
-
-impl MetricRule {
-    /// A rule for `pattern` that overrides nothing yet.
-    pub fn new(pattern: Pattern) -> Self {
-        MetricRule {
-            pattern,
-            max_series: None,
-            on_overflow: None,
-            mode: None,
-            label_limits: BTreeMap::new(),
-            pinned: BTreeMap::new(),
-            idle_timeout: None,
-        }
-    }
-}
-
-/// Histogram bucket bounds: non-empty, finite, strictly increasing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Buckets(Vec<f64>);
-
-impl Buckets {
-    /// Checks and wraps bucket upper bounds.
-    pub fn new(bounds: Vec<f64>) -> Result<Buckets, String> {
-        if bounds.is_empty() {
-            return Err("bucket list is empty (omit the key to render summaries)".into());
-        }
-        if let Some(bad) = bounds.iter().find(|b| !b.is_finite()) {
-            return Err(format!(
-                "bucket bound {bad} is not finite (`+Inf` is always added by the exporter)"
-            ));
-        }
-        if let Some(pair) = bounds.windows(2).find(|w| w[0] >= w[1]) {
-            return Err(format!(
-                "buckets must be strictly increasing, but {} is followed by {}",
-                pair[0], pair[1]
-            ));
-        }
-        Ok(Buckets(bounds))
-    }
-
-    /// The bounds.
-    pub fn bounds(&self) -> &[f64] {
-        &self.0
-    }
-}
-
-/// How histograms render: global buckets (or summaries) plus per-metric overrides.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct HistogramConfig {
-    /// Buckets for every histogram without an override; `None` renders summaries.
-    pub buckets: Option<Buckets>,
-    /// Per-metric bucket overrides. Precedence is the exporter's: exact names,
-    /// then prefixes, then suffixes, each group in text order; the first match wins.
-    pub per_metric: Vec<(Pattern, Buckets)>,
-}
-
-impl HistogramConfig {
-    /// The buckets of the histogram `name` (`None`: it renders as a summary).
-    pub fn buckets_for(&self, name: &str) -> Option<&Buckets> {
-        let mut overrides: Vec<&(Pattern, Buckets)> = self.per_metric.iter().collect();
-        overrides.sort_by(|a, b| a.0.cmp(&b.0));
-        overrides
-            .into_iter()
-            .find(|(p, _)| p.matches(name))
-            .map(|(_, b)| b)
-            .or(self.buckets.as_ref())
-    }
-}
+/// The largest config file [`Config::from_file`] reads: 1 MiB.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The whole configuration.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// **One default.** A config file starts from the embedded default
+/// ([`EMBEDDED_CONFIG`], also [`Config::default`]) and says only what differs:
+/// inside `[global]` and `[defaults]` each key it gives replaces the default's
+/// key; a table or list it gives (`[histograms] buckets`,
+/// `[[histograms.per_metric]]`, `[[metrics]]`, `labels`, `label_limits`,
+/// `pinned`) replaces the default's whole, and what it leaves out stays the
+/// default's. So a file without `[histograms]` keeps the seconds-scale
+/// buckets, and a file without `[[metrics]]` keeps the default's
+/// `http_server_request_duration_seconds` rule (a file with `[[metrics]]`
+/// that wants it restates it).
+///
+/// ```
+/// use cardinality_guard_core::Config;
+///
+/// let config = Config::from_toml("[defaults]\nmax_series = 100\n", "guard.toml")?;
+/// assert_eq!(config.policy_for("jobs_total").max_series.get(), 100);
+/// // What the file leaves out is the embedded default's.
+/// assert_eq!(config.histograms, Config::default().histograms);
+/// assert_eq!(config.policy_for("http_server_request_duration_seconds").max_series.get(), 5000);
+/// # Ok::<(), cardinality_guard_core::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Config {
     /// `[global]`.
     pub global: GlobalLimits,
@@ -242,23 +72,56 @@ pub struct Config {
     pub global_labels: BTreeMap<String, String>,
 }
 
+impl Default for Config {
+    /// The embedded default: [`Config::embedded`].
+    fn default() -> Self {
+        Config::embedded()
+    }
+}
+
 impl Config {
-    /// The embedded default configuration ([`EMBEDDED_CONFIG`]).
+    /// The embedded default configuration: what [`EMBEDDED_CONFIG`] says
+    /// (a unit test checks that the file and this agree), and what every
+    /// file starts from.
+    #[must_use]
     pub fn embedded() -> Config {
-        // The embedded file is checked by a unit test; should it ever fail,
-        // fall back to the built-in defaults rather than panic in a user's process.
-        Config::from_toml(EMBEDDED_CONFIG, "<embedded>").unwrap_or_default()
+        Config {
+            global: GlobalLimits::default(),
+            defaults: MetricPolicy::default(),
+            histograms: HistogramConfig::default(),
+            metrics: vec![MetricRule::new(Pattern::Exact(
+                "http_server_request_duration_seconds".into(),
+            ))
+            .with_max_series(nonzero_u64(5000))],
+            global_labels: BTreeMap::new(),
+        }
     }
 
-    /// Parses TOML text; `origin` names the source in errors (a path, or `<string>`).
+    /// Parses TOML text over the embedded default (see [`Config`]); `origin`
+    /// names the source in errors (a path, or `<string>`).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming `origin`, the line and the key when the text
+    /// is not valid TOML, has an unknown key, or holds a value that is not
+    /// allowed (a zero budget, unsorted buckets, a malformed pattern, ...).
     pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        toml_file::parse(text, origin)
+        toml_file::parse(text, origin, Config::embedded())
     }
 
-    /// Reads and parses a TOML file.
+    /// Reads and parses a TOML file over the embedded default.
+    ///
+    /// The path must be a regular file of at most [`MAX_CONFIG_FILE_BYTES`]:
+    /// a directory, a FIFO or a device (`/dev/zero`) is refused without
+    /// being opened, a larger file without being read.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] of kind [`ErrorKind::Io`] naming the path when it
+    /// can't be read, is not a regular file or is too large (its
+    /// [`source`](std::error::Error::source) is the I/O error, if any);
+    /// otherwise as [`Config::from_toml`].
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;
+        let text = file::read(path)?;
         Config::from_toml(&text, &path.display().to_string())
     }
 
@@ -327,27 +190,48 @@ impl Config {
         Some((shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(5)))
     }
 
-    /// Adds a `[[metrics]]` rule (builder style).
+    /// Adds a `[[metrics]]` rule after the others (builder style).
+    #[must_use]
     pub fn with_rule(mut self, rule: MetricRule) -> Self {
         self.metrics.push(rule);
         self
     }
 
+    /// Replaces every `[[metrics]]` rule, the embedded default's included
+    /// (builder style).
+    #[must_use]
+    pub fn with_rules(mut self, rules: impl IntoIterator<Item = MetricRule>) -> Self {
+        self.metrics = rules.into_iter().collect();
+        self
+    }
+
     /// Sets `[defaults]` (builder style).
+    #[must_use]
     pub fn with_defaults(mut self, defaults: MetricPolicy) -> Self {
         self.defaults = defaults;
         self
     }
 
     /// Sets `[global]` (builder style).
+    #[must_use]
     pub fn with_global(mut self, global: GlobalLimits) -> Self {
         self.global = global;
         self
     }
 
     /// Sets `[histograms]` (builder style).
+    #[must_use]
     pub fn with_histograms(mut self, histograms: HistogramConfig) -> Self {
         self.histograms = histograms;
+        self
+    }
+
+    /// Adds a `[global] labels` entry (builder style). Unlike a file, code
+    /// is not checked: use a label name that is not reserved and a value
+    /// no longer than `max_label_value_length`.
+    #[must_use]
+    pub fn with_global_label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.global_labels.insert(key.into(), value.into());
         self
     }
 }
@@ -371,46 +255,37 @@ mod tests {
     use super::*;
 
     fn rule(pattern: &str, max: u64) -> MetricRule {
-        MetricRule {
-            max_series: NonZeroU64::new(max),
-            ..MetricRule::new(Pattern::parse(pattern).unwrap())
-        }
+        MetricRule::new(Pattern::parse(pattern).unwrap()).with_max_series(nonzero_u64(max))
     }
 
     #[test]
-    fn embedded_config_parses() {
-        Config::from_toml(EMBEDDED_CONFIG, "<embedded>").expect("embedded config is valid");
+    fn the_embedded_file_says_exactly_the_embedded_default() {
+        // Over a blank base (no rules, summaries), so the file must state
+        // every rule and bucket the default holds.
+        let blank = Config::embedded()
+            .with_rules([])
+            .with_histograms(HistogramConfig::summaries());
+        let parsed = toml_file::parse(EMBEDDED_CONFIG, "<embedded>", blank).unwrap();
+        assert_eq!(parsed, Config::embedded());
+        assert_eq!(Config::default(), Config::embedded());
     }
 
     #[test]
     fn exact_match_beats_patterns_and_longest_pattern_wins() {
         let config = Config::default()
+            .with_rules([])
             .with_rule(rule("http_*", 10))
             .with_rule(rule("http_server_*", 20))
             .with_rule(rule("*_total", 30))
             .with_rule(rule("http_server_requests_total", 40));
-        assert_eq!(
-            config
-                .policy_for("http_server_requests_total")
-                .max_series
-                .get(),
-            40
-        );
-        assert_eq!(
-            config
-                .policy_for("http_server_errors_total")
-                .max_series
-                .get(),
-            20
-        );
+        let limit = |name: &str| config.policy_for(name).max_series.get();
+        assert_eq!(limit("http_server_requests_total"), 40);
+        assert_eq!(limit("http_server_errors_total"), 20);
         // "*_total" is longer than "http_*".
-        assert_eq!(config.policy_for("http_client_total").max_series.get(), 30);
-        assert_eq!(
-            config.policy_for("http_client_seconds").max_series.get(),
-            10
-        );
-        assert_eq!(config.policy_for("db_total").max_series.get(), 30);
-        assert_eq!(config.policy_for("db_seconds").max_series.get(), 2000);
+        assert_eq!(limit("http_client_total"), 30);
+        assert_eq!(limit("http_client_seconds"), 10);
+        assert_eq!(limit("db_total"), 30);
+        assert_eq!(limit("db_seconds"), 2000);
     }
 
     #[test]
@@ -423,10 +298,19 @@ mod tests {
 
     #[test]
     fn buckets_must_be_sorted_and_finite() {
-        assert!(Buckets::new(vec![]).is_err());
+        assert_eq!(Buckets::new(vec![]), Err(BucketsError::Empty));
         assert!(Buckets::new(vec![1.0, 1.0]).is_err());
-        assert!(Buckets::new(vec![2.0, 1.0]).is_err());
-        assert!(Buckets::new(vec![1.0, f64::INFINITY]).is_err());
+        assert_eq!(
+            Buckets::new(vec![2.0, 1.0]),
+            Err(BucketsError::NotIncreasing {
+                before: 2.0,
+                after: 1.0
+            })
+        );
+        assert!(matches!(
+            Buckets::new(vec![1.0, f64::INFINITY]),
+            Err(BucketsError::NotFinite(_))
+        ));
         assert!(Buckets::new(vec![f64::NAN]).is_err());
         assert!(Buckets::new(vec![0.1, 1.0]).is_ok());
     }

@@ -40,8 +40,22 @@ impl Pattern {
     /// Parses `name`, `prefix*` or `*suffix`.
     ///
     /// The name part must be a valid Prometheus metric name fragment
-    /// (`[a-zA-Z_:][a-zA-Z0-9_:]*`), because names are matched after
-    /// sanitization: a pattern with `.` or `-` could never match.
+    /// (`[a-zA-Z_:][a-zA-Z0-9_:]*`; a suffix may also start with a digit,
+    /// as in `*2xx_total`), because names are matched after sanitization: a
+    /// pattern with `.` or `-` could never match.
+    ///
+    /// ```
+    /// use cardinality_guard_core::Pattern;
+    ///
+    /// assert_eq!(Pattern::parse("app_*")?, Pattern::Prefix("app_".into()));
+    /// assert!(Pattern::parse("*2xx_total")?.matches("http_2xx_total"));
+    /// assert!(Pattern::parse("http.requests").is_err()); // never matches a rendered name
+    /// # Ok::<(), cardinality_guard_core::config::PatternError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`PatternError`] for a bare or misplaced `*`, an empty name part, or
+    /// a character a rendered metric name can't hold.
     pub fn parse(text: &str) -> Result<Pattern, PatternError> {
         let fail = |reason| {
             Err(PatternError {
@@ -69,13 +83,16 @@ impl Pattern {
         if fragment.is_empty() {
             return fail("the name part is empty");
         }
-        let mut chars = fragment.chars();
-        let first = chars.next().unwrap_or('_');
+        let first = fragment.chars().next().unwrap_or('_');
         let valid_start = first.is_ascii_alphabetic() || first == '_' || first == ':';
-        if !valid_start {
-            return fail("a metric name (or pattern part) must start with a letter, `_` or `:`");
+        // A suffix is the end of a name, so it may start with a digit (`*2xx_total`).
+        if !valid_start && !matches!(pattern, Pattern::Suffix(_)) {
+            return fail("a metric name (or pattern prefix) must start with a letter, `_` or `:`");
         }
-        if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+        if !fragment
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        {
             return fail(
                 "only letters, digits, `_` and `:` can match a rendered metric name \
                  (names are sanitized: write `http_requests`, not `http.requests`)",
@@ -152,6 +169,15 @@ mod tests {
         ] {
             assert!(Pattern::parse(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn a_suffix_may_start_with_a_digit() {
+        let p = Pattern::parse("*2xx_total").unwrap();
+        assert_eq!(p, Pattern::Suffix("2xx_total".into()));
+        assert!(p.matches("http_2xx_total"));
+        assert!(Pattern::parse("2xx_*").is_err());
+        assert!(Pattern::parse("2xx_total").is_err());
     }
 
     #[test]

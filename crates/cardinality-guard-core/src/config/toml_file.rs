@@ -1,17 +1,17 @@
-//! Loading [`Config`] from TOML, with errors that name file, line and key.
+//! Loading [`Config`] from TOML over a base (the embedded default), with
+//! errors that name file, line and key.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::num::{NonZeroU64, NonZeroUsize};
-use std::ops::Range;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::num::NonZeroUsize;
 
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{
-    Buckets, Config, ConfigError, ErrorKind, GlobalLimits, HistogramConfig, MetricPolicy,
-    MetricRule, Mode, OnOverflow, Pattern,
-};
+use super::values::check_global_label;
+pub(super) use super::values::Source;
+use super::{Config, ConfigError, GlobalLimits, MetricRule};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,8 +19,7 @@ struct RawConfig {
     global: Option<RawGlobal>,
     defaults: Option<RawPolicy>,
     histograms: Option<RawHistograms>,
-    #[serde(default)]
-    metrics: Vec<RawRule>,
+    metrics: Option<Vec<RawRule>>,
 }
 
 #[derive(Deserialize)]
@@ -48,9 +47,43 @@ struct RawPolicy {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHistograms {
-    buckets: Option<Spanned<Vec<f64>>>,
-    #[serde(default)]
-    per_metric: Vec<RawBucketRule>,
+    buckets: Option<Spanned<RawBuckets>>,
+    per_metric: Option<Vec<RawBucketRule>>,
+}
+
+/// `[histograms] buckets`: a list of bounds, or `"summary"`.
+pub(super) enum RawBuckets {
+    Bounds(Vec<f64>),
+    Summary,
+}
+
+impl<'de> Deserialize<'de> for RawBuckets {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Expect;
+        impl<'de> Visitor<'de> for Expect {
+            type Value = RawBuckets;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of bucket bounds or \"summary\"")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawBuckets, E> {
+                match v {
+                    "summary" => Ok(RawBuckets::Summary),
+                    other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+                }
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawBuckets, A::Error> {
+                let mut bounds = Vec::new();
+                while let Some(bound) = seq.next_element::<f64>()? {
+                    bounds.push(bound);
+                }
+                Ok(RawBuckets::Bounds(bounds))
+            }
+        }
+        deserializer.deserialize_any(Expect)
+    }
 }
 
 #[derive(Deserialize)]
@@ -75,216 +108,19 @@ struct RawRule {
 }
 
 /// Label limits and pinned values as read, before checking.
-type RawLabels<'a> = (
+pub(super) type RawLabels<'a> = (
     &'a Option<BTreeMap<String, Spanned<i64>>>,
     &'a Option<BTreeMap<String, Spanned<Vec<String>>>>,
 );
 
-/// Turns spans into errors for one source text.
-pub(super) struct Source<'a> {
-    pub(super) text: &'a str,
-    pub(super) origin: &'a str,
-}
-
-impl Source<'_> {
-    pub(super) fn line_of(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
-    }
-
-    fn invalid(&self, span: Range<usize>, key: String, message: impl Into<String>) -> ConfigError {
-        ConfigError::new(
-            self.origin,
-            Some(self.line_of(span.start)),
-            Some(key),
-            ErrorKind::InvalidValue,
-            message,
-        )
-    }
-
-    fn budget(&self, value: &Spanned<i64>, key: String) -> Result<NonZeroU64, ConfigError> {
-        u64::try_from(*value.get_ref())
-            .ok()
-            .and_then(NonZeroU64::new)
-            .ok_or_else(|| {
-                self.invalid(
-                    value.span(),
-                    key,
-                    format!(
-                        "a budget must be a positive whole number, got {}",
-                        value.get_ref()
-                    ),
-                )
-            })
-    }
-
-    fn on_overflow(&self, value: &Spanned<String>, key: String) -> Result<OnOverflow, ConfigError> {
-        match value.get_ref().as_str() {
-            "fold" => Ok(OnOverflow::Fold),
-            "drop" => Ok(OnOverflow::Drop),
-            other => Err(self.invalid(
-                value.span(),
-                key,
-                format!("unknown value {other:?}: expected \"fold\" or \"drop\""),
-            )),
-        }
-    }
-
-    fn mode(&self, value: &Spanned<String>, key: String) -> Result<Mode, ConfigError> {
-        match value.get_ref().as_str() {
-            "enforce" => Ok(Mode::Enforce),
-            "shadow" => Ok(Mode::Shadow),
-            other => Err(self.invalid(
-                value.span(),
-                key,
-                format!("unknown value {other:?}: expected \"enforce\" or \"shadow\""),
-            )),
-        }
-    }
-
-    fn buckets(&self, value: &Spanned<Vec<f64>>, key: String) -> Result<Buckets, ConfigError> {
-        Buckets::new(value.get_ref().clone()).map_err(|m| self.invalid(value.span(), key, m))
-    }
-
-    fn duration(&self, value: &Spanned<String>, key: String) -> Result<Duration, ConfigError> {
-        parse_duration(value.get_ref()).ok_or_else(|| {
-            self.invalid(
-                value.span(),
-                key,
-                format!(
-                    "{:?} is not a duration: write a whole number and a unit, e.g. \"90s\", \"10m\", \"1h\" (units ms, s, m, h)",
-                    value.get_ref()
-                ),
-            )
-        })
-    }
-
-    /// `"10m"`, or `"off"` (`None`).
-    fn idle_timeout(
-        &self,
-        value: &Spanned<String>,
-        key: String,
-    ) -> Result<Option<Duration>, ConfigError> {
-        match value.get_ref().trim() {
-            "off" => Ok(None),
-            _ => parse_duration(value.get_ref()).map(Some).ok_or_else(|| {
-                self.invalid(
-                    value.span(),
-                    key,
-                    format!(
-                        "{:?} is not an idle timeout: write \"off\" or a whole number and a unit, e.g. \"90s\", \"10m\", \"1h\" (units ms, s, m, h)",
-                        value.get_ref()
-                    ),
-                )
-            }),
-        }
-    }
-
-    /// `label_limits` and `pinned` of one table (`at` names it, e.g.
-    /// `metrics[1]`), checked against the limits they will be merged with.
-    fn labels(
-        &self,
-        (limits, pinned): RawLabels<'_>,
-        inherited: &BTreeMap<String, NonZeroU64>,
-        at: &str,
-    ) -> Result<LabelSettings, ConfigError> {
-        let mut out = LabelSettings::default();
-        for (label, v) in limits.iter().flatten() {
-            let key = format!("{at}.label_limits.{label}");
-            check_label_name(label).map_err(|m| self.invalid(v.span(), key.clone(), m))?;
-            out.0.insert(label.clone(), self.budget(v, key)?);
-        }
-        for (label, values) in pinned.iter().flatten() {
-            let key = format!("{at}.pinned.{label}");
-            check_label_name(label).map_err(|m| self.invalid(values.span(), key.clone(), m))?;
-            let set: BTreeSet<String> = values.get_ref().iter().cloned().collect();
-            if set.len() != values.get_ref().len() {
-                return Err(self.invalid(values.span(), key, "a pinned value is listed twice"));
-            }
-            let limit = out.0.get(label).or_else(|| inherited.get(label));
-            if let Some(limit) = limit.filter(|l| set.len() as u64 > l.get()) {
-                return Err(self.invalid(
-                    values.span(),
-                    key,
-                    format!(
-                        "{} pinned values do not fit in the label limit of {limit}",
-                        set.len()
-                    ),
-                ));
-            }
-            out.1.insert(label.clone(), set);
-        }
-        Ok(out)
-    }
-
-    fn pattern(&self, value: &Spanned<String>, key: String) -> Result<Pattern, ConfigError> {
-        Pattern::parse(value.get_ref()).map_err(|e| self.invalid(value.span(), key, e.to_string()))
-    }
-}
-
-/// Label limits and pinned values, checked.
-#[derive(Default)]
-struct LabelSettings(
-    BTreeMap<String, NonZeroU64>,
-    BTreeMap<String, BTreeSet<String>>,
-);
-
-/// A label name as code writes it: `[a-zA-Z_][a-zA-Z0-9_]*`.
-fn check_label_name(label: &str) -> Result<(), String> {
-    if crate::grammar::is_label_name(label) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{label:?} is not a label name (letters, digits and `_`)"
-        ))
-    }
-}
-
-/// A `[global] labels` entry: a label name that renders as written and is
-/// not reserved, with a value that renders.
-pub(crate) fn check_global_label(label: &str, value: &str, max_len: usize) -> Result<(), String> {
-    check_label_name(label)?;
-    if label.starts_with("__") || ["le", "quantile", "otel_metric_overflow"].contains(&label) {
-        return Err(format!(
-            "{label:?} is reserved (`__` prefix, `le`, `quantile`, `otel_metric_overflow`)"
-        ));
-    }
-    if value.is_empty() {
-        return Err("a global label needs a value (an empty value is an absent label)".into());
-    }
-    if value.len() > max_len {
-        return Err(format!(
-            "the value is {} bytes, longer than max_label_value_length ({max_len})",
-            value.len()
-        ));
-    }
-    Ok(())
-}
-
-/// `"500ms"`, `"90s"`, `"10m"`, `"1h"`.
-pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().ok()?;
-    let millis = match unit.trim() {
-        "ms" => n,
-        "s" => n.checked_mul(1_000)?,
-        "m" => n.checked_mul(60_000)?,
-        "h" => n.checked_mul(3_600_000)?,
-        _ => return None,
-    };
-    (millis > 0).then(|| Duration::from_millis(millis))
-}
-
-pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+/// `text` over `base`: each key of `[global]` and `[defaults]` the text
+/// gives replaces the base's; each table or list it gives (`labels`,
+/// `label_limits`, `pinned`, `[histograms] buckets`,
+/// `[[histograms.per_metric]]`, `[[metrics]]`) replaces the base's whole.
+pub(super) fn parse(text: &str, origin: &str, base: Config) -> Result<Config, ConfigError> {
     let src = Source { text, origin };
     let raw: RawConfig = toml::from_str(text).map_err(|e| src.syntax(&e))?;
-    let mut config = Config::default();
+    let mut config = base;
 
     if let Some(g) = raw.global {
         if let Some(v) = &g.max_series {
@@ -314,6 +150,9 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
                 .and_then(NonZeroUsize::new)
                 .unwrap_or(GlobalLimits::default().max_label_value_length);
         }
+        if g.labels.is_some() {
+            config.global_labels.clear();
+        }
         for (label, value) in g.labels.iter().flatten() {
             let key = format!("global.labels.{label}");
             check_global_label(
@@ -329,7 +168,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
     }
 
     if let Some(d) = raw.defaults {
-        let mut policy = MetricPolicy::default();
+        let policy = &mut config.defaults;
         if let Some(v) = &d.max_series {
             policy.max_series = src.budget(v, "defaults.max_series".into())?;
         }
@@ -339,22 +178,32 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(v) = &d.mode {
             policy.mode = src.mode(v, "defaults.mode".into())?;
         }
-        let labels = src.labels((&d.label_limits, &d.pinned), &BTreeMap::new(), "defaults")?;
-        policy.label_limits = labels.0;
-        policy.pinned = labels.1;
+        let labels = src.labels(
+            (&d.label_limits, &d.pinned),
+            &policy.label_limits,
+            "defaults",
+        )?;
+        if d.label_limits.is_some() {
+            policy.label_limits = labels.0;
+        }
+        if d.pinned.is_some() {
+            policy.pinned = labels.1;
+        }
         if let Some(v) = &d.idle_timeout {
             policy.idle_timeout = src.idle_timeout(v, "defaults.idle_timeout".into())?;
         }
-        config.defaults = policy;
     }
 
     if let Some(h) = raw.histograms {
-        let mut histograms = HistogramConfig::default();
+        let histograms = &mut config.histograms;
         if let Some(v) = &h.buckets {
-            histograms.buckets = Some(src.buckets(v, "histograms.buckets".into())?);
+            histograms.buckets = src.default_buckets(v, "histograms.buckets".into())?;
+        }
+        if h.per_metric.is_some() {
+            histograms.per_metric.clear();
         }
         let mut seen = HashSet::new();
-        for (i, r) in h.per_metric.iter().enumerate() {
+        for (i, r) in h.per_metric.iter().flatten().enumerate() {
             let key = |leaf: &str| format!("histograms.per_metric[{i}].{leaf}");
             let pattern = src.pattern(&r.pattern, key("match"))?;
             if !seen.insert(pattern.clone()) {
@@ -368,11 +217,13 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
                 .per_metric
                 .push((pattern, src.buckets(&r.buckets, key("buckets"))?));
         }
-        config.histograms = histograms;
     }
 
+    if raw.metrics.is_some() {
+        config.metrics.clear();
+    }
     let mut seen = HashSet::new();
-    for (i, r) in raw.metrics.iter().enumerate() {
+    for (i, r) in raw.metrics.iter().flatten().enumerate() {
         let key = |leaf: &str| format!("metrics[{i}].{leaf}");
         let pattern = src.pattern(&r.pattern, key("match"))?;
         if !seen.insert(pattern.clone()) {
@@ -400,7 +251,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         )?;
         // Pinned values inherited from [defaults] must fit this rule's limits too.
         for (label, limit) in &labels.0 {
-            let inherited = config.defaults.pinned.get(label).map_or(0, BTreeSet::len);
+            let inherited = config.defaults.pinned.get(label).map_or(0, |p| p.len());
             if !labels.1.contains_key(label) && inherited as u64 > limit.get() {
                 let span = r
                     .label_limits

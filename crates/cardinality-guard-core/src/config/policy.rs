@@ -1,0 +1,357 @@
+//! Budgets and behaviour: per metric ([`MetricPolicy`], [`MetricRule`]) and
+//! over all metrics ([`GlobalLimits`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::Pattern;
+
+/// What happens to a label set that does not fit in the budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum OnOverflow {
+    /// Send its updates to the metric's overflow series
+    /// (`otel_metric_overflow="true"`); totals are conserved. The default.
+    #[default]
+    Fold,
+    /// Discard its updates (a no-op handle), and count them.
+    Drop,
+}
+
+impl OnOverflow {
+    /// `"fold"` or `"drop"`, as in the config.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnOverflow::Fold => "fold",
+            OnOverflow::Drop => "drop",
+        }
+    }
+}
+
+/// Whether budgets are enforced or only evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Mode {
+    /// Fold or drop what exceeds the budget. The default.
+    #[default]
+    Enforce,
+    /// Alter nothing; report what `enforce` would have done.
+    Shadow,
+}
+
+impl Mode {
+    /// `"enforce"` or `"shadow"`, as in the config.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Shadow => "shadow",
+        }
+    }
+}
+
+/// Pinned values of one label. Shared (an [`Arc`]), not copied, by every
+/// metric whose policy holds them: a long `[defaults] pinned` list costs its
+/// memory once, however many metrics there are.
+pub type PinnedValues = Arc<BTreeSet<String>>;
+
+/// The budget and behaviour that apply to one metric (`[defaults]`, or what
+/// [`Config::policy_for`](super::Config::policy_for) resolves for a name).
+///
+/// ```
+/// use cardinality_guard_core::{MetricPolicy, OnOverflow};
+/// use std::num::NonZeroU64;
+///
+/// let policy = MetricPolicy::default()
+///     .with_max_series(NonZeroU64::new(500).unwrap())
+///     .with_on_overflow(OnOverflow::Drop)
+///     .with_label_limit("user", NonZeroU64::new(100).unwrap())
+///     .with_pinned("user", ["admin"]);
+/// assert_eq!(policy.max_series.get(), 500);
+/// assert!(policy.pinned["user"].contains("admin"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MetricPolicy {
+    /// The most exported series the metric may hold, overflow series included.
+    /// Default: 2000.
+    pub max_series: NonZeroU64,
+    /// What to do with label sets beyond the budget. Default: [`OnOverflow::Fold`].
+    pub on_overflow: OnOverflow,
+    /// Enforce or only evaluate. Default: [`Mode::Enforce`].
+    pub mode: Mode,
+    /// At most this many distinct values per label key (`label_limits = { user
+    /// = 100 }`); a further value is replaced by `__overflow__` in that label
+    /// only. Default: none.
+    pub label_limits: BTreeMap<String, NonZeroU64>,
+    /// Values always admitted for a label, whose room under its label limit
+    /// is reserved (`pinned = { route = ["/login"] }`). Default: none.
+    pub pinned: BTreeMap<String, PinnedValues>,
+    /// How long a label set may go without an update before it expires: its
+    /// series is deleted and its budget frees. `None`: never (the default).
+    /// Only on the Prometheus path ([`PrometheusGuard`](crate::PrometheusGuard)),
+    /// which stores the series itself.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for MetricPolicy {
+    /// The embedded default's `[defaults]`: 2000 series, fold, enforce.
+    fn default() -> Self {
+        MetricPolicy {
+            max_series: super::nonzero_u64(2000),
+            on_overflow: OnOverflow::Fold,
+            mode: Mode::Enforce,
+            label_limits: BTreeMap::new(),
+            pinned: BTreeMap::new(),
+            idle_timeout: None,
+        }
+    }
+}
+
+impl MetricPolicy {
+    /// Sets [`MetricPolicy::max_series`].
+    #[must_use]
+    pub fn with_max_series(mut self, max_series: NonZeroU64) -> Self {
+        self.max_series = max_series;
+        self
+    }
+
+    /// Sets [`MetricPolicy::on_overflow`].
+    #[must_use]
+    pub fn with_on_overflow(mut self, on_overflow: OnOverflow) -> Self {
+        self.on_overflow = on_overflow;
+        self
+    }
+
+    /// Sets [`MetricPolicy::mode`].
+    #[must_use]
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Limits the distinct values of `label` ([`MetricPolicy::label_limits`]).
+    #[must_use]
+    pub fn with_label_limit(mut self, label: impl Into<String>, limit: NonZeroU64) -> Self {
+        self.label_limits.insert(label.into(), limit);
+        self
+    }
+
+    /// Pins `values` of `label` ([`MetricPolicy::pinned`]), replacing any
+    /// values pinned for it before.
+    #[must_use]
+    pub fn with_pinned<V: Into<String>>(
+        mut self,
+        label: impl Into<String>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        let values = values.into_iter().map(Into::into).collect();
+        self.pinned.insert(label.into(), Arc::new(values));
+        self
+    }
+
+    /// Sets [`MetricPolicy::idle_timeout`] (`None`: never expire).
+    #[must_use]
+    pub fn with_idle_timeout(mut self, idle_timeout: Option<Duration>) -> Self {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+}
+
+/// Limits over all guarded metrics together (`[global]`).
+///
+/// ```
+/// use cardinality_guard_core::GlobalLimits;
+/// use std::num::{NonZeroU64, NonZeroUsize};
+///
+/// let global = GlobalLimits::default()
+///     .with_max_series(NonZeroU64::new(10_000).unwrap())
+///     .with_max_metrics(NonZeroUsize::new(200).unwrap());
+/// assert_eq!((global.max_series.get(), global.max_metrics.get()), (10_000, 200));
+/// ```
+///
+/// The config types are `#[non_exhaustive]` (they may grow): outside this
+/// crate they are built with `default()` and the `with_*` methods, not with
+/// struct literals.
+///
+/// ```compile_fail,E0639
+/// use cardinality_guard_core::GlobalLimits;
+/// use std::num::NonZeroU64;
+///
+/// let global = GlobalLimits { max_series: NonZeroU64::MIN, ..GlobalLimits::default() };
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GlobalLimits {
+    /// The most exported series all guarded metrics may hold together. Default: 50,000.
+    pub max_series: NonZeroU64,
+    /// The most distinct metric names the guard tracks; registrations of
+    /// further names are dropped (reason `max_metrics`). Default: 1000.
+    pub max_metrics: NonZeroUsize,
+    /// The most label keys per metric whose demand (distinct values) the
+    /// guard estimates, each in a 2 KiB sketch; labels with a `label_limits`
+    /// entry come first. Default: 8.
+    pub max_labels_per_metric: NonZeroUsize,
+    /// After the first warning that a metric folds, at most one reminder
+    /// per metric per this interval. Default: 10 minutes.
+    pub warn_interval: Duration,
+    /// The longest label value (in bytes) that renders; a longer one becomes
+    /// `__overflow__` in that label only (reason `value_too_long`), so memory
+    /// and scrape size are bounded by the budgets. Default: 1024.
+    pub max_label_value_length: NonZeroUsize,
+}
+
+impl Default for GlobalLimits {
+    /// The embedded default's `[global]`.
+    fn default() -> Self {
+        GlobalLimits {
+            max_series: super::nonzero_u64(50_000),
+            max_metrics: NonZeroUsize::new(1000).unwrap_or(NonZeroUsize::MIN),
+            max_labels_per_metric: NonZeroUsize::new(8).unwrap_or(NonZeroUsize::MIN),
+            warn_interval: Duration::from_secs(600),
+            max_label_value_length: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
+        }
+    }
+}
+
+impl GlobalLimits {
+    /// Sets [`GlobalLimits::max_series`].
+    #[must_use]
+    pub fn with_max_series(mut self, max_series: NonZeroU64) -> Self {
+        self.max_series = max_series;
+        self
+    }
+
+    /// Sets [`GlobalLimits::max_metrics`].
+    #[must_use]
+    pub fn with_max_metrics(mut self, max_metrics: NonZeroUsize) -> Self {
+        self.max_metrics = max_metrics;
+        self
+    }
+
+    /// Sets [`GlobalLimits::max_labels_per_metric`].
+    #[must_use]
+    pub fn with_max_labels_per_metric(mut self, max: NonZeroUsize) -> Self {
+        self.max_labels_per_metric = max;
+        self
+    }
+
+    /// Sets [`GlobalLimits::warn_interval`].
+    #[must_use]
+    pub fn with_warn_interval(mut self, interval: Duration) -> Self {
+        self.warn_interval = interval;
+        self
+    }
+
+    /// Sets [`GlobalLimits::max_label_value_length`].
+    #[must_use]
+    pub fn with_max_label_value_length(mut self, bytes: NonZeroUsize) -> Self {
+        self.max_label_value_length = bytes;
+        self
+    }
+}
+
+/// A `[[metrics]]` entry: settings for the metrics its pattern matches.
+/// Settings left `None` come from `[defaults]`.
+///
+/// ```
+/// use cardinality_guard_core::{Config, MetricRule, OnOverflow, Pattern};
+/// use std::num::NonZeroU64;
+///
+/// let rule = MetricRule::new(Pattern::parse("app_*")?)
+///     .with_max_series(NonZeroU64::new(300).unwrap())
+///     .with_on_overflow(OnOverflow::Drop);
+/// let config = Config::default().with_rule(rule);
+/// assert_eq!(config.policy_for("app_logins_total").max_series.get(), 300);
+/// # Ok::<(), cardinality_guard_core::config::PatternError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MetricRule {
+    /// Which metrics the entry applies to.
+    pub pattern: Pattern,
+    /// Overrides [`MetricPolicy::max_series`].
+    pub max_series: Option<NonZeroU64>,
+    /// Overrides [`MetricPolicy::on_overflow`].
+    pub on_overflow: Option<OnOverflow>,
+    /// Overrides [`MetricPolicy::mode`].
+    pub mode: Option<Mode>,
+    /// Label limits, each overriding `[defaults]`' limit of the same label.
+    pub label_limits: BTreeMap<String, NonZeroU64>,
+    /// Pinned values, each label's list replacing `[defaults]`' list.
+    pub pinned: BTreeMap<String, PinnedValues>,
+    /// Overrides [`MetricPolicy::idle_timeout`]: `Some(None)` turns expiry
+    /// off for the matched metrics (`idle_timeout = "off"`).
+    pub idle_timeout: Option<Option<Duration>>,
+}
+
+impl MetricRule {
+    /// A rule for `pattern` that overrides nothing yet.
+    #[must_use]
+    pub fn new(pattern: Pattern) -> Self {
+        MetricRule {
+            pattern,
+            max_series: None,
+            on_overflow: None,
+            mode: None,
+            label_limits: BTreeMap::new(),
+            pinned: BTreeMap::new(),
+            idle_timeout: None,
+        }
+    }
+
+    /// Overrides [`MetricPolicy::max_series`].
+    #[must_use]
+    pub fn with_max_series(mut self, max_series: NonZeroU64) -> Self {
+        self.max_series = Some(max_series);
+        self
+    }
+
+    /// Overrides [`MetricPolicy::on_overflow`].
+    #[must_use]
+    pub fn with_on_overflow(mut self, on_overflow: OnOverflow) -> Self {
+        self.on_overflow = Some(on_overflow);
+        self
+    }
+
+    /// Overrides [`MetricPolicy::mode`].
+    #[must_use]
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+
+    /// Limits the distinct values of `label`, over `[defaults]`' limit.
+    #[must_use]
+    pub fn with_label_limit(mut self, label: impl Into<String>, limit: NonZeroU64) -> Self {
+        self.label_limits.insert(label.into(), limit);
+        self
+    }
+
+    /// Pins `values` of `label`, replacing `[defaults]`' list for it.
+    #[must_use]
+    pub fn with_pinned<V: Into<String>>(
+        mut self,
+        label: impl Into<String>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        let values = values.into_iter().map(Into::into).collect();
+        self.pinned.insert(label.into(), Arc::new(values));
+        self
+    }
+
+    /// Overrides [`MetricPolicy::idle_timeout`]; `None` turns expiry off
+    /// for the matched metrics.
+    #[must_use]
+    pub fn with_idle_timeout(mut self, idle_timeout: Option<Duration>) -> Self {
+        self.idle_timeout = Some(idle_timeout);
+        self
+    }
+}

@@ -1,0 +1,133 @@
+//! `Config::from_file` reads a regular file of at most 1 MiB. A FIFO, a
+//! device or a directory is refused without being opened (a FIFO would
+//! block, `/dev/zero` would never end), a larger file without being read;
+//! the error names the file. An I/O error is the error's `source()`, as
+//! is a `BucketsError` or `PatternError` behind an invalid value.
+
+use std::error::Error as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use cardinality_guard_core::config::{ErrorKind, MAX_CONFIG_FILE_BYTES};
+use cardinality_guard_core::{Config, ConfigError};
+
+/// A fresh directory under the system's temp directory.
+fn temp_dir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!("cg-config-{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `from_file(path)`, failing the test if it takes over 10 s (a blocked
+/// open of a FIFO, an endless read of a device).
+fn load(path: &Path) -> Result<Config, ConfigError> {
+    let (tx, rx) = mpsc::channel();
+    let owned = path.to_owned();
+    std::thread::spawn(move || {
+        let _ = tx.send(Config::from_file(&owned));
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("from_file({}) did not return", path.display()))
+}
+
+fn assert_refused(path: &Path, fragment: &str) {
+    let err = load(path).expect_err("refused");
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(err.file(), path.display().to_string());
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+    assert!(err.message().contains(fragment), "{err}");
+}
+
+#[test]
+fn a_device_is_refused_without_reading_it() {
+    assert_refused(Path::new("/dev/zero"), "not a regular file");
+}
+
+#[test]
+fn a_fifo_is_refused_without_opening_it() {
+    let dir = temp_dir("fifo");
+    let fifo = dir.join("guard.toml");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    assert_refused(&fifo, "not a regular file");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_directory_is_refused() {
+    let dir = temp_dir("dir");
+    assert_refused(&dir, "a directory");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_file_over_one_mebibyte_is_refused_and_one_at_the_limit_is_read() {
+    let dir = temp_dir("size");
+    let big = dir.join("big.toml");
+    // Valid TOML (comments), so only the size can refuse it.
+    let line = format!("# {}\n", "x".repeat(1021));
+    std::fs::write(&big, line.repeat(2 * 1024)).unwrap();
+    assert_eq!(std::fs::metadata(&big).unwrap().len(), 2 * 1024 * 1024);
+    assert_refused(&big, "larger than 1024 KiB");
+
+    let at_limit = dir.join("at_limit.toml");
+    std::fs::write(&at_limit, line.repeat(1024)).unwrap();
+    assert_eq!(
+        std::fs::metadata(&at_limit).unwrap().len(),
+        MAX_CONFIG_FILE_BYTES
+    );
+    assert_eq!(load(&at_limit).unwrap(), Config::default());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_io_error_is_the_source() {
+    let dir = temp_dir("missing");
+    let missing = dir.join("nope.toml");
+    let err = load(&missing).expect_err("missing");
+    assert_eq!(err.kind(), ErrorKind::Io);
+    let source = err.source().expect("an io::Error source");
+    let io = source
+        .downcast_ref::<std::io::Error>()
+        .expect("an io::Error");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    // A refusal without an I/O error has no source; a parse error neither.
+    assert!(load(Path::new("/dev/zero")).unwrap_err().source().is_none());
+    assert!(Config::from_toml("x = 1", "guard.toml")
+        .unwrap_err()
+        .source()
+        .is_none());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_bucket_list_or_pattern_is_the_source() {
+    use cardinality_guard_core::config::{BucketsError, PatternError};
+    let err = Config::from_toml("[histograms]\nbuckets = [2, 1]\n", "guard.toml").unwrap_err();
+    let buckets = err.source().and_then(|s| s.downcast_ref::<BucketsError>());
+    assert_eq!(
+        buckets,
+        Some(&BucketsError::NotIncreasing {
+            before: 2.0,
+            after: 1.0
+        }),
+        "{err}"
+    );
+    let err = Config::from_toml("[[metrics]]\nmatch = \"a*b\"\n", "guard.toml").unwrap_err();
+    assert!(
+        err.source()
+            .is_some_and(|s| s.downcast_ref::<PatternError>().is_some()),
+        "{err}"
+    );
+}
