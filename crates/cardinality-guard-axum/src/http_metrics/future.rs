@@ -1,5 +1,6 @@
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
@@ -7,6 +8,7 @@ use http::Response;
 use metrics::{Gauge, SharedString};
 use pin_project_lite::pin_project;
 
+use super::placement::{Placement, PlacementCheck};
 use super::{labels, ACTIVE_REQUESTS, REQUESTS_TOTAL, REQUEST_DURATION_SECONDS};
 
 /// One request in flight: the gauge goes up now and down when this is
@@ -39,6 +41,7 @@ pin_project! {
         route: SharedString,
         start: Instant,
         in_flight: Option<InFlight>,
+        check: Option<(Placement, Arc<PlacementCheck>)>,
     }
 }
 
@@ -49,6 +52,7 @@ impl<F> ResponseFuture<F> {
         route: SharedString,
         start: Instant,
         in_flight: InFlight,
+        check: Option<(Placement, Arc<PlacementCheck>)>,
     ) -> Self {
         ResponseFuture {
             inner,
@@ -56,6 +60,7 @@ impl<F> ResponseFuture<F> {
             route,
             start,
             in_flight: Some(in_flight),
+            check,
         }
     }
 }
@@ -70,6 +75,9 @@ where
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
         if let Ok(response) = &result {
+            if let Some((placement, check)) = this.check.take() {
+                check.unmatched(placement, response.status());
+            }
             let elapsed = this.start.elapsed().as_secs_f64();
             let status = labels::status(response.status());
             let method = *this.method;

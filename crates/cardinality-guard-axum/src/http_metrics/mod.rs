@@ -33,6 +33,7 @@
 mod future;
 mod labels;
 mod layer;
+mod placement;
 mod service;
 
 pub use self::future::ResponseFuture;
