@@ -38,6 +38,17 @@ pub struct HttpMetricsLayer {
 impl HttpMetricsLayer {
     /// A layer recording the three HTTP server metrics, with `method`,
     /// `route` and `status` labels, for every route.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use cardinality_guard_axum::HttpMetricsLayer;
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|| async { "home" }))
+    ///     .fallback(|| async { "not found" })
+    ///     .layer(HttpMetricsLayer::new()); // last: after every route and the fallback
+    /// # let _ = app;
+    /// ```
     pub fn new() -> Self {
         HttpMetricsLayer::default()
     }

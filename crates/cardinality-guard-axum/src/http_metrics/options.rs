@@ -2,6 +2,17 @@
 //! keys, body sizes.
 
 /// The label keys the layer writes. Default: [`LabelNames::Short`].
+///
+/// ```
+/// use cardinality_guard_axum::http_metrics::LabelNames;
+///
+/// let otel = LabelNames::OpenTelemetry;
+/// assert_eq!(
+///     [otel.method(), otel.route(), otel.status()],
+///     ["http_request_method", "http_route", "http_response_status_code"]
+/// );
+/// assert_eq!(LabelNames::default().route(), "route");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum LabelNames {

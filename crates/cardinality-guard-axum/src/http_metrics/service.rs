@@ -25,6 +25,7 @@ use super::placement::{Placement, PlacementCheck};
 /// # let _ = app;
 /// ```
 #[derive(Debug, Clone)]
+#[must_use = "a service does nothing until it is called"]
 pub struct HttpMetrics<S> {
     inner: S,
     options: Arc<Options>,
@@ -71,6 +72,11 @@ impl<S> HttpMetrics<S> {
     }
 }
 
+/// # Errors
+///
+/// An error of the inner service is passed on unchanged; the request is not
+/// counted in `http_server_requests_total` (it has no status), and its
+/// in-flight gauge comes back down.
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetrics<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,

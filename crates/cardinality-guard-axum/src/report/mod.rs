@@ -38,7 +38,30 @@ use serde_json::{json, Value};
 pub const DEFAULT_REPORT_PATH: &str = "/debug/cardinality";
 
 /// Serves a guard's report. Cheap to clone.
+///
+/// Built from the guard's handle ([`PrometheusGuard::guard`], or
+/// [`GuardLayer::handle`]); none of its methods fail.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use cardinality_guard_axum::ReportEndpoint;
+/// use cardinality_guard_core::{Config, PrometheusGuard};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (recorder, exporter) = PrometheusGuard::builder(Config::embedded()).build()?;
+/// # drop(recorder);
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hello" }))
+///     .merge(ReportEndpoint::new(exporter.guard().clone()).router());
+/// # let _ = app;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// [`PrometheusGuard::guard`]: cardinality_guard_core::PrometheusGuard::guard
+/// [`GuardLayer::handle`]: cardinality_guard_core::GuardLayer::handle
 #[derive(Clone, Debug)]
+#[must_use = "an endpoint does nothing until it is mounted (`router`, `router_at`, `method_router`)"]
 pub struct ReportEndpoint {
     guard: GuardHandle,
     label_values: usize,
@@ -62,6 +85,16 @@ impl ReportEndpoint {
 
     /// Opts in to showing up to `per_metric` admitted label sets of each
     /// metric. Default: 0 (none): label values may hold personal data.
+    ///
+    /// ```
+    /// use cardinality_guard_axum::ReportEndpoint;
+    /// use cardinality_guard_core::{Config, GuardLayer};
+    ///
+    /// let guard = GuardLayer::new(Config::embedded()).handle();
+    /// // Behind authentication only: label values may hold personal data.
+    /// let endpoint = ReportEndpoint::new(guard).with_label_values(5);
+    /// # let _ = endpoint;
+    /// ```
     pub fn with_label_values(mut self, per_metric: usize) -> Self {
         self.label_values = per_metric;
         self
@@ -73,11 +106,36 @@ impl ReportEndpoint {
     }
 
     /// A router serving the report at `path`.
+    ///
+    /// # Panics
+    ///
+    /// When axum refuses `path` as a route (it must start with `/`), as
+    /// `Router::route` does.
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use cardinality_guard_axum::ReportEndpoint;
+    /// use cardinality_guard_core::{Config, GuardLayer};
+    ///
+    /// let guard = GuardLayer::new(Config::embedded()).handle();
+    /// let app: Router = ReportEndpoint::new(guard).router_at("/internal/cardinality");
+    /// # let _ = app;
+    /// ```
     pub fn router_at<S: Clone + Send + Sync + 'static>(self, path: &str) -> Router<S> {
         Router::new().route(path, self.method_router())
     }
 
     /// The `GET` handler alone, to mount with `Router::route`.
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use cardinality_guard_axum::ReportEndpoint;
+    /// use cardinality_guard_core::{Config, GuardLayer};
+    ///
+    /// let guard = GuardLayer::new(Config::embedded()).handle();
+    /// let app: Router = Router::new().route("/cardinality", ReportEndpoint::new(guard).method_router());
+    /// # let _ = app;
+    /// ```
     pub fn method_router<S: Clone + Send + Sync + 'static>(self) -> MethodRouter<S> {
         get(serve).with_state(self)
     }
