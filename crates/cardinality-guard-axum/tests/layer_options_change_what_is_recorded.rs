@@ -106,9 +106,27 @@ async fn upload(client: &HttpClient, url: &str, bytes: usize) {
     assert_eq!(client.send(request).await.status, StatusCode::OK);
 }
 
+/// `HTTP_CONFIG` with byte-sized buckets for the body sizes, as the README
+/// advises.
+const BODY_SIZE_CONFIG: &str = r#"
+[defaults]
+max_series = 2000
+
+[histograms]
+buckets = [0.01, 0.1, 1]
+
+[[histograms.per_metric]]
+match   = "http_server_request_body_size_bytes"
+buckets = [100, 1000, 10000, 100000, 1000000]
+
+[[histograms.per_metric]]
+match   = "http_server_response_body_size_bytes"
+buckets = [100, 1000, 10000, 100000, 1000000]
+"#;
+
 #[tokio::test]
 async fn body_sizes_are_recorded_when_switched_on() {
-    let (guard, exporter) = guarded(HTTP_CONFIG);
+    let (guard, exporter) = guarded(BODY_SIZE_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let server = Server::start(app(HttpMetricsLayer::new().body_sizes(true))).await;
     let client = HttpClient::new();
