@@ -4,28 +4,38 @@
 //! cargo run --release --example service -- --listen 127.0.0.1:3000 --config guard.toml
 //! ```
 //! Both flags are optional: the defaults are that address and the embedded config.
+//! `--max-connections N` (default 1024) caps the connections served at once;
+//! `--header-read-timeout SECS` (default 10) closes connections whose request
+//! head is not complete in time. SIGTERM or SIGINT stops it gracefully (exit 0).
 
 #[path = "shared/app.rs"]
 mod app;
+#[path = "shared/server.rs"]
+mod server;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use cardinality_guard::{Config, PrometheusGuard};
 
-const USAGE: &str = "usage: service [--listen ADDR] [--config FILE]
-  --listen ADDR   address to serve on (default 127.0.0.1:3000)
-  --config FILE   guard.toml (default: the embedded config)";
+const USAGE: &str = "usage: service [--listen ADDR] [--config FILE] [--max-connections N] [--header-read-timeout SECS]
+  --listen ADDR                address to serve on (default 127.0.0.1:3000)
+  --config FILE                guard.toml (default: the embedded config)
+  --max-connections N          connections served at once; more wait (default 1024)
+  --header-read-timeout SECS   close a connection whose request head is late (default 10)";
 
 struct Args {
     listen: SocketAddr,
     config: Option<String>,
+    limits: server::Limits,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
         config: None,
+        limits: server::Limits::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -36,6 +46,20 @@ fn parse_args() -> Result<Args, String> {
                 args.listen = v.parse().map_err(|e| format!("--listen {v}: {e}"))?;
             }
             "--config" => args.config = Some(value("--config")?),
+            "--max-connections" => {
+                let v = value("--max-connections")?;
+                args.limits.max_connections = match v.parse() {
+                    Ok(n) if n > 0 => n,
+                    _ => return Err(format!("--max-connections {v}: a positive number")),
+                };
+            }
+            "--header-read-timeout" => {
+                let v = value("--header-read-timeout")?;
+                args.limits.header_read_timeout = match v.parse::<f64>() {
+                    Ok(secs) if secs > 0.0 && secs.is_finite() => Duration::from_secs_f64(secs),
+                    _ => return Err(format!("--header-read-timeout {v}: positive seconds")),
+                };
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -64,7 +88,7 @@ fn main() -> ExitCode {
         },
         None => Config::embedded(),
     };
-    match serve(args.listen, config) {
+    match serve(args.listen, config, args.limits) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -74,31 +98,16 @@ fn main() -> ExitCode {
 }
 
 #[tokio::main]
-async fn serve(listen: SocketAddr, config: Config) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(
+    listen: SocketAddr,
+    config: Config,
+    limits: server::Limits,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let shutdown = server::shutdown_signal();
     let exporter = PrometheusGuard::builder(config).install()?;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("listening on http://{}", listener.local_addr()?);
     let app = app::router(app::Exposition::Guarded(exporter));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    server::serve(listener, app, limits, shutdown).await?;
     Ok(())
-}
-
-async fn shutdown() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => return ctrl_c.await.unwrap_or(()),
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    ctrl_c.await.unwrap_or(());
 }

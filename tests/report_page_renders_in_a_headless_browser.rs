@@ -1,5 +1,6 @@
 //! The HTML report, loaded from the example service by a real headless
-//! Chromium, shows a table of the guarded metrics.
+//! Chromium, shows a table of the guarded metrics, and nothing on it breaks
+//! its own `Content-Security-Policy`.
 //!
 //! Needs Debian's `chromium` (`.ci/test` installs it). Without it the test
 //! fails when `CI` is set, and otherwise says it skipped.
@@ -80,6 +81,9 @@ async fn the_html_report_lists_every_guarded_metric() {
             "--disable-component-update",
             "--disable-sync",
             "--dump-dom",
+            // Console messages (CSP violations among them) on stderr.
+            "--enable-logging=stderr",
+            "--v=0",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("http://{addr}/debug/cardinality"))
@@ -95,6 +99,14 @@ async fn the_html_report_lists_every_guarded_metric() {
         output.status.success() && dom.contains("<table id=\"metrics\">"),
         "no report table in the DOM; stderr: {}",
         String::from_utf8_lossy(&output.stderr)
+    );
+
+    // The page's Content-Security-Policy blocks nothing it needs: its style
+    // sheet is allowed by hash, and it has nothing else to block.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("Content Security Policy"),
+        "the page violates its own CSP:\n{stderr}"
     );
 
     // Every metric of the report has a row, with its limit.

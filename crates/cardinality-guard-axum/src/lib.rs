@@ -28,7 +28,8 @@
 //! ```
 
 #![deny(unsafe_code)]
-#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms, unreachable_pub, missing_debug_implementations)]
 
 pub mod http_metrics;
 pub mod report;

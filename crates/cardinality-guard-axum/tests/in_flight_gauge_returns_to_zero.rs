@@ -89,7 +89,7 @@ async fn an_error_of_the_inner_service() {
         let failed = failed.lock().unwrap().take().expect("called once");
         async move {
             let _ = failed.await;
-            Err::<Response<()>, _>(std::io::Error::other("backend down"))
+            Err::<Response<String>, _>(std::io::Error::other("backend down"))
         }
     });
     let service = HttpMetrics::new(inner);

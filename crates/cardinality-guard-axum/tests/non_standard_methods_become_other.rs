@@ -139,7 +139,7 @@ async fn all_nine_standard_methods_keep_their_names() {
     let (guard, exporter) = guarded(HTTP_CONFIG);
     let _local = metrics::set_default_local_recorder(&guard);
     let service = HttpMetrics::new(tower::service_fn(|_: Request<()>| async {
-        Ok::<_, std::convert::Infallible>(Response::new(()))
+        Ok::<_, std::convert::Infallible>(Response::new(String::new()))
     }));
     let mut nine: Vec<Method> = STANDARD.to_vec();
     nine.push(Method::CONNECT);

@@ -27,12 +27,13 @@ pub(crate) fn method(method: &Method) -> &'static str {
     }
 }
 
-/// The matched route template (`/users/{id}`), never the raw path.
-pub(crate) fn route<B>(request: &Request<B>) -> SharedString {
-    match request.extensions().get::<MatchedPath>() {
-        Some(path) => SharedString::from(path.as_str().to_owned()),
-        None => SharedString::const_str(UNMATCHED_ROUTE),
-    }
+/// The matched route template (`/users/{id}`), never the raw path; `None`
+/// when the request matched no route (or the layer sits outside the router).
+pub(crate) fn matched_route<B>(request: &Request<B>) -> Option<SharedString> {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| SharedString::from(path.as_str().to_owned()))
 }
 
 /// The numeric status code as a label value.

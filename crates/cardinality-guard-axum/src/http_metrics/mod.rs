@@ -33,11 +33,14 @@
 mod future;
 mod labels;
 mod layer;
+mod options;
+mod placement;
 mod service;
 
 pub use self::future::ResponseFuture;
 pub use self::labels::{OTHER_METHOD, UNMATCHED_ROUTE};
 pub use self::layer::HttpMetricsLayer;
+pub use self::options::LabelNames;
 pub use self::service::HttpMetrics;
 
 /// `http_server_requests_total{method, route, status}`.
@@ -46,6 +49,12 @@ pub const REQUESTS_TOTAL: &str = "http_server_requests_total";
 pub const REQUEST_DURATION_SECONDS: &str = "http_server_request_duration_seconds";
 /// `http_server_active_requests{method, route}`.
 pub const ACTIVE_REQUESTS: &str = "http_server_active_requests";
+/// `http_server_request_body_size_bytes{method, route, status}`, when
+/// [`body_sizes`](HttpMetricsLayer::body_sizes) is on.
+pub const REQUEST_BODY_SIZE_BYTES: &str = "http_server_request_body_size_bytes";
+/// `http_server_response_body_size_bytes{method, route, status}`, when
+/// [`body_sizes`](HttpMetricsLayer::body_sizes) is on.
+pub const RESPONSE_BODY_SIZE_BYTES: &str = "http_server_response_body_size_bytes";
 
 /// Gives the three metrics their `# HELP` text, once per process, through the
 /// recorder current at the first request (so it reaches the installed one).
@@ -64,6 +73,16 @@ pub(crate) fn describe_once() {
         metrics::describe_gauge!(
             ACTIVE_REQUESTS,
             "HTTP requests in flight, by route template and method."
+        );
+        metrics::describe_histogram!(
+            REQUEST_BODY_SIZE_BYTES,
+            metrics::Unit::Bytes,
+            "Declared request body sizes (Content-Length), by route template, method and status."
+        );
+        metrics::describe_histogram!(
+            RESPONSE_BODY_SIZE_BYTES,
+            metrics::Unit::Bytes,
+            "Declared response body sizes, by route template, method and status."
         );
     });
 }

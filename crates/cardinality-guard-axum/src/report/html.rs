@@ -1,4 +1,6 @@
-//! The report as a readable HTML page (no scripts, inline style).
+//! The report as a readable HTML page: no scripts, one inline style sheet
+//! allowed by hash in a strict `Content-Security-Policy`, no `style`
+//! attributes (the utilization bars are `<meter>` elements).
 
 use std::fmt::Write;
 
@@ -20,18 +22,37 @@ fn escape(text: &str) -> String {
 }
 
 fn bar(utilization: f64) -> String {
-    let percent = (utilization * 100.0).clamp(0.0, 100.0);
-    let color = match utilization {
-        u if u >= 0.95 => "#c0392b",
-        u if u >= 0.8 => "#e67e22",
-        _ => "#27ae60",
-    };
+    // The browser colours a meter by region: green below `low`, amber up to
+    // `high`, red above (`optimum` is 0).
     format!(
-        "<div class=\"bar\"><div style=\"width:{percent:.1}%;background:{color}\"></div></div>\
-         <span class=\"pct\">{:.1}%</span>",
+        "<meter class=\"bar\" min=\"0\" max=\"1\" low=\"0.8\" high=\"0.95\" optimum=\"0\" \
+         value=\"{:.4}\"></meter><span class=\"pct\">{:.1}%</span>",
+        utilization.clamp(0.0, 1.0),
         utilization * 100.0
     )
 }
+
+/// The page's one style sheet, inlined; [`CONTENT_SECURITY_POLICY`] allows
+/// exactly this text (by its SHA-256).
+pub(super) const STYLE: &str = "
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; width: 100%; }
+th, td { padding: .35em .6em; border-bottom: 1px solid #ddd; text-align: left; }
+th { background: #f4f4f4; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.name { font-family: monospace; }
+td.util, #global { white-space: nowrap; }
+.bar { width: 8em; height: .9em; vertical-align: middle; }
+.pct { margin-left: .5em; font-variant-numeric: tabular-nums; }
+tr.demand td { color: #555; font-size: .9em; border-bottom: 1px solid #ddd; padding-top: 0; }
+tr.demand .label { white-space: nowrap; }
+td.blame { color: #c0392b; font-family: monospace; }
+";
+
+/// Nothing but [`STYLE`]: no scripts, no other styles, no images, frames,
+/// forms or base URL.
+pub(super) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
+style-src 'sha256-52P0pINxI1bJfLgr0T4AL3jpDIucFay8FzqBPAcw0TM='; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) {
     let o = &m.overflow;
@@ -98,21 +119,7 @@ pub(super) fn render(page: &Page) -> String {
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>cardinality-guard report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ padding: .35em .6em; border-bottom: 1px solid #ddd; text-align: left; }}
-th {{ background: #f4f4f4; }}
-td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-td.name {{ font-family: monospace; }}
-td.util, #global {{ white-space: nowrap; }}
-.bar {{ display: inline-block; width: 8em; height: .8em; background: #eee; vertical-align: middle; }}
-.bar div {{ height: 100%; }}
-.pct {{ margin-left: .5em; font-variant-numeric: tabular-nums; }}
-tr.demand td {{ color: #555; font-size: .9em; border-bottom: 1px solid #ddd; padding-top: 0; }}
-tr.demand .label {{ white-space: nowrap; }}
-td.blame {{ color: #c0392b; font-family: monospace; }}
-</style></head><body>
+<style>{style}</style></head><body>
 <h1>cardinality-guard</h1>
 <p id="global">Guarded series: <strong>{series}</strong> of {limit} {bar} &middot;
 metrics tracked: <strong>{metrics}</strong> of {max_metrics} &middot;
@@ -124,6 +131,7 @@ registrations of untracked metrics: {untracked}</p>
 {rows}</tbody></table>
 </body></html>
 "#,
+        style = STYLE,
         series = g.series,
         limit = g.series_limit,
         bar = bar(g.utilization),

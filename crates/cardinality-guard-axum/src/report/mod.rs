@@ -15,11 +15,16 @@
 //! utilization, overflow counts, mode), sorted by series. A client whose
 //! `Accept` header names `text/html` (a browser) gets a page with the same
 //! table and a utilization bar per metric; `?format=json` or `?format=html`
-//! overrides the header. Label values are never shown unless the endpoint
+//! overrides the header (when repeated, the last `format` wins). A media range
+//! with an invalid q-value (`q=abc`) is ignored, as RFC 9110 asks. Every
+//! answer carries `X-Content-Type-Options: nosniff`; the page also a strict
+//! `Content-Security-Policy` (no scripts; its one inline style sheet allowed
+//! by hash). Label values are never shown unless the endpoint
 //! was built [`with_label_values`](ReportEndpoint::with_label_values): they may
 //! hold personal data.
 
 mod html;
+mod negotiation;
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -33,7 +38,30 @@ use serde_json::{json, Value};
 pub const DEFAULT_REPORT_PATH: &str = "/debug/cardinality";
 
 /// Serves a guard's report. Cheap to clone.
+///
+/// Built from the guard's handle ([`PrometheusGuard::guard`], or
+/// [`GuardLayer::handle`]); none of its methods fail.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use cardinality_guard_axum::ReportEndpoint;
+/// use cardinality_guard_core::{Config, PrometheusGuard};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (recorder, exporter) = PrometheusGuard::builder(Config::embedded()).build()?;
+/// # drop(recorder);
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hello" }))
+///     .merge(ReportEndpoint::new(exporter.guard().clone()).router());
+/// # let _ = app;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// [`PrometheusGuard::guard`]: cardinality_guard_core::PrometheusGuard::guard
+/// [`GuardLayer::handle`]: cardinality_guard_core::GuardLayer::handle
 #[derive(Clone, Debug)]
+#[must_use = "an endpoint does nothing until it is mounted (`router`, `router_at`, `method_router`)"]
 pub struct ReportEndpoint {
     guard: GuardHandle,
     label_values: usize,
@@ -44,11 +72,6 @@ pub(crate) struct Page {
     pub(crate) report: Report,
     /// Per metric (same order as `report.metrics`): label sets as `k="v"` lists.
     pub(crate) label_sets: Option<Vec<Vec<String>>>,
-}
-
-#[derive(serde::Deserialize)]
-struct Format {
-    format: Option<String>,
 }
 
 impl ReportEndpoint {
@@ -62,6 +85,16 @@ impl ReportEndpoint {
 
     /// Opts in to showing up to `per_metric` admitted label sets of each
     /// metric. Default: 0 (none): label values may hold personal data.
+    ///
+    /// ```
+    /// use cardinality_guard_axum::ReportEndpoint;
+    /// use cardinality_guard_core::{Config, GuardLayer};
+    ///
+    /// let guard = GuardLayer::new(Config::embedded()).handle();
+    /// // Behind authentication only: label values may hold personal data.
+    /// let endpoint = ReportEndpoint::new(guard).with_label_values(5);
+    /// # let _ = endpoint;
+    /// ```
     pub fn with_label_values(mut self, per_metric: usize) -> Self {
         self.label_values = per_metric;
         self
@@ -73,11 +106,36 @@ impl ReportEndpoint {
     }
 
     /// A router serving the report at `path`.
+    ///
+    /// # Panics
+    ///
+    /// When axum refuses `path` as a route (it must start with `/`), as
+    /// `Router::route` does.
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use cardinality_guard_axum::ReportEndpoint;
+    /// use cardinality_guard_core::{Config, GuardLayer};
+    ///
+    /// let guard = GuardLayer::new(Config::embedded()).handle();
+    /// let app: Router = ReportEndpoint::new(guard).router_at("/internal/cardinality");
+    /// # let _ = app;
+    /// ```
     pub fn router_at<S: Clone + Send + Sync + 'static>(self, path: &str) -> Router<S> {
         Router::new().route(path, self.method_router())
     }
 
     /// The `GET` handler alone, to mount with `Router::route`.
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use cardinality_guard_axum::ReportEndpoint;
+    /// use cardinality_guard_core::{Config, GuardLayer};
+    ///
+    /// let guard = GuardLayer::new(Config::embedded()).handle();
+    /// let app: Router = Router::new().route("/cardinality", ReportEndpoint::new(guard).method_router());
+    /// # let _ = app;
+    /// ```
     pub fn method_router<S: Clone + Send + Sync + 'static>(self) -> MethodRouter<S> {
         get(serve).with_state(self)
     }
@@ -109,15 +167,20 @@ impl ReportEndpoint {
 
 async fn serve(
     State(endpoint): State<ReportEndpoint>,
-    Query(format): Query<Format>,
+    Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
     let page = endpoint.page();
-    if wants_html(format.format.as_deref(), &headers) {
+    let mut response = if negotiation::wants_html(&query, &headers) {
         let mut response = html::render(&page).into_response();
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(html::CONTENT_SECURITY_POLICY),
         );
         response
     } else {
@@ -127,35 +190,12 @@ async fn serve(
             HeaderValue::from_static("application/json"),
         );
         response
-    }
-}
-
-/// HTML when `?format=html`, or when the `Accept` header ranks `text/html`
-/// above JSON (q-values honoured; `*/*` alone means JSON).
-fn wants_html(format: Option<&str>, headers: &HeaderMap) -> bool {
-    if let Some(f) = format {
-        return f.eq_ignore_ascii_case("html");
-    }
-    let (mut html, mut json) = (0.0_f32, 0.0_f32);
-    let ranges = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','));
-    for range in ranges {
-        let mut parts = range.split(';');
-        let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        match media.as_str() {
-            "text/html" => html = html.max(q),
-            "application/json" | "application/*" | "*/*" => json = json.max(q),
-            _ => {}
-        }
-    }
-    html > 0.0 && html > json
+    };
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 fn to_json(page: &Page) -> Value {
@@ -171,37 +211,4 @@ fn to_json(page: &Page) -> Value {
         }
     }
     value
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn accept(v: &'static str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT, HeaderValue::from_static(v));
-        h
-    }
-
-    #[test]
-    fn browsers_get_html_and_the_rest_json() {
-        let browser = accept("text/html,application/xhtml+xml,*/*;q=0.8");
-        assert!(wants_html(None, &browser));
-        assert!(!wants_html(None, &accept("*/*")));
-        assert!(!wants_html(None, &HeaderMap::new()));
-        assert!(!wants_html(Some("json"), &browser));
-        assert!(wants_html(Some("html"), &HeaderMap::new()));
-        assert!(!wants_html(
-            None,
-            &accept("application/json, text/html;q=0")
-        ));
-        assert!(!wants_html(
-            None,
-            &accept("application/json, text/html;q=0.1")
-        ));
-        assert!(wants_html(
-            None,
-            &accept("text/html;q=0.9, application/json;q=0.5")
-        ));
-    }
 }
