@@ -11,14 +11,28 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// The four alerts, each with its exact `for:` line (other tests rewrite
+/// The five alerts, each with its exact `for:` line (other tests rewrite
 /// `for: <duration>` by text substitution).
-const ALERTS: [(&str, &str); 4] = [
+const ALERTS: [(&str, &str); 5] = [
     ("CardinalityBudgetNearlyExhausted", "for: 5m"),
     ("CardinalityOverflowing", "for: 1m"),
     ("CardinalityGlobalBudgetNearlyExhausted", "for: 5m"),
+    ("CardinalityGrowing", "for: 30m"),
     ("CardinalityGuardNotReporting", "for: 5m"),
 ];
+
+/// The fleet view's recording rules (group `cardinality-guard-fleet`).
+const RECORDING_RULES: [&str; 6] = [
+    "cardinality_guard:series:sum_by_metric",
+    "cardinality_guard:series_limit:sum_by_metric",
+    "cardinality_guard:global_series:sum",
+    "cardinality_guard:global_series_limit:sum",
+    "cardinality_guard:overflow:rate5m_sum_by_metric_reason",
+    "cardinality_guard:admitted:rate1h_sum_by_metric",
+];
+
+/// Alerts and recording rules: what `promtool check rules` counts.
+const RULES: usize = ALERTS.len() + RECORDING_RULES.len();
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prometheus")
@@ -85,9 +99,8 @@ fn alert_rules_are_valid() {
     let rules = path_arg(&examples().join("rules.yml"));
     let out = run(promtool, &["check", "rules", &rules]);
     assert!(
-        out.contains(&format!("SUCCESS: {} rules found", ALERTS.len())),
-        "expected exactly {} rules:\n{out}",
-        ALERTS.len()
+        out.contains(&format!("SUCCESS: {RULES} rules found")),
+        "expected exactly {RULES} rules:\n{out}"
     );
 }
 
@@ -107,7 +120,7 @@ fn example_prometheus_config_is_valid_and_loads_the_rules() {
     let out = run(promtool, &["check", "config", &config]);
     assert!(out.contains("SUCCESS: 1 rule files found"), "{out}");
     assert!(
-        out.contains(&format!("SUCCESS: {} rules found", ALERTS.len())),
+        out.contains(&format!("SUCCESS: {RULES} rules found")),
         "{out}"
     );
 }
@@ -150,6 +163,27 @@ fn every_alert_is_defined_once_with_its_for_line_and_unit_tested() {
         assert!(
             cases.iter().any(|case| case.contains("exp_alerts: []")),
             "rules_test.yml has a case where {alert} stays silent"
+        );
+    }
+}
+
+/// Every fleet recording rule is defined once, in its own group, and
+/// `rules_test.yml` checks its value.
+#[test]
+fn every_recording_rule_is_defined_once_and_unit_tested() {
+    let rules = std::fs::read_to_string(examples().join("rules.yml")).unwrap();
+    let tests = std::fs::read_to_string(examples().join("rules_test.yml")).unwrap();
+    let fleet = rules
+        .split_once("- name: cardinality-guard-fleet\n")
+        .expect("a cardinality-guard-fleet group")
+        .1;
+    for record in RECORDING_RULES {
+        let header = format!("- record: {record}\n");
+        assert_eq!(rules.matches(&header).count(), 1, "{record} defined once");
+        assert!(fleet.contains(&header), "{record} in the fleet group");
+        assert!(
+            tests.contains(&format!("- expr: {record}\n")),
+            "rules_test.yml checks {record}"
         );
     }
 }

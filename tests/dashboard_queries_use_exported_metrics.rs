@@ -46,6 +46,8 @@ const PROMQL_WORDS: &[&str] = &[
     "irate",
     "increase",
     "max_over_time",
+    "predict_linear",
+    "deriv",
     "min_over_time",
     "avg_over_time",
     "sort",
@@ -134,21 +136,41 @@ fn tokens(expr: &str) -> Vec<Tok> {
 struct Uses {
     /// Metric names, each with whether a counter function is applied to it.
     metrics: BTreeMap<String, bool>,
+    /// Recording rules of rules.yml (the fleet view's `cardinality_guard:*`).
+    recorded: BTreeSet<String>,
     labels: BTreeSet<String>,
 }
 
+/// The names rules.yml records (`- record: NAME`): sums of the self-report,
+/// queried like metrics (never through rate: they are gauges).
+fn recording_rules() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(examples().join("rules.yml")).unwrap();
+    text.lines()
+        .filter_map(|l| l.trim_start().strip_prefix("- record:"))
+        .map(|name| name.trim().to_owned())
+        .collect()
+}
+
 /// Classifies every identifier of `expr`; fails on one that is neither a
-/// self-report metric, nor a PromQL word, nor a known label.
+/// self-report metric, nor a recording rule of rules.yml, nor a PromQL word,
+/// nor a known label.
 fn uses(expr: &str) -> Uses {
     let toks = tokens(expr);
+    let recorded = recording_rules();
     let mut uses = Uses::default();
     for (i, tok) in toks.iter().enumerate() {
         let Tok::Ident(word) = tok else { continue };
+        let under_counter_fn = i >= 2
+            && toks[i - 1] == Tok::Punct('(')
+            && matches!(&toks[i - 2], Tok::Ident(f) if COUNTER_FUNCTIONS.contains(&f.as_str()));
         if word.starts_with(METRIC_PREFIX) {
-            let under_counter_fn = i >= 2
-                && toks[i - 1] == Tok::Punct('(')
-                && matches!(&toks[i - 2], Tok::Ident(f) if COUNTER_FUNCTIONS.contains(&f.as_str()));
             *uses.metrics.entry(word.clone()).or_default() |= under_counter_fn;
+        } else if recorded.contains(word) {
+            assert!(
+                !under_counter_fn,
+                "`{expr}` applies rate to recording rule {word}, a gauge"
+            );
+            uses.recorded.insert(word.clone());
         } else if TARGET_LABELS.contains(&word.as_str())
             || SELF_REPORT_LABELS.contains(&word.as_str())
         {
@@ -156,8 +178,8 @@ fn uses(expr: &str) -> Uses {
         } else {
             assert!(
                 PROMQL_WORDS.contains(&word.as_str()),
-                "`{word}` in `{expr}` is neither a cardinality_guard_* metric, a PromQL word \
-                 nor a label the self-report or the scrape attaches"
+                "`{word}` in `{expr}` is neither a cardinality_guard_* metric, a recording rule \
+                 of rules.yml, a PromQL word nor a label the self-report or the scrape attaches"
             );
         }
     }
@@ -401,11 +423,24 @@ fn dashboard_queries_use_only_metrics_the_guard_exports() {
 fn alert_rules_use_only_metrics_the_guard_exports() {
     let render = render_with_overflow();
     let exprs = rule_exprs();
-    assert_eq!(exprs.len(), 4, "one expr per alert: {exprs:?}");
+    let recorded = recording_rules();
+    assert_eq!(
+        exprs.len(),
+        5 + recorded.len(),
+        "one expr per alert and per recording rule: {exprs:?}"
+    );
+    for expr in &exprs {
+        let u = uses(expr);
+        assert!(
+            u.recorded.is_empty(),
+            "rules.yml: `{expr}` builds on a recording rule; query the self-report itself"
+        );
+    }
     let used = check_against_render("rules.yml", &exprs, &render);
     assert_eq!(
         used.into_iter().collect::<Vec<_>>(),
         [
+            "cardinality_guard_admitted_total",
             "cardinality_guard_global_series",
             "cardinality_guard_global_series_limit",
             "cardinality_guard_overflow_total",
@@ -508,6 +543,36 @@ fn dashboard_has_the_promised_panels() {
             .iter()
             .any(|p| has_query(p, &["cardinality_guard_metrics"], any)),
         "a panel of cardinality_guard_metrics"
+    );
+
+    // Fleet: a row whose panels plot every recording rule of rules.yml, and
+    // series growth per hour from the admitted counter.
+    assert!(
+        panels
+            .iter()
+            .any(|p| p["type"] == "row" && p["title"] == "Fleet"),
+        "a Fleet row"
+    );
+    let recorded: BTreeSet<String> = panels
+        .iter()
+        .flat_map(|p| panel_exprs(p))
+        .flat_map(|expr| uses(expr).recorded)
+        .collect();
+    assert_eq!(
+        recorded,
+        recording_rules(),
+        "the dashboard plots every recording rule"
+    );
+    assert!(
+        of_type("timeseries").any(|p| has_query(
+            p,
+            &["cardinality_guard_admitted_total"],
+            |u, expr| u.metrics["cardinality_guard_admitted_total"]
+                && by_metric(u, expr)
+                && expr.contains("[1h]")
+                && expr.contains("* 3600")
+        )),
+        "a time series of rate(cardinality_guard_admitted_total[1h]) * 3600 by metric"
     );
 
     // Panels are placed and numbered once each.
