@@ -10,7 +10,6 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::registry::Registry;
 use crate::report::{GlobalReport, Report};
-use crate::series::Series;
 use crate::shape::{HistogramShapes, MetricKind};
 
 /// A [`metrics_util::layers::Layer`] that puts a cardinality budget around
@@ -177,22 +176,15 @@ impl<R: Recorder> Recorder for Guard<R> {
     }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        self.registry
-            .register(MetricKind::Counter, key, Series::counter, Counter::noop)
+        self.registry.counter(key)
     }
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        self.registry
-            .register(MetricKind::Gauge, key, Series::gauge, Gauge::noop)
+        self.registry.gauge(key)
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
-        self.registry.register(
-            MetricKind::Histogram,
-            key,
-            Series::histogram,
-            Histogram::noop,
-        )
+        self.registry.histogram(key)
     }
 }
 

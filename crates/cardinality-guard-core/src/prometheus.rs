@@ -13,8 +13,7 @@ use crate::config::Config;
 use crate::guard::GuardHandle;
 use crate::registry::Registry;
 use crate::report::Report;
-use crate::series::Series;
-use crate::shape::{HistogramShapes, MetricKind};
+use crate::shape::HistogramShapes;
 
 /// A `PrometheusBuilder` that renders histograms exactly as `config` says
 /// (`[histograms]`, `[global] labels`), for a [`GuardLayer`](crate::GuardLayer)
@@ -282,22 +281,15 @@ impl Recorder for GuardRecorder {
     }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        self.registry
-            .register(MetricKind::Counter, key, Series::counter, Counter::noop)
+        self.registry.counter(key)
     }
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        self.registry
-            .register(MetricKind::Gauge, key, Series::gauge, Gauge::noop)
+        self.registry.gauge(key)
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
-        self.registry.register(
-            MetricKind::Histogram,
-            key,
-            Series::histogram,
-            Histogram::noop,
-        )
+        self.registry.histogram(key)
     }
 }
 

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use dashmap::DashMap;
-use metrics::{Key, KeyName, Recorder};
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Recorder};
 use metrics_util::parse_quantiles;
 
 use crate::budget::Global;
@@ -102,7 +102,7 @@ impl Registry {
     /// The handle (`handle` of the series) for `key` of `kind`: its own
     /// series, the overflow series, or `noop` (dropped).
     #[inline]
-    pub(crate) fn register<H>(
+    fn register<H>(
         &self,
         kind: MetricKind,
         key: &Key,
@@ -115,6 +115,26 @@ impl Registry {
         }
         self.register_new(kind, key, admissions)
             .map_or_else(noop, |s| handle(&s))
+    }
+
+    /// The counter handle for `key` (a no-op when dropped).
+    pub(crate) fn counter(&self, key: &Key) -> Counter {
+        self.register(MetricKind::Counter, key, Series::counter, Counter::noop)
+    }
+
+    /// The gauge handle for `key` (a no-op when dropped).
+    pub(crate) fn gauge(&self, key: &Key) -> Gauge {
+        self.register(MetricKind::Gauge, key, Series::gauge, Gauge::noop)
+    }
+
+    /// The histogram handle for `key` (a no-op when dropped).
+    pub(crate) fn histogram(&self, key: &Key) -> Histogram {
+        self.register(
+            MetricKind::Histogram,
+            key,
+            Series::histogram,
+            Histogram::noop,
+        )
     }
 
     /// A key the lookup missed (`admissions` as read before the lookup).

@@ -2,15 +2,13 @@
 //! errors that name file, line and key.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
 use std::num::NonZeroUsize;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::values::check_global_label;
 pub(super) use super::values::Source;
+use super::values::{check_global_label, RawBuckets};
 use super::{Config, ConfigError, GlobalLimits, MetricRule};
 
 #[derive(Deserialize)]
@@ -51,41 +49,6 @@ struct RawHistograms {
     per_metric: Option<Vec<RawBucketRule>>,
 }
 
-/// `[histograms] buckets`: a list of bounds, or `"summary"`.
-pub(super) enum RawBuckets {
-    Bounds(Vec<f64>),
-    Summary,
-}
-
-impl<'de> Deserialize<'de> for RawBuckets {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Expect;
-        impl<'de> Visitor<'de> for Expect {
-            type Value = RawBuckets;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of bucket bounds or \"summary\"")
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawBuckets, E> {
-                match v {
-                    "summary" => Ok(RawBuckets::Summary),
-                    other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
-                }
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawBuckets, A::Error> {
-                let mut bounds = Vec::new();
-                while let Some(bound) = seq.next_element::<f64>()? {
-                    bounds.push(bound);
-                }
-                Ok(RawBuckets::Bounds(bounds))
-            }
-        }
-        deserializer.deserialize_any(Expect)
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawBucketRule {
@@ -106,12 +69,6 @@ struct RawRule {
     pinned: Option<BTreeMap<String, Spanned<Vec<String>>>>,
     idle_timeout: Option<Spanned<String>>,
 }
-
-/// Label limits and pinned values as read, before checking.
-pub(super) type RawLabels<'a> = (
-    &'a Option<BTreeMap<String, Spanned<i64>>>,
-    &'a Option<BTreeMap<String, Spanned<Vec<String>>>>,
-);
 
 /// `text` over `base`: each key of `[global]` and `[defaults]` the text
 /// gives replaces the base's; each table or list it gives (`labels`,

@@ -2,15 +2,58 @@
 //! or an error naming the file, line and key.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::num::NonZeroU64;
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
 use toml::Spanned;
 
-use super::toml_file::{RawBuckets, RawLabels};
 use super::{Buckets, ConfigError, ErrorKind, Mode, OnOverflow, Pattern, PinnedValues};
+
+/// `[histograms] buckets`: a list of bounds, or `"summary"`.
+pub(super) enum RawBuckets {
+    Bounds(Vec<f64>),
+    Summary,
+}
+
+impl<'de> Deserialize<'de> for RawBuckets {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Expect;
+        impl<'de> Visitor<'de> for Expect {
+            type Value = RawBuckets;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of bucket bounds or \"summary\"")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawBuckets, E> {
+                match v {
+                    "summary" => Ok(RawBuckets::Summary),
+                    other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+                }
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawBuckets, A::Error> {
+                let mut bounds = Vec::new();
+                while let Some(bound) = seq.next_element::<f64>()? {
+                    bounds.push(bound);
+                }
+                Ok(RawBuckets::Bounds(bounds))
+            }
+        }
+        deserializer.deserialize_any(Expect)
+    }
+}
+
+/// Label limits and pinned values as read, before checking.
+pub(super) type RawLabels<'a> = (
+    &'a Option<BTreeMap<String, Spanned<i64>>>,
+    &'a Option<BTreeMap<String, Spanned<Vec<String>>>>,
+);
 
 /// Turns spans into errors for one source text.
 pub(super) struct Source<'a> {
