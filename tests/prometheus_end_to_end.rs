@@ -12,19 +12,19 @@
 
 #[path = "../examples/shared/app.rs"]
 mod app;
+#[path = "support/prometheus_api.rs"]
+mod prometheus_api;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use cardinality_guard::{Config, PrometheusGuard};
 use http_body_util::BodyExt;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
-use serde_json::Value;
+use prometheus_api::{client, eventually, free_port, get, query, scalar, Http};
 
 const GUARD_TOML: &str = r#"
 [global]
@@ -45,8 +45,6 @@ const USERS: usize = 1_000;
 const SCANNER_PATHS: usize = 500;
 const ODD_METHODS: usize = 20;
 const LOGINS_BUDGET: u64 = 50;
-
-type Http = Client<HttpConnector, Body>;
 
 /// A child process (and its scratch directory) that go away with the test.
 struct Server {
@@ -69,11 +67,6 @@ fn found(binary: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
 }
 
 /// The shipped rules, with every `for:` shortened so the test needs seconds, not minutes.
@@ -121,13 +114,6 @@ fn start_prometheus(target: SocketAddr) -> (Server, SocketAddr) {
     (Server { child, dir }, listen)
 }
 
-async fn get(client: &Http, url: String) -> Option<(u16, String)> {
-    let response = client.get(url.parse().ok()?).await.ok()?;
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.ok()?.to_bytes();
-    Some((status, String::from_utf8_lossy(&body).into_owned()))
-}
-
 async fn send(client: &Http, addr: SocketAddr, method: &str, path: &str) -> u16 {
     let request = http::Request::builder()
         .method(method)
@@ -138,62 +124,6 @@ async fn send(client: &Http, addr: SocketAddr, method: &str, path: &str) -> u16 
     let status = response.status().as_u16();
     let _ = response.into_body().collect().await;
     status
-}
-
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// An instant query: each result's labels and value.
-async fn query(client: &Http, prometheus: SocketAddr, promql: &str) -> Vec<(Value, f64)> {
-    let url = format!(
-        "http://{prometheus}/api/v1/query?query={}",
-        percent_encode(promql)
-    );
-    let Some((200, body)) = get(client, url).await else {
-        return Vec::new();
-    };
-    let json: Value = serde_json::from_str(&body).expect("the API answers JSON");
-    json["data"]["result"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| {
-            let value = r["value"][1]
-                .as_str()
-                .unwrap_or("NaN")
-                .parse()
-                .unwrap_or(f64::NAN);
-            (r["metric"].clone(), value)
-        })
-        .collect()
-}
-
-async fn scalar(client: &Http, prometheus: SocketAddr, promql: &str) -> Option<f64> {
-    query(client, prometheus, promql).await.first().map(|r| r.1)
-}
-
-/// Polls `check` every 250 ms until it returns `Some`, for at most `limit`.
-async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(value) = check().await {
-            return Some(value);
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    None
 }
 
 /// Series per guarded metric as Prometheus holds them (`_bucket`, `_sum` and
@@ -274,8 +204,8 @@ async fn end_to_end() {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let (server, prometheus) = start_prometheus(service);
-    let client: Http = Client::builder(TokioExecutor::new()).build_http();
-    let ready = eventually(Duration::from_secs(60), || {
+    let client: Http = client();
+    let ready = eventually(Duration::from_secs(60), Duration::from_millis(250), || {
         let url = format!("http://{prometheus}/-/ready");
         let client = client.clone();
         async move { get(&client, url).await.filter(|(s, _)| *s == 200) }
@@ -313,7 +243,7 @@ async fn end_to_end() {
 
     // 2. Totals, through the real TSDB (the scrapes of /metrics are requests
     //    too: they carry route="/metrics" and are left out).
-    let logins = eventually(Duration::from_secs(30), || {
+    let logins = eventually(Duration::from_secs(30), Duration::from_millis(250), || {
         let client = client.clone();
         async move {
             scalar(&client, prometheus, "sum(app_logins_total)")
@@ -327,7 +257,7 @@ async fn end_to_end() {
         Some(USERS as f64),
         "sum(app_logins_total) in Prometheus"
     );
-    let requests = eventually(Duration::from_secs(30), || {
+    let requests = eventually(Duration::from_secs(30), Duration::from_millis(250), || {
         let client = client.clone();
         async move {
             scalar(
@@ -350,7 +280,7 @@ async fn end_to_end() {
     // once), Prometheus holds what the guard reports, and never more than the budget.
     let report = exporter.report();
     let guarded: Vec<String> = report.metrics.iter().map(|m| m.name.clone()).collect();
-    let settled = eventually(Duration::from_secs(30), || {
+    let settled = eventually(Duration::from_secs(30), Duration::from_millis(250), || {
         let (client, guarded) = (client.clone(), guarded.clone());
         async move {
             let held = series_in_prometheus(&client, prometheus, &guarded).await;
@@ -391,7 +321,7 @@ async fn end_to_end() {
     );
 
     // 4. The shipped budget alert fires for the flooded metric.
-    let firing = eventually(Duration::from_secs(60), || {
+    let firing = eventually(Duration::from_secs(60), Duration::from_millis(250), || {
         let client = client.clone();
         async move {
             let alerts = query(

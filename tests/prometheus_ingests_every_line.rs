@@ -13,6 +13,8 @@
 
 #[path = "../examples/shared/app.rs"]
 mod app;
+#[path = "support/prometheus_api.rs"]
+mod prometheus_api;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -22,19 +24,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use axum::Router;
 use cardinality_guard::{Config, PrometheusGuard};
-use http_body_util::BodyExt;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
-use serde_json::Value;
-
-type Http = Client<HttpConnector, Body>;
-
-fn client() -> Http {
-    Client::builder(TokioExecutor::new()).build_http()
-}
+use prometheus_api::{client, eventually, free_port, get, query, scalar, Http};
 
 /// A `prometheus` process and its scratch directory, gone with the test.
 struct Prometheus {
@@ -75,11 +67,6 @@ fn prometheus_installed() -> bool {
     found
 }
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
-}
-
 /// Starts Prometheus scraping `target` as `job` every `interval`, and waits
 /// until it is ready.
 async fn start_prometheus(
@@ -118,11 +105,15 @@ async fn start_prometheus(
         .spawn()
         .expect("prometheus starts");
     let prometheus = Prometheus { child, dir, addr };
-    let ready = eventually(Duration::from_secs(30), || async {
-        get(client, format!("http://{addr}/-/ready"))
-            .await
-            .filter(|(s, _)| *s == 200)
-    })
+    let ready = eventually(
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || async {
+            get(client, format!("http://{addr}/-/ready"))
+                .await
+                .filter(|(s, _)| *s == 200)
+        },
+    )
     .await;
     assert!(
         ready.is_some(),
@@ -130,72 +121,6 @@ async fn start_prometheus(
         prometheus.log()
     );
     prometheus
-}
-
-async fn get(client: &Http, url: String) -> Option<(u16, String)> {
-    let response = client.get(url.parse().ok()?).await.ok()?;
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.ok()?.to_bytes();
-    Some((status, String::from_utf8_lossy(&body).into_owned()))
-}
-
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// An instant query: each result's labels and value.
-async fn query(client: &Http, prometheus: &Prometheus, promql: &str) -> Vec<(Value, f64)> {
-    let url = format!(
-        "http://{}/api/v1/query?query={}",
-        prometheus.addr,
-        percent_encode(promql)
-    );
-    let Some((200, body)) = get(client, url).await else {
-        return Vec::new();
-    };
-    let json: Value = serde_json::from_str(&body).expect("the API answers JSON");
-    json["data"]["result"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| {
-            let value = r["value"][1]
-                .as_str()
-                .unwrap_or("NaN")
-                .parse()
-                .unwrap_or(f64::NAN);
-            (r["metric"].clone(), value)
-        })
-        .collect()
-}
-
-async fn scalar(client: &Http, prometheus: &Prometheus, promql: &str) -> Option<f64> {
-    query(client, prometheus, promql).await.first().map(|r| r.1)
-}
-
-/// Polls `check` every 100 ms until it returns `Some`, for at most `limit`.
-async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return Some(value);
-        }
-        if start.elapsed() >= limit {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// What a `/metrics` endpoint served: how many scrapes, and every body.
@@ -475,16 +400,20 @@ async fn hostile_input_keeps_the_target_up_and_every_line_is_a_series() {
     let client = client();
     let prometheus = start_prometheus(&client, "hostile", target, "1s").await;
     let lines = rendered.len() as f64;
-    let scraped = eventually(Duration::from_secs(20), || async {
-        let up = scalar(&client, &prometheus, "up{job=\"hostile\"}").await?;
-        let n = scalar(
-            &client,
-            &prometheus,
-            "scrape_samples_scraped{job=\"hostile\"}",
-        )
-        .await?;
-        Some((up, n))
-    })
+    let scraped = eventually(
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || async {
+            let up = scalar(&client, prometheus.addr, "up{job=\"hostile\"}").await?;
+            let n = scalar(
+                &client,
+                prometheus.addr,
+                "scrape_samples_scraped{job=\"hostile\"}",
+            )
+            .await?;
+            Some((up, n))
+        },
+    )
     .await;
     let (up, n) =
         scraped.unwrap_or_else(|| panic!("no scrape of the target: {}", prometheus.log()));
@@ -500,7 +429,7 @@ async fn hostile_input_keeps_the_target_up_and_every_line_is_a_series() {
     );
     let added = scalar(
         &client,
-        &prometheus,
+        prometheus.addr,
         "max_over_time(scrape_series_added{job=\"hostile\"}[1m])",
     )
     .await;
@@ -512,13 +441,17 @@ async fn hostile_input_keeps_the_target_up_and_every_line_is_a_series() {
     // series `up` and `scrape_*` left out).
     let promql = "count({__name__=~\".+\", job=\"hostile\", \
                   __name__!~\"up|scrape_(duration_seconds|samples_scraped|samples_post_metric_relabeling|series_added)\"})";
-    let stored = eventually(Duration::from_secs(10), || async {
-        scalar(&client, &prometheus, promql)
-            .await
-            .filter(|c| *c == lines)
-    })
+    let stored = eventually(
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || async {
+            scalar(&client, prometheus.addr, promql)
+                .await
+                .filter(|c| *c == lines)
+        },
+    )
     .await;
-    let last = scalar(&client, &prometheus, promql).await;
+    let last = scalar(&client, prometheus.addr, promql).await;
     assert_eq!(
         stored,
         Some(lines),
@@ -527,7 +460,7 @@ async fn hostile_input_keeps_the_target_up_and_every_line_is_a_series() {
     // The TSDB holds the hostile values exactly as they were recorded.
     let held = query(
         &client,
-        &prometheus,
+        prometheus.addr,
         "hostile_values_total{job=\"hostile\"}",
     )
     .await;
@@ -537,7 +470,7 @@ async fn hostile_input_keeps_the_target_up_and_every_line_is_a_series() {
         .collect();
     held_users.sort_unstable();
     assert_eq!(held_users, expected_users, "label values in Prometheus");
-    let same = query(&client, &prometheus, "same{job=\"hostile\"}").await;
+    let same = query(&client, prometheus.addr, "same{job=\"hostile\"}").await;
     assert_eq!(
         same.iter().map(|r| r.1).collect::<Vec<_>>(),
         [1.0],
@@ -566,9 +499,11 @@ async fn lossless_escaping_reaches_the_tsdb() {
     let (target, _served) = serve_guard(guard).await;
     let client = client();
     let prometheus = start_prometheus(&client, "escaping", target, "1s").await;
-    let total = eventually(Duration::from_secs(20), || async {
-        scalar(&client, &prometheus, "sum(logins_total)").await
-    })
+    let total = eventually(
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || async { scalar(&client, prometheus.addr, "sum(logins_total)").await },
+    )
     .await;
     assert_eq!(
         total,
@@ -576,9 +511,9 @@ async fn lossless_escaping_reaches_the_tsdb() {
         "sum(logins_total); log: {}",
         prometheus.log()
     );
-    let count = scalar(&client, &prometheus, "count(logins_total)").await;
+    let count = scalar(&client, prometheus.addr, "count(logins_total)").await;
     assert_eq!(count, Some(4.0), "count(logins_total)");
-    let held: BTreeMap<String, f64> = query(&client, &prometheus, "logins_total")
+    let held: BTreeMap<String, f64> = query(&client, prometheus.addr, "logins_total")
         .await
         .into_iter()
         .map(|(labels, v)| (labels["user"].as_str().unwrap_or_default().to_owned(), v))
@@ -764,7 +699,7 @@ async fn idle_timeout_shorter_than_the_scrape_interval_loses_nothing() {
     let scrapes = |n: u64| {
         let served = served.clone();
         async move {
-            eventually(Duration::from_secs(10), || {
+            eventually(Duration::from_secs(10), Duration::from_millis(100), || {
                 let served = served.clone();
                 async move { (served.scrapes.load(Ordering::SeqCst) >= n).then_some(()) }
             })
@@ -823,17 +758,21 @@ async fn idle_timeout_shorter_than_the_scrape_interval_loses_nothing() {
         prometheus.log()
     );
     let promql = "count(count_over_time(logins_total{job=\"idle\"}[1m]))";
-    let counted = eventually(Duration::from_secs(10), || async {
-        scalar(&client, &prometheus, promql)
-            .await
-            .filter(|c| *c == USERS as f64)
-    })
+    let counted = eventually(
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || async {
+            scalar(&client, prometheus.addr, promql)
+                .await
+                .filter(|c| *c == USERS as f64)
+        },
+    )
     .await;
-    let last = scalar(&client, &prometheus, promql).await;
+    let last = scalar(&client, prometheus.addr, promql).await;
     assert_eq!(counted, Some(USERS as f64), "{promql} (last {last:?})");
     let total = scalar(
         &client,
-        &prometheus,
+        prometheus.addr,
         "sum(max_over_time(logins_total{job=\"idle\"}[1m]))",
     )
     .await;
