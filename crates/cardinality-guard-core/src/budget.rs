@@ -13,7 +13,7 @@
 //! so a budget at its edge admits in batches rather than trading one series
 //! for another at every expiry.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use crate::config::{GlobalLimits, MetricPolicy, OnOverflow};
 use crate::normalize::take_slot;
@@ -21,7 +21,14 @@ use crate::report::{ratio, GlobalReport, OverflowReason};
 
 /// Budgets and figures over all guarded metrics.
 pub(crate) struct Global {
-    pub(crate) limits: GlobalLimits,
+    /// `global.max_series` (changed by a reload).
+    max_series: AtomicU64,
+    /// `global.max_metrics` (changed by a reload).
+    max_metrics: AtomicUsize,
+    /// `global.warn_interval` in ms (changed by a reload).
+    warn_interval_ms: AtomicU64,
+    /// `global.max_label_value_length` (changed by a reload).
+    max_value_length: AtomicUsize,
     reserved: AtomicU64,
     series: AtomicU64,
     metrics: AtomicUsize,
@@ -34,19 +41,55 @@ pub(crate) struct Global {
 
 impl Global {
     pub(crate) fn new(limits: GlobalLimits) -> Self {
-        Global {
-            limits,
+        let global = Global {
+            max_series: AtomicU64::new(0),
+            max_metrics: AtomicUsize::new(0),
+            warn_interval_ms: AtomicU64::new(0),
+            max_value_length: AtomicUsize::new(0),
             reserved: AtomicU64::new(0),
             series: AtomicU64::new(0),
             metrics: AtomicUsize::new(0),
             untracked: AtomicU64::new(0),
             invalid: AtomicU64::new(0),
-        }
+        };
+        global.set_limits(&limits);
+        global
+    }
+
+    /// Takes the limits of a (re)loaded config. A lower `max_series` admits
+    /// nothing new until the guard is under it; what is admitted stays.
+    pub(crate) fn set_limits(&self, limits: &GlobalLimits) {
+        self.max_series
+            .store(limits.max_series.get(), Ordering::Release);
+        self.max_metrics
+            .store(limits.max_metrics.get(), Ordering::Release);
+        self.warn_interval_ms.store(
+            u64::try_from(limits.warn_interval.as_millis()).unwrap_or(u64::MAX),
+            Ordering::Release,
+        );
+        self.max_value_length
+            .store(limits.max_label_value_length.get(), Ordering::Release);
+    }
+
+    pub(crate) fn max_series(&self) -> u64 {
+        self.max_series.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn max_metrics(&self) -> usize {
+        self.max_metrics.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn warn_interval_ms(&self) -> u64 {
+        self.warn_interval_ms.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn max_value_length(&self) -> usize {
+        self.max_value_length.load(Ordering::Relaxed)
     }
 
     /// Takes `cost` from the global budget if it fits, atomically.
     fn try_reserve(&self, cost: u64) -> bool {
-        let max = self.limits.max_series.get();
+        let max = self.max_series();
         self.reserved
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
                 r.checked_add(cost).filter(|&n| n <= max)
@@ -68,17 +111,17 @@ impl Global {
 
     /// Whether the global budget has a tenth (at least `cost`) free.
     fn has_slack(&self, cost: u64) -> bool {
-        let max = self.limits.max_series.get();
+        let max = self.max_series();
         self.reserved.load(Ordering::Acquire) + slack(max, cost) <= max
     }
 
     /// Whether `max_metrics` names are tracked already (names are never freed).
     pub(crate) fn metrics_full(&self) -> bool {
-        self.metrics.load(Ordering::Acquire) >= self.limits.max_metrics.get()
+        self.metrics.load(Ordering::Acquire) >= self.max_metrics()
     }
 
     pub(crate) fn try_add_metric(&self) -> bool {
-        take_slot(&self.metrics, self.limits.max_metrics.get())
+        take_slot(&self.metrics, self.max_metrics())
     }
 
     pub(crate) fn count_untracked(&self) {
@@ -91,13 +134,13 @@ impl Global {
 
     pub(crate) fn report(&self, tracked_label_sets: usize) -> GlobalReport {
         let series = self.series.load(Ordering::Acquire);
-        let limit = self.limits.max_series.get();
+        let limit = self.max_series();
         GlobalReport {
             series,
             series_limit: limit,
             utilization: ratio(series, limit),
             metrics: self.metrics.load(Ordering::Acquire),
-            max_metrics: self.limits.max_metrics.get(),
+            max_metrics: self.max_metrics(),
             untracked_registrations: self.untracked.load(Ordering::Relaxed),
             invalid_registrations: self.invalid.load(Ordering::Relaxed),
             tracked_label_sets,
@@ -117,12 +160,15 @@ fn slack(limit: u64, cost: u64) -> u64 {
 /// metric's lock, so reservations are never undone by a race.
 pub(crate) struct Budget {
     pub(crate) cost: u64,
+    /// `max_series` (changed by a reload).
+    max: AtomicU64,
     /// Reserved series regular label sets may take (the budget less the
     /// overflow series' room in fold mode).
-    admission_limit: u64,
+    admission_limit: AtomicU64,
     /// Whether the overflow series has room (in the metric and globally).
-    pub(crate) overflow_room: bool,
-    on_overflow: OnOverflow,
+    overflow_room: AtomicBool,
+    /// Whether the policy drops what does not fit (else it folds).
+    drops: AtomicBool,
     /// `OPEN`, or the reason the budget is closed.
     closed: AtomicU8,
     /// Reserved series of admitted label sets.
@@ -131,24 +177,94 @@ pub(crate) struct Budget {
 
 impl Budget {
     pub(crate) fn new(policy: &MetricPolicy, cost: u64, global: &Global) -> Self {
+        let budget = Budget {
+            cost,
+            max: AtomicU64::new(0),
+            admission_limit: AtomicU64::new(0),
+            overflow_room: AtomicBool::new(false),
+            drops: AtomicBool::new(false),
+            closed: AtomicU8::new(OPEN),
+            reserved: AtomicU64::new(0),
+        };
+        budget.configure(policy, global, false);
+        budget
+    }
+
+    /// Takes `policy`'s budget and overflow policy (at creation, and at a
+    /// reload, under the metric's lock). `overflow_live`: whether the
+    /// overflow series renders now (its room is then kept).
+    ///
+    /// Nothing admitted is given back: a budget lowered under what the metric
+    /// holds closes, and admits again once it is a tenth under it (with idle
+    /// expiry, as series expire). A raised budget opens at once if one more
+    /// label set fits. A metric turned from drop to fold gets its overflow
+    /// series' room only once the room fits beside what it holds; until
+    /// then it admits nothing and drops (the metric never exceeds its budget).
+    pub(crate) fn configure(&self, policy: &MetricPolicy, global: &Global, overflow_live: bool) {
         let max = policy.max_series.get();
         let folds = policy.on_overflow == OnOverflow::Fold;
-        let overflow_room = folds && cost <= max && global.try_reserve(cost);
-        // A fold metric whose overflow room did not fit globally can never
-        // admit anything either (it stays closed).
-        let closed = if folds && cost <= max && !overflow_room {
-            OverflowReason::GlobalLimit as u8
-        } else {
-            OPEN
-        };
-        Budget {
-            cost,
-            admission_limit: if folds { max.saturating_sub(cost) } else { max },
-            overflow_room,
-            on_overflow: policy.on_overflow,
-            closed: AtomicU8::new(closed),
-            reserved: AtomicU64::new(0),
+        self.max.store(max, Ordering::Release);
+        self.drops.store(!folds, Ordering::Release);
+        let had_room = self.overflow_room();
+        if !folds && had_room && !overflow_live {
+            // Drop: the room is given back unless the overflow series renders.
+            global.release(self.cost);
+            self.overflow_room.store(false, Ordering::Release);
         }
+        let room = self.take_room(global);
+        let limit = if folds || room {
+            max.saturating_sub(self.cost)
+        } else {
+            max
+        };
+        self.admission_limit.store(limit, Ordering::Release);
+        let used = self.reserved.load(Ordering::Acquire);
+        let closed = if folds && !room {
+            // No room for the overflow series: nothing is admitted either.
+            Some(match self.cost <= max && used + self.cost <= max {
+                true => OverflowReason::GlobalLimit,
+                false => OverflowReason::SeriesLimit,
+            })
+        } else if used + self.cost > limit {
+            Some(OverflowReason::SeriesLimit)
+        } else {
+            None
+        };
+        match closed {
+            Some(reason) => self.closed.store(reason as u8, Ordering::Release),
+            // Open if one more label set fits; a global closure stays for
+            // `maybe_reopen` to judge.
+            None => {
+                if self.closed() == Some(OverflowReason::SeriesLimit)
+                    || (self.closed() == Some(OverflowReason::GlobalLimit)
+                        && global.has_slack(self.cost))
+                {
+                    self.closed.store(OPEN, Ordering::Release);
+                }
+            }
+        }
+    }
+
+    /// In fold mode, reserves the overflow series' room if it has none and
+    /// it fits, in the metric (beside what it holds) and globally. Whether
+    /// the metric has the room now.
+    fn take_room(&self, global: &Global) -> bool {
+        if self.overflow_room() {
+            return true;
+        }
+        let max = self.max.load(Ordering::Acquire);
+        let used = self.reserved.load(Ordering::Acquire);
+        let fits = !self.drops.load(Ordering::Acquire)
+            && self.cost <= max
+            && used + self.cost <= max
+            && global.try_reserve(self.cost);
+        self.overflow_room.store(fits, Ordering::Release);
+        fits
+    }
+
+    /// Whether the overflow series has room (fold mode).
+    pub(crate) fn overflow_room(&self) -> bool {
+        self.overflow_room.load(Ordering::Acquire)
     }
 
     /// The reason the budget is closed, if it is (a lock-free read).
@@ -162,7 +278,7 @@ impl Budget {
             return Err(reason);
         }
         let used = self.reserved.load(Ordering::Acquire);
-        let reason = if used + self.cost > self.admission_limit {
+        let reason = if used + self.cost > self.admission_limit.load(Ordering::Acquire) {
             OverflowReason::SeriesLimit
         } else if !global.try_reserve(self.cost) {
             OverflowReason::GlobalLimit
@@ -180,21 +296,22 @@ impl Budget {
         global.release(self.cost);
     }
 
-    /// Reopens a closed budget once a tenth of it is free again.
+    /// Reopens a closed budget once a tenth of it is free again (a fold
+    /// metric without its overflow series' room first takes the room).
     pub(crate) fn maybe_reopen(&self, global: &Global) {
+        let Some(reason) = self.closed() else {
+            return;
+        };
+        let folds = !self.drops.load(Ordering::Acquire);
+        if folds && !self.take_room(global) {
+            return; // a fold metric without room for its overflow series stays closed
+        }
         let used = self.reserved.load(Ordering::Acquire);
-        let reopen = match self.closed() {
-            None => return,
-            Some(OverflowReason::SeriesLimit) => {
-                used + slack(self.admission_limit, self.cost) <= self.admission_limit
-            }
-            // A fold metric without room for its overflow series stays closed.
-            Some(OverflowReason::GlobalLimit) => {
-                (self.overflow_room || self.on_overflow == OnOverflow::Drop)
-                    && global.has_slack(self.cost)
-                    && used + self.cost <= self.admission_limit
-            }
-            Some(_) => false,
+        let limit = self.admission_limit.load(Ordering::Acquire);
+        let reopen = match reason {
+            OverflowReason::SeriesLimit => used + slack(limit, self.cost) <= limit,
+            OverflowReason::GlobalLimit => global.has_slack(self.cost) && used + self.cost <= limit,
+            _ => false,
         };
         if reopen {
             self.closed.store(OPEN, Ordering::Release);

@@ -17,7 +17,7 @@ impl Metric {
     /// series, gives their budget back, reclaims label values no series
     /// uses, and reopens a budget that freed up. True if any expired.
     pub(crate) fn sweep(&self, now_ms: u64, epoch: u64) -> bool {
-        let Some(timeout_ms) = self.idle_timeout_ms else {
+        let Some(timeout_ms) = self.idle_timeout_ms() else {
             return false;
         };
         let mut table = self.lock();
@@ -69,6 +69,7 @@ impl Metric {
                 let target = match self.place_locked(table, texts, None, reasons) {
                     Placed::Series(s) => Some(s),
                     Placed::Folded(target) => target,
+                    Placed::Stale => None, // `place_locked` decides under the lock: never stale
                 };
                 return series.redirect(target);
             }

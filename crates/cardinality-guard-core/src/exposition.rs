@@ -15,8 +15,9 @@ use crate::metric::Metric;
 use crate::normalize::{escape_help_into, label_text};
 use crate::report::{GlobalReport, OverflowReason};
 use crate::self_report::{
-    ADMITTED_TOTAL, COUNTERS, GAUGES, GLOBAL_SERIES, GLOBAL_SERIES_LIMIT, INVALID_METRIC,
-    LABEL_VALUES, METRICS, OVERFLOW_TOTAL, SERIES, SERIES_LIMIT, UNTRACKED_METRIC,
+    ReloadStatus, ADMITTED_TOTAL, CONFIG_LAST_RELOAD_SUCCESSFUL,
+    CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, COUNTERS, GAUGES, GLOBAL_SERIES, GLOBAL_SERIES_LIMIT,
+    INVALID_METRIC, LABEL_VALUES, METRICS, OVERFLOW_TOTAL, SERIES, SERIES_LIMIT, UNTRACKED_METRIC,
 };
 use crate::series::{Series, Storage};
 use crate::shape::MetricKind;
@@ -93,7 +94,7 @@ pub(crate) fn write_metric(
         (MetricKind::Histogram, None) => "histogram",
     };
     write_header(out, &metric.name, type_name, help);
-    let expiring = metric.idle_timeout_ms.is_some();
+    let expiring = metric.idle_timeout_ms().is_some();
     for series in table.values() {
         if expiring {
             series.scraped();
@@ -165,6 +166,7 @@ pub(crate) fn write_self_report(
     rendered: &[Rendered],
     global: &GlobalReport,
     global_labels: &[(String, String)],
+    reload: ReloadStatus,
 ) {
     // Global labels on every line, but the self-report's own labels win
     // (a global `metric` would otherwise repeat the key).
@@ -186,7 +188,7 @@ pub(crate) fn write_self_report(
         families.push((name, lines));
     };
     per_metric(SERIES, &|r| Some(r.series));
-    per_metric(SERIES_LIMIT, &|r| Some(r.metric.policy.max_series.get()));
+    per_metric(SERIES_LIMIT, &|r| Some(r.metric.policy().max_series.get()));
     per_metric(ADMITTED_TOTAL, &|r| Some(r.metric.report_admitted()));
     let mut overflow = Vec::new();
     let mut demand = Vec::new();
@@ -232,6 +234,16 @@ pub(crate) fn write_self_report(
     families.push((GLOBAL_SERIES_LIMIT, vec![(labels(&[]), limit)]));
     let metrics = global.metrics.to_string();
     families.push((METRICS, vec![(labels(&[]), metrics)]));
+    let successful = u8::from(reload.successful).to_string();
+    families.push((
+        CONFIG_LAST_RELOAD_SUCCESSFUL,
+        vec![(labels(&[]), successful)],
+    ));
+    let loaded_at = reload.success_timestamp.to_string();
+    families.push((
+        CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP,
+        vec![(labels(&[]), loaded_at)],
+    ));
 
     families.sort_by(|a, b| a.0.cmp(b.0));
     for (name, mut lines) in families {

@@ -9,6 +9,7 @@ use metrics_util::layers::Layer;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::registry::Registry;
+use crate::reload::ReloadError;
 use crate::report::{GlobalReport, Report};
 use crate::shape::{HistogramShapes, MetricKind};
 
@@ -214,7 +215,7 @@ pub struct GuardHandle {
 impl GuardHandle {
     pub(crate) fn bound(registry: Arc<Registry>) -> GuardHandle {
         GuardHandle {
-            fallback: Arc::new(registry.config.clone()),
+            fallback: registry.config(),
             slot: Arc::new(OnceLock::from(registry)),
         }
     }
@@ -267,13 +268,75 @@ impl GuardHandle {
             .map_or_else(Vec::new, |r| r.label_sets(kind, name, max))
     }
 
-    /// The configuration the guard enforces.
+    /// The configuration the guard enforces now (the last one reloaded).
     #[must_use]
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> Arc<Config> {
         match self.slot.get() {
-            Some(registry) => &registry.config,
-            None => &self.fallback,
+            Some(registry) => registry.config(),
+            None => self.fallback.clone(),
         }
+    }
+
+    /// Puts `config` in force without a restart: budgets, label limits,
+    /// pinned values, modes, overflow policies, idle timeouts and global
+    /// limits. All of it or, on an error, none of it.
+    ///
+    /// - A raised budget reopens its metric at once.
+    /// - A lowered one cuts nothing: the metric admits no new label set
+    ///   until it is under it again (with idle expiry, as series expire).
+    /// - A new label limit keeps the values live series hold and admits new
+    ///   ones while there is room.
+    /// - Registrations racing the reload are decided wholly under the old
+    ///   config or wholly under the new: budgets stay exact.
+    /// - Handles user code keeps go on updating the series they were given
+    ///   (an overflow series included) until they are registered again.
+    ///
+    /// The self-report publishes the outcome:
+    /// `cardinality_guard_config_last_reload_successful` (1 or 0) and
+    /// `cardinality_guard_config_last_reload_success_timestamp_seconds`.
+    ///
+    /// ```
+    /// use cardinality_guard_core::{Config, PrometheusGuard};
+    ///
+    /// let tight = Config::from_toml("[[metrics]]\nmatch = \"logins_total\"\nmax_series = 3\n", "guard.toml")?;
+    /// let (recorder, exporter) = PrometheusGuard::builder(tight).build()?;
+    /// let login = |user: u32| metrics::with_local_recorder(&recorder, || {
+    ///     metrics::counter!("logins_total", "user" => user.to_string()).increment(1);
+    /// });
+    /// (0..5).for_each(login);
+    /// assert_eq!(exporter.report().metric("logins_total").unwrap().label_sets, 2); // + overflow
+    ///
+    /// let roomy = Config::from_toml("[[metrics]]\nmatch = \"logins_total\"\nmax_series = 10\n", "guard.toml")?;
+    /// exporter.guard().reload(roomy)?;
+    /// (5..8).for_each(login);
+    /// assert_eq!(exporter.report().metric("logins_total").unwrap().label_sets, 5);
+    /// assert!(exporter.render().contains("cardinality_guard_config_last_reload_successful 1"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A [`ReloadError`] when the config can't apply to this guard (new
+    /// histogram buckets for a histogram that has series, new global
+    /// labels), or when the layer has not built its guard yet. The running
+    /// config then stays, and the self-report's
+    /// `cardinality_guard_config_last_reload_successful` turns 0.
+    pub fn reload(&self, config: Config) -> Result<(), ReloadError> {
+        let registry = self.slot.get().ok_or(ReloadError::NotBuilt)?;
+        registry.reload(Ok(config))
+    }
+
+    /// Reads the config file at `path` and puts it in force, as
+    /// [`reload`](Self::reload) does; e.g. on `SIGHUP`.
+    ///
+    /// # Errors
+    /// [`ReloadError::Config`] when the file can't be read or is invalid
+    /// (naming file, line and key), and the errors of
+    /// [`reload`](Self::reload). The running config then stays, and the
+    /// self-report's `cardinality_guard_config_last_reload_successful`
+    /// turns 0.
+    pub fn reload_file(&self, path: impl AsRef<std::path::Path>) -> Result<(), ReloadError> {
+        let registry = self.slot.get().ok_or(ReloadError::NotBuilt)?;
+        registry.reload_file(path.as_ref())
     }
 }
 

@@ -16,7 +16,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard};
 
 use dashmap::DashMap;
 use metrics::{Gauge, Key, Label, Recorder};
@@ -27,19 +27,47 @@ use crate::report::LabelReport;
 use crate::self_report;
 use crate::sketch::Sketch;
 
-/// One label key of one metric.
-pub(crate) struct LabelState {
-    name: String,
-    /// Distinct values allowed, pinned ones included; `None`: no limit.
+/// A label's limit and pinned values.
+struct Limit {
+    /// Distinct values allowed, pinned ones included; `None`: pinned values
+    /// alone, no limit.
     limit: Option<u64>,
     /// Shared with the policy (and every other metric it applies to).
     pinned: PinnedValues,
     /// Room for values that are not pinned.
     room: u64,
-    /// Admitted values, by a keyed 64-bit hash: 16 bytes each, whatever the
-    /// value's size. `None` for a label without a limit.
-    /// Each with the sweep number it was last used at (for reclaim).
-    admitted: Option<DashMap<u64, AtomicU64, BuildHasherDefault<PassThrough>>>,
+}
+
+impl Limit {
+    fn of(name: &str, policy: &MetricPolicy) -> Option<Limit> {
+        let limit = policy.label_limits.get(name).map(|l| l.get());
+        let pinned = policy.pinned.get(name).cloned();
+        if limit.is_none() && pinned.is_none() {
+            return None;
+        }
+        let pinned = pinned.unwrap_or_default();
+        Some(Limit {
+            room: limit.map_or(0, |l| l.saturating_sub(pinned.len() as u64)),
+            limit,
+            pinned,
+        })
+    }
+
+    /// The limit, if the label has one.
+    fn limited(limit: &Option<Limit>) -> Option<&Limit> {
+        limit.as_ref().filter(|l| l.limit.is_some())
+    }
+}
+
+/// One label key of one metric.
+pub(crate) struct LabelState {
+    name: String,
+    /// `None`: no limit. Replaced by a reload (under `decide`).
+    limit: RwLock<Option<Limit>>,
+    /// Admitted values (of a label with a limit), by a keyed 64-bit hash:
+    /// 16 bytes each, whatever the value's size. Each with the sweep number
+    /// it was last used at (for reclaim).
+    admitted: DashMap<u64, AtomicU64, BuildHasherDefault<PassThrough>>,
     hasher: RandomState,
     /// The highest demand estimate published to the gauge.
     published: AtomicU64,
@@ -53,16 +81,16 @@ pub(crate) struct LabelState {
 
 impl LabelState {
     fn new(name: &str, policy: &MetricPolicy) -> Self {
-        let limit = policy.label_limits.get(name).map(|l| l.get());
-        let pinned = policy.pinned.get(name).cloned().unwrap_or_default();
+        let state = LabelState::unlimited(name);
+        *state.limit.write().unwrap_or_else(|p| p.into_inner()) = Limit::of(name, policy);
+        state
+    }
+
+    fn unlimited(name: &str) -> Self {
         LabelState {
             name: name.to_owned(),
-            room: limit.map_or(0, |l| l.saturating_sub(pinned.len() as u64)),
-            limit,
-            pinned,
-            admitted: limit.map(|_| {
-                DashMap::with_capacity_and_hasher_and_shard_amount(0, Default::default(), 4)
-            }),
+            limit: RwLock::new(None),
+            admitted: DashMap::with_capacity_and_hasher_and_shard_amount(0, Default::default(), 4),
             hasher: RandomState::default(),
             published: AtomicU64::new(0),
             admitted_count: AtomicU64::new(0),
@@ -74,13 +102,54 @@ impl LabelState {
         }
     }
 
+    fn limit(&self) -> RwLockReadGuard<'_, Option<Limit>> {
+        self.limit.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes a reloaded policy's limit and pinned values. A label that
+    /// gets a limit admits the `values` its live label sets hold (they are
+    /// never cut), then new ones while there is room; a limit lowered under
+    /// the values admitted admits no new one until it is under it again
+    /// (with idle expiry, values no label set uses any more are forgotten).
+    fn configure(&self, policy: &MetricPolicy, values: &dyn Fn(&str) -> Vec<String>, epoch: u64) {
+        let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
+        let limit = Limit::of(&self.name, policy);
+        let was_limited = Limit::limited(&self.limit()).is_some();
+        match Limit::limited(&limit) {
+            None => self.admitted.clear(),
+            Some(limit) if !was_limited => {
+                for value in values(&self.name) {
+                    if !limit.pinned.contains(&value) {
+                        let hash = self.hasher.hash_one(&value);
+                        self.admitted.insert(hash, AtomicU64::new(epoch));
+                    }
+                }
+            }
+            Some(limit) => {
+                // Values pinned now take no room.
+                self.admitted.retain(|hash, _| {
+                    !limit
+                        .pinned
+                        .iter()
+                        .any(|p| self.hasher.hash_one(p) == *hash)
+                });
+            }
+        }
+        let count = self.admitted.len() as u64;
+        self.admitted_count.store(count, Ordering::Release);
+        let room = limit.as_ref().map_or(0, |l| l.room);
+        self.full.store(count >= room, Ordering::Release);
+        *self.limit.write().unwrap_or_else(|p| p.into_inner()) = limit;
+    }
+
     /// Whether `value` keeps its place (a decision taken once per value:
     /// values are only ever added, so a refused value stays refused).
     fn admits(&self, value: &str, epoch: u64) -> bool {
-        let Some(admitted) = &self.admitted else {
+        let limit = self.limit();
+        let Some(limit) = Limit::limited(&limit) else {
             return true;
         };
-        if value == LABEL_OVERFLOW || self.pinned.contains(value) {
+        if value == LABEL_OVERFLOW || limit.pinned.contains(value) {
             return true;
         }
         let hash = self.hasher.hash_one(value);
@@ -97,13 +166,13 @@ impl LabelState {
             return true;
         }
         let count = self.admitted_count.load(Ordering::Acquire);
-        if count >= self.room {
+        if count >= limit.room {
             self.full.store(true, Ordering::Release);
             return false;
         }
-        admitted.insert(hash, AtomicU64::new(epoch));
+        self.admitted.insert(hash, AtomicU64::new(epoch));
         self.admitted_count.store(count + 1, Ordering::Release);
-        if count + 1 == self.room {
+        if count + 1 == limit.room {
             self.full.store(true, Ordering::Release);
         }
         true
@@ -113,15 +182,14 @@ impl LabelState {
     /// when it is not admitted.
     fn mark_used(&self, hash: u64, epoch: u64) -> bool {
         self.admitted
-            .as_ref()
-            .and_then(|admitted| admitted.get(&hash))
+            .get(&hash)
             .map(|last| last.store(epoch, Ordering::Relaxed))
             .is_some()
     }
 
     /// Notes that an admitted label set still uses `value`.
     fn keep(&self, value: &str, epoch: u64) {
-        if self.admitted.is_some() {
+        if Limit::limited(&self.limit()).is_some() {
             self.mark_used(self.hasher.hash_one(value), epoch);
         }
     }
@@ -129,15 +197,17 @@ impl LabelState {
     /// Forgets values no admitted label set used in this sweep or the one
     /// before; reopens a full label once a tenth of its room is free.
     fn reclaim(&self, epoch: u64) {
-        let Some(admitted) = &self.admitted else {
+        let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
+        let limit = self.limit();
+        let Some(limit) = Limit::limited(&limit) else {
             return;
         };
-        let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
-        admitted.retain(|_, last| last.load(Ordering::Relaxed) + 1 >= epoch);
-        let count = admitted.len() as u64;
+        self.admitted
+            .retain(|_, last| last.load(Ordering::Relaxed) + 1 >= epoch);
+        let count = self.admitted.len() as u64;
         self.admitted_count.store(count, Ordering::Release);
-        let slack = (self.room / 10).max(1);
-        if self.full.load(Ordering::Acquire) && count + slack <= self.room {
+        let slack = (limit.room / 10).max(1);
+        if self.full.load(Ordering::Acquire) && count + slack <= limit.room {
             self.full.store(false, Ordering::Release);
         }
     }
@@ -163,14 +233,14 @@ impl LabelState {
     }
 
     fn report(&self) -> LabelReport {
+        let limit = self.limit();
         LabelReport {
             name: self.name.clone(),
             demand: self.demand.estimate(),
-            limit: self.limit,
-            values: self
-                .limit
-                .map(|_| self.admitted_count.load(Ordering::Acquire) + self.pinned.len() as u64),
-            pinned: self.pinned.len(),
+            limit: limit.as_ref().and_then(|l| l.limit),
+            values: Limit::limited(&limit)
+                .map(|l| self.admitted_count.load(Ordering::Acquire) + l.pinned.len() as u64),
+            pinned: limit.as_ref().map_or(0, |l| l.pinned.len()),
             folded: self.folded.load(Ordering::Relaxed),
         }
     }
@@ -205,7 +275,8 @@ pub(crate) struct MetricLabels {
     slots: Box<[OnceLock<LabelState>]>,
     /// Serializes filling a slot.
     fill: Mutex<()>,
-    policy: MetricPolicy,
+    /// The policy new labels take their limits from (replaced by a reload).
+    policy: RwLock<MetricPolicy>,
     /// The guard's current sweep number.
     epoch: AtomicU64,
 }
@@ -226,7 +297,7 @@ impl MetricLabels {
         MetricLabels {
             slots,
             fill: Mutex::new(()),
-            policy: policy.clone(),
+            policy: RwLock::new(policy.clone()),
             epoch: AtomicU64::new(0),
         }
     }
@@ -252,7 +323,39 @@ impl MetricLabels {
             return Some(state);
         }
         let slot = self.slots.iter().find(|s| s.get().is_none())?;
-        Some(slot.get_or_init(|| LabelState::new(label, &self.policy)))
+        let policy = self.policy.read().unwrap_or_else(|p| p.into_inner());
+        Some(slot.get_or_init(|| LabelState::new(label, &policy)))
+    }
+
+    /// Takes a reloaded policy's label limits and pinned values (under the
+    /// metric's lock; `values(label)`: the values of `label` its admitted
+    /// label sets hold). Returns the labels that get a limit but can't be
+    /// tracked: every slot (`max_labels_per_metric`) is taken by others.
+    pub(crate) fn configure(
+        &self,
+        policy: &MetricPolicy,
+        values: &dyn Fn(&str) -> Vec<String>,
+    ) -> Vec<String> {
+        let _serialized = self.fill.lock().unwrap_or_else(|p| p.into_inner());
+        *self.policy.write().unwrap_or_else(|p| p.into_inner()) = policy.clone();
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        for state in self.states() {
+            state.configure(policy, values, epoch);
+        }
+        let mut untracked = Vec::new();
+        for name in policy.label_limits.keys().chain(policy.pinned.keys()) {
+            if self.find(name).is_some() {
+                continue;
+            }
+            match self.slots.iter().find(|s| s.get().is_none()) {
+                Some(slot) => {
+                    let state = slot.get_or_init(|| LabelState::unlimited(name));
+                    state.configure(policy, values, epoch);
+                }
+                None => untracked.push(name.clone()),
+            }
+        }
+        untracked
     }
 
     /// Observes the demand of every tracked label of `key` (normalized) and

@@ -46,6 +46,7 @@ mod metric;
 mod normalize;
 mod prometheus;
 mod registry;
+mod reload;
 mod report;
 pub mod self_report;
 mod series;
@@ -87,5 +88,6 @@ pub use prometheus::{
     install, prometheus_builder, GuardRecorder, InstallError, PrometheusGuard,
     PrometheusGuardBuilder,
 };
+pub use reload::ReloadError;
 pub use report::{GlobalReport, LabelReport, MetricReport, OverflowCounts, OverflowReason, Report};
 pub use shape::{HistogramShape, HistogramShapes, MetricKind, DEFAULT_QUANTILES};

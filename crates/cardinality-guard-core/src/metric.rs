@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use metrics::{Key, Label, Level, Metadata, Recorder};
@@ -48,16 +48,27 @@ pub(crate) enum Placed {
     Series(Arc<Series>),
     /// Folded into the overflow series, or dropped (`None`).
     Folded(Option<Arc<Series>>),
+    /// A reload changed the metric's settings since the registration read
+    /// them: decide again.
+    Stale,
 }
 
 pub(crate) struct Metric {
     pub(crate) name: String,
     pub(crate) kind: MetricKind,
-    pub(crate) policy: MetricPolicy,
-    pub(crate) rules: LabelRules,
+    /// Its policy; a reload replaces it (under the table's lock).
+    policy: RwLock<Arc<MetricPolicy>>,
+    /// `policy.mode == Enforce`, for lock-free reads.
+    enforce: AtomicBool,
+    /// Bumped (under the table's lock) by every reload: a registration
+    /// decided under older settings decides again.
+    generation: AtomicU64,
+    /// The label key its kind renders itself (`le`, `quantile`).
+    own_key: Option<&'static str>,
     /// Stage 1: label limits, pinned values, demand.
     pub(crate) labels: MetricLabels,
-    pub(crate) idle_timeout_ms: Option<u64>,
+    /// Its idle timeout in ms; 0: its label sets do not expire.
+    idle_timeout_ms: AtomicU64,
     /// On the Prometheus path, for histograms: how they render.
     pub(crate) histogram: Option<HistogramStore>,
     pub(crate) budget: Budget,
@@ -93,7 +104,7 @@ pub(crate) struct MetricParts {
     pub(crate) kind: MetricKind,
     pub(crate) policy: MetricPolicy,
     pub(crate) cost: u64,
-    pub(crate) rules: LabelRules,
+    pub(crate) own_key: Option<&'static str>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) histogram: Option<HistogramStore>,
     pub(crate) max_labels: usize,
@@ -110,11 +121,11 @@ impl Metric {
             budget: Budget::new(&parts.policy, parts.cost, &env.global),
             name: parts.name,
             kind: parts.kind,
-            policy: parts.policy,
-            rules: parts.rules,
-            idle_timeout_ms: parts
-                .idle_timeout
-                .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)),
+            enforce: AtomicBool::new(parts.policy.mode == Mode::Enforce),
+            policy: RwLock::new(Arc::new(parts.policy)),
+            generation: AtomicU64::new(0),
+            own_key: parts.own_key,
+            idle_timeout_ms: AtomicU64::new(timeout_ms(parts.idle_timeout)),
             histogram: parts.histogram,
             env,
             table: Mutex::new(Table::new()),
@@ -138,7 +149,85 @@ impl Metric {
     }
 
     pub(crate) fn enforces(&self) -> bool {
-        self.policy.mode == Mode::Enforce
+        self.enforce.load(Ordering::Acquire)
+    }
+
+    /// Its policy as it is now.
+    pub(crate) fn policy(&self) -> Arc<MetricPolicy> {
+        self.policy
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Its idle timeout in ms, if its label sets expire.
+    pub(crate) fn idle_timeout_ms(&self) -> Option<u64> {
+        Some(self.idle_timeout_ms.load(Ordering::Acquire)).filter(|&ms| ms > 0)
+    }
+
+    /// Its settings' generation (read before the settings a registration
+    /// decides by).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// How its labels render (the global value-length limit as it is now).
+    pub(crate) fn rules(&self) -> LabelRules {
+        LabelRules {
+            own_key: self.own_key,
+            max_value_length: self.env.global.max_value_length(),
+        }
+    }
+
+    /// Takes a reloaded `policy` (`idle_timeout`: `None` over another
+    /// recorder): all at once under the table's lock, so every admission
+    /// is decided wholly under the old settings or wholly under the new.
+    /// Admitted series stay; see [`Budget::configure`].
+    pub(crate) fn reconfigure(&self, policy: MetricPolicy, idle_timeout: Option<Duration>) {
+        let table = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let values = |label: &str| -> Vec<String> {
+            table
+                .values()
+                .filter(|s| !s.overflow && s.shadow_reasons == 0)
+                .filter_map(|s| {
+                    s.key
+                        .labels()
+                        .find(|l| l.key() == label)
+                        .map(|l| l.value().to_owned())
+                })
+                .collect()
+        };
+        let untracked = self.labels.configure(&policy, &values);
+        if !untracked.is_empty() {
+            tracing::warn!(
+                metric = %self.name,
+                labels = ?untracked,
+                "cardinality guard: reloaded label limits can't apply to labels {untracked:?} \
+                 of metric {}: it already tracks `max_labels_per_metric` other labels",
+                self.name
+            );
+        }
+        let overflow_live = self.overflow_live.load(Ordering::Acquire);
+        self.budget
+            .configure(&policy, &self.env.global, overflow_live);
+        let enforce = policy.mode == Mode::Enforce;
+        if enforce && !self.enforces() {
+            // Shadow mode stored label sets enforce would have folded
+            // without remembering their keys; enforce's closed fast path
+            // relies on every stored label set's own key leading to it.
+            for series in table.values().filter(|s| !s.overflow) {
+                self.spellings.remember_own(series);
+            }
+        }
+        self.enforce.store(enforce, Ordering::Release);
+        self.idle_timeout_ms
+            .store(timeout_ms(idle_timeout), Ordering::Release);
+        if let Some(gauges) = &self.gauges {
+            gauges.set_limit(policy.max_series.get());
+        }
+        *self.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
+        drop(table);
     }
 
     /// Budget, then storage, for a normalized `key` (in enforce mode
@@ -146,10 +235,21 @@ impl Metric {
     /// `reasons` already holds what normalizing and the label limits did;
     /// every reason is counted once the lock is released. In shadow mode,
     /// `rewritten` is the label set enforce would have made of `key`.
-    pub(crate) fn place(&self, key: &Key, rewritten: Option<&Key>, mut reasons: Reasons) -> Placed {
+    /// `generation`: of the settings the registration was decided by so
+    /// far (`Placed::Stale` if a reload changed them since).
+    pub(crate) fn place(
+        &self,
+        key: &Key,
+        rewritten: Option<&Key>,
+        mut reasons: Reasons,
+        generation: u64,
+    ) -> Placed {
         let texts = LabelTexts::of(key, &self.env.global_labels);
         let placed = {
             let mut table = self.lock();
+            if self.generation.load(Ordering::Acquire) != generation {
+                return Placed::Stale;
+            }
             self.place_locked(&mut table, texts, rewritten, &mut reasons)
         };
         self.count(reasons);
@@ -165,7 +265,9 @@ impl Metric {
     ) -> Placed {
         if let Some(series) = table.get(texts.identity.as_str()) {
             // Another spelling, or a race; in shadow mode, counted again.
-            reasons.0 |= series.shadow_reasons;
+            if !self.enforces() {
+                reasons.0 |= series.shadow_reasons;
+            }
             return Placed::Series(series.clone());
         }
         if self.enforces() {
@@ -307,7 +409,7 @@ impl Metric {
     }
 
     pub(crate) fn fold_target_locked(&self, table: &mut Table) -> Option<Arc<Series>> {
-        if self.policy.on_overflow == OnOverflow::Drop || !self.budget.overflow_room {
+        if self.policy().on_overflow == OnOverflow::Drop || !self.budget.overflow_room() {
             return None;
         }
         let series = self.overflow.get_or_init(|| {
@@ -370,7 +472,8 @@ impl Metric {
         let label_sets = self.label_sets.load(Ordering::Acquire);
         let series = (label_sets + u64::from(overflow_live)) * self.budget.cost;
         let overflow = self.overflow_counts();
-        let limit = self.policy.max_series.get();
+        let policy = self.policy();
+        let limit = policy.max_series.get();
         let labels = self.labels.report();
         let blame = (overflow.total() > 0)
             .then(|| labels.first().map(|l| l.name.clone()))
@@ -388,13 +491,20 @@ impl Metric {
             overflow_series: overflow_live,
             overflow,
             admitted: self.admitted.load(Ordering::Relaxed),
-            on_overflow: self.policy.on_overflow,
-            mode: self.policy.mode,
-            idle_timeout_seconds: self.idle_timeout_ms.map(|ms| ms as f64 / 1000.0),
+            on_overflow: policy.on_overflow,
+            mode: policy.mode,
+            idle_timeout_seconds: self.idle_timeout_ms().map(|ms| ms as f64 / 1000.0),
             expired: self.expired.load(Ordering::Relaxed),
             revived: self.revived.load(Ordering::Relaxed),
         }
     }
+}
+
+/// An idle timeout in ms (at least 1); 0 for none.
+fn timeout_ms(timeout: Option<Duration>) -> u64 {
+    timeout.map_or(0, |t| {
+        u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)
+    })
 }
 
 /// The reasons that fold a label set (what shadow mode counts again at

@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::guard::GuardHandle;
 use crate::registry::Registry;
+use crate::reload::ReloadError;
 use crate::report::Report;
 use crate::shape::HistogramShapes;
 
@@ -135,6 +136,25 @@ impl PrometheusGuard {
         self.registry.report()
     }
 
+    /// Puts `config` in force without a restart: see [`GuardHandle::reload`].
+    ///
+    /// # Errors
+    /// A [`ReloadError`] when the config can't apply to this guard; the
+    /// running config then stays.
+    pub fn reload(&self, config: Config) -> Result<(), ReloadError> {
+        self.guard.reload(config)
+    }
+
+    /// Reads the config file at `path` and puts it in force: see
+    /// [`GuardHandle::reload_file`].
+    ///
+    /// # Errors
+    /// [`ReloadError::Config`] for a file that can't be read or is invalid
+    /// (naming file, line and key), and the errors of [`reload`](Self::reload).
+    pub fn reload_file(&self, path: impl AsRef<std::path::Path>) -> Result<(), ReloadError> {
+        self.guard.reload_file(path)
+    }
+
     /// The guard's handle (reports and label sets, e.g. for the report endpoint).
     #[must_use]
     pub fn guard(&self) -> &GuardHandle {
@@ -201,12 +221,10 @@ impl PrometheusGuardBuilder {
     /// leaves room for settings that can fail.
     pub fn build(self) -> Result<(GuardRecorder, PrometheusGuard), InstallError> {
         let shapes = HistogramShapes::from_config(&self.config.histograms);
-        let sweep = self.config.sweep_interval();
         let registry = Arc::new(Registry::new(self.config, shapes, self.clock, None));
-        let upkeep = self.upkeep_interval.map(|every| {
-            let every = sweep.map_or(every, |sweep| every.min(sweep));
-            Arc::new(Upkeep::start(Arc::downgrade(&registry), every))
-        });
+        let upkeep = self
+            .upkeep_interval
+            .map(|every| Arc::new(Upkeep::start(Arc::downgrade(&registry), every)));
         let handle = PrometheusGuard {
             guard: GuardHandle::bound(registry.clone()),
             registry: registry.clone(),
@@ -299,16 +317,23 @@ struct Upkeep {
 }
 
 impl Upkeep {
+    /// Runs upkeep every `every`, or as often as the idle timeouts in force
+    /// need (a reload may shorten them).
     fn start(registry: std::sync::Weak<Registry>, every: Duration) -> Upkeep {
         let (stop, stopped) = mpsc::channel::<()>();
         let spawned = std::thread::Builder::new()
             .name("cardinality-guard-upkeep".into())
-            .spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    match registry.upgrade() {
-                        Some(registry) => registry.upkeep(),
-                        None => return,
-                    }
+            .spawn(move || loop {
+                let next = match registry.upgrade() {
+                    Some(registry) => registry.upkeep_interval(every),
+                    None => return,
+                };
+                if !matches!(stopped.recv_timeout(next), Err(RecvTimeoutError::Timeout)) {
+                    return; // stopped
+                }
+                match registry.upgrade() {
+                    Some(registry) => registry.upkeep(),
+                    None => return,
                 }
             });
         // Without a thread, samples are still drained at every render.

@@ -19,7 +19,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Recorder};
@@ -30,9 +31,9 @@ use crate::clock::{Clock, Timeline};
 use crate::config::Config;
 use crate::exposition::{write_metric, write_self_report, Rendered};
 use crate::metric::{Env, Metric, MetricParts, Placed};
-use crate::normalize::{is_sorted, metric_name, take_slot, LabelRules};
+use crate::normalize::{is_sorted, metric_name, take_slot};
 use crate::report::{OverflowReason, Reasons, Report};
-use crate::self_report::GlobalGauges;
+use crate::self_report::{GlobalGauges, ReloadStatus};
 use crate::series::Series;
 use crate::shape::{
     HistogramShape, HistogramShapes, HistogramStore, MetricKind, DEFAULT_QUANTILES,
@@ -42,9 +43,18 @@ use crate::spellings::Spellings;
 /// The exporter's default summary quantiles.
 const QUANTILES: [f64; DEFAULT_QUANTILES] = [0.0, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0];
 
+/// What the guard was configured with; a reload replaces it whole.
+pub(crate) struct Settings {
+    pub(crate) config: Arc<Config>,
+    pub(crate) shapes: HistogramShapes,
+}
+
 pub(crate) struct Registry {
-    pub(crate) config: Config,
-    shapes: HistogramShapes,
+    settings: RwLock<Arc<Settings>>,
+    /// Serializes reloads.
+    pub(crate) reloading: Mutex<()>,
+    /// The outcome of the last (re)load, for the self-report.
+    reload_status: Mutex<ReloadStatus>,
     pub(crate) env: Arc<Env>,
     /// Metrics by rendered name.
     metrics: DashMap<String, Arc<Metric>, foldhash::fast::RandomState>,
@@ -70,9 +80,10 @@ impl Registry {
         clock: Clock,
         inner: Option<Arc<dyn Recorder + Send + Sync>>,
     ) -> Registry {
-        let gauges = inner
-            .as_deref()
-            .map(|r| GlobalGauges::register(r, config.global.max_series.get()));
+        let loaded = ReloadStatus::loaded_now();
+        let gauges = inner.as_deref().map(|r| {
+            GlobalGauges::register(r, config.global.max_series.get(), loaded.success_timestamp)
+        });
         let env = Env {
             global: Global::new(config.global),
             time: Timeline::new(clock),
@@ -87,8 +98,12 @@ impl Registry {
         };
         Registry {
             lookup: [(); 3].map(|()| Arc::new(Spellings::new(config.global.max_series.get()))),
-            config,
-            shapes,
+            settings: RwLock::new(Arc::new(Settings {
+                config: Arc::new(config),
+                shapes,
+            })),
+            reloading: Mutex::new(()),
+            reload_status: Mutex::new(loaded),
             env: Arc::new(env),
             metrics: DashMap::default(),
             claims: Mutex::new(HashMap::new()),
@@ -97,6 +112,56 @@ impl Registry {
             sweeps: Mutex::new(0),
             render_size: AtomicUsize::new(0),
         }
+    }
+
+    /// The settings in force.
+    pub(crate) fn settings(&self) -> Arc<Settings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The config in force.
+    pub(crate) fn config(&self) -> Arc<Config> {
+        self.settings().config.clone()
+    }
+
+    pub(crate) fn set_settings(&self, config: Config, shapes: HistogramShapes) {
+        let settings = Arc::new(Settings {
+            config: Arc::new(config),
+            shapes,
+        });
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
+    }
+
+    /// Records a reload's outcome (at `now`, Unix seconds).
+    pub(crate) fn record_reload(&self, successful: bool, now: f64) {
+        let mut status = self.reload_status.lock().unwrap_or_else(|p| p.into_inner());
+        status.successful = successful;
+        if successful {
+            status.success_timestamp = now;
+        }
+        if let Some(gauges) = &self.env.gauges {
+            gauges.reloaded(&status);
+        }
+    }
+
+    pub(crate) fn reload_status(&self) -> ReloadStatus {
+        *self.reload_status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Held while metrics are created (and while a reload applies).
+    pub(crate) fn lock_claims(&self) -> MutexGuard<'_, HashMap<String, String>> {
+        self.claims.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How often upkeep runs: `every`, or more often when idle timeouts
+    /// need it (as the config in force says).
+    pub(crate) fn upkeep_interval(&self, every: Duration) -> Duration {
+        self.config()
+            .sweep_interval()
+            .map_or(every, |sweep| every.min(sweep))
     }
 
     /// The handle (`handle` of the series) for `key` of `kind`: its own
@@ -160,9 +225,23 @@ impl Registry {
                 return None;
             }
         };
+        // Steps 3 to 5 decide under one generation of the metric's settings;
+        // a reload in between makes them decide again.
+        loop {
+            if let Some(placed) = self.place(&metric, key, admissions) {
+                return placed;
+            }
+        }
+    }
+
+    /// Steps 3 to 5 for `key` in `metric`: `None` when a reload changed the
+    /// metric's settings meanwhile.
+    fn place(&self, metric: &Metric, key: &Key, admissions: u64) -> Option<Option<Arc<Series>>> {
+        let generation = metric.generation();
+        let kind = metric.kind;
         // 3. The labels, as they render.
         let mut reasons = Reasons::default();
-        let (key_rendered, changes) = metric.rules.apply(key, &metric.name);
+        let (key_rendered, changes) = metric.rules().apply(key, &metric.name);
         if changes.invalid {
             reasons.add(OverflowReason::Invalid);
         }
@@ -172,7 +251,7 @@ impl Registry {
         // 4. Label limits.
         let inner = self.env.inner.as_deref().map(|r| r as &dyn Recorder);
         let rewritten = metric.labels.apply(&key_rendered, &metric.name, inner);
-        let enforces = metric.policy.mode == crate::config::Mode::Enforce;
+        let enforces = metric.enforces();
         let mut placed_key = &*key_rendered;
         if let Some(rewritten) = &rewritten {
             reasons.add(OverflowReason::LabelLimit);
@@ -195,14 +274,17 @@ impl Registry {
                     .flatten();
                 if let Some(series) = found {
                     metric.count(reasons);
-                    return Some(series);
+                    return Some(Some(series));
+                }
+                if metric.generation() != generation {
+                    return None; // reloaded meanwhile
                 }
                 reasons.add(reason);
                 metric.count(reasons);
-                return metric.fold_target();
+                return Some(metric.fold_target());
             }
         }
-        match metric.place(placed_key, would_be, reasons) {
+        match metric.place(placed_key, would_be, reasons, generation) {
             Placed::Series(series) => {
                 // The spelling user code used, only when nothing was
                 // changed or counted, so what is counted is counted at
@@ -210,9 +292,10 @@ impl Registry {
                 if series.shadow_reasons == 0 && reasons.is_empty() && *key != series.key {
                     self.lookup[kind as usize].remember(key, &series);
                 }
-                Some(series)
+                Some(Some(series))
             }
-            Placed::Folded(target) => target,
+            Placed::Folded(target) => Some(target),
+            Placed::Stale => None,
         }
     }
 
@@ -241,14 +324,17 @@ impl Registry {
             LAST_METRIC.with(|last| *last.borrow_mut() = Arc::downgrade(&m));
             return found(&m);
         }
-        let mut claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+        let mut claims = self.lock_claims();
         if let Some(m) = self.metrics.get(name) {
             return found(&m);
         }
+        let settings = self.settings();
+        let config = &settings.config;
         if self.env.global.metrics_full() {
             return Err(OverflowReason::MaxMetrics); // checked again under the lock: exact
         }
-        let histogram = (kind == MetricKind::Histogram).then(|| self.histogram_store(name));
+        let histogram = (kind == MetricKind::Histogram)
+            .then(|| Registry::histogram_store_of(config, &settings.shapes, name));
         let samples = sample_names(name, histogram.as_ref());
         if samples.iter().any(|s| claims.contains_key(s)) {
             return Err(OverflowReason::Invalid); // another family renders one of them
@@ -261,7 +347,7 @@ impl Registry {
             Some(HistogramStore::Summary(_)) => Some("quantile"),
             None => None,
         };
-        let policy = self.config.policy_for(name);
+        let policy = config.policy_for(name);
         let idle_timeout = match self.env.inner {
             Some(_) => None, // over another recorder, nothing expires
             None => policy.idle_timeout,
@@ -270,14 +356,11 @@ impl Registry {
             name: name.to_owned(),
             kind,
             policy,
-            cost: self.shapes.series_per_label_set(kind, name),
-            rules: LabelRules {
-                own_key,
-                max_value_length: self.config.global.max_label_value_length.get(),
-            },
+            cost: settings.shapes.series_per_label_set(kind, name),
+            own_key,
             idle_timeout,
             histogram: histogram.filter(|_| self.env.inner.is_none()),
-            max_labels: self.config.global.max_labels_per_metric.get(),
+            max_labels: config.global.max_labels_per_metric.get(),
         };
         let metric = Metric::new(parts, self.env.clone(), self.lookup[kind as usize].clone());
         for sample in samples {
@@ -292,11 +375,14 @@ impl Registry {
 
     /// How the histogram `name` renders. Over another recorder only its
     /// shape matters (the bounds are that recorder's).
-    fn histogram_store(&self, name: &str) -> HistogramStore {
-        match self.shapes.shape_for(name) {
+    pub(crate) fn histogram_store_of(
+        config: &Config,
+        shapes: &HistogramShapes,
+        name: &str,
+    ) -> HistogramStore {
+        match shapes.shape_for(name) {
             HistogramShape::Buckets(_) => {
-                let bounds = self
-                    .config
+                let bounds = config
                     .histograms
                     .buckets_for(name)
                     .map_or_else(|| Arc::from([1.0_f64]), |b| b.bounds().into());
@@ -317,7 +403,7 @@ impl Registry {
         if self.descriptions.contains_key(&*rendered) {
             return true;
         }
-        let room = self.config.global.max_metrics.get().saturating_mul(3);
+        let room = self.env.global.max_metrics().saturating_mul(3);
         if !take_slot(&self.described, room) {
             return false;
         }
@@ -334,7 +420,7 @@ impl Registry {
     }
 
     fn sweep(&self, metrics: &[Arc<Metric>]) {
-        if !self.config.expires() || self.env.inner.is_some() {
+        if !self.config().expires() || self.env.inner.is_some() {
             return;
         }
         let mut sweeps = self.sweeps.lock().unwrap_or_else(|p| p.into_inner());
@@ -351,7 +437,7 @@ impl Registry {
         }
     }
 
-    fn all_metrics(&self) -> Vec<Arc<Metric>> {
+    pub(crate) fn all_metrics(&self) -> Vec<Arc<Metric>> {
         let mut metrics: Vec<Arc<Metric>> = self.metrics.iter().map(|m| m.clone()).collect();
         metrics.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         metrics
@@ -372,7 +458,14 @@ impl Registry {
             rendered.push(Rendered { metric, series });
         }
         let global = self.env.global.report(0);
-        write_self_report(&mut out, &rendered, &global, &self.env.global_labels);
+        let reload = self.reload_status();
+        write_self_report(
+            &mut out,
+            &rendered,
+            &global,
+            &self.env.global_labels,
+            reload,
+        );
         self.render_size.store(out.len(), Ordering::Relaxed);
         out
     }

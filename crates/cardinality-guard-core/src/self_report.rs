@@ -11,6 +11,32 @@ use metrics::{Counter, Gauge, Key, KeyName, Label, Level, Metadata, Recorder, Sh
 
 use crate::report::OverflowReason;
 
+/// The outcome of the last (re)load of the config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ReloadStatus {
+    /// Whether the last reload succeeded (true after the first load).
+    pub(crate) successful: bool,
+    /// When the running config was loaded: Unix seconds.
+    pub(crate) success_timestamp: f64,
+}
+
+impl ReloadStatus {
+    /// A config loaded now.
+    pub(crate) fn loaded_now() -> ReloadStatus {
+        ReloadStatus {
+            successful: true,
+            success_timestamp: unix_seconds(),
+        }
+    }
+}
+
+/// The wall time in Unix seconds (ms precision).
+pub(crate) fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| (d.as_millis() as f64) / 1000.0)
+}
+
 /// The guard's namespace: user metrics with such names are refused.
 pub const RESERVED_PREFIX: &str = "cardinality_guard_";
 /// `cardinality_guard_series{metric}`: exported series the metric holds now.
@@ -28,6 +54,13 @@ pub const GLOBAL_SERIES: &str = "cardinality_guard_global_series";
 pub const GLOBAL_SERIES_LIMIT: &str = "cardinality_guard_global_series_limit";
 /// `cardinality_guard_metrics`: distinct metric names tracked.
 pub const METRICS: &str = "cardinality_guard_metrics";
+/// `cardinality_guard_config_last_reload_successful`: 1 if the last
+/// (re)load of the config succeeded, else 0 (Prometheus' own convention).
+pub const CONFIG_LAST_RELOAD_SUCCESSFUL: &str = "cardinality_guard_config_last_reload_successful";
+/// `cardinality_guard_config_last_reload_success_timestamp_seconds`: when
+/// the running config was loaded (Unix time, seconds).
+pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP: &str =
+    "cardinality_guard_config_last_reload_success_timestamp_seconds";
 /// The `metric` label value under which registrations of metric names beyond
 /// `global.max_metrics` are counted (their own names are unbounded).
 pub const UNTRACKED_METRIC: &str = "__untracked__";
@@ -39,7 +72,7 @@ pub const INVALID_METRIC: &str = "__invalid__";
 pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
 
 /// Every self-report gauge, with its `# HELP` text.
-pub(crate) const GAUGES: [(&str, &str); 6] = [
+pub(crate) const GAUGES: [(&str, &str); 8] = [
     (
         SERIES,
         "Exported series the metric holds now, its overflow series included.",
@@ -60,6 +93,14 @@ pub(crate) const GAUGES: [(&str, &str); 6] = [
     (
         LABEL_VALUES,
         "Estimated distinct values seen per label of a metric (demand, folded values included).",
+    ),
+    (
+        CONFIG_LAST_RELOAD_SUCCESSFUL,
+        "Whether the last reload of the cardinality guard's config succeeded (1) or not (0).",
+    ),
+    (
+        CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP,
+        "When the cardinality guard's running config was loaded, in Unix seconds.",
     ),
 ];
 
@@ -117,8 +158,8 @@ fn overflow_counter(inner: &dyn Recorder, metric: &str, reason: OverflowReason) 
 /// Over another recorder: the self-report handles of one metric.
 pub(crate) struct MetricGauges {
     series: Gauge,
-    /// Kept with the others; the limit never changes after it is set.
-    _limit: Gauge,
+    /// Set at registration and at every reload.
+    limit: Gauge,
     admitted: Counter,
     overflow: [OnceLock<Counter>; OverflowReason::COUNT],
 }
@@ -127,7 +168,7 @@ impl MetricGauges {
     pub(crate) fn register(inner: &dyn Recorder, metric: &str, limit: u64) -> Self {
         let label = || vec![Label::new("metric", metric.to_owned())];
         MetricGauges {
-            _limit: gauge_set(inner, SERIES_LIMIT, label(), limit as f64),
+            limit: gauge_set(inner, SERIES_LIMIT, label(), limit as f64),
             // Registration alone renders it (as 0); series only move by
             // `increment`, applied atomically, so concurrent admissions
             // cannot publish a stale value.
@@ -135,6 +176,10 @@ impl MetricGauges {
             admitted: inner.register_counter(&Key::from_parts(ADMITTED_TOTAL, label()), &METADATA),
             overflow: Default::default(),
         }
+    }
+
+    pub(crate) fn set_limit(&self, limit: u64) {
+        self.limit.set(limit as f64);
     }
 
     pub(crate) fn add_series(&self, cost: u64, admitted: bool) {
@@ -159,19 +204,28 @@ impl MetricGauges {
 /// Over another recorder: the self-report handles of the whole guard.
 pub(crate) struct GlobalGauges {
     series: Gauge,
-    _limit: Gauge,
+    limit: Gauge,
     metrics: Gauge,
+    reload_successful: Gauge,
+    reload_timestamp: Gauge,
     untracked: OnceLock<Counter>,
     invalid: OnceLock<Counter>,
 }
 
 impl GlobalGauges {
-    pub(crate) fn register(inner: &dyn Recorder, series_limit: u64) -> Self {
+    pub(crate) fn register(inner: &dyn Recorder, series_limit: u64, loaded_at: f64) -> Self {
         describe(inner);
         GlobalGauges {
-            _limit: gauge_set(inner, GLOBAL_SERIES_LIMIT, vec![], series_limit as f64),
+            limit: gauge_set(inner, GLOBAL_SERIES_LIMIT, vec![], series_limit as f64),
             series: gauge(inner, GLOBAL_SERIES, vec![]),
             metrics: gauge(inner, METRICS, vec![]),
+            reload_successful: gauge_set(inner, CONFIG_LAST_RELOAD_SUCCESSFUL, vec![], 1.0),
+            reload_timestamp: gauge_set(
+                inner,
+                CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP,
+                vec![],
+                loaded_at,
+            ),
             untracked: OnceLock::new(),
             invalid: OnceLock::new(),
         }
@@ -179,6 +233,17 @@ impl GlobalGauges {
 
     pub(crate) fn add_series(&self, cost: u64) {
         self.series.increment(cost as f64);
+    }
+
+    /// Publishes the outcome of a reload (and the new limit if it succeeded).
+    pub(crate) fn reloaded(&self, status: &ReloadStatus) {
+        self.reload_successful
+            .set(if status.successful { 1.0 } else { 0.0 });
+        self.reload_timestamp.set(status.success_timestamp);
+    }
+
+    pub(crate) fn set_limit(&self, series_limit: u64) {
+        self.limit.set(series_limit as f64);
     }
 
     pub(crate) fn add_metric(&self) {

@@ -21,8 +21,7 @@ impl Metric {
             return;
         }
         let now = self.env.time.now_ms().saturating_add(1);
-        let interval =
-            u64::try_from(self.env.global.limits.warn_interval.as_millis()).unwrap_or(u64::MAX);
+        let interval = self.env.global.warn_interval_ms();
         if last != 0 && now.saturating_sub(last) < interval {
             return;
         }
@@ -38,7 +37,8 @@ impl Metric {
             .first()
             .map_or(("", 0), |l| (l.name.as_str(), l.demand));
         let total = self.overflow_counts().total();
-        let action = match (self.policy.mode, reason, self.policy.on_overflow) {
+        let policy = self.policy();
+        let action = match (policy.mode, reason, policy.on_overflow) {
             (Mode::Shadow, _, _) => "would fold or drop (shadow mode)",
             (Mode::Enforce, OverflowReason::LabelLimit, _) => "folds label values of",
             (Mode::Enforce, OverflowReason::ValueTooLong, _) => {

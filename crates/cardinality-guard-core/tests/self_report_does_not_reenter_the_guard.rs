@@ -22,9 +22,9 @@ fn self_report_series(text: &str) -> BTreeSet<String> {
 
 /// At most, per tracked metric: `cardinality_guard_series`, `_series_limit`
 /// and `_overflow_total` for each of the 4 reasons; and once: the 3 global
-/// gauges and the `__untracked__` overflow counter.
+/// gauges, the 2 config-reload gauges and the `__untracked__` overflow counter.
 fn self_report_bound(tracked_metrics: usize) -> usize {
-    6 * tracked_metrics + 4
+    6 * tracked_metrics + 6
 }
 
 #[test]
