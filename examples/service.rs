@@ -7,13 +7,18 @@
 //! `--max-connections N` (default 1024) caps the connections served at once;
 //! `--header-read-timeout SECS` (default 10) closes connections whose request
 //! head is not complete in time. SIGTERM or SIGINT stops it gracefully (exit 0).
+//! SIGHUP reloads the `--config` file without a restart; a file that can't
+//! load keeps the running config (the error names file, line and key).
 
 #[path = "shared/app.rs"]
 mod app;
+#[path = "shared/reload.rs"]
+mod reload;
 #[path = "shared/server.rs"]
 mod server;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -21,7 +26,7 @@ use cardinality_guard::{Config, PrometheusGuard};
 
 const USAGE: &str = "usage: service [--listen ADDR] [--config FILE] [--max-connections N] [--header-read-timeout SECS]
   --listen ADDR                address to serve on (default 127.0.0.1:3000)
-  --config FILE                guard.toml (default: the embedded config)
+  --config FILE                guard.toml (default: the embedded config); SIGHUP reloads it
   --max-connections N          connections served at once; more wait (default 1024)
   --header-read-timeout SECS   close a connection whose request head is late (default 10)";
 
@@ -88,7 +93,12 @@ fn main() -> ExitCode {
         },
         None => Config::embedded(),
     };
-    match serve(args.listen, config, args.limits) {
+    match serve(
+        args.listen,
+        config,
+        args.config.map(PathBuf::from),
+        args.limits,
+    ) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -101,10 +111,15 @@ fn main() -> ExitCode {
 async fn serve(
     listen: SocketAddr,
     config: Config,
+    config_file: Option<PathBuf>,
     limits: server::Limits,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = server::shutdown_signal();
     let exporter = PrometheusGuard::builder(config).install()?;
+    #[cfg(unix)]
+    if let Some(path) = config_file {
+        reload::reload_on_sighup(exporter.clone(), path)?;
+    }
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("listening on http://{}", listener.local_addr()?);
     let app = app::router(app::Exposition::Guarded(exporter));

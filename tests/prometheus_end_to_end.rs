@@ -14,10 +14,12 @@
 mod app;
 #[path = "support/prometheus_api.rs"]
 mod prometheus_api;
+#[path = "support/prometheus_server.rs"]
+mod prometheus_server;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -25,6 +27,7 @@ use axum::body::Body;
 use cardinality_guard::{Config, PrometheusGuard};
 use http_body_util::BodyExt;
 use prometheus_api::{client, eventually, free_port, get, query, scalar, Http};
+use prometheus_server::rules_for_test;
 
 const GUARD_TOML: &str = r#"
 [global]
@@ -67,20 +70,6 @@ fn found(binary: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-/// The shipped rules, with every `for:` shortened so the test needs seconds, not minutes.
-fn rules_for_test() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prometheus/rules.yml");
-    let rules = std::fs::read_to_string(&path).expect("examples/prometheus/rules.yml exists");
-    rules
-        .lines()
-        .map(|line| match line.trim_start().strip_prefix("for:") {
-            Some(_) => format!("{}for: 2s", &line[..line.len() - line.trim_start().len()]),
-            None => line.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn start_prometheus(target: SocketAddr) -> (Server, SocketAddr) {

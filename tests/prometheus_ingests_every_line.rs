@@ -15,113 +15,19 @@
 mod app;
 #[path = "support/prometheus_api.rs"]
 mod prometheus_api;
+#[path = "support/prometheus_server.rs"]
+mod prometheus_server;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use cardinality_guard::{Config, PrometheusGuard};
-use prometheus_api::{client, eventually, free_port, get, query, scalar, Http};
-
-/// A `prometheus` process and its scratch directory, gone with the test.
-struct Prometheus {
-    child: Child,
-    dir: PathBuf,
-    addr: SocketAddr,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Prometheus {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
-    }
-}
-
-/// Whether the tests can run; panics in CI when Prometheus is missing.
-fn prometheus_installed() -> bool {
-    let found = Command::new("prometheus")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "prometheus is required in CI (.ci/test installs it)"
-        );
-        eprintln!("SKIPPED: prometheus is not installed (apt-get install prometheus)");
-    }
-    found
-}
-
-/// Starts Prometheus scraping `target` as `job` every `interval`, and waits
-/// until it is ready.
-async fn start_prometheus(
-    client: &Http,
-    job: &str,
-    target: SocketAddr,
-    interval: &str,
-) -> Prometheus {
-    let dir = std::env::temp_dir().join(format!(
-        "cg-ingests-{job}-{}-{}",
-        std::process::id(),
-        free_port()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("data")).expect("create the scratch dir");
-    let config = format!(
-        "global:\n  scrape_interval: {interval}\n  scrape_timeout: 1s\n  evaluation_interval: {interval}\n\
-         scrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
-    );
-    std::fs::write(dir.join("prometheus.yml"), config).expect("write config");
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let log = std::fs::File::create(dir.join("prometheus.log")).expect("log file");
-    let child = Command::new("prometheus")
-        .current_dir(&dir)
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address={addr}"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("prometheus starts");
-    let prometheus = Prometheus { child, dir, addr };
-    let ready = eventually(
-        Duration::from_secs(30),
-        Duration::from_millis(100),
-        || async {
-            get(client, format!("http://{addr}/-/ready"))
-                .await
-                .filter(|(s, _)| *s == 200)
-        },
-    )
-    .await;
-    assert!(
-        ready.is_some(),
-        "prometheus did not become ready: {}",
-        prometheus.log()
-    );
-    prometheus
-}
+use prometheus_api::{client, eventually, get, query, scalar};
+use prometheus_server::{prometheus_installed, start_prometheus};
 
 /// What a `/metrics` endpoint served: how many scrapes, and every body.
 #[derive(Default)]

@@ -1,0 +1,34 @@
+//! Reloading the guard's config file on SIGHUP, without a restart. A file
+//! that can't load (or a change that needs a restart) leaves the running
+//! config in force; the error, with file, line and key, goes to stderr, and
+//! the self-report's `cardinality_guard_config_last_reload_successful`
+//! turns 0 until a reload succeeds.
+#![allow(dead_code)] // each includer uses a part
+
+use std::path::PathBuf;
+
+use cardinality_guard::PrometheusGuard;
+
+/// Reloads `path` into `exporter` at every SIGHUP, from now on (the handler
+/// is installed before this returns, so a signal sent right after is not
+/// lost). Runs until the runtime stops.
+///
+/// # Errors
+/// When the signal handler can't be installed.
+#[cfg(unix)]
+pub fn reload_on_sighup(
+    exporter: PrometheusGuard,
+    path: PathBuf,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+
+    let mut hangups = signal(SignalKind::hangup())?;
+    Ok(tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match exporter.reload_file(&path) {
+                Ok(()) => eprintln!("config reloaded from {}", path.display()),
+                Err(e) => eprintln!("error: {e}; the running config stays"),
+            }
+        }
+    }))
+}
