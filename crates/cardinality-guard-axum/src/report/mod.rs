@@ -25,6 +25,9 @@
 
 mod html;
 mod negotiation;
+mod refresh;
+mod sparkline;
+mod utc;
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -172,7 +175,8 @@ async fn serve(
 ) -> Response {
     let page = endpoint.page();
     let mut response = if negotiation::wants_html(&query, &headers) {
-        let mut response = html::render(&page).into_response();
+        let refresh = refresh::refresh_seconds(&query);
+        let mut response = html::render(&page, refresh).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
