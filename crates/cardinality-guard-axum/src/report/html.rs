@@ -33,8 +33,8 @@ fn bar(utilization: f64) -> String {
     // The browser colours a meter by region: green below `low`, amber up to
     // `high`, red above (`optimum` is 0).
     format!(
-        "<span class=\"nowrap\"><meter class=\"bar\" min=\"0\" max=\"1\" low=\"0.8\" high=\"0.95\" optimum=\"0\" \
-         value=\"{:.4}\"></meter><span class=\"pct\">{:.1}%</span></span>",
+        "<meter class=\"bar\" min=\"0\" max=\"1\" low=\"0.8\" high=\"0.95\" optimum=\"0\" \
+         value=\"{:.4}\"></meter><span class=\"pct\">{:.1}%</span>",
         utilization.clamp(0.0, 1.0),
         utilization * 100.0
     )
@@ -45,13 +45,14 @@ fn bar(utilization: f64) -> String {
 pub(super) const STYLE: &str = "
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; width: 100%; }
-th, td { padding: .3em .45em; border-bottom: 1px solid #ddd; text-align: left; overflow-wrap: anywhere; }
+th, td { padding: .3em .45em; border-bottom: 1px solid #ddd; text-align: left; }
 th { background: #f4f4f4; font-size: .9em; vertical-align: bottom; }
 th[colspan] { text-align: center; border-bottom: 1px solid #ccc; }
 th[title] { text-decoration: underline dotted; cursor: help; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.name { font-family: monospace; }
-.nowrap { white-space: nowrap; }
+td { white-space: nowrap; }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.name { font-family: monospace; width: 30%; }
+td.name, td.blame, tr.demand td, tr.labels td { white-space: normal; overflow-wrap: anywhere; }
 .bar { width: 4em; height: .9em; vertical-align: middle; }
 .pct { margin-left: .3em; font-variant-numeric: tabular-nums; }
 svg.spark { display: block; }
@@ -63,7 +64,7 @@ td.blame { color: #c0392b; font-family: monospace; }
 /// Nothing but [`STYLE`]: no scripts, no other styles, no images, frames,
 /// forms or base URL.
 pub(super) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
-style-src 'sha256-RMkO1k1jI0bjPCWspsdWWozpNg3e95RPEzz+bPDOH+M='; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+style-src 'sha256-F3igHekN49hMFSZ87P2mLX8q6iv+l6R9sm8p6it2w1g='; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) {
     let o = &m.overflow;
@@ -129,13 +130,13 @@ const HEADER: &str = r#"<thead><tr><th rowspan="2" title="The metric name, as ex
 <th rowspan="2" title="What a new label set gets once the budget is full: fold (into the overflow series) or drop">when full</th>
 <th rowspan="2" title="enforce: the limits apply; shadow: only counted, nothing altered">mode</th>
 <th rowspan="2" title="Once something was folded: the label with the most distinct values">likely culprit</th></tr>
-<tr><th title="Series the metric exports now, its overflow series included">now</th>
-<th title="Its budget in series (max_series)">of limit</th>
+<tr><th class="num" title="Series the metric exports now, its overflow series included">now</th>
+<th class="num" title="Its budget in series (max_series)">of limit</th>
 <th title="now / limit">used</th>
 <th title="One point per minute, oldest left, now right; dashed: the limit (when near)">last hour</th>
-<th title="The metric's own budget (max_series) was full">series limit</th>
-<th title="All guarded series together (global.max_series) were at their limit">global limit</th>
-<th title="A label's label_limits entry was full: its value became __overflow__ in that label only">label limit</th></tr></thead>"#;
+<th class="num" title="The metric's own budget (max_series) was full">series limit</th>
+<th class="num" title="All guarded series together (global.max_series) were at their limit">global limit</th>
+<th class="num" title="A label's label_limits entry was full: its value became __overflow__ in that label only">label limit</th></tr></thead>"#;
 
 /// The "generated at" line, with the auto-refresh state and the link that
 /// turns it on or off.

@@ -63,6 +63,13 @@ pub(super) fn sparkline(history: &[u64], limit: u64) -> String {
          height=\"{HEIGHT}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{title}\">\
          <title>{title}</title>"
     );
+    // The hour's frame: a faint base line, the newest minute at its right end.
+    let base = HEIGHT - PAD + 0.5;
+    let _ = write!(
+        svg,
+        "<line class=\"base\" x1=\"0\" x2=\"{WIDTH}\" y1=\"{base}\" y2=\"{base}\" \
+         stroke=\"#ccc\" stroke-width=\"1\"/>"
+    );
     let top = scale(history, limit);
     if limit <= top {
         let y = y(limit, top);
@@ -137,7 +144,7 @@ mod tests {
         assert!(near.contains("<line class=\"limit\""), "{near}");
         assert!(near.contains("y1=\"2.0\""), "the limit is the top: {near}");
         let far = sparkline(&[3, 6, 8], 2000);
-        assert!(!far.contains("<line"), "{far}");
+        assert!(!far.contains("<line class=\"limit\""), "{far}");
     }
 
     #[test]
