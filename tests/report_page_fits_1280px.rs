@@ -29,7 +29,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{header, Request};
+use axum::http::Request;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
