@@ -230,6 +230,7 @@ impl GuardHandle {
             None => {
                 let limits = self.fallback.global;
                 Report {
+                    generated_at_unix_ms: crate::report::unix_ms_now(),
                     global: GlobalReport {
                         series: 0,
                         series_limit: limits.max_series.get(),

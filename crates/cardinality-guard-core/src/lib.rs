@@ -41,6 +41,7 @@ mod expiry;
 mod exposition;
 mod grammar;
 mod guard;
+mod history;
 mod labels;
 mod metric;
 mod normalize;
@@ -83,6 +84,7 @@ pub use config::{
     MetricRule, Mode, OnOverflow, Pattern,
 };
 pub use guard::{Guard, GuardHandle, GuardLayer};
+pub use history::{HISTORY_POINTS, HISTORY_STEP};
 pub use normalize::LABEL_OVERFLOW;
 pub use prometheus::{
     install, prometheus_builder, GuardRecorder, InstallError, PrometheusGuard,

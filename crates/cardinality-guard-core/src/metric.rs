@@ -453,6 +453,12 @@ impl Metric {
             .collect()
     }
 
+    /// Exported series it holds now, overflow series included.
+    pub(crate) fn series(&self) -> u64 {
+        let overflow_live = self.overflow_live.load(Ordering::Acquire);
+        (self.label_sets.load(Ordering::Acquire) + u64::from(overflow_live)) * self.budget.cost
+    }
+
     pub(crate) fn report_admitted(&self) -> u64 {
         self.admitted.load(Ordering::Relaxed)
     }
@@ -479,6 +485,7 @@ impl Metric {
             .then(|| labels.first().map(|l| l.name.clone()))
             .flatten();
         MetricReport {
+            history: Vec::new(), // the registry's to fill in
             labels,
             blame,
             name: self.name.clone(),

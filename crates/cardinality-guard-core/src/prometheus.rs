@@ -122,8 +122,9 @@ impl PrometheusGuard {
         self.registry.render()
     }
 
-    /// The upkeep the background thread runs: drains histogram samples and,
-    /// with idle timeouts, sweeps; for when
+    /// The upkeep the background thread runs: drains histogram samples,
+    /// with idle timeouts sweeps, and samples each metric's series for
+    /// [`MetricReport::history`](crate::MetricReport::history); for when
     /// [`PrometheusGuardBuilder::upkeep_interval`] is `None` (or a test
     /// drives a [`ManualClock`](crate::ManualClock)).
     pub fn run_upkeep(&self) {

@@ -30,9 +30,10 @@ use crate::budget::Global;
 use crate::clock::{Clock, Timeline};
 use crate::config::Config;
 use crate::exposition::{write_metric, write_self_report, Rendered};
+use crate::history::History;
 use crate::metric::{Env, Metric, MetricParts, Placed};
 use crate::normalize::{is_sorted, metric_name, take_slot};
-use crate::report::{OverflowReason, Reasons, Report};
+use crate::report::{unix_ms_now, OverflowReason, Reasons, Report};
 use crate::self_report::{GlobalGauges, ReloadStatus};
 use crate::series::Series;
 use crate::shape::{
@@ -69,6 +70,8 @@ pub(crate) struct Registry {
     /// Serializes sweeps; counts them.
     sweeps: Mutex<u64>,
     render_size: AtomicUsize,
+    /// Series over time, per metric (sampled at upkeep and report).
+    history: History,
 }
 
 impl Registry {
@@ -111,6 +114,7 @@ impl Registry {
             described: AtomicUsize::new(0),
             sweeps: Mutex::new(0),
             render_size: AtomicUsize::new(0),
+            history: History::default(),
         }
     }
 
@@ -414,9 +418,16 @@ impl Registry {
     }
 
     /// With idle timeouts, one sweep (histogram samples need no draining:
-    /// they go straight into their distributions).
+    /// they go straight into their distributions); then a sample of every
+    /// metric's series for the history.
     pub(crate) fn upkeep(&self) {
-        self.sweep(&self.all_metrics());
+        let metrics = self.all_metrics();
+        self.sweep(&metrics);
+        let now_ms = self.env.time.now_ms();
+        self.history.record(
+            now_ms,
+            metrics.iter().map(|m| (m.name.as_str(), m.series())),
+        );
     }
 
     fn sweep(&self, metrics: &[Arc<Metric>]) {
@@ -492,9 +503,12 @@ impl Registry {
     pub(crate) fn report(&self) -> Report {
         let metrics = self.all_metrics();
         let mut report = Report {
+            generated_at_unix_ms: unix_ms_now(),
             global: self.env.global.report(self.tracked_label_sets()),
             metrics: metrics.iter().map(|m| m.report()).collect(),
         };
+        self.history
+            .record_report(self.env.time.now_ms(), &mut report.metrics);
         report.sort();
         report
     }

@@ -156,6 +156,14 @@ pub struct MetricReport {
     /// Label sets admitted so far (new series created, re-admissions after
     /// expiry included): the growth.
     pub admitted: u64,
+    /// Its series over the last hour, one point per minute
+    /// ([`HISTORY_STEP`](crate::HISTORY_STEP)), oldest first, the minute of
+    /// the report last; at most [`HISTORY_POINTS`](crate::HISTORY_POINTS)
+    /// points, fewer while the metric is younger than that. A point is the
+    /// latest count sampled in its minute (the guard samples at every upkeep
+    /// and every report); a minute nobody sampled carries the point before
+    /// it forward. Minutes are read on the guard's clock.
+    pub history: Vec<u64>,
     /// Its overflow policy.
     pub on_overflow: OnOverflow,
     /// Enforce or shadow.
@@ -222,6 +230,10 @@ pub struct GlobalReport {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Report {
+    /// When the report was taken: wall-clock time (the system's, whatever
+    /// clock the guard measures idleness by), in milliseconds since the
+    /// Unix epoch.
+    pub generated_at_unix_ms: u64,
     /// Global figures.
     pub global: GlobalReport,
     /// One entry per metric.
@@ -239,6 +251,13 @@ impl Report {
         self.metrics
             .sort_by(|a, b| b.series.cmp(&a.series).then_with(|| a.name.cmp(&b.name)));
     }
+}
+
+/// Milliseconds since the Unix epoch, by the system's wall clock (0 before it).
+pub(crate) fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 pub(crate) fn ratio(part: u64, whole: u64) -> f64 {

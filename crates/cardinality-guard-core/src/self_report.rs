@@ -32,9 +32,7 @@ impl ReloadStatus {
 
 /// The wall time in Unix seconds (ms precision).
 pub(crate) fn unix_seconds() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| (d.as_millis() as f64) / 1000.0)
+    crate::report::unix_ms_now() as f64 / 1000.0
 }
 
 /// The guard's namespace: user metrics with such names are refused.

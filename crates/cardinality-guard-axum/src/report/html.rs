@@ -1,12 +1,20 @@
 //! The report as a readable HTML page: no scripts, one inline style sheet
 //! allowed by hash in a strict `Content-Security-Policy`, no `style`
-//! attributes (the utilization bars are `<meter>` elements).
+//! attributes (the utilization bars are `<meter>` elements, the sparklines
+//! SVG with presentation attributes). Readable at 1280 px without sideways
+//! scrolling: long names wrap anywhere, the columns are compact.
 
 use std::fmt::Write;
 
 use cardinality_guard_core::MetricReport;
 
+use super::refresh::SUGGESTED_REFRESH;
+use super::sparkline::sparkline;
+use super::utc::iso8601;
 use super::Page;
+
+/// Columns of the metrics table.
+const COLUMNS: usize = 12;
 
 fn escape(text: &str) -> String {
     text.chars()
@@ -35,37 +43,42 @@ fn bar(utilization: f64) -> String {
 /// The page's one style sheet, inlined; [`CONTENT_SECURITY_POLICY`] allows
 /// exactly this text (by its SHA-256).
 pub(super) const STYLE: &str = "
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; width: 100%; }
-th, td { padding: .35em .6em; border-bottom: 1px solid #ddd; text-align: left; }
-th { background: #f4f4f4; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.name { font-family: monospace; }
-td.util, #global { white-space: nowrap; }
-.bar { width: 8em; height: .9em; vertical-align: middle; }
-.pct { margin-left: .5em; font-variant-numeric: tabular-nums; }
+th, td { padding: .3em .45em; border-bottom: 1px solid #ddd; text-align: left; }
+th { background: #f4f4f4; font-size: .9em; vertical-align: bottom; }
+th[colspan] { text-align: center; border-bottom: 1px solid #ccc; }
+th[title] { text-decoration: underline dotted; cursor: help; }
+td { white-space: nowrap; }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.name { font-family: monospace; width: 30%; }
+td.name, td.blame, tr.demand td, tr.labels td { white-space: normal; overflow-wrap: anywhere; }
+.bar { width: 4em; height: .9em; vertical-align: middle; }
+.pct { margin-left: .3em; font-variant-numeric: tabular-nums; }
+svg.spark { display: block; }
 tr.demand td { color: #555; font-size: .9em; border-bottom: 1px solid #ddd; padding-top: 0; }
-tr.demand .label { white-space: nowrap; }
 td.blame { color: #c0392b; font-family: monospace; }
+#generated { color: #555; }
 ";
 
 /// Nothing but [`STYLE`]: no scripts, no other styles, no images, frames,
 /// forms or base URL.
 pub(super) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
-style-src 'sha256-52P0pINxI1bJfLgr0T4AL3jpDIucFay8FzqBPAcw0TM='; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+style-src 'sha256-F3igHekN49hMFSZ87P2mLX8q6iv+l6R9sm8p6it2w1g='; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) {
     let o = &m.overflow;
     let _ = write!(
         out,
         "<tr><td class=\"name\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-         <td class=\"util\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-         <td>{}</td><td>{}</td><td class=\"blame\">{}</td></tr>",
+         <td class=\"util\">{}</td><td class=\"spark\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+         <td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"blame\">{}</td></tr>",
         escape(&m.name),
         m.kind.as_str(),
         m.series,
         m.limit,
         bar(m.utilization),
+        sparkline(&m.history, m.limit),
         o.series_limit,
         o.global_limit,
         o.label_limit,
@@ -93,7 +106,7 @@ fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) 
             .collect();
         let _ = write!(
             out,
-            "<tr class=\"demand\"><td colspan=\"11\">labels by demand: {}</td></tr>",
+            "<tr class=\"demand\"><td colspan=\"{COLUMNS}\">labels by demand: {}</td></tr>",
             labels.join(" &middot; ")
         );
     }
@@ -104,34 +117,72 @@ fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) 
             .collect();
         let _ = write!(
             out,
-            "<tr class=\"labels\"><td colspan=\"11\"><ul>{items}</ul></td></tr>"
+            "<tr class=\"labels\"><td colspan=\"{COLUMNS}\"><ul>{items}</ul></td></tr>"
         );
     }
 }
 
-pub(super) fn render(page: &Page) -> String {
+/// The table's two header rows: what each column counts, with a tooltip.
+const HEADER: &str = r#"<thead><tr><th rowspan="2" title="The metric name, as exported">metric</th>
+<th rowspan="2" title="counter, gauge or histogram">kind</th>
+<th colspan="4" title="Exported series: lines of the exposition, so a histogram counts every bucket, its sum and its count">series</th>
+<th colspan="3" title="Registrations of a new label set that met a limit since the start: folded into the overflow series otel_metric_overflow=&quot;true&quot; (dropped, when full means drop)">folded registrations</th>
+<th rowspan="2" title="What a new label set gets once the budget is full: fold (into the overflow series) or drop">when full</th>
+<th rowspan="2" title="enforce: the limits apply; shadow: only counted, nothing altered">mode</th>
+<th rowspan="2" title="Once something was folded: the label with the most distinct values">likely culprit</th></tr>
+<tr><th class="num" title="Series the metric exports now, its overflow series included">now</th>
+<th class="num" title="Its budget in series (max_series)">of limit</th>
+<th title="now / limit">used</th>
+<th title="One point per minute, oldest left, now right; dashed: the limit (when near)">last hour</th>
+<th class="num" title="The metric's own budget (max_series) was full">series limit</th>
+<th class="num" title="All guarded series together (global.max_series) were at their limit">global limit</th>
+<th class="num" title="A label's label_limits entry was full: its value became __overflow__ in that label only">label limit</th></tr></thead>"#;
+
+/// The "generated at" line, with the auto-refresh state and the link that
+/// turns it on or off.
+fn generated(unix_ms: u64, refresh: Option<u32>) -> String {
+    let at = iso8601(unix_ms);
+    let shown = at.replacen('T', " ", 1).replace('Z', " UTC");
+    let toggle = match refresh {
+        Some(seconds) => format!(
+            "refreshes every {seconds} s &middot; <a id=\"refresh\" href=\"?format=html\">stop refreshing</a>"
+        ),
+        None => format!(
+            "<a id=\"refresh\" href=\"?format=html&amp;refresh={SUGGESTED_REFRESH}\">refresh every {SUGGESTED_REFRESH} s</a>"
+        ),
+    };
+    format!("<p id=\"generated\">Generated at <time datetime=\"{at}\">{shown}</time> &middot; {toggle}</p>")
+}
+
+/// The page; with `refresh` (seconds), it reloads itself that often.
+pub(super) fn render(page: &Page, refresh: Option<u32>) -> String {
     let g = &page.report.global;
     let mut rows = String::new();
     for (i, m) in page.report.metrics.iter().enumerate() {
         let sample = page.label_sets.as_ref().and_then(|s| s.get(i));
         metric_row(&mut rows, m, sample);
     }
+    let meta_refresh = refresh
+        .map(|seconds| format!("<meta http-equiv=\"refresh\" content=\"{seconds}\">"))
+        .unwrap_or_default();
     format!(
         r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>cardinality-guard report</title>
+<html lang="en"><head><meta charset="utf-8">{meta_refresh}<title>cardinality-guard report</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <style>{style}</style></head><body>
 <h1>cardinality-guard</h1>
+{generated}
 <p id="global">Guarded series: <strong>{series}</strong> of {limit} {bar} &middot;
 metrics tracked: <strong>{metrics}</strong> of {max_metrics} &middot;
 registrations of untracked metrics: {untracked}</p>
 <table id="metrics">
-<thead><tr><th>metric</th><th>kind</th><th>series</th><th>limit</th><th>utilization</th>
-<th>overflow: series limit</th><th>global limit</th><th>label limit</th><th>on overflow</th><th>mode</th><th>blame</th></tr></thead>
+{HEADER}
 <tbody>
 {rows}</tbody></table>
 </body></html>
 "#,
         style = STYLE,
+        generated = generated(page.report.generated_at_unix_ms, refresh),
         series = g.series,
         limit = g.series_limit,
         bar = bar(g.utilization),
@@ -144,6 +195,146 @@ registrations of untracked metrics: {untracked}</p>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cardinality_guard_core::{Config, ManualClock, PrometheusGuard, HISTORY_STEP};
+
+    /// A page of two metrics, `logins_total` over 3 minutes (2, 4, then
+    /// folding at its limit of 6), `workers` for the last one.
+    fn page() -> Page {
+        let config = Config::from_toml(
+            "[[metrics]]\nmatch = \"logins_total\"\nmax_series = 6\n",
+            "t",
+        )
+        .unwrap();
+        let clock = ManualClock::new();
+        let (recorder, exporter) = PrometheusGuard::builder(config)
+            .upkeep_interval(None)
+            .clock(clock.clone().into())
+            .build()
+            .unwrap();
+        let login = |users: std::ops::Range<u32>| {
+            metrics::with_local_recorder(&recorder, || {
+                for user in users {
+                    metrics::counter!("logins_total", "user" => user.to_string()).increment(1);
+                }
+            });
+        };
+        login(0..2);
+        exporter.run_upkeep();
+        clock.advance(HISTORY_STEP);
+        login(2..4);
+        exporter.run_upkeep();
+        clock.advance(HISTORY_STEP);
+        login(4..20);
+        metrics::with_local_recorder(&recorder, || metrics::gauge!("workers").set(2.0));
+        Page {
+            report: exporter.report(),
+            label_sets: None,
+        }
+    }
+
+    #[test]
+    fn headers_say_what_they_count() {
+        let html = render(&page(), None);
+        for header in [
+            ">metric</th>",
+            ">kind</th>",
+            "colspan=\"4\" title=\"Exported series",
+            ">series</th>",
+            ">now</th>",
+            ">of limit</th>",
+            ">used</th>",
+            ">last hour</th>",
+            "colspan=\"3\" title=\"Registrations of a new label set that met a limit",
+            ">folded registrations</th>",
+            ">series limit</th>",
+            ">global limit</th>",
+            ">label limit</th>",
+            ">when full</th>",
+            ">likely culprit</th>",
+        ] {
+            assert!(html.contains(header), "no {header} in {html}");
+        }
+        assert!(!html.contains("overflow: series limit"), "{html}");
+        // Every header cell explains itself.
+        let (thead, _) = html.split_once("</thead>").unwrap();
+        assert_eq!(thead.matches("<th ").count(), 14, "{thead}");
+        assert_eq!(
+            thead.matches("<th ").count(),
+            thead.matches(" title=\"").count()
+        );
+        // The columns add up: 12 per row, as the header spans.
+        let row = html
+            .split("<tr>")
+            .find(|r| r.contains(">logins_total<"))
+            .and_then(|r| r.split("</tr>").next())
+            .unwrap();
+        assert_eq!(row.matches("<td").count(), COLUMNS, "{row}");
+    }
+
+    #[test]
+    fn generated_at_is_a_utc_time_element() {
+        let page = page();
+        let at = iso8601(page.report.generated_at_unix_ms);
+        let html = render(&page, None);
+        assert!(
+            html.contains(&format!("Generated at <time datetime=\"{at}\">")),
+            "{html}"
+        );
+        assert!(at.ends_with('Z') && at.len() == 20, "{at}");
+    }
+
+    #[test]
+    fn refresh_adds_the_meta_and_a_link_to_stop() {
+        let page = page();
+        let on = render(&page, Some(30));
+        assert!(
+            on.contains("<meta http-equiv=\"refresh\" content=\"30\">"),
+            "{on}"
+        );
+        assert!(
+            on.contains("href=\"?format=html\">stop refreshing</a>"),
+            "{on}"
+        );
+        let off = render(&page, None);
+        assert!(!off.contains("http-equiv"), "{off}");
+        assert!(
+            off.contains("href=\"?format=html&amp;refresh=30\">refresh every 30 s</a>"),
+            "{off}"
+        );
+    }
+
+    #[test]
+    fn one_sparkline_per_metric_drawn_from_its_history() {
+        let page = page();
+        let logins = page.report.metric("logins_total").unwrap();
+        assert_eq!(logins.history, [2, 4, 6]);
+        let html = render(&page, None);
+        assert_eq!(html.matches("<svg class=\"spark\"").count(), 2, "{html}");
+        let row = html
+            .split("<tr>")
+            .find(|r| r.contains(">logins_total<"))
+            .unwrap();
+        let expected = format!(
+            "points=\"{}\"",
+            super::super::sparkline::points(&logins.history, logins.limit)
+        );
+        assert!(row.contains(&expected), "{expected} not in {row}");
+        // Three points, rising to the limit (the top of the drawing, 2.0).
+        let points = row
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let ys: Vec<&str> = points
+            .split(' ')
+            .map(|p| p.split(',').nth(1).unwrap())
+            .collect();
+        assert_eq!(ys, ["18.0", "10.0", "2.0"], "{points}");
+        assert!(row.contains("now 6 (limit 6)</title>"), "{row}");
+        assert!(!html.contains(" style="), "the CSP blocks style attributes");
+    }
 
     #[test]
     fn escapes_markup() {

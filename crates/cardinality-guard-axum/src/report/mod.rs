@@ -14,8 +14,12 @@
 //! the global figures and one entry per metric (name, kind, series, limit,
 //! utilization, overflow counts, mode), sorted by series. A client whose
 //! `Accept` header names `text/html` (a browser) gets a page with the same
-//! table and a utilization bar per metric; `?format=json` or `?format=html`
-//! overrides the header (when repeated, the last `format` wins). A media range
+//! table, a utilization bar and a sparkline of the last hour per metric,
+//! and the time it was generated (UTC); `?format=json` or `?format=html`
+//! overrides the header (when repeated, the last `format` wins).
+//! `?refresh=N` (whole seconds, 5 to 3600; anything else is ignored) makes
+//! the page reload itself every `N` seconds (a `<meta http-equiv="refresh">`:
+//! the page runs no scripts); the page links to turn it on and off. A media range
 //! with an invalid q-value (`q=abc`) is ignored, as RFC 9110 asks. Every
 //! answer carries `X-Content-Type-Options: nosniff`; the page also a strict
 //! `Content-Security-Policy` (no scripts; its one inline style sheet allowed
@@ -25,6 +29,9 @@
 
 mod html;
 mod negotiation;
+mod refresh;
+mod sparkline;
+mod utc;
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -172,7 +179,8 @@ async fn serve(
 ) -> Response {
     let page = endpoint.page();
     let mut response = if negotiation::wants_html(&query, &headers) {
-        let mut response = html::render(&page).into_response();
+        let refresh = refresh::refresh_seconds(&query);
+        let mut response = html::render(&page, refresh).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
