@@ -45,6 +45,7 @@ mod labels;
 mod metric;
 mod normalize;
 mod prometheus;
+pub mod recommend;
 mod registry;
 mod report;
 pub mod self_report;
@@ -52,6 +53,7 @@ mod series;
 mod shape;
 mod sketch;
 mod spellings;
+mod suggestion;
 mod warning;
 
 pub use metrics;
@@ -87,5 +89,6 @@ pub use prometheus::{
     install, prometheus_builder, GuardRecorder, InstallError, PrometheusGuard,
     PrometheusGuardBuilder,
 };
+pub use recommend::{Action, Recommendation};
 pub use report::{GlobalReport, LabelReport, MetricReport, OverflowCounts, OverflowReason, Report};
 pub use shape::{HistogramShape, HistogramShapes, MetricKind, DEFAULT_QUANTILES};

@@ -31,6 +31,7 @@ use crate::config::Config;
 use crate::exposition::{write_metric, write_self_report, Rendered};
 use crate::metric::{Env, Metric, MetricParts, Placed};
 use crate::normalize::{is_sorted, metric_name, take_slot, LabelRules};
+use crate::recommend::Recommendation;
 use crate::report::{OverflowReason, Reasons, Report};
 use crate::self_report::GlobalGauges;
 use crate::series::Series;
@@ -402,6 +403,9 @@ impl Registry {
             global: self.env.global.report(self.tracked_label_sets()),
             metrics: metrics.iter().map(|m| m.report()).collect(),
         };
+        for m in &mut report.metrics {
+            m.recommendation = Recommendation::for_metric(m);
+        }
         report.sort();
         report
     }
