@@ -97,6 +97,7 @@ fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) 
             labels.join(" &middot; ")
         );
     }
+    out.push_str(&advice_row(m));
     if let Some(sample) = sample.filter(|s| !s.is_empty()) {
         let items: String = sample
             .iter()
@@ -107,6 +108,19 @@ fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) 
             "<tr class=\"labels\"><td colspan=\"11\"><ul>{items}</ul></td></tr>"
         );
     }
+}
+
+/// The metric's "what to do" line: its recommendation, or nothing to do.
+fn advice_row(m: &MetricReport) -> String {
+    let advice = match &m.recommendation {
+        Some(r) => format!(
+            "<strong>{}</strong>: {}",
+            r.action.kind().replace('_', " "),
+            escape(&r.text)
+        ),
+        None => "nothing to do: comfortably within budget".to_owned(),
+    };
+    format!("<tr class=\"advice\"><td colspan=\"11\">what to do: {advice}</td></tr>")
 }
 
 pub(super) fn render(page: &Page) -> String {
@@ -123,7 +137,8 @@ pub(super) fn render(page: &Page) -> String {
 <h1>cardinality-guard</h1>
 <p id="global">Guarded series: <strong>{series}</strong> of {limit} {bar} &middot;
 metrics tracked: <strong>{metrics}</strong> of {max_metrics} &middot;
-registrations of untracked metrics: {untracked}</p>
+registrations of untracked metrics: {untracked} &middot;
+<a href="?format=toml">suggested guard.toml</a> (from what was observed)</p>
 <table id="metrics">
 <thead><tr><th>metric</th><th>kind</th><th>series</th><th>limit</th><th>utilization</th>
 <th>overflow: series limit</th><th>global limit</th><th>label limit</th><th>on overflow</th><th>mode</th><th>blame</th></tr></thead>
@@ -144,6 +159,42 @@ registrations of untracked metrics: {untracked}</p>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_metric_says_what_to_do() {
+        use cardinality_guard_core::{Config, PrometheusGuard};
+        let config = Config::from_toml(
+            "[defaults]\nmode = \"shadow\"\nmax_series = 10\n",
+            "guard.toml",
+        )
+        .unwrap();
+        let (recorder, exporter) = PrometheusGuard::builder(config)
+            .upkeep_interval(None)
+            .build()
+            .unwrap();
+        metrics::with_local_recorder(&recorder, || {
+            for job in 0..12 {
+                metrics::counter!("jobs_total", "job" => job.to_string()).increment(1);
+            }
+            metrics::gauge!("workers").set(1.0);
+        });
+        let report = exporter.report();
+        let jobs = report.metric("jobs_total").unwrap();
+        assert_eq!(
+            advice_row(jobs),
+            format!(
+                "<tr class=\"advice\"><td colspan=\"11\">what to do: <strong>raise max series</strong>: {}</td></tr>",
+                escape(&jobs.recommendation.as_ref().unwrap().text)
+            )
+        );
+        let workers = report.metric("workers").unwrap();
+        assert!(advice_row(workers).contains("what to do: nothing to do"));
+        let page = render(&Page {
+            report: report.clone(),
+            label_sets: None,
+        });
+        assert_eq!(page.matches("<tr class=\"advice\">").count(), 2, "{page}");
+    }
 
     #[test]
     fn escapes_markup() {

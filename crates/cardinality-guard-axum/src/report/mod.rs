@@ -15,7 +15,12 @@
 //! utilization, overflow counts, mode), sorted by series. A client whose
 //! `Accept` header names `text/html` (a browser) gets a page with the same
 //! table and a utilization bar per metric; `?format=json` or `?format=html`
-//! overrides the header (when repeated, the last `format` wins). A media range
+//! overrides the header (when repeated, the last `format` wins). Each metric
+//! carries its `recommendation` (what to do, in one line; `null` when it is
+//! comfortably within budget). `?format=toml` answers a complete suggested
+//! `guard.toml` built from what the guard observed
+//! (`Content-Type: application/toml; charset=utf-8`): deploy in shadow mode,
+//! read the recommendations, fetch the suggestion, apply it. A media range
 //! with an invalid q-value (`q=abc`) is ignored, as RFC 9110 asks. Every
 //! answer carries `X-Content-Type-Options: nosniff`; the page also a strict
 //! `Content-Security-Policy` (no scripts; its one inline style sheet allowed
@@ -170,8 +175,12 @@ async fn serve(
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
+    let format = negotiation::format(&query, &headers);
+    if format == negotiation::Format::Toml {
+        return toml_response(endpoint.guard.suggested_config());
+    }
     let page = endpoint.page();
-    let mut response = if negotiation::wants_html(&query, &headers) {
+    let mut response = if format == negotiation::Format::Html {
         let mut response = html::render(&page).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -192,6 +201,21 @@ async fn serve(
         response
     };
     response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// The suggested `guard.toml`, as `application/toml`.
+fn toml_response(text: String) -> Response {
+    let mut response = text.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/toml; charset=utf-8"),
+    );
+    headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
