@@ -127,6 +127,10 @@ impl<'a> Entry<'a> {
                 m.limit,
                 100.0 * (m.label_sets * cost) as f64 / m.limit.max(1) as f64
             ),
+            Some(advice) if advice.max_series == m.limit => format!(
+                "kept: the {} series expected fit, with headroom",
+                advice.expected_series
+            ),
             Some(advice) => format!(
                 "was {}: {} series expected x {HEADROOM} headroom{}",
                 m.limit,
