@@ -159,7 +159,8 @@ impl fmt::Display for Recommendation {
 
 impl Recommendation {
     /// What to do about `metric`, from its report alone; `None` when it is
-    /// comfortably within its budget (see the module rules above).
+    /// comfortably within its budget. The rules and their thresholds: see
+    /// [the module](crate::recommend).
     #[must_use]
     pub fn for_metric(metric: &MetricReport) -> Option<Recommendation> {
         let facts = Facts::of(metric);
