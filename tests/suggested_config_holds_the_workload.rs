@@ -227,8 +227,12 @@ async fn the_suggestion_learned_in_shadow_mode_holds_the_same_workload() {
     assert_eq!(kinds["app_jobs_total"]["max_series"], 16);
     assert_eq!(kinds["app_tenant_request_seconds"]["kind"], "limit_label");
     assert_eq!(kinds["app_tenant_request_seconds"]["label"], "tenant");
+    // 19 label sets fit in 280 series besides the overflow series' room:
+    // 2 regions × (6 tenants + `__overflow__`) with headroom.
+    assert_eq!(kinds["app_tenant_request_seconds"]["label_limit"], 6);
     assert_eq!(kinds["app_logins_total"]["kind"], "remove_label");
     assert_eq!(kinds["app_logins_total"]["label"], "user");
+    assert_eq!(kinds["app_logins_total"]["label_limit"], 1);
     for http in [
         "http_server_requests_total",
         "http_server_request_duration_seconds",

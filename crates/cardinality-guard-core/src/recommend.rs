@@ -114,7 +114,7 @@ pub enum Action {
         /// Its demand (estimated distinct values).
         demand: u64,
         /// The limit to give it.
-        limit: u64,
+        label_limit: u64,
     },
     /// Remove the label from the code: its demand dwarfs everything. Until
     /// then, `label_limits = { label = limit }` folds it.
@@ -124,7 +124,7 @@ pub enum Action {
         /// Its demand (estimated distinct values).
         demand: u64,
         /// The limit that folds it meanwhile.
-        limit: u64,
+        label_limit: u64,
     },
 }
 
@@ -144,9 +144,12 @@ impl Action {
     pub fn label_limit(&self) -> Option<(&str, u64)> {
         match self {
             Action::RaiseMaxSeries => None,
-            Action::LimitLabel { label, limit, .. } | Action::RemoveLabel { label, limit, .. } => {
-                Some((label, *limit))
+            Action::LimitLabel {
+                label, label_limit, ..
             }
+            | Action::RemoveLabel {
+                label, label_limit, ..
+            } => Some((label, *label_limit)),
         }
     }
 }
@@ -310,7 +313,7 @@ impl Facts {
             action: Action::LimitLabel {
                 label: top.name.to_owned(),
                 demand: top.demand,
-                limit,
+                label_limit: limit,
             },
             max_series,
             expected_series: sets * self.cost,
@@ -336,7 +339,7 @@ impl Facts {
             action: Action::RemoveLabel {
                 label: top.name.to_owned(),
                 demand: top.demand,
-                limit,
+                label_limit: limit,
             },
             max_series,
             expected_series: sets * self.cost,
@@ -457,10 +460,13 @@ mod tests {
         let advice = advice(&report, "latency_seconds").unwrap();
         // The budget holds 19 label sets besides the overflow series' room;
         // with 2 regions and headroom, 6 tenants + `__overflow__`.
-        let Action::LimitLabel { label, limit, .. } = &advice.action else {
+        let Action::LimitLabel {
+            label, label_limit, ..
+        } = &advice.action
+        else {
             panic!("{advice:?}");
         };
-        assert_eq!((label.as_str(), *limit), ("tenant", 6));
+        assert_eq!((label.as_str(), *label_limit), ("tenant", 6));
         assert_eq!(
             (advice.expected_series, advice.max_series),
             (2 * 7 * 14, 280)
@@ -504,12 +510,12 @@ mod tests {
         let Action::RemoveLabel {
             label,
             demand,
-            limit,
+            label_limit,
         } = &advice.action
         else {
             panic!("{advice:?}");
         };
-        assert_eq!((label.as_str(), *limit), ("user", 1));
+        assert_eq!((label.as_str(), *label_limit), ("user", 1));
         assert!((1900..=2100).contains(demand), "{demand}");
         // 2 methods × (1 user + `__overflow__`); the budget is kept.
         assert_eq!((advice.expected_series, advice.max_series), (4, 100));
