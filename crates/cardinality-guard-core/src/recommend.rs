@@ -436,6 +436,15 @@ mod tests {
     }
 
     #[test]
+    fn with_drop_no_room_is_kept_for_an_overflow_series() {
+        let report = run(
+            "[defaults]\nmode = \"shadow\"\nmax_series = 10\non_overflow = \"drop\"\n",
+            jobs,
+        );
+        assert_eq!(advice(&report, "jobs_total").unwrap().max_series, 15);
+    }
+
+    #[test]
     fn bounded_but_far_over_budget_still_raises() {
         // 20 routes × 5 statuses: no label explodes, 5× the budget.
         let report = run("[defaults]\nmode = \"shadow\"\nmax_series = 20\n", || {

@@ -396,6 +396,38 @@ mod tests {
     }
 
     #[test]
+    fn a_metric_under_a_pattern_keeps_its_pinned_values_and_the_pattern_stays() {
+        let running = Config::from_toml(
+            "[defaults]\nmode = \"shadow\"\n\
+             [[metrics]]\nmatch = \"app_*\"\nmax_series = 50\nidle_timeout = \"90s\"\n\
+             label_limits = { user = 1000 }\npinned = { user = [\"admin\", \"root\"] }\n",
+            "guard.toml",
+        )
+        .unwrap();
+        let (recorder, exporter) = crate::PrometheusGuard::builder(running.clone())
+            .upkeep_interval(None)
+            .build()
+            .unwrap();
+        metrics::with_local_recorder(&recorder, || {
+            for user in 0..600 {
+                metrics::counter!("app_logins_total", "user" => user.to_string()).increment(1);
+            }
+        });
+        let text = exporter.report().suggested_config(&running);
+        let parsed =
+            Config::from_toml(&text, "suggested.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let policy = parsed.policy_for("app_logins_total");
+        // Remove `user`; meanwhile fold it, its pinned values kept.
+        assert_eq!(policy.label_limits["user"].get(), 2, "{text}");
+        assert_eq!(policy.pinned["user"].len(), 2, "{text}");
+        assert_eq!(policy.idle_timeout, Some(Duration::from_secs(90)));
+        assert_eq!((policy.mode, policy.max_series.get()), (Mode::Enforce, 50));
+        // The pattern still serves the metrics not seen yet.
+        assert_eq!(parsed.policy_for("app_orders_total").max_series.get(), 50);
+        assert_eq!(parsed.metrics.len(), 2, "{text}");
+    }
+
+    #[test]
     fn the_running_config_round_trips_when_nothing_was_observed() {
         let running = Config::from_toml(
             "[global]\nlabels = { region = \"eu\" }\nwarn_interval = \"90s\"\n\
