@@ -13,12 +13,13 @@ use serde_json::Value;
 
 /// The five alerts, each with its exact `for:` line (other tests rewrite
 /// `for: <duration>` by text substitution).
-const ALERTS: [(&str, &str); 5] = [
+const ALERTS: [(&str, &str); 6] = [
     ("CardinalityBudgetNearlyExhausted", "for: 5m"),
     ("CardinalityOverflowing", "for: 1m"),
     ("CardinalityGlobalBudgetNearlyExhausted", "for: 5m"),
     ("CardinalityGrowing", "for: 30m"),
     ("CardinalityGuardNotReporting", "for: 5m"),
+    ("CardinalityGuardConfigReloadFailed", "for: 5m"),
 ];
 
 /// The fleet view's recording rules (group `cardinality-guard-fleet`).

@@ -1,6 +1,7 @@
 //! Over real HTTP: the report endpoint takes the last of repeated `format`
 //! parameters (no 400), ignores a media range with an invalid q-value, sends
-//! `X-Content-Type-Options: nosniff`, and serves its page under a strict
+//! `X-Content-Type-Options: nosniff` (the suggested `guard.toml` of
+//! `?format=toml` too), and serves its page under a strict
 //! `Content-Security-Policy` that allows exactly the page's one style sheet.
 
 mod support;
@@ -67,8 +68,8 @@ fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
 }
 
 #[tokio::test]
-async fn both_formats_say_nosniff() {
-    for query in ["?format=json", "?format=html"] {
+async fn every_format_says_nosniff() {
+    for query in ["?format=json", "?format=html", "?format=toml"] {
         let reply = report(None, query).await;
         assert_eq!(
             header(&reply, "x-content-type-options"),
@@ -76,6 +77,37 @@ async fn both_formats_say_nosniff() {
             "{query}: {reply:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn toml_is_the_suggested_config_whatever_the_accept_header() {
+    let reply = report(Some("text/html"), "?format=json&format=toml").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.content_type(), "application/toml; charset=utf-8");
+    assert!(header(&reply, "content-security-policy").is_none());
+    let config = cardinality_guard_core::Config::from_toml(&reply.body, "suggested.toml")
+        .unwrap_or_else(|e| panic!("{e}\n{}", reply.body));
+    assert!(
+        reply.body.contains("match = \"app_things_total\""),
+        "{}",
+        reply.body
+    );
+    assert_eq!(
+        config.policy_for("app_things_total").mode,
+        cardinality_guard_core::Mode::Enforce
+    );
+    // The page links to it, and says what to do per metric.
+    let page = report(Some("text/html"), "").await;
+    assert!(
+        page.body.contains("<a href=\"?format=toml\">"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("what to do: nothing to do"),
+        "{}",
+        page.body
+    );
 }
 
 #[tokio::test]

@@ -269,6 +269,14 @@ impl GuardHandle {
             .map_or_else(Vec::new, |r| r.label_sets(kind, name, max))
     }
 
+    /// A complete `guard.toml` suggested from what the guard observed
+    /// ([`Report::suggested_config`] of [`report`](GuardHandle::report) and
+    /// [`config`](GuardHandle::config)): deploy in shadow mode, then apply it.
+    #[must_use]
+    pub fn suggested_config(&self) -> String {
+        self.report().suggested_config(&self.config())
+    }
+
     /// The configuration the guard enforces now (the last one reloaded).
     #[must_use]
     pub fn config(&self) -> Arc<Config> {

@@ -46,6 +46,7 @@ mod labels;
 mod metric;
 mod normalize;
 mod prometheus;
+pub mod recommend;
 mod registry;
 mod reload;
 mod report;
@@ -54,6 +55,7 @@ mod series;
 mod shape;
 mod sketch;
 mod spellings;
+mod suggestion;
 mod warning;
 
 pub use metrics;
@@ -90,6 +92,7 @@ pub use prometheus::{
     install, prometheus_builder, GuardRecorder, InstallError, PrometheusGuard,
     PrometheusGuardBuilder,
 };
+pub use recommend::{Action, Recommendation};
 pub use reload::ReloadError;
 pub use report::{GlobalReport, LabelReport, MetricReport, OverflowCounts, OverflowReason, Report};
 pub use shape::{HistogramShape, HistogramShapes, MetricKind, DEFAULT_QUANTILES};

@@ -503,6 +503,7 @@ impl Metric {
             idle_timeout_seconds: self.idle_timeout_ms().map(|ms| ms as f64 / 1000.0),
             expired: self.expired.load(Ordering::Relaxed),
             revived: self.revived.load(Ordering::Relaxed),
+            recommendation: None,
         }
     }
 }

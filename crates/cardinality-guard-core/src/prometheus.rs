@@ -156,6 +156,13 @@ impl PrometheusGuard {
         self.guard.reload_file(path)
     }
 
+    /// A complete `guard.toml` suggested from what the guard observed
+    /// ([`Report::suggested_config`]): deploy in shadow mode, then apply it.
+    #[must_use]
+    pub fn suggested_config(&self) -> String {
+        self.guard.suggested_config()
+    }
+
     /// The guard's handle (reports and label sets, e.g. for the report endpoint).
     #[must_use]
     pub fn guard(&self) -> &GuardHandle {

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::config::{Mode, OnOverflow};
+use crate::recommend::Recommendation;
 use crate::shape::MetricKind;
 
 /// Why a registration was folded or dropped.
@@ -180,6 +181,9 @@ pub struct MetricReport {
     /// Expired label sets brought back by an update through a handle user
     /// code kept (a registration after expiry admits a new series).
     pub revived: u64,
+    /// What to do about it, in one line ([`Recommendation::for_metric`]);
+    /// `None` when it is comfortably within its budget: nothing to do.
+    pub recommendation: Option<Recommendation>,
 }
 
 /// The guard as a whole: [`Report::global`].

@@ -110,6 +110,7 @@ fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) 
             labels.join(" &middot; ")
         );
     }
+    out.push_str(&advice_row(m));
     if let Some(sample) = sample.filter(|s| !s.is_empty()) {
         let items: String = sample
             .iter()
@@ -154,6 +155,19 @@ fn generated(unix_ms: u64, refresh: Option<u32>) -> String {
     format!("<p id=\"generated\">Generated at <time datetime=\"{at}\">{shown}</time> &middot; {toggle}</p>")
 }
 
+/// The metric's "what to do" line: its recommendation, or nothing to do.
+fn advice_row(m: &MetricReport) -> String {
+    let advice = match &m.recommendation {
+        Some(r) => format!(
+            "<strong>{}</strong>: {}",
+            r.action.kind().replace('_', " "),
+            escape(&r.text)
+        ),
+        None => "nothing to do: comfortably within budget".to_owned(),
+    };
+    format!("<tr class=\"advice\"><td colspan=\"{COLUMNS}\">what to do: {advice}</td></tr>")
+}
+
 /// The page; with `refresh` (seconds), it reloads itself that often.
 pub(super) fn render(page: &Page, refresh: Option<u32>) -> String {
     let g = &page.report.global;
@@ -174,7 +188,8 @@ pub(super) fn render(page: &Page, refresh: Option<u32>) -> String {
 {generated}
 <p id="global">Guarded series: <strong>{series}</strong> of {limit} {bar} &middot;
 metrics tracked: <strong>{metrics}</strong> of {max_metrics} &middot;
-registrations of untracked metrics: {untracked}</p>
+registrations of untracked metrics: {untracked} &middot;
+<a href="?format=toml">suggested guard.toml</a> (from what was observed)</p>
 <table id="metrics">
 {HEADER}
 <tbody>
@@ -334,6 +349,45 @@ mod tests {
         assert_eq!(ys, ["18.0", "10.0", "2.0"], "{points}");
         assert!(row.contains("now 6 (limit 6)</title>"), "{row}");
         assert!(!html.contains(" style="), "the CSP blocks style attributes");
+    }
+
+    #[test]
+    fn each_metric_says_what_to_do() {
+        use cardinality_guard_core::{Config, PrometheusGuard};
+        let config = Config::from_toml(
+            "[defaults]\nmode = \"shadow\"\nmax_series = 10\n",
+            "guard.toml",
+        )
+        .unwrap();
+        let (recorder, exporter) = PrometheusGuard::builder(config)
+            .upkeep_interval(None)
+            .build()
+            .unwrap();
+        metrics::with_local_recorder(&recorder, || {
+            for job in 0..12 {
+                metrics::counter!("jobs_total", "job" => job.to_string()).increment(1);
+            }
+            metrics::gauge!("workers").set(1.0);
+        });
+        let report = exporter.report();
+        let jobs = report.metric("jobs_total").unwrap();
+        assert_eq!(
+            advice_row(jobs),
+            format!(
+                "<tr class=\"advice\"><td colspan=\"{COLUMNS}\">what to do: <strong>raise max series</strong>: {}</td></tr>",
+                escape(&jobs.recommendation.as_ref().unwrap().text)
+            )
+        );
+        let workers = report.metric("workers").unwrap();
+        assert!(advice_row(workers).contains("what to do: nothing to do"));
+        let page = render(
+            &Page {
+                report: report.clone(),
+                label_sets: None,
+            },
+            None,
+        );
+        assert_eq!(page.matches("<tr class=\"advice\">").count(), 2, "{page}");
     }
 
     #[test]

@@ -19,7 +19,12 @@
 //! overrides the header (when repeated, the last `format` wins).
 //! `?refresh=N` (whole seconds, 5 to 3600; anything else is ignored) makes
 //! the page reload itself every `N` seconds (a `<meta http-equiv="refresh">`:
-//! the page runs no scripts); the page links to turn it on and off. A media range
+//! the page runs no scripts); the page links to turn it on and off. Each
+//! metric carries its `recommendation` (what to do, in one line; `null` when
+//! it is comfortably within budget). `?format=toml` answers a complete
+//! suggested `guard.toml` built from what the guard observed
+//! (`Content-Type: application/toml; charset=utf-8`): deploy in shadow mode,
+//! read the recommendations, fetch the suggestion, apply it. A media range
 //! with an invalid q-value (`q=abc`) is ignored, as RFC 9110 asks. Every
 //! answer carries `X-Content-Type-Options: nosniff`; the page also a strict
 //! `Content-Security-Policy` (no scripts; its one inline style sheet allowed
@@ -177,8 +182,12 @@ async fn serve(
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
+    let format = negotiation::format(&query, &headers);
+    if format == negotiation::Format::Toml {
+        return toml_response(endpoint.guard.suggested_config());
+    }
     let page = endpoint.page();
-    let mut response = if negotiation::wants_html(&query, &headers) {
+    let mut response = if format == negotiation::Format::Html {
         let refresh = refresh::refresh_seconds(&query);
         let mut response = html::render(&page, refresh).into_response();
         let headers = response.headers_mut();
@@ -200,6 +209,21 @@ async fn serve(
         response
     };
     response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// The suggested `guard.toml`, as `application/toml`.
+fn toml_response(text: String) -> Response {
+    let mut response = text.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/toml; charset=utf-8"),
+    );
+    headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );

@@ -2,6 +2,28 @@
 
 use axum::http::{header, HeaderMap};
 
+/// What a request gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Format {
+    Json,
+    Html,
+    /// The suggested `guard.toml`: only when asked for by `?format=toml`.
+    Toml,
+}
+
+/// [`Format::Toml`] when the last `format` query parameter is `toml`, else
+/// HTML or JSON as [`wants_html`] decides.
+pub(super) fn format(query: &[(String, String)], headers: &HeaderMap) -> Format {
+    let last = query.iter().rev().find(|(k, _)| k == "format");
+    if last.is_some_and(|(_, f)| f.eq_ignore_ascii_case("toml")) {
+        Format::Toml
+    } else if wants_html(query, headers) {
+        Format::Html
+    } else {
+        Format::Json
+    }
+}
+
 /// HTML when the last `format` query parameter is `html`, JSON when it is
 /// anything else; without one, HTML when the `Accept` header ranks
 /// `text/html` above JSON (q-values honoured; `*/*` alone means JSON).
@@ -93,6 +115,29 @@ mod tests {
             &[],
             &accept("text/html;q=0.9, application/json;q=0.5")
         ));
+    }
+
+    #[test]
+    fn toml_only_when_asked_for() {
+        let browser = accept("text/html");
+        assert_eq!(super::format(&format(&["toml"]), &browser), Format::Toml);
+        assert_eq!(
+            super::format(&format(&["TOML"]), &HeaderMap::new()),
+            Format::Toml
+        );
+        assert_eq!(
+            super::format(&format(&["toml", "json"]), &browser),
+            Format::Json
+        );
+        assert_eq!(
+            super::format(&format(&["json", "toml"]), &browser),
+            Format::Toml
+        );
+        assert_eq!(super::format(&[], &browser), Format::Html);
+        assert_eq!(
+            super::format(&[], &accept("application/toml")),
+            Format::Json
+        );
     }
 
     #[test]
