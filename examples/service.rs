@@ -117,9 +117,7 @@ async fn serve(
     let shutdown = server::shutdown_signal();
     let exporter = PrometheusGuard::builder(config).install()?;
     #[cfg(unix)]
-    if let Some(path) = config_file {
-        reload::reload_on_sighup(exporter.clone(), path)?;
-    }
+    reload::reload_on_sighup(exporter.clone(), config_file)?;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("listening on http://{}", listener.local_addr()?);
     let app = app::router(app::Exposition::Guarded(exporter));

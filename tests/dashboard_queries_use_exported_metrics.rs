@@ -426,7 +426,7 @@ fn alert_rules_use_only_metrics_the_guard_exports() {
     let recorded = recording_rules();
     assert_eq!(
         exprs.len(),
-        5 + recorded.len(),
+        6 + recorded.len(),
         "one expr per alert and per recording rule: {exprs:?}"
     );
     for expr in &exprs {
@@ -441,6 +441,7 @@ fn alert_rules_use_only_metrics_the_guard_exports() {
         used.into_iter().collect::<Vec<_>>(),
         [
             "cardinality_guard_admitted_total",
+            "cardinality_guard_config_last_reload_successful",
             "cardinality_guard_global_series",
             "cardinality_guard_global_series_limit",
             "cardinality_guard_overflow_total",

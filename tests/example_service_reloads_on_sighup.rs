@@ -8,6 +8,9 @@
 //!    self-report's `cardinality_guard_config_last_reload_successful` turns
 //!    0, and `CardinalityGuardConfigReloadFailed` fires.
 //! 3. A good file again: the gauge is back to 1, with a later timestamp.
+//! 4. The report's suggested `guard.toml` (`?format=toml`), written to the
+//!    file and reloaded: the budget Prometheus sees is the one the report's
+//!    recommendation named.
 //!
 //! Its own test binary: the signals go to this process. Needs Debian's
 //! `prometheus` (`.ci/test` installs it); without it the test fails when
@@ -89,7 +92,7 @@ async fn sighup_reloads_the_config_and_a_bad_file_keeps_the_running_one() {
     // A current-thread runtime: the handlers run on this thread, with the
     // guard as its recorder.
     let _local = metrics::set_default_local_recorder(&recorder);
-    let _reloads = reload::reload_on_sighup(exporter.clone(), path.clone()).unwrap();
+    let _reloads = reload::reload_on_sighup(exporter.clone(), Some(path.clone())).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let service = listener.local_addr().unwrap();
     let app = app::router(app::Exposition::Guarded(exporter.clone()));
@@ -165,5 +168,35 @@ async fn sighup_reloads_the_config_and_a_bad_file_keeps_the_running_one() {
     prometheus_sees(&http, p, &limit, 40.0).await;
     let reloaded_at = scalar(&http, p, loaded_at).await.unwrap();
     assert!(reloaded_at > fixed_at, "{reloaded_at} after {fixed_at}");
+
+    // 4. The report's own suggestion, applied the same way.
+    logins(&http, service, 300..330).await;
+    let (status, json) = get(
+        &http,
+        format!("http://{service}/debug/cardinality?format=json"),
+    )
+    .await
+    .expect("the report answers");
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let advice = json["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == LOGINS)
+        .map(|m| m["recommendation"].clone())
+        .unwrap();
+    let suggested_budget = advice["max_series"].as_f64().expect("a recommendation");
+    let (status, toml) = get(
+        &http,
+        format!("http://{service}/debug/cardinality?format=toml"),
+    )
+    .await
+    .expect("the report answers");
+    assert_eq!(status, 200);
+    std::fs::write(&path, toml).unwrap();
+    hangup();
+    prometheus_sees(&http, p, &limit, suggested_budget).await;
+    prometheus_sees(&http, p, successful, 1.0).await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

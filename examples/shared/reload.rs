@@ -11,21 +11,27 @@ use cardinality_guard::PrometheusGuard;
 
 /// Reloads `path` into `exporter` at every SIGHUP, from now on (the handler
 /// is installed before this returns, so a signal sent right after is not
-/// lost). Runs until the runtime stops.
+/// lost). Without a file (the embedded config), a SIGHUP is answered with a
+/// note, not the default action (which would end the process). Runs until
+/// the runtime stops.
 ///
 /// # Errors
 /// When the signal handler can't be installed.
 #[cfg(unix)]
 pub fn reload_on_sighup(
     exporter: PrometheusGuard,
-    path: PathBuf,
+    path: Option<PathBuf>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{signal, SignalKind};
 
     let mut hangups = signal(SignalKind::hangup())?;
     Ok(tokio::spawn(async move {
         while hangups.recv().await.is_some() {
-            match exporter.reload_file(&path) {
+            let Some(path) = &path else {
+                eprintln!("SIGHUP: no --config file to reload (the embedded config stays)");
+                continue;
+            };
+            match exporter.reload_file(path) {
                 Ok(()) => eprintln!("config reloaded from {}", path.display()),
                 Err(e) => eprintln!("error: {e}; the running config stays"),
             }
