@@ -290,6 +290,18 @@ impl Budget {
         Err(reason)
     }
 
+    /// Sets the reservations to those of `label_sets` label sets, the global
+    /// budget's with them (even past it: nothing stored is cut).
+    pub(crate) fn set_reserved(&self, label_sets: u64, global: &Global) {
+        let new = label_sets * self.cost;
+        let old = self.reserved.swap(new, Ordering::AcqRel);
+        if new >= old {
+            global.reserved.fetch_add(new - old, Ordering::AcqRel);
+        } else {
+            global.release(old - new);
+        }
+    }
+
     /// Gives back the reservation of one label set.
     pub(crate) fn release(&self, global: &Global) {
         self.reserved.fetch_sub(self.cost, Ordering::AcqRel);

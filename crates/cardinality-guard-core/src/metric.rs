@@ -213,12 +213,23 @@ impl Metric {
             .configure(&policy, &self.env.global, overflow_live);
         let enforce = policy.mode == Mode::Enforce;
         if enforce && !self.enforces() {
-            // Shadow mode stored label sets enforce would have folded
-            // without remembering their keys; enforce's closed fast path
-            // relies on every stored label set's own key leading to it.
+            // Shadow mode stored label sets enforce would have folded, without
+            // a reservation and without remembering their keys. Enforce counts
+            // what is stored, exactly: each stored label set holds one
+            // reservation (the shadow reservations of rewritten label sets
+            // are given back), and its own key leads to it (the closed fast
+            // path relies on that).
+            let mut stored = 0;
             for series in table.values().filter(|s| !s.overflow) {
+                series.reserved.store(true, Ordering::Relaxed);
                 self.spellings.remember_own(series);
+                stored += 1;
             }
+            self.budget.set_reserved(stored, &self.env.global);
+            self.shadow_admitted
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
         }
         self.enforce.store(enforce, Ordering::Release);
         self.idle_timeout_ms

@@ -214,6 +214,15 @@ fn shadow_to_enforce_keeps_what_shadow_stored_and_enforces_from_then_on() {
         5.0
     );
     assert_series_accounting(&text, &report);
+
+    // Enforce counts what shadow stored: a raised budget of 20 admits 9 more
+    // label sets (10 stored + 9 + the overflow series), not 16.
+    exporter.reload(budget("logins_total", 20)).unwrap();
+    (100..130).for_each(|u| login(&recorder, u));
+    let report = exporter.report();
+    let logins = report.metric("logins_total").unwrap();
+    assert_eq!((logins.label_sets, logins.series), (19, 20));
+    assert_series_accounting(&exporter.render(), &report);
 }
 
 #[test]
