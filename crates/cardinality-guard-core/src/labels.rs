@@ -119,7 +119,9 @@ impl LabelState {
             None => self.admitted.clear(),
             Some(limit) if !was_limited => {
                 for value in values(&self.name) {
-                    if !limit.pinned.contains(&value) {
+                    // `__overflow__` is what folded label sets carry, not a
+                    // value: `admits` never takes room for it, nor does this.
+                    if value != LABEL_OVERFLOW && !limit.pinned.contains(&value) {
                         let hash = self.hasher.hash_one(&value);
                         self.admitted.insert(hash, AtomicU64::new(epoch));
                     }
@@ -145,12 +147,14 @@ impl LabelState {
     /// Whether `value` keeps its place (a decision taken once per value:
     /// values are only ever added, so a refused value stays refused).
     fn admits(&self, value: &str, epoch: u64) -> bool {
-        let limit = self.limit();
-        let Some(limit) = Limit::limited(&limit) else {
-            return true;
-        };
-        if value == LABEL_OVERFLOW || limit.pinned.contains(value) {
-            return true;
+        {
+            let limit = self.limit();
+            let Some(limit) = Limit::limited(&limit) else {
+                return true;
+            };
+            if value == LABEL_OVERFLOW || limit.pinned.contains(value) {
+                return true;
+            }
         }
         let hash = self.hasher.hash_one(value);
         if self.mark_used(hash, epoch) {
@@ -161,8 +165,17 @@ impl LabelState {
             // was set: look once more, so a racing admission is seen.
             return self.mark_used(hash, epoch);
         }
+        // Lock order: `decide`, then `limit` (as `configure` and `reclaim`
+        // take them). Holding the limit's read lock while waiting for
+        // `decide` deadlocked against a reload, which holds `decide` while
+        // it waits for the limit's write lock. So the limit is read again
+        // here: a reload may have replaced it meanwhile.
         let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
-        if self.mark_used(hash, epoch) {
+        let limit = self.limit();
+        let Some(limit) = Limit::limited(&limit) else {
+            return true;
+        };
+        if limit.pinned.contains(value) || self.mark_used(hash, epoch) {
             return true;
         }
         let count = self.admitted_count.load(Ordering::Acquire);
