@@ -262,6 +262,19 @@ impl Budget {
         fits
     }
 
+    /// The overflow series stopped rendering (it expired): under drop, the
+    /// room it kept since a reload turned the metric from fold to drop is
+    /// given back (a drop metric then fills exactly to its budget, as one
+    /// reloaded to drop with no overflow series does). Under the metric's lock.
+    pub(crate) fn overflow_gone(&self, global: &Global) {
+        if self.drops.load(Ordering::Acquire) && self.overflow_room() {
+            global.release(self.cost);
+            self.overflow_room.store(false, Ordering::Release);
+            self.admission_limit
+                .store(self.max.load(Ordering::Acquire), Ordering::Release);
+        }
+    }
+
     /// Whether the overflow series has room (fold mode).
     pub(crate) fn overflow_room(&self) -> bool {
         self.overflow_room.load(Ordering::Acquire)

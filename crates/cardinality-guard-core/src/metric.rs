@@ -208,9 +208,6 @@ impl Metric {
                 self.name
             );
         }
-        let overflow_live = self.overflow_live.load(Ordering::Acquire);
-        self.budget
-            .configure(&policy, &self.env.global, overflow_live);
         let enforce = policy.mode == Mode::Enforce;
         if enforce && !self.enforces() {
             // Shadow mode stored label sets enforce would have folded, without
@@ -231,6 +228,13 @@ impl Metric {
                 .unwrap_or_else(|p| p.into_inner())
                 .clear();
         }
+        // After the reservations are exact: the budget decides whether it is
+        // closed by what it holds now (judged by shadow's reservations, which
+        // may outlive the series that made them, it could stay closed while
+        // holding nothing).
+        let overflow_live = self.overflow_live.load(Ordering::Acquire);
+        self.budget
+            .configure(&policy, &self.env.global, overflow_live);
         self.enforce.store(enforce, Ordering::Release);
         self.idle_timeout_ms
             .store(timeout_ms(idle_timeout), Ordering::Release);
@@ -340,6 +344,7 @@ impl Metric {
     pub(crate) fn removed(&self, series: &Series) {
         if series.overflow {
             self.overflow_live.store(false, Ordering::Release);
+            self.budget.overflow_gone(&self.env.global);
         } else {
             self.label_sets.fetch_sub(1, Ordering::AcqRel);
             self.expired.fetch_add(1, Ordering::Relaxed);
