@@ -114,6 +114,10 @@ impl Registry {
     /// Applies `config` (see the module docs), and records the outcome for
     /// the self-report.
     pub(crate) fn reload(&self, config: Result<Config, ConfigError>) -> Result<(), ReloadError> {
+        // One reload at a time, its outcome recorded before the next starts:
+        // the self-report shows the outcome of the reload applied last, and
+        // its timestamp never goes back.
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let outcome = config
             .map_err(ReloadError::from)
             .and_then(|config| self.apply(config));
@@ -129,8 +133,8 @@ impl Registry {
         self.reload(Config::from_file(path))
     }
 
+    /// Applies `config` (under the `reloading` lock).
     fn apply(&self, config: Config) -> Result<(), ReloadError> {
-        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let running = self.settings();
         if config.global_labels != running.config.global_labels {
             return Err(ReloadError::GlobalLabelsChanged);
