@@ -19,15 +19,14 @@ mod prometheus_server;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use axum::body::Body;
 use cardinality_guard::{Config, PrometheusGuard};
 use http_body_util::BodyExt;
-use prometheus_api::{client, eventually, free_port, get, query, scalar, Http};
-use prometheus_server::rules_for_test;
+use prometheus_api::{client, eventually, get, query, scalar, Http};
+use prometheus_server::{prometheus_installed, rules_for_test, start_prometheus_with_rules};
 
 const GUARD_TOML: &str = r#"
 [global]
@@ -48,60 +47,6 @@ const USERS: usize = 1_000;
 const SCANNER_PATHS: usize = 500;
 const ODD_METHODS: usize = 20;
 const LOGINS_BUDGET: u64 = 50;
-
-/// A child process (and its scratch directory) that go away with the test.
-struct Server {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn found(binary: &str) -> bool {
-    Command::new(binary)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn start_prometheus(target: SocketAddr) -> (Server, SocketAddr) {
-    let dir = std::env::temp_dir().join(format!("cg-e2e-prometheus-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("data")).expect("create the scratch dir");
-    std::fs::write(dir.join("rules.yml"), rules_for_test()).expect("write rules");
-    let config = format!(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-         rule_files: [rules.yml]\n\
-         scrape_configs:\n  - job_name: service\n    static_configs:\n      - targets: ['{target}']\n"
-    );
-    std::fs::write(dir.join("prometheus.yml"), config).expect("write config");
-    let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let log = std::fs::File::create(dir.join("prometheus.log")).expect("log file");
-    let child = Command::new("prometheus")
-        .current_dir(&dir)
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address={listen}"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("prometheus starts");
-    (Server { child, dir }, listen)
-}
 
 async fn send(client: &Http, addr: SocketAddr, method: &str, path: &str) -> u16 {
     let request = http::Request::builder()
@@ -166,12 +111,7 @@ async fn self_reported_series(client: &Http, prometheus: SocketAddr) -> BTreeMap
 
 #[test]
 fn a_real_prometheus_sees_bounded_series_conserved_totals_and_the_budget_alert() {
-    if !found("prometheus") || !found("promtool") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "prometheus and promtool are required in CI (.ci/test installs them)"
-        );
-        eprintln!("SKIPPED: prometheus is not installed (apt-get install prometheus)");
+    if !prometheus_installed() {
         return;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -192,20 +132,10 @@ async fn end_to_end() {
     let app = app::router(app::Exposition::Guarded(exporter.clone()));
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let (server, prometheus) = start_prometheus(service);
     let client: Http = client();
-    let ready = eventually(Duration::from_secs(60), Duration::from_millis(250), || {
-        let url = format!("http://{prometheus}/-/ready");
-        let client = client.clone();
-        async move { get(&client, url).await.filter(|(s, _)| *s == 200) }
-    })
-    .await;
-    let log = server.dir.join("prometheus.log");
-    assert!(
-        ready.is_some(),
-        "prometheus did not become ready: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
+    let rules = rules_for_test();
+    let server = start_prometheus_with_rules(&client, "service", service, "1s", Some(&rules)).await;
+    let prometheus = server.addr;
 
     // The flood: unique users (an unbounded label), scanners, odd methods.
     let mut sent = 0_u64;
@@ -328,7 +258,7 @@ async fn end_to_end() {
     assert!(
         firing.is_some(),
         "CardinalityBudgetNearlyExhausted never fired for app_logins_total; prometheus log: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
+        server.log()
     );
     let quiet = query(
         &client,

@@ -23,7 +23,10 @@
 
 #[path = "../examples/shared/app.rs"]
 mod app;
+#[path = "support/chromium.rs"]
+mod chromium;
 
+use chromium::chromium_or_skip;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -53,18 +56,6 @@ out.textContent = 'viewport=' + page.clientWidth + ' page=' + page.scrollWidth
   + ' table=' + Math.ceil(table.right);
 document.body.appendChild(out);
 </script>";
-
-fn chromium() -> Option<String> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|bin| {
-            std::process::Command::new(bin)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .map(str::to_owned)
-}
 
 /// Runs Chromium on `url` at 1280 × 900 with `extra` arguments.
 async fn run_chromium(browser: &str, url: &str, extra: &[&str], profile: &Path) -> Output {
@@ -124,12 +115,7 @@ fn is_png(path: &Path) -> Result<u64, String> {
 
 #[tokio::test]
 async fn the_report_page_fits_1280px_with_time_sparklines_and_refresh() {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is required in CI (.ci/test installs it)"
-        );
-        eprintln!("SKIPPED: chromium is not installed (apt-get install chromium)");
+    let Some(browser) = chromium_or_skip() else {
         return;
     };
     // The guard on a manual clock: five minutes of history without sleeping.

@@ -7,7 +7,10 @@
 
 #[path = "../examples/shared/app.rs"]
 mod app;
+#[path = "support/chromium.rs"]
+mod chromium;
 
+use chromium::chromium_or_skip;
 use std::time::Duration;
 
 use cardinality_guard::{Config, PrometheusGuard};
@@ -18,26 +21,9 @@ match = "app_logins_total"
 max_series = 20
 "#;
 
-fn chromium() -> Option<String> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|bin| {
-            std::process::Command::new(bin)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .map(str::to_owned)
-}
-
 #[tokio::test]
 async fn the_html_report_lists_every_guarded_metric() {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is required in CI (.ci/test installs it)"
-        );
-        eprintln!("SKIPPED: chromium is not installed (apt-get install chromium)");
+    let Some(browser) = chromium_or_skip() else {
         return;
     };
     let config = Config::from_toml(CONFIG, "<test>").unwrap();
