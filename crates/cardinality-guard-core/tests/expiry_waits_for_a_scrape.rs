@@ -9,7 +9,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use cardinality_guard_core::{Config, GuardRecorder, ManualClock, PrometheusGuard};
+use cardinality_guard_core::{ManualClock, PrometheusGuard};
 use metrics::{Key, Label, Level, Metadata, Recorder};
 use support::*;
 
@@ -18,19 +18,6 @@ static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, 
 const MS: Duration = Duration::from_millis(1);
 const SECOND: Duration = Duration::from_secs(1);
 const OVERFLOW: [(&str, &str); 1] = [("otel_metric_overflow", "true")];
-
-/// A guard on a manual clock, with no upkeep thread: sweeps run only at
-/// `render()` and `run_upkeep()`.
-fn expiring(toml: &str) -> (GuardRecorder, PrometheusGuard, ManualClock) {
-    let clock = ManualClock::new();
-    let config = Config::from_toml(toml, "<test>").expect("test config is valid");
-    let (guard, exporter) = PrometheusGuard::builder(config)
-        .upkeep_interval(None)
-        .clock(clock.clone().into())
-        .build()
-        .expect("exporter builds");
-    (guard, exporter, clock)
-}
 
 fn user(name: &str, u: impl ToString) -> Key {
     Key::from_parts(name.to_owned(), vec![Label::new("user", u.to_string())])

@@ -6,26 +6,13 @@ mod support;
 
 use std::time::Duration;
 
-use cardinality_guard_core::{Config, GuardRecorder, ManualClock, PrometheusGuard};
+use cardinality_guard_core::{ManualClock, PrometheusGuard};
 use metrics::{Key, Label, Level, Metadata, Recorder};
 use support::*;
 
 static METADATA: Metadata<'static> = Metadata::new("test", Level::INFO, None);
 
 const SECOND: Duration = Duration::from_secs(1);
-
-/// A guard over a real exporter whose idle timeouts run on a manual clock
-/// (the exporter's own timeout is in real time and far longer than a test).
-fn expiring(toml: &str) -> (GuardRecorder, PrometheusGuard, ManualClock) {
-    let clock = ManualClock::new();
-    let config = Config::from_toml(toml, "<test>").expect("test config is valid");
-    let (guard, exporter) = PrometheusGuard::builder(config)
-        .upkeep_interval(None)
-        .clock(clock.clone().into())
-        .build()
-        .expect("exporter builds");
-    (guard, exporter, clock)
-}
 
 fn key(name: &str, labels: &[(&str, String)]) -> Key {
     let labels: Vec<Label> = labels

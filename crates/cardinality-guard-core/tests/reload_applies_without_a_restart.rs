@@ -9,7 +9,7 @@ mod support;
 
 use std::time::Duration;
 
-use cardinality_guard_core::{Config, GuardLayer, ManualClock, PrometheusGuard, ReloadError};
+use cardinality_guard_core::{Config, GuardLayer, PrometheusGuard, ReloadError};
 use metrics::{Key, Label, Level, Metadata, Recorder};
 use support::*;
 
@@ -78,13 +78,9 @@ fn a_raised_budget_reopens_the_metric_at_once() {
 
 #[test]
 fn a_lowered_budget_cuts_nothing_and_admits_nothing_until_the_metric_is_under_it() {
-    let clock = ManualClock::new();
-    let toml = "[[metrics]]\nmatch = \"logins_total\"\nmax_series = 40\nidle_timeout = \"10s\"\n";
-    let (recorder, exporter) = PrometheusGuard::builder(config(toml))
-        .upkeep_interval(None)
-        .clock(clock.clone().into())
-        .build()
-        .unwrap();
+    let (recorder, exporter, clock) = expiring(
+        "[[metrics]]\nmatch = \"logins_total\"\nmax_series = 40\nidle_timeout = \"10s\"\n",
+    );
     (0..20).for_each(|u| login(&recorder, u));
     exporter
         .reload(config(
@@ -227,12 +223,7 @@ fn shadow_to_enforce_keeps_what_shadow_stored_and_enforces_from_then_on() {
 
 #[test]
 fn an_idle_timeout_set_by_a_reload_expires_series() {
-    let clock = ManualClock::new();
-    let (recorder, exporter) = PrometheusGuard::builder(config(""))
-        .upkeep_interval(None)
-        .clock(clock.clone().into())
-        .build()
-        .unwrap();
+    let (recorder, exporter, clock) = expiring("");
     (0..5).for_each(|u| login(&recorder, u));
     let _ = exporter.render();
     clock.advance(Duration::from_secs(60));

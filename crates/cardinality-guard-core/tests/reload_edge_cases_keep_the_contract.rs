@@ -30,22 +30,6 @@ fn config(toml: &str) -> Config {
     Config::from_toml(toml, "<test>").expect("test config is valid")
 }
 
-fn with_clock(
-    toml: &str,
-) -> (
-    cardinality_guard_core::GuardRecorder,
-    PrometheusGuard,
-    ManualClock,
-) {
-    let clock = ManualClock::new();
-    let (recorder, exporter) = PrometheusGuard::builder(config(toml))
-        .upkeep_interval(None)
-        .clock(clock.clone().into())
-        .build()
-        .unwrap();
-    (recorder, exporter, clock)
-}
-
 fn count(recorder: &impl Recorder, metric: &'static str, labels: &[(&str, String)]) {
     let labels = labels
         .iter()
@@ -166,7 +150,7 @@ fn shadow_to_enforce_opens_a_metric_whose_shadow_reservations_expired() {
     // outlive the series that made them.
     let shadow = "[[metrics]]\nmatch = \"requests_total\"\nmax_series = 10\nmode = \"shadow\"\n\
                   idle_timeout = \"10s\"\nlabel_limits = { user = 1 }\n";
-    let (recorder, exporter, clock) = with_clock(shadow);
+    let (recorder, exporter, clock) = expiring(shadow);
     let request = |user: &str, path: usize| {
         count(
             &recorder,
@@ -203,7 +187,7 @@ fn fold_to_drop_gives_the_overflow_room_back_once_the_overflow_series_expires() 
     let fold = "[[metrics]]\nmatch = \"logins_total\"\nmax_series = 5\nidle_timeout = \"10s\"\n";
     let drop = "[[metrics]]\nmatch = \"logins_total\"\nmax_series = 5\nidle_timeout = \"10s\"\n\
                 on_overflow = \"drop\"\n";
-    let (recorder, exporter, clock) = with_clock(fold);
+    let (recorder, exporter, clock) = expiring(fold);
     (0..10).for_each(|u| login(&recorder, u));
     assert_eq!(label_sets(&exporter, "logins_total"), 4); // + the overflow series
 

@@ -10,7 +10,7 @@ mod support;
 
 use std::time::Duration;
 
-use cardinality_guard_core::{Config, ManualClock, PrometheusGuard};
+use cardinality_guard_core::{Config, PrometheusGuard};
 use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
 use support::*;
 
@@ -111,13 +111,8 @@ fn check(exporter: &PrometheusGuard, seed: u64, step: usize, largest: &[u64; 2])
 
 fn run(seed: u64) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let clock = ManualClock::new();
     let (config, mut largest) = random_config(&mut rng);
-    let (recorder, exporter) = PrometheusGuard::builder(config)
-        .upkeep_interval(None)
-        .clock(clock.clone().into())
-        .build()
-        .unwrap();
+    let (recorder, exporter, clock) = on_manual_clock(config);
     let mut counters: Vec<Counter> = Vec::new();
     let mut histograms: Vec<Histogram> = Vec::new();
     // Shadow mode stores everything: the budget bound holds from the first

@@ -8,7 +8,7 @@ use std::sync::Barrier;
 mod exposition;
 pub use exposition::*;
 
-use cardinality_guard_core::{Config, GuardRecorder, PrometheusGuard};
+use cardinality_guard_core::{Config, GuardRecorder, ManualClock, PrometheusGuard};
 use metrics::Recorder;
 
 /// A guard over a real Prometheus recorder, built from TOML text (no upkeep thread).
@@ -18,6 +18,23 @@ pub fn guarded(toml: &str) -> (GuardRecorder, PrometheusGuard) {
         .upkeep_interval(None)
         .build()
         .expect("exporter builds")
+}
+
+/// A guard on a manual clock, with no upkeep thread: sweeps run only at
+/// `render()` and `run_upkeep()`, and time moves only when the test says.
+pub fn on_manual_clock(config: Config) -> (GuardRecorder, PrometheusGuard, ManualClock) {
+    let clock = ManualClock::new();
+    let (guard, exporter) = PrometheusGuard::builder(config)
+        .upkeep_interval(None)
+        .clock(clock.clone().into())
+        .build()
+        .expect("exporter builds");
+    (guard, exporter, clock)
+}
+
+/// [`on_manual_clock`] from TOML text.
+pub fn expiring(toml: &str) -> (GuardRecorder, PrometheusGuard, ManualClock) {
+    on_manual_clock(Config::from_toml(toml, "<test>").expect("test config is valid"))
 }
 
 /// The value of `cardinality_guard_series{metric=m}` in the render.
