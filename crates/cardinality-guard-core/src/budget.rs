@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use crate::config::{GlobalLimits, MetricPolicy, OnOverflow};
 use crate::normalize::take_slot;
-use crate::report::{ratio, GlobalReport, OverflowReason};
+use crate::report::{ratio, GlobalReport};
+use crate::vocabulary::OverflowReason;
 
 /// Budgets and figures over all guarded metrics.
 pub(crate) struct Global {
@@ -282,7 +283,9 @@ impl Budget {
 
     /// The reason the budget is closed, if it is (a lock-free read).
     pub(crate) fn closed(&self) -> Option<OverflowReason> {
-        OverflowReason::from_index(self.closed.load(Ordering::Acquire) as usize)
+        OverflowReason::ALL
+            .get(self.closed.load(Ordering::Acquire) as usize)
+            .copied()
     }
 
     /// Whether one more label set fits, reserving its cost if so.

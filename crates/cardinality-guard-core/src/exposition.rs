@@ -13,14 +13,15 @@ use metrics_exporter_prometheus::Distribution;
 
 use crate::metric::Metric;
 use crate::normalize::{escape_help_into, label_text};
-use crate::report::{GlobalReport, OverflowReason};
+use crate::report::GlobalReport;
 use crate::self_report::{
     ReloadStatus, ADMITTED_TOTAL, CONFIG_LAST_RELOAD_SUCCESSFUL,
     CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, COUNTERS, GAUGES, GLOBAL_SERIES, GLOBAL_SERIES_LIMIT,
     INVALID_METRIC, LABEL_VALUES, METRICS, OVERFLOW_TOTAL, SERIES, SERIES_LIMIT, UNTRACKED_METRIC,
 };
+use crate::series::identity::sorted;
 use crate::series::{Series, Storage};
-use crate::shape::MetricKind;
+use crate::vocabulary::{MetricKind, OverflowReason};
 
 /// Writes `value` as the text format wants a float: as Rust displays it,
 /// but `+Inf`, `-Inf` and `NaN` spelled the Prometheus way.
@@ -95,7 +96,11 @@ pub(crate) fn write_metric(
     };
     write_header(out, &metric.name, type_name, help);
     let expiring = metric.idle_timeout_ms().is_some();
-    for series in table.values() {
+    // Sorted by their labels (in any order, global labels included): the
+    // same order whatever spelling admitted them.
+    let mut rows: Vec<&Series> = table.iter().map(|s| &**s).collect();
+    rows.sort_by_cached_key(|s| sorted(s.text()));
+    for series in rows {
         if expiring {
             series.scraped();
         }
@@ -194,17 +199,14 @@ pub(crate) fn write_self_report(
     let mut demand = Vec::new();
     for r in rendered {
         let counts = r.metric.overflow_counts();
-        for i in 0..OverflowReason::COUNT {
-            let Some(reason) = OverflowReason::from_index(i) else {
-                continue;
-            };
+        for reason in OverflowReason::ALL {
             let n = counts.get(reason);
             if n > 0 {
                 let l = labels(&[("metric", &r.metric.name), ("reason", reason.as_str())]);
                 overflow.push((l, n.to_string()));
             }
         }
-        for label in r.metric.labels.report().iter().filter(|l| l.demand > 0) {
+        for label in r.metric.label_reports().iter().filter(|l| l.demand > 0) {
             let l = labels(&[("metric", &r.metric.name), ("label", &label.name)]);
             demand.push((l, label.demand.to_string()));
         }

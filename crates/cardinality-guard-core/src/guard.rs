@@ -9,9 +9,11 @@ use metrics_util::layers::Layer;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::registry::Registry;
-use crate::reload::ReloadError;
+use crate::registry::ReloadError;
 use crate::report::{GlobalReport, Report};
-use crate::shape::{HistogramShapes, MetricKind};
+use crate::shape::HistogramShapes;
+use crate::store::InnerStore;
+use crate::vocabulary::MetricKind;
 
 /// A [`metrics_util::layers::Layer`] that puts a cardinality budget around
 /// any recorder: it counts, folds, drops and reports (shadow mode included),
@@ -102,7 +104,7 @@ impl<R: Recorder + Send + Sync + 'static> Layer<R> for GuardLayer {
             self.config.clone(),
             self.shapes.clone(),
             Clock::system(),
-            Some(inner.clone()),
+            Box::new(InnerStore(inner.clone())),
         ));
         let _first_guard_wins = self.slot.set(registry.clone());
         Guard { inner, registry }

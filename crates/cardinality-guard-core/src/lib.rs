@@ -37,7 +37,6 @@
 mod budget;
 mod clock;
 pub mod config;
-mod expiry;
 mod exposition;
 mod grammar;
 mod guard;
@@ -48,15 +47,14 @@ mod normalize;
 mod prometheus;
 pub mod recommend;
 mod registry;
-mod reload;
 mod report;
 pub mod self_report;
 mod series;
 mod shape;
 mod sketch;
-mod spellings;
+mod store;
 mod suggestion;
-mod warning;
+mod vocabulary;
 
 pub use metrics;
 pub use metrics_util;
@@ -93,6 +91,7 @@ pub use prometheus::{
     PrometheusGuardBuilder,
 };
 pub use recommend::{Action, Recommendation};
-pub use reload::ReloadError;
-pub use report::{GlobalReport, LabelReport, MetricReport, OverflowCounts, OverflowReason, Report};
-pub use shape::{HistogramShape, HistogramShapes, MetricKind, DEFAULT_QUANTILES};
+pub use registry::ReloadError;
+pub use report::{GlobalReport, LabelReport, MetricReport, Report};
+pub use shape::{HistogramShape, HistogramShapes, DEFAULT_QUANTILES};
+pub use vocabulary::{MetricKind, OverflowCounts, OverflowReason};

@@ -161,63 +161,6 @@ pub(crate) fn label_text<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)
     out
 }
 
-/// How a label set is known and written.
-pub(crate) struct LabelTexts {
-    /// The key with its labels sorted by key: the one spelling the guard
-    /// keeps for the label set.
-    pub(crate) sorted: Key,
-    /// The labels sorted by key: what makes two label sets one series
-    /// (order does not matter).
-    pub(crate) identity: String,
-    /// The labels as rendered, when that differs from `identity`: global
-    /// labels first (a key label of the same name takes its place), then
-    /// the key's in their order, as the exporter writes them.
-    pub(crate) rendered: Option<String>,
-}
-
-impl LabelTexts {
-    /// The texts of a normalized `key`, under `global` labels. The identity
-    /// is that of the label set as rendered (global labels included), so a
-    /// key label that repeats a global one is the same series.
-    pub(crate) fn of(key: &Key, global: &[(String, String)]) -> LabelTexts {
-        let sorted_key = if is_sorted(key) {
-            key.clone()
-        } else {
-            let mut labels: Vec<Label> = key.labels().cloned().collect();
-            labels.sort_unstable_by(|a, b| a.key().cmp(b.key()));
-            Key::from_parts(key.name().to_owned(), labels)
-        };
-        let mut rendered: Vec<(&str, &str)> = global
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        for label in key.labels() {
-            match rendered.iter_mut().find(|(k, _)| *k == label.key()) {
-                Some(slot) => slot.1 = label.value(),
-                None => rendered.push((label.key(), label.value())),
-            }
-        }
-        let mut sorted = rendered.clone();
-        sorted.sort_unstable();
-        let identity = label_text(sorted.iter().copied());
-        let rendered = (sorted != rendered).then(|| label_text(rendered));
-        LabelTexts {
-            sorted: sorted_key,
-            identity,
-            rendered,
-        }
-    }
-}
-
-/// Whether the labels of `key` are sorted by key (its identity follows
-/// from it without sorting).
-pub(crate) fn is_sorted(key: &Key) -> bool {
-    key.labels()
-        .as_slice()
-        .windows(2)
-        .all(|w| w[0].key() <= w[1].key())
-}
-
 /// Takes one of `max` slots counted by `count`, atomically; false when all
 /// are taken. Slots are never given back.
 pub(crate) fn take_slot(count: &AtomicUsize, max: usize) -> bool {
@@ -306,32 +249,6 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), texts.len(), "{texts:?}");
         assert_eq!(label_text([("k", "a\"b\\\n")]), r#"k="a\"b\\\n""#);
-    }
-
-    #[test]
-    fn identity_ignores_order_and_render_keeps_it() {
-        let ab = Key::from_parts("x", vec![Label::new("b", "2"), Label::new("a", "1")]);
-        let ba = Key::from_parts("x", vec![Label::new("a", "1"), Label::new("b", "2")]);
-        let (t1, t2) = (LabelTexts::of(&ab, &[]), LabelTexts::of(&ba, &[]));
-        assert_eq!(t1.identity, t2.identity);
-        assert_eq!(t1.rendered.as_deref(), Some(r#"b="2",a="1""#));
-        assert_eq!(t2.rendered, None, "sorted, no global labels: the identity");
-        let global = [
-            ("a".to_owned(), "0".to_owned()),
-            ("z".to_owned(), "9".to_owned()),
-        ];
-        assert_eq!(
-            LabelTexts::of(&ab, &global).rendered.as_deref(),
-            Some(r#"a="1",z="9",b="2""#)
-        );
-        // A key label repeating a global one is the same label set.
-        let region = [("region".to_owned(), "eu".to_owned())];
-        let explicit = Key::from_parts("x", vec![Label::new("region", "eu")]);
-        let implicit = Key::from_name("x");
-        assert_eq!(
-            LabelTexts::of(&explicit, &region).identity,
-            LabelTexts::of(&implicit, &region).identity
-        );
     }
 
     #[test]

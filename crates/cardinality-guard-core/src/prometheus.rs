@@ -12,9 +12,10 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::guard::GuardHandle;
 use crate::registry::Registry;
-use crate::reload::ReloadError;
+use crate::registry::ReloadError;
 use crate::report::Report;
 use crate::shape::HistogramShapes;
+use crate::store::OwnStore;
 
 /// A `PrometheusBuilder` that renders histograms exactly as `config` says
 /// (`[histograms]`, `[global] labels`), for a [`GuardLayer`](crate::GuardLayer)
@@ -229,7 +230,12 @@ impl PrometheusGuardBuilder {
     /// leaves room for settings that can fail.
     pub fn build(self) -> Result<(GuardRecorder, PrometheusGuard), InstallError> {
         let shapes = HistogramShapes::from_config(&self.config.histograms);
-        let registry = Arc::new(Registry::new(self.config, shapes, self.clock, None));
+        let registry = Arc::new(Registry::new(
+            self.config,
+            shapes,
+            self.clock,
+            Box::new(OwnStore),
+        ));
         let upkeep = self
             .upkeep_interval
             .map(|every| Arc::new(Upkeep::start(Arc::downgrade(&registry), every)));

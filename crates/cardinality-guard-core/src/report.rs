@@ -5,115 +5,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::config::{Mode, OnOverflow};
-use crate::shape::MetricKind;
-
-/// Why a registration was folded or dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum OverflowReason {
-    /// The metric's `max_series` was reached.
-    SeriesLimit = 0,
-    /// `global.max_series` was reached.
-    GlobalLimit = 1,
-    /// A label's `label_limits` entry was reached: its value became `__overflow__`.
-    LabelLimit = 2,
-    /// `global.max_metrics` names were already tracked.
-    MaxMetrics = 3,
-    /// A label value was longer than `global.max_label_value_length`: it
-    /// became `__overflow__` in that label only.
-    ValueTooLong = 4,
-    /// The name or a label key can't render: an empty or reserved name, a
-    /// name another kind already renders, a reserved label key (removed).
-    Invalid = 5,
-}
-
-impl OverflowReason {
-    pub(crate) const COUNT: usize = 6;
-
-    /// The `reason` label value: `series_limit`, `global_limit`, `label_limit`,
-    /// `max_metrics`, `value_too_long` or `invalid`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OverflowReason::SeriesLimit => "series_limit",
-            OverflowReason::GlobalLimit => "global_limit",
-            OverflowReason::LabelLimit => "label_limit",
-            OverflowReason::MaxMetrics => "max_metrics",
-            OverflowReason::ValueTooLong => "value_too_long",
-            OverflowReason::Invalid => "invalid",
-        }
-    }
-
-    pub(crate) fn from_index(i: usize) -> Option<Self> {
-        [
-            OverflowReason::SeriesLimit,
-            OverflowReason::GlobalLimit,
-            OverflowReason::LabelLimit,
-            OverflowReason::MaxMetrics,
-            OverflowReason::ValueTooLong,
-            OverflowReason::Invalid,
-        ]
-        .get(i)
-        .copied()
-    }
-}
-
-/// Registrations folded or dropped, by reason. In shadow mode: those that
-/// *would* have been.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct OverflowCounts {
-    /// Reason `series_limit`.
-    pub series_limit: u64,
-    /// Reason `global_limit`.
-    pub global_limit: u64,
-    /// Reason `label_limit`.
-    pub label_limit: u64,
-    /// Reason `max_metrics`.
-    pub max_metrics: u64,
-    /// Reason `value_too_long`.
-    pub value_too_long: u64,
-    /// Reason `invalid`.
-    pub invalid: u64,
-}
-
-impl OverflowCounts {
-    /// All reasons together.
-    #[must_use]
-    pub fn total(&self) -> u64 {
-        self.series_limit
-            + self.global_limit
-            + self.label_limit
-            + self.max_metrics
-            + self.value_too_long
-            + self.invalid
-    }
-
-    /// The count of one reason.
-    #[must_use]
-    pub fn get(&self, reason: OverflowReason) -> u64 {
-        match reason {
-            OverflowReason::SeriesLimit => self.series_limit,
-            OverflowReason::GlobalLimit => self.global_limit,
-            OverflowReason::LabelLimit => self.label_limit,
-            OverflowReason::MaxMetrics => self.max_metrics,
-            OverflowReason::ValueTooLong => self.value_too_long,
-            OverflowReason::Invalid => self.invalid,
-        }
-    }
-
-    pub(crate) fn add(&mut self, reason: OverflowReason, n: u64) {
-        match reason {
-            OverflowReason::SeriesLimit => self.series_limit += n,
-            OverflowReason::GlobalLimit => self.global_limit += n,
-            OverflowReason::LabelLimit => self.label_limit += n,
-            OverflowReason::MaxMetrics => self.max_metrics += n,
-            OverflowReason::ValueTooLong => self.value_too_long += n,
-            OverflowReason::Invalid => self.invalid += n,
-        }
-    }
-}
+use crate::vocabulary::{MetricKind, OverflowCounts};
 
 /// One guarded metric: an entry of [`Report::metrics`].
 ///
@@ -290,26 +182,6 @@ pub struct LabelReport {
     pub pinned: usize,
     /// Registrations whose value of this label was replaced by `__overflow__`.
     pub folded: u64,
-}
-
-/// A set of overflow reasons.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
-pub(crate) struct Reasons(pub(crate) u8);
-
-impl Reasons {
-    pub(crate) fn add(&mut self, reason: OverflowReason) {
-        self.0 |= 1 << reason as u8;
-    }
-
-    pub(crate) fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    pub(crate) fn iter(self) -> impl Iterator<Item = OverflowReason> {
-        (0..OverflowReason::COUNT)
-            .filter(move |i| self.0 & (1 << i) != 0)
-            .filter_map(OverflowReason::from_index)
-    }
 }
 
 /// What to do about one metric: an entry of

@@ -7,9 +7,10 @@
 
 use std::sync::OnceLock;
 
-use metrics::{Counter, Gauge, Key, KeyName, Label, Level, Metadata, Recorder, SharedString};
+use metrics::{Counter, Gauge, Key, Label};
 
-use crate::report::OverflowReason;
+use crate::store::Store;
+use crate::vocabulary::{MetricKind, OverflowReason};
 
 /// The outcome of the last (re)load of the config.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,46 +115,36 @@ pub(crate) const COUNTERS: [(&str, &str); 2] = [
     ),
 ];
 
-/// Gives every self-report metric its `# HELP` text, through the inner recorder.
-pub(crate) fn describe(inner: &dyn Recorder) {
+/// Gives every self-report metric its `# HELP` text.
+fn describe(store: &dyn Store) {
     for (name, help) in GAUGES {
-        inner.describe_gauge(
-            KeyName::from_const_str(name),
-            None,
-            SharedString::const_str(help),
-        );
+        store.describe(MetricKind::Gauge, name, help);
     }
     for (name, help) in COUNTERS {
-        inner.describe_counter(
-            KeyName::from_const_str(name),
-            None,
-            SharedString::const_str(help),
-        );
+        store.describe(MetricKind::Counter, name, help);
     }
 }
 
-static METADATA: Metadata<'static> =
-    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
-
-fn gauge(inner: &dyn Recorder, name: &'static str, labels: Vec<Label>) -> Gauge {
-    inner.register_gauge(&Key::from_parts(name, labels), &METADATA)
+fn gauge(store: &dyn Store, name: &'static str, labels: Vec<Label>) -> Gauge {
+    store.gauge(&Key::from_parts(name, labels))
 }
 
-fn gauge_set(inner: &dyn Recorder, name: &'static str, labels: Vec<Label>, value: f64) -> Gauge {
-    let gauge = gauge(inner, name, labels);
+fn gauge_set(store: &dyn Store, name: &'static str, labels: Vec<Label>, value: f64) -> Gauge {
+    let gauge = gauge(store, name, labels);
     gauge.set(value);
     gauge
 }
 
-fn overflow_counter(inner: &dyn Recorder, metric: &str, reason: OverflowReason) -> Counter {
+fn overflow_counter(store: &dyn Store, metric: &str, reason: OverflowReason) -> Counter {
     let labels = vec![
         Label::new("metric", metric.to_owned()),
         Label::new("reason", reason.as_str()),
     ];
-    inner.register_counter(&Key::from_parts(OVERFLOW_TOTAL, labels), &METADATA)
+    store.counter(&Key::from_parts(OVERFLOW_TOTAL, labels))
 }
 
-/// Over another recorder: the self-report handles of one metric.
+/// The self-report handles of one metric (no-ops where the guard renders
+/// its self-report itself).
 pub(crate) struct MetricGauges {
     series: Gauge,
     /// Set at registration and at every reload.
@@ -163,15 +154,15 @@ pub(crate) struct MetricGauges {
 }
 
 impl MetricGauges {
-    pub(crate) fn register(inner: &dyn Recorder, metric: &str, limit: u64) -> Self {
+    pub(crate) fn register(store: &dyn Store, metric: &str, limit: u64) -> Self {
         let label = || vec![Label::new("metric", metric.to_owned())];
         MetricGauges {
-            limit: gauge_set(inner, SERIES_LIMIT, label(), limit as f64),
+            limit: gauge_set(store, SERIES_LIMIT, label(), limit as f64),
             // Registration alone renders it (as 0); series only move by
             // `increment`, applied atomically, so concurrent admissions
             // cannot publish a stale value.
-            series: gauge(inner, SERIES, label()),
-            admitted: inner.register_counter(&Key::from_parts(ADMITTED_TOTAL, label()), &METADATA),
+            series: gauge(store, SERIES, label()),
+            admitted: store.counter(&Key::from_parts(ADMITTED_TOTAL, label())),
             overflow: Default::default(),
         }
     }
@@ -187,19 +178,15 @@ impl MetricGauges {
         }
     }
 
-    pub(crate) fn count_overflow(
-        &self,
-        inner: &dyn Recorder,
-        metric: &str,
-        reason: OverflowReason,
-    ) {
+    pub(crate) fn count_overflow(&self, store: &dyn Store, metric: &str, reason: OverflowReason) {
         self.overflow[reason as usize]
-            .get_or_init(|| overflow_counter(inner, metric, reason))
+            .get_or_init(|| overflow_counter(store, metric, reason))
             .increment(1);
     }
 }
 
-/// Over another recorder: the self-report handles of the whole guard.
+/// The self-report handles of the whole guard (no-ops where the guard
+/// renders its self-report itself).
 pub(crate) struct GlobalGauges {
     series: Gauge,
     limit: Gauge,
@@ -211,15 +198,15 @@ pub(crate) struct GlobalGauges {
 }
 
 impl GlobalGauges {
-    pub(crate) fn register(inner: &dyn Recorder, series_limit: u64, loaded_at: f64) -> Self {
-        describe(inner);
+    pub(crate) fn register(store: &dyn Store, series_limit: u64, loaded_at: f64) -> Self {
+        describe(store);
         GlobalGauges {
-            limit: gauge_set(inner, GLOBAL_SERIES_LIMIT, vec![], series_limit as f64),
-            series: gauge(inner, GLOBAL_SERIES, vec![]),
-            metrics: gauge(inner, METRICS, vec![]),
-            reload_successful: gauge_set(inner, CONFIG_LAST_RELOAD_SUCCESSFUL, vec![], 1.0),
+            limit: gauge_set(store, GLOBAL_SERIES_LIMIT, vec![], series_limit as f64),
+            series: gauge(store, GLOBAL_SERIES, vec![]),
+            metrics: gauge(store, METRICS, vec![]),
+            reload_successful: gauge_set(store, CONFIG_LAST_RELOAD_SUCCESSFUL, vec![], 1.0),
             reload_timestamp: gauge_set(
-                inner,
+                store,
                 CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP,
                 vec![],
                 loaded_at,
@@ -248,15 +235,15 @@ impl GlobalGauges {
         self.metrics.increment(1.0);
     }
 
-    pub(crate) fn count_untracked(&self, inner: &dyn Recorder) {
+    pub(crate) fn count_untracked(&self, store: &dyn Store) {
         self.untracked
-            .get_or_init(|| overflow_counter(inner, UNTRACKED_METRIC, OverflowReason::MaxMetrics))
+            .get_or_init(|| overflow_counter(store, UNTRACKED_METRIC, OverflowReason::MaxMetrics))
             .increment(1);
     }
 
-    pub(crate) fn count_invalid(&self, inner: &dyn Recorder) {
+    pub(crate) fn count_invalid(&self, store: &dyn Store) {
         self.invalid
-            .get_or_init(|| overflow_counter(inner, INVALID_METRIC, OverflowReason::Invalid))
+            .get_or_init(|| overflow_counter(store, INVALID_METRIC, OverflowReason::Invalid))
             .increment(1);
     }
 }
@@ -265,10 +252,10 @@ impl GlobalGauges {
 /// values seen of a label (the demand, kept while folding).
 pub const LABEL_VALUES: &str = "cardinality_guard_label_values";
 
-pub(crate) fn label_values_gauge(inner: &dyn Recorder, metric: &str, label: &str) -> Gauge {
+pub(crate) fn label_values_gauge(store: &dyn Store, metric: &str, label: &str) -> Gauge {
     let labels = vec![
         Label::new("metric", metric.to_owned()),
         Label::new("label", label.to_owned()),
     ];
-    inner.register_gauge(&Key::from_parts(LABEL_VALUES, labels), &METADATA)
+    store.gauge(&Key::from_parts(LABEL_VALUES, labels))
 }

@@ -5,39 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::Distribution;
-use metrics_util::Quantile;
-use serde::Serialize;
+use metrics_util::{parse_quantiles, Quantile};
 
 use crate::config::{HistogramConfig, Pattern};
+use crate::vocabulary::MetricKind;
 
 /// The exporter's default number of summary quantiles
 /// (`0, 0.5, 0.9, 0.95, 0.99, 0.999, 1`).
 pub const DEFAULT_QUANTILES: usize = 7;
-
-/// The kind of a metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum MetricKind {
-    /// A counter: one series per label set.
-    Counter,
-    /// A gauge: one series per label set.
-    Gauge,
-    /// A histogram: buckets + 3 or quantiles + 2 series per label set.
-    Histogram,
-}
-
-impl MetricKind {
-    /// `"counter"`, `"gauge"` or `"histogram"`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MetricKind::Counter => "counter",
-            MetricKind::Gauge => "gauge",
-            MetricKind::Histogram => "histogram",
-        }
-    }
-}
 
 /// How one histogram renders in the Prometheus text format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +34,23 @@ impl HistogramShape {
             HistogramShape::Buckets(n) => n as u64 + 3,
             HistogramShape::Summary(q) => q as u64 + 2,
         }
+    }
+
+    /// The label key it renders itself (`le`, `quantile`).
+    pub(crate) fn own_key(self) -> &'static str {
+        match self {
+            HistogramShape::Buckets(_) => "le",
+            HistogramShape::Summary(_) => "quantile",
+        }
+    }
+
+    /// The sample names a histogram `name` of this shape renders.
+    pub(crate) fn sample_names(self, name: &str) -> Vec<String> {
+        let suffixes: &[&str] = match self {
+            HistogramShape::Buckets(_) => &["", "_bucket", "_sum", "_count"],
+            HistogramShape::Summary(_) => &["", "_sum", "_count"],
+        };
+        suffixes.iter().map(|s| format!("{name}{s}")).collect()
     }
 }
 
@@ -146,6 +138,9 @@ impl HistogramShapes {
     }
 }
 
+/// The exporter's default summary quantiles.
+const QUANTILES: [f64; DEFAULT_QUANTILES] = [0.0, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0];
+
 /// How a histogram renders, on the Prometheus path.
 #[derive(Clone, Debug)]
 pub(crate) enum HistogramStore {
@@ -154,6 +149,46 @@ pub(crate) enum HistogramStore {
 }
 
 impl HistogramStore {
+    /// How the histogram `name` renders under `config`: the one place
+    /// that decides it (`[histograms]` buckets, per-metric ones first, else
+    /// the exporter's default summary).
+    pub(crate) fn for_metric(config: &HistogramConfig, name: &str) -> HistogramStore {
+        match config.buckets_for(name) {
+            Some(buckets) => HistogramStore::Buckets(buckets.bounds().into()),
+            None => HistogramStore::summary(),
+        }
+    }
+
+    /// The exporter's default: a summary of its default quantiles.
+    pub(crate) fn summary() -> HistogramStore {
+        HistogramStore::Summary(Arc::new(parse_quantiles(&QUANTILES)))
+    }
+
+    /// Its shape.
+    pub(crate) fn shape(&self) -> HistogramShape {
+        match self {
+            HistogramStore::Buckets(bounds) => HistogramShape::Buckets(bounds.len()),
+            HistogramStore::Summary(quantiles) => HistogramShape::Summary(quantiles.len()),
+        }
+    }
+
+    /// Whether both render the same lines.
+    pub(crate) fn same_shape(&self, other: &HistogramStore) -> bool {
+        match (self, other) {
+            (HistogramStore::Buckets(a), HistogramStore::Buckets(b)) => a == b,
+            (HistogramStore::Summary(_), HistogramStore::Summary(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// How it renders, in words (`buckets [..]` or `summary quantiles`).
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            HistogramStore::Buckets(bounds) => format!("buckets {bounds:?}"),
+            HistogramStore::Summary(_) => "summary quantiles".to_owned(),
+        }
+    }
+
     pub(crate) fn distribution(&self) -> Distribution {
         match self {
             HistogramStore::Buckets(bounds) => Distribution::new_histogram(bounds),

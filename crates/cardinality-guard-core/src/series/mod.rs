@@ -1,9 +1,10 @@
-//! One admitted label set: its storage, and the handle user code updates.
+//! One admitted label set: its value, its label text, and the handle user
+//! code updates.
 //!
-//! On the Prometheus path the guard stores the values itself (a counter, a
-//! gauge, or histogram samples drained into a distribution), so admission,
-//! storage, expiry and render are one table. Over another recorder the
-//! series holds that recorder's handle instead ([`Storage::Inner`]).
+//! A series is one allocation laid out for the hot path: its storage (an
+//! atomic, or a boxed distribution), its flags, the hash of its key, its
+//! labels as they render (the one copy the guard keeps: the lookup, the
+//! report and the render all read it), and a pointer to its [`Family`].
 //!
 //! Every update of a guard-stored series does its work, then one load of
 //! `flags`. While the flags read `ACTIVE` (updated since the last sweep, and
@@ -12,18 +13,26 @@
 //! brings it back through its metric ([`Revive`]) and replays the update
 //! where it now belongs: a held handle never loses data.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+pub(crate) mod identity;
+pub(crate) mod lookup;
+mod storage;
 
-use metrics::{Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key};
-use metrics_exporter_prometheus::Distribution;
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+
+use metrics::{Counter, Gauge, Histogram, Key, Label};
+
+use crate::vocabulary::Reasons;
+use identity::GlobalLabels;
+pub(crate) use storage::{Handle, Storage};
 
 /// Updated since the last sweep.
 const TOUCHED: u8 = 1;
 /// Updated since the last render (a scrape has not seen the last update).
 const UNSCRAPED: u8 = 2;
 /// Expired: no longer in its metric's table.
-pub(crate) const EXPIRED: u8 = 4;
+const EXPIRED: u8 = 4;
 /// Folded (or dropped) for good after expiring: updates go to `redirect`.
 const REDIRECTED: u8 = 8;
 const ACTIVE: u8 = TOUCHED | UNSCRAPED;
@@ -36,80 +45,79 @@ pub(crate) trait Revive: Send + Sync {
     fn revive(&self, series: &Arc<Series>) -> Option<Arc<Series>>;
 }
 
-/// Where a series keeps its values.
-pub(crate) enum Storage {
-    Counter(AtomicU64),
-    /// An `f64` as bits.
-    Gauge(AtomicU64),
-    /// Samples go straight into the distribution, under its lock: exact
-    /// (a lock-free sample buffer drained beside writers loses samples:
-    /// `metrics_util::storage::AtomicBucket::clear_with` races `push`) and
-    /// bounded (nothing piles up between scrapes).
-    Histogram(Mutex<Distribution>),
-    /// Over another recorder: its handle.
-    Inner(Handle),
+/// What the series of one metric share.
+pub(crate) struct Family {
+    /// The metric's name, as it renders.
+    pub(crate) name: String,
+    /// The guard's global labels, whose text starts every plain series' text.
+    pub(crate) global: Arc<GlobalLabels>,
+    owner: Weak<dyn Revive>,
 }
 
-/// A handle of any kind.
-#[derive(Clone)]
-pub(crate) enum Handle {
-    Counter(Counter),
-    Gauge(Gauge),
-    Histogram(Histogram),
+impl Family {
+    pub(crate) fn new(name: String, global: Arc<GlobalLabels>, owner: Weak<dyn Revive>) -> Family {
+        Family {
+            name,
+            global,
+            owner,
+        }
+    }
 }
 
 /// One label set of one metric.
 pub(crate) struct Series {
     pub(crate) storage: Storage,
     flags: AtomicU8,
-    /// When a sweep last found it touched (ms by the guard's clock).
-    seen_ms: AtomicU64,
-    /// The normalized key (for reports and label value reclaim).
-    pub(crate) key: Key,
-    /// The labels as rendered (`k="v",...`, global labels included), when
-    /// that differs from `identity`.
-    text: Option<Box<str>>,
-    /// The sorted label text: its identity in its metric's table (which
-    /// shares it as its key).
-    pub(crate) identity: Arc<str>,
     /// The metric's overflow series.
     pub(crate) overflow: bool,
+    /// Its text is the global labels' text, then its key's labels.
+    plain: bool,
+    /// In shadow mode: the reasons enforce would have folded it for,
+    /// counted again at every registration.
+    pub(crate) shadow_reasons: Reasons,
     /// Holds reserved budget (in shadow mode, only where enforce would have
     /// admitted it). Read and written under the metric's lock.
     pub(crate) reserved: AtomicBool,
-    /// In shadow mode: the reasons enforce would have folded it for,
-    /// counted again at every registration.
-    pub(crate) shadow_reasons: u8,
+    /// Whether a registration of its key finds it without its metric (not
+    /// in shadow mode while enforce would fold it: those are counted again).
+    pub(crate) listed: AtomicBool,
+    /// When a sweep last found it touched (ms by the guard's clock).
+    seen_ms: AtomicU64,
+    /// The hash of its canonical key: where the lookup keeps it.
+    pub(crate) hash: u64,
+    /// Its labels as rendered (`k="v",...`, global labels included).
+    text: Box<str>,
+    pub(crate) family: Arc<Family>,
     me: Weak<Series>,
-    owner: Weak<dyn Revive>,
     redirect: OnceLock<Option<Arc<Series>>>,
 }
 
 /// What a new series is made of.
 pub(crate) struct SeriesParts {
     pub(crate) storage: Storage,
-    pub(crate) key: Key,
-    pub(crate) text: Option<Box<str>>,
-    pub(crate) identity: Arc<str>,
+    pub(crate) hash: u64,
+    pub(crate) text: String,
+    pub(crate) plain: bool,
     pub(crate) overflow: bool,
-    pub(crate) shadow_reasons: u8,
+    pub(crate) shadow_reasons: Reasons,
     pub(crate) now_ms: u64,
 }
 
 impl Series {
-    pub(crate) fn new(parts: SeriesParts, owner: Weak<dyn Revive>) -> Arc<Series> {
+    pub(crate) fn new(parts: SeriesParts, family: Arc<Family>) -> Arc<Series> {
         Arc::new_cyclic(|me| Series {
             storage: parts.storage,
             flags: AtomicU8::new(ACTIVE),
-            seen_ms: AtomicU64::new(parts.now_ms),
-            key: parts.key,
-            text: parts.text,
-            identity: parts.identity,
             overflow: parts.overflow,
-            reserved: AtomicBool::new(false),
+            plain: parts.plain,
             shadow_reasons: parts.shadow_reasons,
+            reserved: AtomicBool::new(false),
+            listed: AtomicBool::new(false),
+            seen_ms: AtomicU64::new(parts.now_ms),
+            hash: parts.hash,
+            text: parts.text.into_boxed_str(),
+            family,
             me: me.clone(),
-            owner,
             redirect: OnceLock::new(),
         })
     }
@@ -117,7 +125,7 @@ impl Series {
     /// The handle user code gets.
     pub(crate) fn counter(self: &Arc<Self>) -> Counter {
         match &self.storage {
-            Storage::Inner(Handle::Counter(c)) => c.clone(),
+            Storage::Inner(handle) => handle.counter(),
             Storage::Counter(_) => Counter::from_arc(self.clone()),
             _ => Counter::noop(),
         }
@@ -125,7 +133,7 @@ impl Series {
 
     pub(crate) fn gauge(self: &Arc<Self>) -> Gauge {
         match &self.storage {
-            Storage::Inner(Handle::Gauge(g)) => g.clone(),
+            Storage::Inner(handle) => handle.gauge(),
             Storage::Gauge(_) => Gauge::from_arc(self.clone()),
             _ => Gauge::noop(),
         }
@@ -133,7 +141,7 @@ impl Series {
 
     pub(crate) fn histogram(self: &Arc<Self>) -> Histogram {
         match &self.storage {
-            Storage::Inner(Handle::Histogram(h)) => h.clone(),
+            Storage::Inner(handle) => handle.histogram(),
             Storage::Histogram(_) => Histogram::from_arc(self.clone()),
             _ => Histogram::noop(),
         }
@@ -141,7 +149,50 @@ impl Series {
 
     /// The labels as rendered (`k="v",...`).
     pub(crate) fn text(&self) -> &str {
-        self.text.as_deref().unwrap_or(&self.identity)
+        &self.text
+    }
+
+    /// The text of its key's own labels (a plain series' text after the
+    /// global labels).
+    fn key_text(&self) -> &str {
+        let prefix = self.family.global.text.len();
+        match (prefix, self.text.len()) {
+            (0, _) => &self.text,
+            (p, len) if len <= p => "",
+            (p, _) => self.text.get(p + 1..).unwrap_or(""),
+        }
+    }
+
+    /// Whether `key` (as user code spells it) is this series' label set,
+    /// by its text alone: only for plain, listed series.
+    #[inline]
+    pub(crate) fn is_key(&self, key: &Key) -> bool {
+        self.plain
+            && self.listed.load(Ordering::Relaxed)
+            && key.name() == self.family.name
+            && identity::matches(key.labels().as_slice(), self.key_text())
+    }
+
+    /// Its key's labels (what user code registered, after normalizing and
+    /// label limits; a label repeating a global one left out).
+    pub(crate) fn labels(&self) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
+        let (text, global) = match self.plain {
+            true => (self.key_text(), None),
+            false => (&*self.text, Some(&self.family.global.pairs)),
+        };
+        identity::parse(text).filter(move |(k, v)| {
+            global.map_or(true, |pairs| pairs.iter().all(|(gk, gv)| gk != k || gv != v))
+        })
+    }
+
+    /// Its key, rebuilt from its text (for the cold paths that decide it
+    /// again).
+    pub(crate) fn key(&self) -> Key {
+        let labels: Vec<Label> = self
+            .labels()
+            .map(|(k, v)| Label::new(k.to_owned(), v.into_owned()))
+            .collect();
+        Key::from_parts(self.family.name.clone(), labels)
     }
 
     pub(crate) fn is_expired(&self) -> bool {
@@ -165,7 +216,7 @@ impl Series {
         }
         let target = match self.redirect.get() {
             Some(target) => target.clone(),
-            None => match (self.owner.upgrade(), self.me.upgrade()) {
+            None => match (self.family.owner.upgrade(), self.me.upgrade()) {
                 (Some(owner), Some(me)) => owner.revive(&me),
                 _ => None,
             },
@@ -218,86 +269,5 @@ impl Series {
         if self.flags.load(Ordering::Relaxed) & UNSCRAPED != 0 {
             self.flags.fetch_and(!UNSCRAPED, Ordering::SeqCst);
         }
-    }
-
-    /// Records `count` samples of `value` into its distribution.
-    fn record_into(&self, value: f64, count: usize) {
-        let Storage::Histogram(distribution) = &self.storage else {
-            return;
-        };
-        let mut distribution = distribution.lock().unwrap_or_else(|p| p.into_inner());
-        match &mut *distribution {
-            Distribution::Histogram(histogram) => {
-                for _ in 0..count {
-                    histogram.record(value);
-                }
-            }
-            Distribution::Summary(rolling, _, sum) => {
-                let now = quanta::Instant::now();
-                for _ in 0..count {
-                    rolling.add(value, now);
-                    *sum += value;
-                }
-            }
-            // Never created by the guard (the text format can't render them).
-            Distribution::NativeHistogram(_) => {}
-        }
-    }
-}
-
-fn add_f64(bits: &AtomicU64, delta: f64) {
-    let _ = bits.fetch_update(Ordering::SeqCst, Ordering::Relaxed, |old| {
-        Some((f64::from_bits(old) + delta).to_bits())
-    });
-}
-
-impl CounterFn for Series {
-    fn increment(&self, value: u64) {
-        if let Storage::Counter(v) = &self.storage {
-            v.fetch_add(value, Ordering::SeqCst);
-        }
-        self.updated(|target| CounterFn::increment(target, value));
-    }
-
-    fn absolute(&self, value: u64) {
-        if let Storage::Counter(v) = &self.storage {
-            v.fetch_max(value, Ordering::SeqCst);
-        }
-        self.updated(|target| target.absolute(value));
-    }
-}
-
-impl GaugeFn for Series {
-    fn increment(&self, value: f64) {
-        if let Storage::Gauge(v) = &self.storage {
-            add_f64(v, value);
-        }
-        self.updated(|target| GaugeFn::increment(target, value));
-    }
-
-    fn decrement(&self, value: f64) {
-        if let Storage::Gauge(v) = &self.storage {
-            add_f64(v, -value);
-        }
-        self.updated(|target| GaugeFn::decrement(target, value));
-    }
-
-    fn set(&self, value: f64) {
-        if let Storage::Gauge(v) = &self.storage {
-            v.swap(value.to_bits(), Ordering::SeqCst);
-        }
-        self.updated(|target| target.set(value));
-    }
-}
-
-impl HistogramFn for Series {
-    fn record(&self, value: f64) {
-        self.record_into(value, 1);
-        self.updated(|target| target.record(value));
-    }
-
-    fn record_many(&self, value: f64, count: usize) {
-        self.record_into(value, count);
-        self.updated(|target| target.record_many(value, count));
     }
 }

@@ -1,17 +1,6 @@
-//! Stage 1 of admission: per-label value limits, pinned values, and the
-//! demand (distinct values seen) of each label.
-//!
-//! When a label of a metric has a limit, at most that many distinct values of
-//! it are admitted; a further value is replaced by `__overflow__` in that label
-//! only, so `method` and `status` survive when `user` explodes. Pinned values
-//! are always admitted and their room is reserved: early junk cannot take it.
-//! The rewritten label set then goes through series admission as usual.
-//!
-//! Every label set the guard has not seen before (and every folded one, again
-//! and again) feeds a HyperLogLog sketch per label, so the demand keeps
-//! counting while values are folded.
+//! One label key of one metric: its limit and pinned values, the values
+//! admitted under the limit (by keyed hash), and its demand.
 
-use std::collections::BTreeSet;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use foldhash::fast::RandomState;
@@ -19,16 +8,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard};
 
 use dashmap::DashMap;
-use metrics::{Gauge, Key, Label, Recorder};
+use metrics::Gauge;
 
 use crate::config::{MetricPolicy, PinnedValues};
 use crate::normalize::LABEL_OVERFLOW;
 use crate::report::LabelReport;
 use crate::self_report;
 use crate::sketch::Sketch;
+use crate::store::Store;
 
 /// A label's limit and pinned values.
-struct Limit {
+pub(super) struct Limit {
     /// Distinct values allowed, pinned ones included; `None`: pinned values
     /// alone, no limit.
     limit: Option<u64>,
@@ -61,7 +51,7 @@ impl Limit {
 
 /// One label key of one metric.
 pub(crate) struct LabelState {
-    name: String,
+    pub(super) name: String,
     /// `None`: no limit. Replaced by a reload (under `decide`).
     limit: RwLock<Option<Limit>>,
     /// Admitted values (of a label with a limit), by a keyed 64-bit hash:
@@ -74,19 +64,19 @@ pub(crate) struct LabelState {
     admitted_count: AtomicU64,
     full: AtomicBool,
     decide: Mutex<()>,
-    folded: AtomicU64,
+    pub(super) folded: AtomicU64,
     demand: Sketch,
     gauge: OnceLock<Gauge>,
 }
 
 impl LabelState {
-    fn new(name: &str, policy: &MetricPolicy) -> Self {
+    pub(super) fn new(name: &str, policy: &MetricPolicy) -> Self {
         let state = LabelState::unlimited(name);
         *state.limit.write().unwrap_or_else(|p| p.into_inner()) = Limit::of(name, policy);
         state
     }
 
-    fn unlimited(name: &str) -> Self {
+    pub(super) fn unlimited(name: &str) -> Self {
         LabelState {
             name: name.to_owned(),
             limit: RwLock::new(None),
@@ -111,7 +101,12 @@ impl LabelState {
     /// never cut), then new ones while there is room; a limit lowered under
     /// the values admitted admits no new one until it is under it again
     /// (with idle expiry, values no label set uses any more are forgotten).
-    fn configure(&self, policy: &MetricPolicy, values: &dyn Fn(&str) -> Vec<String>, epoch: u64) {
+    pub(super) fn configure(
+        &self,
+        policy: &MetricPolicy,
+        values: &dyn Fn(&str) -> Vec<String>,
+        epoch: u64,
+    ) {
         let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
         let limit = Limit::of(&self.name, policy);
         let was_limited = Limit::limited(&self.limit()).is_some();
@@ -128,13 +123,11 @@ impl LabelState {
                 }
             }
             Some(limit) => {
-                // Values pinned now take no room.
-                self.admitted.retain(|hash, _| {
-                    !limit
-                        .pinned
-                        .iter()
-                        .any(|p| self.hasher.hash_one(p) == *hash)
-                });
+                // Values pinned now take no room: one removal per pinned
+                // value, whatever the number of values admitted.
+                for pinned in limit.pinned.iter() {
+                    self.admitted.remove(&self.hasher.hash_one(pinned));
+                }
             }
         }
         let count = self.admitted.len() as u64;
@@ -146,7 +139,7 @@ impl LabelState {
 
     /// Whether `value` keeps its place (a decision taken once per value:
     /// values are only ever added, so a refused value stays refused).
-    fn admits(&self, value: &str, epoch: u64) -> bool {
+    pub(super) fn admits(&self, value: &str, epoch: u64) -> bool {
         {
             let limit = self.limit();
             let Some(limit) = Limit::limited(&limit) else {
@@ -201,7 +194,7 @@ impl LabelState {
     }
 
     /// Notes that an admitted label set still uses `value`.
-    fn keep(&self, value: &str, epoch: u64) {
+    pub(super) fn keep(&self, value: &str, epoch: u64) {
         if Limit::limited(&self.limit()).is_some() {
             self.mark_used(self.hasher.hash_one(value), epoch);
         }
@@ -209,7 +202,7 @@ impl LabelState {
 
     /// Forgets values no admitted label set used in this sweep or the one
     /// before; reopens a full label once a tenth of its room is free.
-    fn reclaim(&self, epoch: u64) {
+    pub(super) fn reclaim(&self, epoch: u64) {
         let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
         let limit = self.limit();
         let Some(limit) = Limit::limited(&limit) else {
@@ -227,25 +220,25 @@ impl LabelState {
 
     /// Counts `value` in the demand; over another recorder, publishes the
     /// estimate through it.
-    fn observe(&self, value: &str, metric: &str, inner: Option<&dyn Recorder>) {
+    pub(super) fn observe(&self, value: &str, metric: &str, store: &dyn Store) {
         if value == LABEL_OVERFLOW || !self.demand.insert(value) {
             return;
         }
-        let Some(inner) = inner else {
+        if store.owns_series() {
             return; // the Prometheus path renders the estimate from the report
-        };
+        }
         // Published by increments of a monotone maximum, so racing threads
         // can never leave an older, lower estimate showing.
         let estimate = self.demand.estimate();
         let before = self.published.fetch_max(estimate, Ordering::AcqRel);
         if estimate > before {
             self.gauge
-                .get_or_init(|| self_report::label_values_gauge(inner, metric, &self.name))
+                .get_or_init(|| self_report::label_values_gauge(store, metric, &self.name))
                 .increment((estimate - before) as f64);
         }
     }
 
-    fn report(&self) -> LabelReport {
+    pub(super) fn report(&self) -> LabelReport {
         let limit = self.limit();
         LabelReport {
             name: self.name.clone(),
@@ -277,155 +270,5 @@ impl Hasher for PassThrough {
 
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
-    }
-}
-
-/// The tracked labels of one metric: those with a limit, then others as
-/// they come, at most `max_labels_per_metric`.
-pub(crate) struct MetricLabels {
-    /// Filled from the front and never emptied: a lookup scans the filled
-    /// slots (a handful) without a lock or a hash.
-    slots: Box<[OnceLock<LabelState>]>,
-    /// Serializes filling a slot.
-    fill: Mutex<()>,
-    /// The policy new labels take their limits from (replaced by a reload).
-    policy: RwLock<MetricPolicy>,
-    /// The guard's current sweep number.
-    epoch: AtomicU64,
-}
-
-impl MetricLabels {
-    pub(crate) fn new(policy: &MetricPolicy, max: usize) -> Self {
-        let limited: BTreeSet<&String> = policy
-            .label_limits
-            .keys()
-            .chain(policy.pinned.keys())
-            .collect();
-        let slots: Box<[OnceLock<LabelState>]> = (0..max.max(limited.len()))
-            .map(|_| OnceLock::new())
-            .collect();
-        for (slot, name) in slots.iter().zip(&limited) {
-            let _ = slot.set(LabelState::new(name, policy));
-        }
-        MetricLabels {
-            slots,
-            fill: Mutex::new(()),
-            policy: RwLock::new(policy.clone()),
-            epoch: AtomicU64::new(0),
-        }
-    }
-
-    fn states(&self) -> impl Iterator<Item = &LabelState> {
-        self.slots.iter().map_while(OnceLock::get)
-    }
-
-    fn find(&self, label: &str) -> Option<&LabelState> {
-        self.states().find(|s| s.name == label)
-    }
-
-    /// The state of `label`, tracked now if a slot is free.
-    fn state(&self, label: &str) -> Option<&LabelState> {
-        if let Some(state) = self.find(label) {
-            return Some(state);
-        }
-        if self.slots.last().is_some_and(|s| s.get().is_some()) {
-            return None; // all slots taken, for good
-        }
-        let _serialized = self.fill.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(state) = self.find(label) {
-            return Some(state);
-        }
-        let slot = self.slots.iter().find(|s| s.get().is_none())?;
-        let policy = self.policy.read().unwrap_or_else(|p| p.into_inner());
-        Some(slot.get_or_init(|| LabelState::new(label, &policy)))
-    }
-
-    /// Takes a reloaded policy's label limits and pinned values (under the
-    /// metric's lock; `values(label)`: the values of `label` its admitted
-    /// label sets hold). Returns the labels that get a limit but can't be
-    /// tracked: every slot (`max_labels_per_metric`) is taken by others.
-    pub(crate) fn configure(
-        &self,
-        policy: &MetricPolicy,
-        values: &dyn Fn(&str) -> Vec<String>,
-    ) -> Vec<String> {
-        let _serialized = self.fill.lock().unwrap_or_else(|p| p.into_inner());
-        *self.policy.write().unwrap_or_else(|p| p.into_inner()) = policy.clone();
-        let epoch = self.epoch.load(Ordering::Relaxed);
-        for state in self.states() {
-            state.configure(policy, values, epoch);
-        }
-        let mut untracked = Vec::new();
-        for name in policy.label_limits.keys().chain(policy.pinned.keys()) {
-            if self.find(name).is_some() {
-                continue;
-            }
-            match self.slots.iter().find(|s| s.get().is_none()) {
-                Some(slot) => {
-                    let state = slot.get_or_init(|| LabelState::unlimited(name));
-                    state.configure(policy, values, epoch);
-                }
-                None => untracked.push(name.clone()),
-            }
-        }
-        untracked
-    }
-
-    /// Observes the demand of every tracked label of `key` (normalized) and
-    /// decides its values. Returns the key with refused values replaced by
-    /// `__overflow__`, or `None` when all stay.
-    pub(crate) fn apply(
-        &self,
-        key: &Key,
-        metric: &str,
-        inner: Option<&dyn Recorder>,
-    ) -> Option<Key> {
-        let mut refused: Vec<usize> = Vec::new();
-        for (i, label) in key.labels().enumerate() {
-            if let Some(state) = self.state(label.key()) {
-                state.observe(label.value(), metric, inner);
-                if !state.admits(label.value(), self.epoch.load(Ordering::Relaxed)) {
-                    state.folded.fetch_add(1, Ordering::Relaxed);
-                    refused.push(i);
-                }
-            }
-        }
-        if refused.is_empty() {
-            return None;
-        }
-        let labels: Vec<Label> = key
-            .labels()
-            .enumerate()
-            .map(|(i, l)| match refused.contains(&i) {
-                true => Label::new(l.key().to_owned(), LABEL_OVERFLOW),
-                false => l.clone(),
-            })
-            .collect();
-        Some(Key::from_parts(key.name().to_owned(), labels))
-    }
-
-    /// Notes that the admitted label set `key` is still in use at sweep `epoch`.
-    pub(crate) fn keep(&self, key: &Key, epoch: u64) {
-        self.epoch.fetch_max(epoch, Ordering::Relaxed);
-        for label in key.labels() {
-            if let Some(state) = self.find(label.key()) {
-                state.keep(label.value(), epoch);
-            }
-        }
-    }
-
-    /// Forgets label values no admitted label set uses any more.
-    pub(crate) fn reclaim(&self, epoch: u64) {
-        self.epoch.fetch_max(epoch, Ordering::Relaxed);
-        for state in self.states() {
-            state.reclaim(epoch);
-        }
-    }
-
-    /// The tracked labels, highest demand first.
-    pub(crate) fn report(&self) -> Vec<LabelReport> {
-        let mut labels: Vec<LabelReport> = self.states().map(|s| s.report()).collect();
-        labels.sort_by(|a, b| b.demand.cmp(&a.demand).then_with(|| a.name.cmp(&b.name)));
-        labels
     }
 }

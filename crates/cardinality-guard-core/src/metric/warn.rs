@@ -4,9 +4,9 @@
 
 use std::sync::atomic::Ordering;
 
+use super::Metric;
 use crate::config::{Mode, OnOverflow};
-use crate::metric::Metric;
-use crate::report::OverflowReason;
+use crate::vocabulary::OverflowReason;
 
 /// After the first warning, the clock is read at every this many folds
 /// of a metric only (a fold is then a few atomic operations): a reminder
@@ -15,7 +15,7 @@ const CHECK_EVERY: u64 = 32;
 
 impl Metric {
     /// `count` is the metric's overflow count with this one.
-    pub(crate) fn warn(&self, reason: OverflowReason, count: u64) {
+    pub(super) fn warn(&self, reason: OverflowReason, count: u64) {
         let last = self.warned_at.load(Ordering::Relaxed);
         if last != 0 && count % CHECK_EVERY != 0 {
             return;

@@ -5,12 +5,11 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::metric::{Metric, Placed, Table};
-use crate::normalize::LabelTexts;
-use crate::report::{OverflowReason, Reasons};
-use metrics::Recorder;
-
+use super::admit::Placed;
+use super::{Metric, Table};
+use crate::series::identity::Identity;
 use crate::series::{Revive, Series};
+use crate::vocabulary::{OverflowReason, Reasons};
 
 impl Metric {
     /// One upkeep pass at `now_ms` (sweep number `epoch`): expires idle
@@ -21,22 +20,23 @@ impl Metric {
             return false;
         };
         let mut table = self.lock();
-        let mut expired: Vec<Arc<str>> = Vec::new();
-        for (identity, series) in table.iter() {
+        let lookup = self.env.lookup(self.kind);
+        let before = table.len();
+        table.retain(|series| {
             if series.sweep(now_ms, timeout_ms) {
-                expired.push(identity.clone());
-            } else if !series.overflow {
-                self.labels.keep(&series.key, epoch);
+                lookup.remove(series);
+                self.removed(series);
+                return false;
             }
-        }
-        for identity in &expired {
-            if let Some(series) = table.remove(identity) {
-                self.removed(&series);
+            if !series.overflow {
+                self.labels.keep(series.labels(), epoch);
             }
-        }
+            true
+        });
+        let expired = table.len() < before;
         self.labels.reclaim(epoch);
         self.budget.maybe_reopen(&self.env.global);
-        !expired.is_empty()
+        expired
     }
 
     /// Brings back `series`, expired and updated again: see [`Revive`].
@@ -57,20 +57,22 @@ impl Metric {
             return None;
         }
         // Registered again meanwhile: that series is the one that renders.
-        if let Some(live) = table.get(&series.identity) {
-            return series.redirect(Some(live.clone()));
+        let lookup = self.env.lookup(self.kind);
+        if let Some(live) = lookup.find(series.hash, &self.family, series.text()) {
+            return series.redirect(Some(live));
         }
         // Its label values may have been given to others meanwhile.
-        let inner = self.env.inner.as_deref().map(|r| r as &dyn Recorder);
-        if let Some(rewritten) = self.labels.apply(&series.key, &self.name, inner) {
+        let key = series.key();
+        if let Some(rewritten) = self.labels.apply(&key, &self.name, &*self.env.store) {
             reasons.add(OverflowReason::LabelLimit);
             if self.enforces() {
-                let texts = LabelTexts::of(&rewritten, &self.env.global_labels);
-                let target = match self.place_locked(table, texts, None, reasons) {
-                    Placed::Series(s) => Some(s),
-                    Placed::Folded(target) => target,
-                    Placed::Stale => None, // `place_locked` decides under the lock: never stale
-                };
+                let identity = Identity::of(&rewritten, &self.env.global_labels);
+                let target =
+                    match self.place_locked(table, identity, Some(&rewritten), None, reasons) {
+                        Placed::Series(s) => Some(s),
+                        Placed::Folded(target) => target,
+                        Placed::Stale => None, // `place_locked` decides under the lock: never stale
+                    };
                 return series.redirect(target);
             }
         }
@@ -86,14 +88,15 @@ impl Metric {
             }
         };
         series.reserved.store(reserved, Ordering::Relaxed);
-        table.insert(series.identity.clone(), series.clone());
+        table.push(series.clone());
+        lookup.insert(series);
         series.revived(self.env.time.now_ms());
-        if series.shadow_reasons == 0 {
-            self.spellings.remember_own(series);
+        if series.shadow_reasons.is_empty() {
+            lookup.list(series, None);
         }
         self.env.admissions.fetch_add(1, Ordering::Release);
         self.added(false);
-        self.count_revived();
+        self.counts.revived.fetch_add(1, Ordering::Relaxed);
         None
     }
 }

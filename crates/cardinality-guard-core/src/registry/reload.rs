@@ -19,10 +19,11 @@
 use std::fmt;
 use std::path::Path;
 
+use super::Registry;
 use crate::config::{Config, ConfigError};
-use crate::registry::Registry;
 use crate::self_report::unix_seconds;
-use crate::shape::{HistogramShapes, HistogramStore, MetricKind};
+use crate::shape::{HistogramShapes, HistogramStore};
+use crate::vocabulary::MetricKind;
 
 /// Why a reload was refused. The running config stays in force, untouched.
 ///
@@ -139,7 +140,7 @@ impl Registry {
         if config.global_labels != running.config.global_labels {
             return Err(ReloadError::GlobalLabelsChanged);
         }
-        let over_another = self.env.inner.is_some();
+        let over_another = !self.env.store.owns_series();
         let shapes = if over_another {
             if config.histograms != running.config.histograms {
                 return Err(ReloadError::HistogramsOverAnotherRecorder);
@@ -154,22 +155,20 @@ impl Registry {
         let metrics = self.all_metrics();
         if !over_another {
             for metric in metrics.iter().filter(|m| m.kind == MetricKind::Histogram) {
-                let new = Registry::histogram_store_of(&config, &shapes, &metric.name);
+                let new = HistogramStore::for_metric(&config.histograms, &metric.name);
                 if let Some(store) = &metric.histogram {
-                    if !same_shape(store, &new) {
+                    if !store.same_shape(&new) {
                         return Err(ReloadError::HistogramChanged {
                             metric: metric.name.clone(),
-                            running: describe(store),
-                            new: describe(&new),
+                            running: store.describe(),
+                            new: new.describe(),
                         });
                     }
                 }
             }
         }
         self.env.global.set_limits(&config.global);
-        if let Some(gauges) = &self.env.gauges {
-            gauges.set_limit(config.global.max_series.get());
-        }
+        self.env.gauges.set_limit(config.global.max_series.get());
         for metric in &metrics {
             let policy = config.policy_for(&metric.name);
             let idle_timeout = policy.idle_timeout.filter(|_| !over_another);
@@ -178,20 +177,5 @@ impl Registry {
         self.set_settings(config, shapes);
         drop(claims);
         Ok(())
-    }
-}
-
-fn same_shape(a: &HistogramStore, b: &HistogramStore) -> bool {
-    match (a, b) {
-        (HistogramStore::Buckets(a), HistogramStore::Buckets(b)) => a == b,
-        (HistogramStore::Summary(_), HistogramStore::Summary(_)) => true,
-        _ => false,
-    }
-}
-
-fn describe(store: &HistogramStore) -> String {
-    match store {
-        HistogramStore::Buckets(bounds) => format!("buckets {bounds:?}"),
-        HistogramStore::Summary(_) => "summary quantiles".to_owned(),
     }
 }

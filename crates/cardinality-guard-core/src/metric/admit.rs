@@ -1,0 +1,299 @@
+//! Admission of a new label set into its metric, top to bottom:
+//!
+//! 1. **labels**: as they render (reserved keys removed, over-long values
+//!    replaced, empty values absent);
+//! 2. **label limits**: a value beyond its label's limit becomes `__overflow__`;
+//! 3. **budgets**: a closed budget folds at once, without a lock (unless the
+//!    label set is one the metric holds, reached through another spelling);
+//! 4. **storage**: under the table's lock, the label set is found, admitted
+//!    into a series of its own, folded into the overflow series, or dropped.
+//!
+//! Only admitted label sets are stored, so a flood of rejected ones costs
+//! no memory: they find the metric closed (a lock-free check) again.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use metrics::{Key, Label};
+
+use super::{Metric, Table};
+use crate::config::OnOverflow;
+use crate::normalize::LabelRules;
+use crate::self_report::OVERFLOW_LABEL;
+use crate::series::identity::{sorted, GlobalLabels, Identity};
+use crate::series::{Series, SeriesParts};
+use crate::vocabulary::{OverflowReason, Reasons};
+
+/// Where a registration goes.
+pub(crate) enum Placed {
+    /// A series of its own (admitted now or before).
+    Series(Arc<Series>),
+    /// Folded into the overflow series, or dropped (`None`).
+    Folded(Option<Arc<Series>>),
+    /// A reload changed the metric's settings since the registration read
+    /// them: decide again.
+    Stale,
+}
+
+impl Metric {
+    /// The series a registration of `key` goes to (`None`: dropped), for a
+    /// key the lookup missed (`admissions` as read before that lookup).
+    /// Decided wholly under one generation of the metric's settings: a
+    /// reload in between makes it decide again.
+    pub(crate) fn admit(&self, key: &Key, admissions: u64) -> Option<Arc<Series>> {
+        loop {
+            if let Some(placed) = self.try_admit(key, admissions) {
+                return placed;
+            }
+        }
+    }
+
+    /// [`admit`](Self::admit) under the settings of one generation: `None`
+    /// when a reload changed them meanwhile.
+    fn try_admit(&self, key: &Key, admissions: u64) -> Option<Option<Arc<Series>>> {
+        let generation = self.generation.load(Ordering::Acquire);
+        // 1. The labels, as they render.
+        let mut reasons = Reasons::default();
+        let rules = LabelRules {
+            own_key: self.own_key,
+            max_value_length: self.env.global.max_value_length(),
+        };
+        let (normalized, changes) = rules.apply(key, &self.name);
+        if changes.invalid {
+            reasons.add(OverflowReason::Invalid);
+        }
+        if changes.too_long {
+            reasons.add(OverflowReason::ValueTooLong);
+        }
+        // 2. Label limits.
+        let rewritten = self.labels.apply(&normalized, &self.name, &*self.env.store);
+        let enforces = self.enforces();
+        let mut placed_key = &*normalized;
+        if let Some(rewritten) = &rewritten {
+            reasons.add(OverflowReason::LabelLimit);
+            if enforces {
+                placed_key = rewritten;
+            }
+        }
+        let would_be = rewritten.as_ref().filter(|_| !enforces);
+        // 3. A closed budget folds without a lock or an allocation, unless
+        // the label set is one the metric holds.
+        if let Some(reason) = self.closed() {
+            if names_no_global(placed_key, &self.env.global_labels) {
+                // Look again unless it is the key just missed and nothing
+                // was admitted since (anywhere): a racing admission is seen.
+                let missed = std::ptr::eq(placed_key, key)
+                    && self.env.admissions.load(Ordering::Acquire) == admissions;
+                let found = (!missed)
+                    .then(|| self.env.lookup(self.kind).get(placed_key))
+                    .flatten();
+                if let Some(series) = found {
+                    self.count(reasons);
+                    return Some(Some(series));
+                }
+                if self.generation.load(Ordering::Acquire) != generation {
+                    return None; // reloaded meanwhile
+                }
+                reasons.add(reason);
+                self.count(reasons);
+                return Some(self.fold_target());
+            }
+        }
+        // 4. Storage.
+        match self.place(placed_key, would_be, reasons, generation) {
+            Placed::Series(series) => {
+                // The spelling user code used, only when nothing was
+                // changed or counted, so what is counted is counted at
+                // every registration.
+                if series.shadow_reasons.is_empty() && reasons.is_empty() && !series.is_key(key) {
+                    self.env.lookup(self.kind).remember(key, &series);
+                }
+                Some(Some(series))
+            }
+            Placed::Folded(target) => Some(target),
+            Placed::Stale => None,
+        }
+    }
+
+    /// Whether the metric enforces and its budget is closed: a label set
+    /// it does not hold yet is folded (or dropped), for this reason.
+    pub(crate) fn closed(&self) -> Option<OverflowReason> {
+        self.budget.closed().filter(|_| self.enforces())
+    }
+
+    /// Storage for a normalized `key` (in enforce mode already rewritten
+    /// by the label limits): the series it goes to. `reasons` already
+    /// holds what normalizing and the label limits did; every reason is
+    /// counted once the lock is released. In shadow mode, `rewritten` is
+    /// the label set enforce would have made of `key`.
+    fn place(
+        &self,
+        key: &Key,
+        rewritten: Option<&Key>,
+        mut reasons: Reasons,
+        generation: u64,
+    ) -> Placed {
+        let identity = Identity::of(key, &self.env.global_labels);
+        let placed = {
+            let mut table = self.lock();
+            if self.generation.load(Ordering::Acquire) != generation {
+                return Placed::Stale;
+            }
+            self.place_locked(&mut table, identity, Some(key), rewritten, &mut reasons)
+        };
+        self.count(reasons);
+        placed
+    }
+
+    /// [`place`](Self::place) under the table's lock. `key`: the key the
+    /// identity is of, when the caller has it.
+    pub(super) fn place_locked(
+        &self,
+        table: &mut Table,
+        identity: Identity,
+        key: Option<&Key>,
+        rewritten: Option<&Key>,
+        reasons: &mut Reasons,
+    ) -> Placed {
+        let lookup = self.env.lookup(self.kind);
+        if let Some(series) = lookup.find(identity.hash, &self.family, &identity.text) {
+            // Another spelling, or a race; in shadow mode, counted again.
+            if !self.enforces() {
+                reasons.merge(series.shadow_reasons);
+            }
+            return Placed::Series(series);
+        }
+        if self.enforces() {
+            return match self.budget.decide(&self.env.global) {
+                Ok(()) => {
+                    Placed::Series(self.insert(table, identity, key, true, Reasons::default()))
+                }
+                Err(reason) => {
+                    reasons.add(reason);
+                    Placed::Folded(self.fold_target_locked(table))
+                }
+            };
+        }
+        // Shadow mode stores every label set, and counts what enforce would
+        // have done with the label set it would have made of it.
+        let mut decide = || match self.budget.decide(&self.env.global) {
+            Ok(()) => true,
+            Err(reason) => {
+                reasons.add(reason);
+                false
+            }
+        };
+        let reserved = match rewritten {
+            None => decide(),
+            Some(rewritten) => {
+                let would = Identity::of(rewritten, &GlobalLabels::default());
+                let would = sorted(&would.text).into_owned();
+                let mut admitted = self
+                    .shadow_admitted
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                if !admitted.contains(&would) && decide() {
+                    admitted.insert(would);
+                }
+                false // the reservation is the rewritten label set's
+            }
+        };
+        let shadow = reasons.folding();
+        Placed::Series(self.insert(table, identity, key, reserved, shadow))
+    }
+
+    /// A new series in the table, accounted; listed in the lookup unless
+    /// shadow mode counts it again at every registration.
+    fn insert(
+        &self,
+        table: &mut Table,
+        identity: Identity,
+        key: Option<&Key>,
+        reserved: bool,
+        shadow: Reasons,
+    ) -> Arc<Series> {
+        let series = self.new_series(identity, false, shadow, key);
+        series.reserved.store(reserved, Ordering::Relaxed);
+        table.push(series.clone());
+        let lookup = self.env.lookup(self.kind);
+        lookup.insert(&series);
+        if shadow.is_empty() {
+            lookup.list(&series, key);
+        }
+        self.env.admissions.fetch_add(1, Ordering::Release);
+        self.added(false);
+        series
+    }
+
+    fn new_series(
+        &self,
+        identity: Identity,
+        overflow: bool,
+        shadow: Reasons,
+        key: Option<&Key>,
+    ) -> Arc<Series> {
+        // Over another recorder, the key it registers: its labels sorted.
+        let inner_key = || {
+            let mut labels: Vec<Label> = match key {
+                Some(key) => key.labels().cloned().collect(),
+                None => crate::series::identity::parse(&identity.text)
+                    .map(|(k, v)| Label::new(k.to_owned(), v.into_owned()))
+                    .collect(),
+            };
+            labels.sort_by(|a, b| a.key().cmp(b.key()));
+            Key::from_parts(self.name.clone(), labels)
+        };
+        let storage = self
+            .env
+            .store
+            .storage(self.kind, &inner_key, self.histogram.as_ref());
+        let parts = SeriesParts {
+            storage,
+            hash: identity.hash,
+            text: identity.text,
+            plain: identity.plain,
+            overflow,
+            shadow_reasons: shadow,
+            now_ms: self.env.time.now_ms(),
+        };
+        Series::new(parts, self.family.clone())
+    }
+
+    /// The overflow series, created (or brought back) if needed; `None`
+    /// under `drop`, or when the overflow series has no room.
+    pub(crate) fn fold_target(&self) -> Option<Arc<Series>> {
+        if let Some(series) = self.overflow.get() {
+            if self.counts.overflow_live.load(Ordering::Acquire) {
+                return Some(series.clone()); // live: no lock needed
+            }
+        }
+        self.fold_target_locked(&mut self.lock())
+    }
+
+    pub(super) fn fold_target_locked(&self, table: &mut Table) -> Option<Arc<Series>> {
+        if self.policy().on_overflow == OnOverflow::Drop || !self.budget.overflow_room() {
+            return None;
+        }
+        let series = self.overflow.get_or_init(|| {
+            let key = Key::from_parts(self.name.clone(), vec![Label::new(OVERFLOW_LABEL, "true")]);
+            let identity = Identity::of(&key, &self.env.global_labels);
+            self.new_series(identity, true, Reasons::default(), Some(&key))
+        });
+        if !self.counts.overflow_live.load(Ordering::Acquire) {
+            // Its first fold, or its first since it expired (its room stays reserved).
+            table.push(series.clone());
+            series.revived(self.env.time.now_ms());
+            self.added(true);
+        }
+        Some(series.clone())
+    }
+}
+
+/// Whether no label of `key` names a global label: a lookup of `key` then
+/// finds its label set, whatever the spelling's order.
+fn names_no_global(key: &Key, global: &GlobalLabels) -> bool {
+    global.pairs.is_empty()
+        || key
+            .labels()
+            .all(|l| global.pairs.iter().all(|(k, _)| k != l.key()))
+}

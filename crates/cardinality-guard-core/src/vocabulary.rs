@@ -1,0 +1,211 @@
+//! The words every part of the guard shares: the kinds of metrics, and the
+//! reasons a registration is folded or dropped. The one list of reasons is
+//! [`OverflowReason::ALL`]; everything else derives from it.
+
+use serde::Serialize;
+
+/// The kind of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum MetricKind {
+    /// A counter: one series per label set.
+    Counter,
+    /// A gauge: one series per label set.
+    Gauge,
+    /// A histogram: buckets + 3 or quantiles + 2 series per label set.
+    Histogram,
+}
+
+impl MetricKind {
+    /// Every kind, in the order of their indices.
+    pub(crate) const ALL: [MetricKind; 3] = [
+        MetricKind::Counter,
+        MetricKind::Gauge,
+        MetricKind::Histogram,
+    ];
+
+    /// `"counter"`, `"gauge"` or `"histogram"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// Why a registration was folded or dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OverflowReason {
+    /// The metric's `max_series` was reached.
+    SeriesLimit = 0,
+    /// `global.max_series` was reached.
+    GlobalLimit = 1,
+    /// A label's `label_limits` entry was reached: its value became `__overflow__`.
+    LabelLimit = 2,
+    /// `global.max_metrics` names were already tracked.
+    MaxMetrics = 3,
+    /// A label value was longer than `global.max_label_value_length`: it
+    /// became `__overflow__` in that label only.
+    ValueTooLong = 4,
+    /// The name or a label key can't render: an empty or reserved name, a
+    /// name another kind already renders, a reserved label key (removed).
+    Invalid = 5,
+}
+
+impl OverflowReason {
+    /// Every reason, in the order of their indices (`ALL[r as usize] == r`).
+    pub const ALL: [OverflowReason; 6] = [
+        OverflowReason::SeriesLimit,
+        OverflowReason::GlobalLimit,
+        OverflowReason::LabelLimit,
+        OverflowReason::MaxMetrics,
+        OverflowReason::ValueTooLong,
+        OverflowReason::Invalid,
+    ];
+
+    pub(crate) const COUNT: usize = OverflowReason::ALL.len();
+
+    /// The `reason` label value: `series_limit`, `global_limit`, `label_limit`,
+    /// `max_metrics`, `value_too_long` or `invalid`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverflowReason::SeriesLimit => "series_limit",
+            OverflowReason::GlobalLimit => "global_limit",
+            OverflowReason::LabelLimit => "label_limit",
+            OverflowReason::MaxMetrics => "max_metrics",
+            OverflowReason::ValueTooLong => "value_too_long",
+            OverflowReason::Invalid => "invalid",
+        }
+    }
+
+    /// Whether it folds a label set the metric could otherwise have held
+    /// (what shadow mode counts again at every registration of it).
+    fn folds(self) -> bool {
+        matches!(
+            self,
+            OverflowReason::SeriesLimit | OverflowReason::GlobalLimit | OverflowReason::LabelLimit
+        )
+    }
+}
+
+/// Registrations folded or dropped, by reason. In shadow mode: those that
+/// *would* have been.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct OverflowCounts {
+    /// Reason `series_limit`.
+    pub series_limit: u64,
+    /// Reason `global_limit`.
+    pub global_limit: u64,
+    /// Reason `label_limit`.
+    pub label_limit: u64,
+    /// Reason `max_metrics`.
+    pub max_metrics: u64,
+    /// Reason `value_too_long`.
+    pub value_too_long: u64,
+    /// Reason `invalid`.
+    pub invalid: u64,
+}
+
+impl OverflowCounts {
+    /// All reasons together.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        OverflowReason::ALL.iter().map(|&r| self.get(r)).sum()
+    }
+
+    /// The count of one reason.
+    #[must_use]
+    pub fn get(&self, reason: OverflowReason) -> u64 {
+        let mut copy = *self;
+        *copy.slot(reason)
+    }
+
+    pub(crate) fn add(&mut self, reason: OverflowReason, n: u64) {
+        *self.slot(reason) += n;
+    }
+
+    fn slot(&mut self, reason: OverflowReason) -> &mut u64 {
+        match reason {
+            OverflowReason::SeriesLimit => &mut self.series_limit,
+            OverflowReason::GlobalLimit => &mut self.global_limit,
+            OverflowReason::LabelLimit => &mut self.label_limit,
+            OverflowReason::MaxMetrics => &mut self.max_metrics,
+            OverflowReason::ValueTooLong => &mut self.value_too_long,
+            OverflowReason::Invalid => &mut self.invalid,
+        }
+    }
+}
+
+/// The reasons of one registration, as a set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Reasons(u8);
+
+impl Reasons {
+    pub(crate) fn add(&mut self, reason: OverflowReason) {
+        self.0 |= 1 << reason as u8;
+    }
+
+    pub(crate) fn merge(&mut self, other: Reasons) {
+        self.0 |= other.0;
+    }
+
+    pub(crate) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub(crate) fn iter(self) -> impl Iterator<Item = OverflowReason> {
+        OverflowReason::ALL
+            .into_iter()
+            .filter(move |&r| self.0 & (1 << r as u8) != 0)
+    }
+
+    /// Only the reasons that fold a label set ([`OverflowReason::folds`]).
+    pub(crate) fn folding(self) -> Reasons {
+        let mut out = Reasons::default();
+        self.iter().filter(|r| r.folds()).for_each(|r| out.add(r));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_one_list_of_reasons_is_complete_and_in_index_order() {
+        for (i, reason) in OverflowReason::ALL.iter().enumerate() {
+            assert_eq!(*reason as usize, i);
+        }
+        let mut counts = OverflowCounts::default();
+        for (i, &reason) in OverflowReason::ALL.iter().enumerate() {
+            counts.add(reason, 1 << i);
+            assert_eq!(counts.get(reason), 1 << i);
+        }
+        assert_eq!(counts.total(), (1 << OverflowReason::COUNT) - 1);
+        for (i, kind) in MetricKind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, i);
+        }
+    }
+
+    #[test]
+    fn reasons_keep_what_is_added_and_fold_only_budget_reasons() {
+        let mut reasons = Reasons::default();
+        assert!(reasons.is_empty());
+        reasons.add(OverflowReason::ValueTooLong);
+        reasons.add(OverflowReason::LabelLimit);
+        let listed: Vec<_> = reasons.iter().collect();
+        assert_eq!(
+            listed,
+            [OverflowReason::LabelLimit, OverflowReason::ValueTooLong]
+        );
+        let folding: Vec<_> = reasons.folding().iter().collect();
+        assert_eq!(folding, [OverflowReason::LabelLimit]);
+    }
+}
