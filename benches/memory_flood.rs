@@ -1,6 +1,8 @@
 //! Memory under a flood: 1,000,000 unique label values into a counter and
 //! into a bucketed histogram (11 buckets, 14 series per label set), each with
-//! a budget of 1,000 series, guarded vs unguarded.
+//! a budget of 1,000 series, guarded vs unguarded; then the same counter
+//! flood with a budget above it (`admitted`: every label set is stored), so
+//! the guard's cost per stored series stands beside the exporter's.
 //!
 //! ```text
 //! cargo bench --bench memory_flood            # all four runs, ~1 minute
@@ -21,12 +23,19 @@ use cardinality_guard::{prometheus_builder, Config, PrometheusGuard};
 use metrics::Recorder;
 
 const CONFIG: &str = r#"
+[global]
+max_series = 2000000
+
 [histograms]
 buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
 [[metrics]]
 match = "flood_*"
 max_series = 1000
+
+[[metrics]]
+match = "admitted_*"
+max_series = 2000000
 "#;
 
 const DEFAULT_FLOOD: u64 = 1_000_000;
@@ -35,16 +44,18 @@ const DEFAULT_FLOOD: u64 = 1_000_000;
 enum Kind {
     Counter,
     Histogram,
+    /// A counter whose budget admits the whole flood.
+    Admitted,
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [role, kind, guarded, n] = args.as_slice() {
         if role == "--child" {
-            let kind = if kind == "histogram" {
-                Kind::Histogram
-            } else {
-                Kind::Counter
+            let kind = match kind.as_str() {
+                "histogram" => Kind::Histogram,
+                "admitted" => Kind::Admitted,
+                _ => Kind::Counter,
             };
             let n = n.parse().unwrap_or(DEFAULT_FLOOD);
             child(kind, guarded == "guarded", n);
@@ -64,12 +75,18 @@ fn parent(n: u64) -> ExitCode {
         eprintln!("error: cannot find this program to start it again");
         return ExitCode::FAILURE;
     };
-    println!("{n} unique label values per run, budget 1,000 series per metric\n");
+    println!("{n} unique label values per run, budget 1,000 series per metric");
+    println!("(admitted: a counter whose budget is above the flood)\n");
     println!(
-        "{:<10} {:<10} {:>16} {:>18} {:>14}",
-        "metric", "recorder", "rendered series", "RSS growth (MB)", "flood time (s)"
+        "{:<10} {:<10} {:>16} {:>18} {:>14} {:>14}",
+        "metric",
+        "recorder",
+        "rendered series",
+        "RSS growth (MB)",
+        "B per series",
+        "flood time (s)"
     );
-    for kind in ["counter", "histogram"] {
+    for kind in ["counter", "histogram", "admitted"] {
         for arm in ["unguarded", "guarded"] {
             let out = Command::new(&exe)
                 .args(["--child", kind, arm, &n.to_string()])
@@ -79,8 +96,12 @@ fn parent(n: u64) -> ExitCode {
                     let text = String::from_utf8_lossy(&out.stdout);
                     let f: Vec<&str> = text.split_whitespace().collect();
                     if let [series, kb, secs] = f.as_slice() {
-                        let mb = kb.parse::<f64>().unwrap_or(f64::NAN) / 1024.0;
-                        println!("{kind:<10} {arm:<10} {series:>16} {mb:>18.1} {secs:>14}");
+                        let kb = kb.parse::<f64>().unwrap_or(f64::NAN);
+                        let mb = kb / 1024.0;
+                        let per = kb * 1024.0 / n as f64;
+                        println!(
+                            "{kind:<10} {arm:<10} {series:>16} {mb:>18.1} {per:>14.0} {secs:>14}"
+                        );
                     }
                 }
                 Ok(out) => {
@@ -135,7 +156,7 @@ fn child(kind: Kind, guarded: bool, n: u64) {
     let seconds = start.elapsed().as_secs_f64();
     let growth = rss::rss_kib() - before;
     let series = count_series(&render());
-    println!("{series} {growth} {seconds:.1}");
+    println!("{series} {growth} {seconds:.2}");
 }
 
 fn flood(kind: Kind, n: u64, upkeep: &dyn Fn()) {
@@ -143,6 +164,9 @@ fn flood(kind: Kind, n: u64, upkeep: &dyn Fn()) {
         let user = format!("user-{i}");
         match kind {
             Kind::Counter => metrics::counter!("flood_logins_total", "user" => user).increment(1),
+            Kind::Admitted => {
+                metrics::counter!("admitted_logins_total", "user" => user).increment(1)
+            }
             Kind::Histogram => {
                 metrics::histogram!("flood_latency_seconds", "user" => user).record(0.042)
             }
@@ -155,5 +179,7 @@ fn flood(kind: Kind, n: u64, upkeep: &dyn Fn()) {
 
 /// Series of the flooded metric in a render (the guard's self-report aside).
 fn count_series(text: &str) -> usize {
-    text.lines().filter(|l| l.starts_with("flood_")).count()
+    text.lines()
+        .filter(|l| l.starts_with("flood_") || l.starts_with("admitted_"))
+        .count()
 }

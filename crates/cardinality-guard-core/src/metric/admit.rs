@@ -21,6 +21,7 @@ use crate::config::OnOverflow;
 use crate::normalize::LabelRules;
 use crate::self_report::OVERFLOW_LABEL;
 use crate::series::identity::{sorted, GlobalLabels, Identity};
+use crate::series::lookup::Vacancy;
 use crate::series::{Series, SeriesParts};
 use crate::vocabulary::{OverflowReason, Reasons};
 
@@ -156,17 +157,22 @@ impl Metric {
         reasons: &mut Reasons,
     ) -> Placed {
         let lookup = self.env.lookup(self.kind);
-        if let Some(series) = lookup.find(identity.hash, &self.family, &identity.text) {
-            // Another spelling, or a race; in shadow mode, counted again.
-            if !self.enforces() {
-                reasons.merge(series.shadow_reasons);
+        let vacancy = match lookup.find_or_vacancy(identity.hash, &self.family, &identity.text) {
+            Ok(series) => {
+                // Another spelling, or a race; in shadow mode, counted again.
+                if !self.enforces() {
+                    reasons.merge(series.shadow_reasons);
+                }
+                return Placed::Series(series);
             }
-            return Placed::Series(series);
-        }
+            Err(vacancy) => vacancy,
+        };
         if self.enforces() {
             return match self.budget.decide(&self.env.global) {
                 Ok(()) => {
-                    Placed::Series(self.insert(table, identity, key, true, Reasons::default()))
+                    let series =
+                        self.insert(table, vacancy, identity, key, true, Reasons::default());
+                    Placed::Series(series)
                 }
                 Err(reason) => {
                     reasons.add(reason);
@@ -199,7 +205,7 @@ impl Metric {
             }
         };
         let shadow = reasons.folding();
-        Placed::Series(self.insert(table, identity, key, reserved, shadow))
+        Placed::Series(self.insert(table, vacancy, identity, key, reserved, shadow))
     }
 
     /// A new series in the table, accounted; listed in the lookup unless
@@ -207,6 +213,7 @@ impl Metric {
     fn insert(
         &self,
         table: &mut Table,
+        vacancy: Vacancy<'_>,
         identity: Identity,
         key: Option<&Key>,
         reserved: bool,
@@ -215,10 +222,9 @@ impl Metric {
         let series = self.new_series(identity, false, shadow, key);
         series.reserved.store(reserved, Ordering::Relaxed);
         table.push(series.clone());
-        let lookup = self.env.lookup(self.kind);
-        lookup.insert(&series);
+        vacancy.fill(&series);
         if shadow.is_empty() {
-            lookup.list(&series, key);
+            self.env.lookup(self.kind).list(&series, key);
         }
         self.env.admissions.fetch_add(1, Ordering::Release);
         self.added(false);
@@ -254,7 +260,6 @@ impl Metric {
             plain: identity.plain,
             overflow,
             shadow_reasons: shadow,
-            now_ms: self.env.time.now_ms(),
         };
         Series::new(parts, self.family.clone())
     }

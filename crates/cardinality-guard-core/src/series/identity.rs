@@ -58,7 +58,10 @@ impl Identity {
     pub(crate) fn of(key: &Key, global: &GlobalLabels) -> Identity {
         let plain = key.labels().all(|l| global.value_of(l.key()).is_none());
         if plain {
-            let mut text = global.text.clone();
+            // Exact, unless a value needs escaping: the text is kept as is.
+            let size = key.labels().map(|l| l.key().len() + l.value().len() + 4);
+            let mut text = String::with_capacity(global.text.len() + size.sum::<usize>());
+            text.push_str(&global.text);
             for label in key.labels() {
                 push_label(&mut text, label.key(), label.value());
             }

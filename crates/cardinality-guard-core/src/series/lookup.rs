@@ -79,6 +79,19 @@ impl Aliases {
     }
 }
 
+/// A shard held for a new series (see [`Lookup::find_or_vacancy`]).
+pub(crate) struct Vacancy<'a> {
+    table: std::sync::RwLockWriteGuard<'a, HashTable<Arc<Series>>>,
+}
+
+impl Vacancy<'_> {
+    /// Stores `series` in its place.
+    pub(crate) fn fill(mut self, series: &Arc<Series>) {
+        self.table
+            .insert_unique(series.hash, series.clone(), |s| s.hash);
+    }
+}
+
 fn read(shard: &Shard) -> std::sync::RwLockReadGuard<'_, HashTable<Arc<Series>>> {
     shard.read().unwrap_or_else(|p| p.into_inner())
 }
@@ -138,6 +151,25 @@ impl Lookup {
     /// Stores `series` (under its metric's lock).
     pub(crate) fn insert(&self, series: &Arc<Series>) {
         write(self.shard(series.hash)).insert_unique(series.hash, series.clone(), |s| s.hash);
+    }
+
+    /// [`find`](Self::find), or the place to store a new series of `family`
+    /// with the labels of `text`, held until it is filled or dropped (under
+    /// the metric's lock: one probe for both).
+    pub(crate) fn find_or_vacancy(
+        &self,
+        hash: u64,
+        family: &Arc<Family>,
+        text: &str,
+    ) -> Result<Arc<Series>, Vacancy<'_>> {
+        let table = write(self.shard(hash));
+        let found = table.find(hash, |s| {
+            s.hash == hash && Arc::ptr_eq(&s.family, family) && same_labels(&s.text, text)
+        });
+        match found {
+            Some(series) => Ok(series.clone()),
+            None => Err(Vacancy { table }),
+        }
     }
 
     /// Makes a registration of the series' own key (`own`, else rebuilt

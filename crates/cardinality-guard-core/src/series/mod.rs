@@ -100,7 +100,6 @@ pub(crate) struct SeriesParts {
     pub(crate) plain: bool,
     pub(crate) overflow: bool,
     pub(crate) shadow_reasons: Reasons,
-    pub(crate) now_ms: u64,
 }
 
 impl Series {
@@ -113,7 +112,8 @@ impl Series {
             shadow_reasons: parts.shadow_reasons,
             reserved: AtomicBool::new(false),
             listed: AtomicBool::new(false),
-            seen_ms: AtomicU64::new(parts.now_ms),
+            // New series are touched: the first sweep sets it.
+            seen_ms: AtomicU64::new(0),
             hash: parts.hash,
             text: parts.text.into_boxed_str(),
             family,
@@ -181,7 +181,9 @@ impl Series {
             false => (&*self.text, Some(&self.family.global.pairs)),
         };
         identity::parse(text).filter(move |(k, v)| {
-            global.map_or(true, |pairs| pairs.iter().all(|(gk, gv)| gk != k || gv != v))
+            global.map_or(true, |pairs| {
+                pairs.iter().all(|(gk, gv)| gk != k || gv != v)
+            })
         })
     }
 
