@@ -63,8 +63,7 @@ impl std::error::Error for InstallError {}
 /// recorder ([`GuardRecorder`]) to install with it.
 ///
 /// **Keep it.** Clones share one guard; when the last clone is dropped the
-/// background upkeep thread stops (histogram samples then pile up until a
-/// render, idle label sets no longer expire) and nothing can render the
+/// background upkeep thread stops, and nothing can render (or expire) the
 /// series the installed recorder keeps storing. Hold it for the life of the
 /// service, e.g. in your router's state. Dropping it at once is flagged
 /// (`#[must_use]`):
@@ -99,7 +98,7 @@ impl PrometheusGuard {
     /// use cardinality_guard_core::{Config, PrometheusGuard};
     ///
     /// let (recorder, exporter) = PrometheusGuard::builder(Config::default())
-    ///     .upkeep_interval(None) // no thread: renders drain samples
+    ///     .upkeep_interval(None) // no thread: you call `run_upkeep`
     ///     .build()?;
     /// metrics::with_local_recorder(&recorder, || metrics::gauge!("queue_depth").set(3.0));
     /// assert!(exporter.render().contains("queue_depth 3"));
@@ -123,8 +122,8 @@ impl PrometheusGuard {
         self.registry.render()
     }
 
-    /// The upkeep the background thread runs: drains histogram samples,
-    /// with idle timeouts sweeps, and samples each metric's series for
+    /// The upkeep the background thread runs: with idle timeouts, a sweep;
+    /// then a sample of each metric's series for
     /// [`MetricReport::history`](crate::MetricReport::history); for when
     /// [`PrometheusGuardBuilder::upkeep_interval`] is `None` (or a test
     /// drives a [`ManualClock`](crate::ManualClock)).
@@ -204,11 +203,13 @@ pub struct PrometheusGuardBuilder {
 }
 
 impl PrometheusGuardBuilder {
-    /// How often a background thread drains histogram samples (and, with
-    /// idle timeouts, sweeps: at least every [`Config::sweep_interval`]).
-    /// `None`: you call [`PrometheusGuard::run_upkeep`] yourself (renders
-    /// drain samples too). Default: 5 s. The thread stops when the last
-    /// clone of the [`PrometheusGuard`] is dropped.
+    /// How often a background thread runs upkeep: with idle timeouts, a
+    /// sweep (at least every [`Config::sweep_interval`]), and a sample of
+    /// each metric's series for the report's history. Histogram samples
+    /// need none: they go straight into their distributions. `None`: you
+    /// call [`PrometheusGuard::run_upkeep`] yourself (a render sweeps too).
+    /// Default: 5 s. The thread stops when the last clone of the
+    /// [`PrometheusGuard`] is dropped.
     pub fn upkeep_interval(mut self, interval: Option<Duration>) -> Self {
         self.upkeep_interval = interval;
         self
@@ -350,7 +351,7 @@ impl Upkeep {
                     None => return,
                 }
             });
-        // Without a thread, samples are still drained at every render.
+        // Without a thread, a render still sweeps.
         let stop = spawned.ok().map(|_| stop);
         Upkeep {
             stop: Mutex::new(stop),

@@ -23,14 +23,14 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use metrics::{Counter, Gauge, Histogram, Key};
+use metrics::{Counter, Gauge, Histogram, Key, KeyName};
 
 use crate::budget::Global;
 use crate::clock::{Clock, Timeline};
 use crate::config::Config;
 use crate::history::History;
 use crate::metric::{Env, Metric, MetricParts};
-use crate::normalize::metric_name;
+use crate::normalize::{metric_name, take_slot};
 use crate::self_report::{GlobalGauges, ReloadStatus};
 use crate::series::identity::GlobalLabels;
 use crate::series::lookup::Lookup;
@@ -227,6 +227,25 @@ impl Registry {
     fn refuse_invalid(&self) {
         self.env.global.count_invalid();
         self.env.gauges.count_invalid(&*self.env.store);
+    }
+
+    /// Keeps the description of `name` (the first one), for as many names
+    /// as three times `max_metrics`. True if it is kept (or was).
+    pub(crate) fn describe(&self, name: &KeyName, description: &str) -> bool {
+        let Some(rendered) = metric_name(name.as_str()) else {
+            return false;
+        };
+        if self.descriptions.contains_key(&*rendered) {
+            return true;
+        }
+        let room = self.env.global.max_metrics().saturating_mul(3);
+        if !take_slot(&self.described, room) {
+            return false;
+        }
+        self.descriptions
+            .entry(rendered.into_owned())
+            .or_insert_with(|| description.to_owned());
+        true
     }
 
     /// The metric `name` of `kind`, created if there is room; the reason

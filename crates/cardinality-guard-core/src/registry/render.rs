@@ -4,36 +4,14 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use metrics::KeyName;
-
 use super::Registry;
 use crate::exposition::{write_metric, write_self_report, Rendered};
 use crate::metric::Metric;
-use crate::normalize::{metric_name, take_slot};
 use crate::recommend::Recommendation;
 use crate::report::{unix_ms_now, Report};
 use crate::vocabulary::MetricKind;
 
 impl Registry {
-    /// Keeps the description of `name` (the first one), for as many names
-    /// as three times `max_metrics`. True if it is kept (or was).
-    pub(crate) fn describe(&self, name: &KeyName, description: &str) -> bool {
-        let Some(rendered) = metric_name(name.as_str()) else {
-            return false;
-        };
-        if self.descriptions.contains_key(&*rendered) {
-            return true;
-        }
-        let room = self.env.global.max_metrics().saturating_mul(3);
-        if !take_slot(&self.described, room) {
-            return false;
-        }
-        self.descriptions
-            .entry(rendered.into_owned())
-            .or_insert_with(|| description.to_owned());
-        true
-    }
-
     /// With idle timeouts, one sweep (histogram samples need no draining:
     /// they go straight into their distributions); then a sample of every
     /// metric's series for the history.

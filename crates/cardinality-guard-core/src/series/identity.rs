@@ -157,41 +157,59 @@ fn unescape(raw: &str) -> String {
     out
 }
 
-/// Whether `labels` render as exactly `text`, in order (no allocation).
+/// Whether `labels` render as exactly `text`, in order (no allocation;
+/// one comparison per label key and per value that needs no escaping).
 fn matches_in_order(labels: &[Label], text: &str) -> bool {
-    let mut rest = text.as_bytes();
+    let text = text.as_bytes();
+    let mut at = 0;
     for (i, label) in labels.iter().enumerate() {
         if i > 0 {
-            let Some(r) = rest.strip_prefix(b",") else {
+            if text.get(at) != Some(&b',') {
                 return false;
-            };
-            rest = r;
+            }
+            at += 1;
         }
-        let Some(r) = rest
-            .strip_prefix(label.key().as_bytes())
-            .and_then(|r| r.strip_prefix(b"=\""))
-        else {
+        let key = label.key().as_bytes();
+        if text.get(at..at + key.len()) != Some(key)
+            || text.get(at + key.len()) != Some(&b'=')
+            || text.get(at + key.len() + 1) != Some(&b'"')
+        {
             return false;
-        };
-        rest = r;
-        for b in label.value().bytes() {
-            let want: &[u8] = match b {
-                b'\\' => b"\\\\",
-                b'"' => b"\\\"",
-                b'\n' => b"\\n",
-                _ => std::slice::from_ref(&b),
-            };
-            let Some(r) = rest.strip_prefix(want) else {
-                return false;
-            };
-            rest = r;
         }
-        let Some(r) = rest.strip_prefix(b"\"") else {
+        at += key.len() + 2;
+        match escaped_len_at(text, at, label.value().as_bytes()) {
+            Some(len) => at += len,
+            None => return false,
+        }
+        if text.get(at) != Some(&b'"') {
             return false;
-        };
-        rest = r;
+        }
+        at += 1;
     }
-    rest.is_empty()
+    at == text.len()
+}
+
+/// The length of `value`, escaped, if `text` holds it escaped at `at`.
+#[inline]
+fn escaped_len_at(text: &[u8], at: usize, value: &[u8]) -> Option<usize> {
+    let plain = !value.iter().any(|b| matches!(b, b'\\' | b'"' | b'\n'));
+    if plain {
+        return (text.get(at..at + value.len()) == Some(value)).then_some(value.len());
+    }
+    let mut i = at;
+    for &b in value {
+        let want: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'"' => b"\\\"",
+            b'\n' => b"\\n",
+            _ => std::slice::from_ref(&b),
+        };
+        if text.get(i..i + want.len()) != Some(want) {
+            return None;
+        }
+        i += want.len();
+    }
+    Some(i - at)
 }
 
 /// Whether `labels` render as the labels of `text`, in any order.
