@@ -14,7 +14,7 @@
 mod state;
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 
@@ -93,7 +93,7 @@ impl MetricLabels {
     pub(crate) fn configure(
         &self,
         policy: &MetricPolicy,
-        values: &dyn Fn(&str) -> Vec<String>,
+        values: &HashMap<String, Vec<String>>,
     ) -> Vec<String> {
         let _serialized = self.fill.lock().unwrap_or_else(|p| p.into_inner());
         *self.policy.write().unwrap_or_else(|p| p.into_inner()) = policy.clone();
@@ -115,6 +115,17 @@ impl MetricLabels {
             }
         }
         untracked
+    }
+
+    /// The labels `policy` gives a limit that have none now: a reload
+    /// adopts the values their stored label sets hold.
+    pub(crate) fn newly_limited(&self, policy: &MetricPolicy) -> Vec<String> {
+        policy
+            .label_limits
+            .keys()
+            .filter(|name| !self.find(name).is_some_and(LabelState::limited))
+            .cloned()
+            .collect()
     }
 
     /// Observes the demand of every tracked label of `key` (normalized) and

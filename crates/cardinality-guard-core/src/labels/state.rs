@@ -1,6 +1,7 @@
 //! One label key of one metric: its limit and pinned values, the values
 //! admitted under the limit (by keyed hash), and its demand.
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use foldhash::fast::RandomState;
@@ -104,7 +105,7 @@ impl LabelState {
     pub(super) fn configure(
         &self,
         policy: &MetricPolicy,
-        values: &dyn Fn(&str) -> Vec<String>,
+        values: &HashMap<String, Vec<String>>,
         epoch: u64,
     ) {
         let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
@@ -113,11 +114,11 @@ impl LabelState {
         match Limit::limited(&limit) {
             None => self.admitted.clear(),
             Some(limit) if !was_limited => {
-                for value in values(&self.name) {
+                for value in values.get(&self.name).into_iter().flatten() {
                     // `__overflow__` is what folded label sets carry, not a
                     // value: `admits` never takes room for it, nor does this.
-                    if value != LABEL_OVERFLOW && !limit.pinned.contains(&value) {
-                        let hash = self.hasher.hash_one(&value);
+                    if value != LABEL_OVERFLOW && !limit.pinned.contains(value) {
+                        let hash = self.hasher.hash_one(value);
                         self.admitted.insert(hash, AtomicU64::new(epoch));
                     }
                 }
@@ -135,6 +136,11 @@ impl LabelState {
         let room = limit.as_ref().map_or(0, |l| l.room);
         self.full.store(count >= room, Ordering::Release);
         *self.limit.write().unwrap_or_else(|p| p.into_inner()) = limit;
+    }
+
+    /// Whether it has a limit now.
+    pub(super) fn limited(&self) -> bool {
+        Limit::limited(&self.limit()).is_some()
     }
 
     /// Whether `value` keeps its place (a decision taken once per value:

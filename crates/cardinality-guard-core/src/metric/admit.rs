@@ -221,7 +221,7 @@ impl Metric {
     ) -> Arc<Series> {
         let series = self.new_series(identity, false, shadow, key);
         series.reserved.store(reserved, Ordering::Relaxed);
-        table.push(series.clone());
+        self.push(table, &series);
         vacancy.fill(&series);
         if shadow.is_empty() {
             self.env.lookup(self.kind).list(&series, key);
@@ -286,7 +286,7 @@ impl Metric {
         });
         if !self.counts.overflow_live.load(Ordering::Acquire) {
             // Its first fold, or its first since it expired (its room stays reserved).
-            table.push(series.clone());
+            self.push(table, series);
             series.revived(self.env.time.now_ms());
             self.added(true);
         }

@@ -88,7 +88,7 @@ impl Metric {
             }
         };
         series.reserved.store(reserved, Ordering::Relaxed);
-        table.push(series.clone());
+        self.push(table, series);
         lookup.insert(series);
         series.revived(self.env.time.now_ms());
         if series.shadow_reasons.is_empty() {

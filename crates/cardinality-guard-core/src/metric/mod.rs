@@ -78,6 +78,8 @@ struct Counts {
     admitted: AtomicU64,
     expired: AtomicU64,
     revived: AtomicU64,
+    /// Series pushed onto the table so far (the newest are at its end).
+    pushed: AtomicU64,
     overflow: [AtomicU64; OverflowReason::COUNT],
 }
 
@@ -169,6 +171,12 @@ impl Metric {
     /// Its idle timeout in ms, if its label sets expire.
     pub(crate) fn idle_timeout_ms(&self) -> Option<u64> {
         Some(self.idle_timeout_ms.load(Ordering::Acquire)).filter(|&ms| ms > 0)
+    }
+
+    /// Puts `series` at the end of the table (under its lock).
+    fn push(&self, table: &mut Table, series: &Arc<Series>) {
+        table.push(series.clone());
+        self.counts.pushed.fetch_add(1, Ordering::Release);
     }
 
     /// Accounts a series that renders now.

@@ -1,11 +1,13 @@
 //! A metric takes a reloaded policy in place.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::{timeout_ms, Metric};
 use crate::config::{MetricPolicy, Mode};
+use crate::series::Series;
 
 impl Metric {
     /// Takes a reloaded `policy` (`idle_timeout`: `None` over another
@@ -13,19 +15,27 @@ impl Metric {
     /// is decided wholly under the old settings or wholly under the new.
     /// Admitted series stay; see [`Budget::configure`](crate::budget::Budget::configure).
     pub(crate) fn reconfigure(&self, policy: MetricPolicy, idle_timeout: Option<Duration>) {
+        // Labels that get a limit adopt the values stored label sets hold.
+        // They are read from a copy of the table, without its lock; under
+        // it, only the label sets admitted meanwhile (at the table's end).
+        let adopting = self.labels.newly_limited(&policy);
+        let mut values = HashMap::new();
+        let mut read = 0;
+        if !adopting.is_empty() {
+            let copy = {
+                let table = self.lock();
+                read = self.counts.pushed.load(Ordering::Acquire);
+                table.clone()
+            };
+            held_values(&copy, &adopting, &mut values);
+        }
         let table = self.lock();
+        if !adopting.is_empty() {
+            let meanwhile = self.counts.pushed.load(Ordering::Acquire) - read;
+            let start = table.len().saturating_sub(meanwhile as usize);
+            held_values(&table[start..], &adopting, &mut values);
+        }
         self.generation.fetch_add(1, Ordering::AcqRel);
-        let values = |label: &str| -> Vec<String> {
-            table
-                .iter()
-                .filter(|s| !s.overflow && s.shadow_reasons.is_empty())
-                .filter_map(|s| {
-                    s.labels()
-                        .find(|(k, _)| *k == label)
-                        .map(|(_, v)| v.into_owned())
-                })
-                .collect()
-        };
         let untracked = self.labels.configure(&policy, &values);
         if !untracked.is_empty() {
             tracing::warn!(
@@ -70,5 +80,27 @@ impl Metric {
         self.gauges.set_limit(policy.max_series.get());
         *self.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
         drop(table);
+    }
+}
+
+/// Adds the values of the `labels` that `series` hold (the overflow series
+/// and shadow mode's folded label sets aside) to `values`, by label.
+fn held_values(
+    series: &[Arc<Series>],
+    labels: &[String],
+    values: &mut HashMap<String, Vec<String>>,
+) {
+    for s in series
+        .iter()
+        .filter(|s| !s.overflow && s.shadow_reasons.is_empty())
+    {
+        for (key, value) in s.labels() {
+            if labels.iter().any(|l| l == key) {
+                values
+                    .entry(key.to_owned())
+                    .or_default()
+                    .push(value.into_owned());
+            }
+        }
     }
 }

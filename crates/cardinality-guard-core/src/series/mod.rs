@@ -180,11 +180,12 @@ impl Series {
             true => (self.key_text(), None),
             false => (&*self.text, Some(&self.family.global.pairs)),
         };
-        identity::parse(text).filter(move |(k, v)| {
-            global.map_or(true, |pairs| {
-                pairs.iter().all(|(gk, gv)| gk != k || gv != v)
-            })
-        })
+        // A label repeating a global one (same name, same value) is the
+        // global label, not the key's.
+        let repeats = move |k: &str, v: &str| {
+            global.is_some_and(|pairs| pairs.iter().any(|(gk, gv)| gk == k && gv == v))
+        };
+        identity::parse(text).filter(move |(k, v)| !repeats(k, v))
     }
 
     /// Its key, rebuilt from its text (for the cold paths that decide it
