@@ -25,7 +25,7 @@ use metrics::{Key, Label};
 use metrics_exporter_prometheus::formatting::{sanitize_label_key, sanitize_metric_name};
 
 use crate::grammar::{is_label_name, is_metric_name};
-use crate::self_report::{OVERFLOW_LABEL, RESERVED_PREFIX};
+use crate::vocabulary::{OVERFLOW_LABEL, RESERVED_PREFIX};
 
 /// The value that replaces a label value beyond its label's limit, or one
 /// longer than `global.max_label_value_length`.

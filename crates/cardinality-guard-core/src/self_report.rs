@@ -11,6 +11,7 @@ use metrics::{Counter, Gauge, Key, Label};
 
 use crate::store::Store;
 use crate::vocabulary::{MetricKind, OverflowReason};
+pub use crate::vocabulary::{OVERFLOW_LABEL, RESERVED_PREFIX};
 
 /// The outcome of the last (re)load of the config.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,8 +37,6 @@ pub(crate) fn unix_seconds() -> f64 {
     crate::report::unix_ms_now() as f64 / 1000.0
 }
 
-/// The guard's namespace: user metrics with such names are refused.
-pub const RESERVED_PREFIX: &str = "cardinality_guard_";
 /// `cardinality_guard_series{metric}`: exported series the metric holds now.
 pub const SERIES: &str = "cardinality_guard_series";
 /// `cardinality_guard_series_limit{metric}`: the metric's budget in series.
@@ -66,9 +65,6 @@ pub const UNTRACKED_METRIC: &str = "__untracked__";
 /// The `metric` label value under which refused names are counted (reason
 /// `invalid`): empty, reserved, or rendered by another kind already.
 pub const INVALID_METRIC: &str = "__invalid__";
-/// The label that marks a metric's overflow series (the OpenTelemetry marker,
-/// written the Prometheus way).
-pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
 
 /// Every self-report gauge, with its `# HELP` text.
 pub(crate) const GAUGES: [(&str, &str); 8] = [

@@ -4,6 +4,13 @@
 
 use serde::Serialize;
 
+/// The guard's namespace: user metrics with such names are refused.
+pub const RESERVED_PREFIX: &str = "cardinality_guard_";
+
+/// The label that marks a metric's overflow series (the OpenTelemetry marker,
+/// written the Prometheus way).
+pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
+
 /// The kind of a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

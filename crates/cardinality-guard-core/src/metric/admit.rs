@@ -19,11 +19,10 @@ use metrics::{Key, Label};
 use super::{Metric, Table};
 use crate::config::OnOverflow;
 use crate::normalize::LabelRules;
-use crate::self_report::OVERFLOW_LABEL;
 use crate::series::identity::{sorted, GlobalLabels, Identity};
 use crate::series::lookup::Vacancy;
 use crate::series::{Series, SeriesParts};
-use crate::vocabulary::{OverflowReason, Reasons};
+use crate::vocabulary::{OverflowReason, Reasons, OVERFLOW_LABEL};
 
 /// Where a registration goes.
 pub(crate) enum Placed {
