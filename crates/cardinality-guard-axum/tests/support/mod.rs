@@ -137,16 +137,17 @@ impl HttpClient {
     }
 
     /// Sends `request` and gives up (dropping the response future, as a
-    /// client whose patience ran out does) after `patience`. `None` when it
-    /// gave up.
-    pub async fn send_with_timeout(
+    /// client whose patience ran out does) when `patience_runs_out`
+    /// completes first. `None` when it gave up.
+    pub async fn send_until(
         &self,
         request: Request<Full<Bytes>>,
-        patience: Duration,
+        patience_runs_out: impl Future<Output = ()>,
     ) -> Option<Reply> {
-        tokio::time::timeout(patience, self.send(request))
-            .await
-            .ok()
+        tokio::select! {
+            reply = self.send(request) => Some(reply),
+            () = patience_runs_out => None,
+        }
     }
 }
 
