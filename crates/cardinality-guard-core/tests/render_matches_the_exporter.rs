@@ -35,39 +35,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use cardinality_guard_core::{prometheus_builder, Config, PrometheusGuard};
 use metrics::{Key, KeyName, Label, Level, Metadata, Recorder, SharedString};
 use strict_exposition::{assert_strictly_valid, StrictFamily};
-use support::assert_series_accounting;
+use support::{assert_series_accounting, Rng};
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
 
 const WORKLOADS: u64 = 200;
 
-/// xorshift64*: small, seeded, good enough to shuffle workloads.
-struct Rng(u64);
-
 impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
     /// A finite value of any scale and sign, now and then a bucket bound.
     fn value(&mut self, bounds: &[f64]) -> f64 {
         match self.below(9) {
@@ -592,10 +566,10 @@ fn run(seed: u64) {
     let (frozen, _time) = quanta::Clock::mock();
     let (exporter_text, guard_text, again) = quanta::with_clock(&frozen, || {
         let handle = exporter.handle();
-        drive(&exporter, &w, &mut Rng(ops_seed), ops, &|| {
+        drive(&exporter, &w, &mut Rng::from_state(ops_seed), ops, &|| {
             handle.run_upkeep()
         });
-        drive(&recorder, &w, &mut Rng(ops_seed), ops, &|| {
+        drive(&recorder, &w, &mut Rng::from_state(ops_seed), ops, &|| {
             guard.run_upkeep()
         });
         (handle.render(), guard.render(), guard.render())
