@@ -1,6 +1,6 @@
 //! Arbitrary sequences of reloads, registrations, updates through kept
 //! handles (reviving expired series), time passing, sweeps and renders, from
-//! seeded random numbers (a xorshift: no dependency). After every step the
+//! seeded random numbers (`support::Rng`: no dependency). After every step the
 //! render, the report and the self-report agree (`assert_series_accounting`),
 //! no metric in enforce mode holds more than the largest budget in force
 //! since its series were admitted, and at the end, under one stable config,
