@@ -6,11 +6,13 @@
 //!   `user` entry (between two limits above the stored values), one that
 //!   adds an entry for another label, one that adds the `user` entry back
 //!   (each, every other time, goes back to the config before);
-//! - RC2: how long one registration of a new label set of that metric waits
-//!   while another thread reloads back to back: the median, the 99th
-//!   percentile and the worst over `REGISTRATIONS` registrations, next to
-//!   the same registrations with no reload running (printed; wall-clock
-//!   times on a possibly busy machine, so compare them within one run).
+//! - RC2: how long one registration of a new label set of that metric takes
+//!   while another thread reloads (changing the `user` limit, or adding it
+//!   back; back to back, or `RELOAD_PAUSE` apart): the median, the 99th
+//!   percentile and the worst of `REGISTRATIONS` registrations, one every
+//!   `PACE`, next to the same registrations with no reload running. Printed as a table; wall-clock
+//!   times on a possibly busy machine (the worst case especially), so
+//!   compare the rows of one run.
 //!
 //! ```text
 //! cargo bench --bench reload_cost
@@ -31,8 +33,12 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
 /// Label values the metric holds before anything is measured.
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
-/// Registrations timed one by one in RC2.
-const REGISTRATIONS: usize = 5_000;
+/// Registrations timed one by one in RC2, and the pause after each.
+const REGISTRATIONS: usize = 2_000;
+const PACE: Duration = Duration::from_millis(1);
+/// The pause between two reloads in RC2's paced rows (the other rows reload
+/// back to back).
+const RELOAD_PAUSE: Duration = Duration::from_millis(10);
 const METRIC: &str = "reload_total";
 
 /// The metric's rule: budgets far above the biggest size, `label_limits`
@@ -103,7 +109,7 @@ fn rc1_reload(c: &mut Criterion) {
         ("adds the user limit back", restored_entry()),
     ] {
         let mut g = c.benchmark_group(format!("RC1 a reload that {what}"));
-        g.sample_size(20);
+        g.sample_size(20).measurement_time(Duration::from_secs(10));
         for values in SIZES {
             let (_recorder, exporter) = holding(values);
             let next = Cell::new(0_usize);
@@ -122,28 +128,33 @@ fn rc1_reload(c: &mut Criterion) {
     }
 }
 
-/// The time each of `REGISTRATIONS` registrations of a new label set took,
-/// sorted, and how many reloads another thread finished meanwhile (none
-/// unless `reloading`).
-fn registration_waits(values: usize, reloading: bool) -> (Vec<Duration>, usize) {
+/// The time each of `REGISTRATIONS` registrations of a new label set took
+/// (one every `PACE`, so that they land all over the reloads), sorted, and
+/// how many reloads between `configs` another thread finished meanwhile,
+/// pausing `pause` after each (`None`: no reloads).
+fn registration_waits(
+    values: usize,
+    reloads_of: Option<(&[Config; 2], Duration)>,
+) -> (Vec<Duration>, usize) {
     let (recorder, exporter) = holding(values);
-    let configs = changed_limit();
     let (done, reloads) = (AtomicBool::new(false), AtomicUsize::new(0));
     let start = Barrier::new(2);
     let mut waits = Vec::with_capacity(REGISTRATIONS);
     std::thread::scope(|s| {
-        if reloading {
-            s.spawn(|| {
-                start.wait();
-                while !done.load(Ordering::Acquire) {
-                    let config = configs[reloads.load(Ordering::Relaxed) % 2].clone();
-                    exporter.reload(config).expect("reload applies");
-                    reloads.fetch_add(1, Ordering::Relaxed);
+        s.spawn(|| {
+            start.wait();
+            let Some((configs, pause)) = reloads_of else {
+                return;
+            };
+            while !done.load(Ordering::Acquire) {
+                let config = configs[reloads.load(Ordering::Relaxed) % 2].clone();
+                exporter.reload(config).expect("reload applies");
+                reloads.fetch_add(1, Ordering::Relaxed);
+                if !pause.is_zero() {
+                    std::thread::sleep(pause);
                 }
-            });
-        } else {
-            s.spawn(|| start.wait());
-        }
+            }
+        });
         start.wait();
         metrics::with_local_recorder(&recorder, || {
             for i in 0..REGISTRATIONS {
@@ -151,6 +162,7 @@ fn registration_waits(values: usize, reloading: bool) -> (Vec<Duration>, usize) 
                 let t = Instant::now();
                 metrics::counter!(METRIC, "user" => user).increment(1);
                 waits.push(t.elapsed());
+                std::thread::sleep(PACE);
             }
         });
         done.store(true, Ordering::Release);
@@ -160,23 +172,36 @@ fn registration_waits(values: usize, reloading: bool) -> (Vec<Duration>, usize) 
 }
 
 fn rc2_waits(_: &mut Criterion) {
-    println!("RC2 one registration of a new label set ({REGISTRATIONS} timed each):");
-    println!("| values held | reloads meanwhile | median | p99 | worst | no reload: median | p99 | worst |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     let at = |w: &[Duration], q: f64| w[((w.len() - 1) as f64 * q) as usize];
+    let row = |w: &[Duration]| format!("{:?} | {:?} | {:?}", at(w, 0.5), at(w, 0.99), at(w, 1.0));
+    println!(
+        "\nRC2 one registration of a new label set, {REGISTRATIONS} timed, one every {PACE:?}:"
+    );
+    println!(
+        "| values held | reloads that | reloads run | reloads meanwhile | median | p99 | worst |"
+    );
+    println!("|---:|---|---|---:|---:|---:|---:|");
     for values in SIZES {
-        let (quiet, _) = registration_waits(values, false);
-        let (busy, reloads) = registration_waits(values, true);
-        println!(
-            "| {} | {reloads} | {:?} | {:?} | {:?} | {:?} | {:?} | {:?} |",
-            thousands(values),
-            at(&busy, 0.5),
-            at(&busy, 0.99),
-            at(&busy, 1.0),
-            at(&quiet, 0.5),
-            at(&quiet, 0.99),
-            at(&quiet, 1.0),
-        );
+        let (waits, _) = registration_waits(values, None);
+        let held = thousands(values);
+        println!("| {held} | (none) | | 0 | {} |", row(&waits));
+        for (what, configs) in [
+            ("change the user limit", changed_limit()),
+            ("add the user limit back", restored_entry()),
+        ] {
+            for pause in [Duration::ZERO, RELOAD_PAUSE] {
+                let (waits, reloads) = registration_waits(values, Some((&configs, pause)));
+                let every = if pause.is_zero() {
+                    "back to back".to_owned()
+                } else {
+                    format!("{pause:?} apart")
+                };
+                println!(
+                    "| {held} | {what} | {every} | {reloads} | {} |",
+                    row(&waits)
+                );
+            }
+        }
     }
 }
 
