@@ -16,6 +16,11 @@ use cardinality_guard::{Config, PrometheusGuard};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// How long a test waits for an answer or a close it expects: generous, as
+/// a loaded machine may take its time (a test waits this long only when it
+/// fails).
+const PATIENCE: Duration = Duration::from_secs(60);
+
 /// Starts the example app with `limits` on a free port; runs until the test ends.
 async fn start(limits: server::Limits) -> SocketAddr {
     let (_recorder, exporter) = PrometheusGuard::builder(Config::embedded())
@@ -54,9 +59,7 @@ async fn a_half_sent_request_is_dropped_after_the_header_read_timeout() {
     // A whole request is served.
     let mut whole = TcpStream::connect(addr).await.unwrap();
     whole.write_all(REQUEST).await.unwrap();
-    let reply = read_to_close(&mut whole, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let reply = read_to_close(&mut whole, PATIENCE).await.unwrap();
     assert!(
         reply.starts_with(b"HTTP/1.1 200"),
         "{}",
@@ -69,9 +72,9 @@ async fn a_half_sent_request_is_dropped_after_the_header_read_timeout() {
     half.write_all(b"GET / HTTP/1.1\r\nHost: test\r\n")
         .await
         .unwrap();
-    let closed = read_to_close(&mut half, Duration::from_secs(5)).await;
+    let closed = read_to_close(&mut half, PATIENCE).await;
     let elapsed = started.elapsed();
-    assert!(closed.is_some(), "still open after 5 s");
+    assert!(closed.is_some(), "still open after {PATIENCE:?}");
     assert!(
         !String::from_utf8_lossy(closed.as_deref().unwrap()).contains(" 200 "),
         "a half-sent request is not answered"
@@ -100,9 +103,9 @@ async fn beyond_the_connection_cap_new_connections_wait() {
             .await
             .unwrap();
         let mut head = [0_u8; 12];
-        tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut head))
+        tokio::time::timeout(PATIENCE, stream.read_exact(&mut head))
             .await
-            .expect("served within 5 s")
+            .expect("served")
             .unwrap();
         assert_eq!(&head, b"HTTP/1.1 200");
         idle.push(stream); // kept alive, idle
@@ -126,7 +129,7 @@ async fn beyond_the_connection_cap_new_connections_wait() {
 
     // One idle connection closes: the waiting one is served.
     drop(idle.pop());
-    let reply = read_to_close(&mut extra, Duration::from_secs(5))
+    let reply = read_to_close(&mut extra, PATIENCE)
         .await
         .expect("served once a slot is free");
     assert!(

@@ -36,7 +36,7 @@ use prometheus_api::{client, eventually, get, query, scalar, Http};
 use prometheus_server::{prometheus_installed, rules_for_test, start_prometheus_with_rules};
 
 const LOGINS: &str = "app_logins_total";
-const WAIT: Duration = Duration::from_secs(30);
+const WAIT: Duration = prometheus_api::PATIENCE;
 const POLL: Duration = Duration::from_millis(250);
 
 fn write_budget(path: &Path, max_series: &str) {

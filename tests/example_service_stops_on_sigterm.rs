@@ -39,9 +39,9 @@ async fn sigterm_stops_the_server_promptly_and_cleanly() {
         .await
         .unwrap();
     let mut head = [0_u8; 12];
-    tokio::time::timeout(Duration::from_secs(5), idle.read_exact(&mut head))
+    tokio::time::timeout(Duration::from_secs(60), idle.read_exact(&mut head))
         .await
-        .expect("served within 5 s")
+        .expect("served within a minute")
         .unwrap();
     assert_eq!(&head, b"HTTP/1.1 200");
 
@@ -51,11 +51,20 @@ async fn sigterm_stops_the_server_promptly_and_cleanly() {
         .status()
         .expect("sh runs");
     assert!(kill.success());
-    let stopped = tokio::time::timeout(Duration::from_secs(5), server)
+    let signalled = Instant::now();
+    // Waiting out the drain would take `DRAIN`: the wait is longer, so that
+    // the assertion below, not a loaded machine, tells the two apart.
+    let stopped = tokio::time::timeout(2 * server::DRAIN, server)
         .await
-        .expect("stopped within 5 s of SIGTERM (an idle connection does not hold it)")
+        .expect("stopped after SIGTERM")
         .expect("the server task did not panic");
     assert!(stopped.is_ok(), "{stopped:?}");
+    // Well within the drain time: under half of it once the signal is in.
+    assert!(
+        signalled.elapsed() < server::DRAIN / 2,
+        "stopped {:?} after SIGTERM: an idle connection held it",
+        signalled.elapsed()
+    );
     assert!(sent.elapsed() < server::DRAIN, "{:?}", sent.elapsed());
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),

@@ -25,7 +25,7 @@ use std::time::Duration;
 use axum::body::Body;
 use cardinality_guard::{Config, PrometheusGuard};
 use http_body_util::BodyExt;
-use prometheus_api::{client, eventually, get, query, scalar, Http};
+use prometheus_api::{client, eventually, get, query, scalar, Http, PATIENCE};
 use prometheus_server::{prometheus_installed, rules_for_test, start_prometheus_with_rules};
 
 const GUARD_TOML: &str = r#"
@@ -162,7 +162,7 @@ async fn end_to_end() {
 
     // 2. Totals, through the real TSDB (the scrapes of /metrics are requests
     //    too: they carry route="/metrics" and are left out).
-    let logins = eventually(Duration::from_secs(30), Duration::from_millis(250), || {
+    let logins = eventually(PATIENCE, Duration::from_millis(250), || {
         let client = client.clone();
         async move {
             scalar(&client, prometheus, "sum(app_logins_total)")
@@ -176,7 +176,7 @@ async fn end_to_end() {
         Some(USERS as f64),
         "sum(app_logins_total) in Prometheus"
     );
-    let requests = eventually(Duration::from_secs(30), Duration::from_millis(250), || {
+    let requests = eventually(PATIENCE, Duration::from_millis(250), || {
         let client = client.clone();
         async move {
             scalar(
@@ -199,7 +199,7 @@ async fn end_to_end() {
     // once), Prometheus holds what the guard reports, and never more than the budget.
     let report = exporter.report();
     let guarded: Vec<String> = report.metrics.iter().map(|m| m.name.clone()).collect();
-    let settled = eventually(Duration::from_secs(30), Duration::from_millis(250), || {
+    let settled = eventually(PATIENCE, Duration::from_millis(250), || {
         let (client, guarded) = (client.clone(), guarded.clone());
         async move {
             let held = series_in_prometheus(&client, prometheus, &guarded).await;
@@ -240,7 +240,7 @@ async fn end_to_end() {
     );
 
     // 4. The shipped budget alert fires for the flooded metric.
-    let firing = eventually(Duration::from_secs(60), Duration::from_millis(250), || {
+    let firing = eventually(PATIENCE, Duration::from_millis(250), || {
         let client = client.clone();
         async move {
             let alerts = query(

@@ -81,9 +81,9 @@ async fn run_chromium(browser: &str, url: &str, extra: &[&str], profile: &Path) 
         .arg(url)
         .kill_on_drop(true)
         .output();
-    let output = tokio::time::timeout(Duration::from_secs(90), run)
+    let output = tokio::time::timeout(Duration::from_secs(180), run)
         .await
-        .expect("chromium finishes within 90 s")
+        .expect("chromium finishes within 3 minutes")
         .expect("chromium runs");
     assert!(
         output.status.success(),

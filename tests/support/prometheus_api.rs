@@ -72,6 +72,11 @@ pub async fn scalar(client: &Http, prometheus: SocketAddr, promql: &str) -> Opti
     query(client, prometheus, promql).await.first().map(|r| r.1)
 }
 
+/// How long a test waits for something to happen (Prometheus to be ready,
+/// to scrape, to evaluate a rule) before it fails: generous, as a loaded
+/// machine may take its time; a test waits this long only when it fails.
+pub const PATIENCE: Duration = Duration::from_secs(120);
+
 /// Polls `check` every `every` until it returns `Some`, for at most `limit`.
 pub async fn eventually<T, F, Fut>(limit: Duration, every: Duration, mut check: F) -> Option<T>
 where

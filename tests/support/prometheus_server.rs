@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use super::prometheus_api::{eventually, free_port, get, Http};
+use super::prometheus_api::{eventually, free_port, get, Http, PATIENCE};
 
 /// A `prometheus` process and its scratch directory, gone with the test.
 pub struct Prometheus {
@@ -121,15 +121,11 @@ pub async fn start_prometheus_with_rules(
         .spawn()
         .expect("prometheus starts");
     let prometheus = Prometheus { child, dir, addr };
-    let ready = eventually(
-        Duration::from_secs(30),
-        Duration::from_millis(100),
-        || async {
-            get(client, format!("http://{addr}/-/ready"))
-                .await
-                .filter(|(s, _)| *s == 200)
-        },
-    )
+    let ready = eventually(PATIENCE, Duration::from_millis(100), || async {
+        get(client, format!("http://{addr}/-/ready"))
+            .await
+            .filter(|(s, _)| *s == 200)
+    })
     .await;
     assert!(
         ready.is_some(),

@@ -23,8 +23,10 @@ use tokio::sync::{oneshot, Notify};
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 
-/// How long the bounded loops wait for the gauge to reach a value.
-const PATIENCE: Duration = Duration::from_secs(5);
+/// How long the bounded loops wait for the gauge to reach a value:
+/// generous, as a loaded machine may take its time (a test waits this long
+/// only when it fails).
+const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Waits (bounded) until the gauge of (`method`, `route`) reads `value`;
 /// panics with what it read last otherwise.
@@ -184,12 +186,19 @@ async fn a_client_that_times_out() {
     let client = HttpClient::new();
 
     let url = server.url("/slow");
+    // The client's patience runs out once the request is in flight (not
+    // after a fixed time, which a loaded machine may take to get it there).
+    let (time_out, timed_out) = oneshot::channel::<()>();
     let call = tokio::spawn(async move {
+        let patience = async {
+            let _ = timed_out.await;
+        };
         client
-            .send_with_timeout(request(Method::GET, &url, &[]), Duration::from_millis(1500))
+            .send_until(request(Method::GET, &url, &[]), patience)
             .await
     });
     gauge_reaches(&exporter, "GET", "/slow", 1.0).await;
+    let _ = time_out.send(());
     let reply = call.await.expect("the client task");
     assert!(reply.is_none(), "the client gave up: {reply:?}");
     gauge_reaches(&exporter, "GET", "/slow", 0.0).await;

@@ -189,11 +189,11 @@ async fn a_flood_of_random_paths_is_one_unmatched_series() {
 
     // Random paths of one to three segments (none matches a route: every
     // segment is 12 random characters), some with a query string.
-    let mut rng = Rng::new(0x5eed_cafe);
+    let mut rng = Rng::from_state(0x5eed_cafe);
     let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789-_.~";
     let paths: Vec<String> = (0..FLOOD)
         .map(|i| {
-            let segments = 1 + (rng.next_u64() % 3) as usize;
+            let segments = 1 + (rng.next() % 3) as usize;
             let mut path: String = (0..segments)
                 .map(|_| format!("/{}", rng.token(alphabet, 12)))
                 .collect();

@@ -12,9 +12,9 @@ mod support;
 
 use std::net::SocketAddr;
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use support::{cli_ok, eventually, query, spawn, start_prometheus, wait_until_up};
+use support::{cli_ok, eventually, query, spawn, start_prometheus, wait_until_up, PATIENCE};
 
 fn now() -> f64 {
     SystemTime::now()
@@ -28,26 +28,35 @@ fn audit_total(url: &str) -> u64 {
     v["total_series"].as_u64().expect("total_series")
 }
 
-/// (audit, scrape_samples_scraped) of one stable window for `job`.
+/// (audit, scrape_samples_scraped) of one stable window for `job`: two
+/// audits that agree, around a scrape of Prometheus (waited for, not slept
+/// for, however slowly a loaded machine scrapes).
 fn agree(prometheus: SocketAddr, job: &str, url: &str) -> (u64, u64, String) {
     let samples = format!("scrape_samples_scraped{{job=\"{job}\"}}");
     let stamp = format!("timestamp({samples})");
+    let scraped_at = || query(prometheus, &stamp).first().map(|r| r.1);
     let mut tries = Vec::new();
     for _ in 0..15 {
         let start = now();
         let before = audit_total(url);
-        std::thread::sleep(Duration::from_millis(1300));
+        // The next scrape after `start` (Prometheus scrapes every second).
+        let waited = eventually(PATIENCE, || scraped_at().filter(|&at| at >= start));
+        assert!(
+            waited.is_some(),
+            "Prometheus did not scrape {job} within {PATIENCE:?}"
+        );
         let after = audit_total(url);
         let end = now();
+        // The count and its timestamp, of one scrape (none landed between).
+        let at = scraped_at();
         let scraped = query(prometheus, &samples).first().map(|r| r.1);
-        let at = query(prometheus, &stamp).first().map(|r| r.1);
         let (Some(scraped), Some(at)) = (scraped, at) else {
             continue;
         };
         tries.push(format!(
             "audits {before} / {after}, Prometheus {scraped} at {at:.3} in [{start:.3}, {end:.3}]"
         ));
-        if before == after && (start..=end).contains(&at) {
+        if before == after && (start..=end).contains(&at) && scraped_at() == Some(at) {
             eprintln!("{job}: {}", tries.join("; "));
             let text = cli_ok(&["audit", url], 0);
             return (before, scraped as u64, text);
@@ -84,7 +93,7 @@ fn node_exporter_and_prometheus_itself() {
     let (_prometheus, prom) = start_prometheus(&[("node", node)]);
     let prom_url = format!("http://{prom}/metrics");
     for job in ["node", "prometheus"] {
-        let up = eventually(Duration::from_secs(30), || {
+        let up = eventually(PATIENCE, || {
             query(prom, &format!("up{{job=\"{job}\"}} == 1"))
                 .first()
                 .map(|_| ())

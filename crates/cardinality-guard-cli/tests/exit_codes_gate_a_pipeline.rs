@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use support::{cli, cli_ok, scratch};
+use support::{cli, cli_ok, scratch, PATIENCE};
 
 const EXPOSITION: &str = "# HELP req Requests.\n# TYPE req histogram\n\
 req_bucket{path=\"/a\",le=\"0.5\"} 1\nreq_bucket{path=\"/a\",le=\"+Inf\"} 1\nreq_sum{path=\"/a\"} 0.2\nreq_count{path=\"/a\"} 1\n\
@@ -99,20 +99,26 @@ fn exit_2_for_unreadable_input() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 404"));
 }
 
+/// The "endless" body's length: 2 GiB, hundreds of times the cap.
+const ENDLESS: usize = 2 << 30;
+
 #[test]
 fn an_endless_body_stops_at_the_cap() {
-    let url = serve(|_, s| {
+    let (sent, written) = std::sync::mpsc::channel();
+    let url = serve(move |_, s| {
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\nconnection: close\r\n\r\n");
         let chunk = "endless_total{id=\"0123456789abcdef0123456789abcdef\"} 1\n".repeat(1000);
-        let start = Instant::now();
-        // Far more than the cap, bounded in time: the client hangs up first.
-        while start.elapsed() < Duration::from_secs(20) {
+        // Far more than the cap (bounded, so that the test ends whatever
+        // the binary does): the client hangs up first.
+        let mut written = 0;
+        while written < ENDLESS {
             if s.write_all(chunk.as_bytes()).is_err() {
                 break;
             }
+            written += chunk.len();
         }
+        let _ = sent.send(written);
     });
-    let start = Instant::now();
     let out = cli(&["audit", &url, "--max-bytes", "4MiB"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -120,11 +126,10 @@ fn an_endless_body_stops_at_the_cap() {
         stderr.contains("larger than 4194304 bytes (4.0 MiB)"),
         "{stderr}"
     );
-    assert!(
-        start.elapsed() < Duration::from_secs(15),
-        "{:?}",
-        start.elapsed()
-    );
+    // It hung up at the cap: what the server got to write is the cap and
+    // what the sockets' buffers hold, far from the endless body.
+    let written = written.recv_timeout(PATIENCE).expect("the server stopped");
+    assert!(written < 256 * 1024 * 1024, "{written} bytes written");
 }
 
 #[test]
@@ -175,47 +180,168 @@ fn json_follows_the_documented_schema() {
     assert_eq!(v["prometheus_bytes_per_series"], 3000);
 }
 
+/// A file the test writes whenever the binary opens it: a named pipe, so
+/// that what each read sees depends on how many reads came before, not on
+/// when they happen.
+#[cfg(target_os = "linux")]
+struct Fifo {
+    path: std::path::PathBuf,
+    /// Set once the reader is gone for good.
+    stop: std::sync::atomic::AtomicBool,
+}
+
+#[cfg(target_os = "linux")]
+impl Fifo {
+    fn new(name: &str) -> Fifo {
+        let path = scratch(name).join("metrics.txt");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success(), "mkfifo {}", path.display());
+        Fifo {
+            path: path.canonicalize().expect("the FIFO's path"),
+            stop: Default::default(),
+        }
+    }
+
+    /// Serves process `pid` its reads of the pipe, read `n` (from 1)
+    /// getting `content(n)`, until [`Fifo::stop`]; returns how many reads
+    /// it served.
+    fn serve(&self, pid: u32, content: impl Fn(usize) -> String) -> usize {
+        let mut reads = 0;
+        loop {
+            // Blocks until a reader opens the pipe.
+            let mut pipe = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&self.path)
+                .expect("open the FIFO");
+            if self.stop.load(std::sync::atomic::Ordering::Acquire) {
+                return reads;
+            }
+            reads += 1;
+            pipe.write_all(content(reads).as_bytes())
+                .unwrap_or_else(|e| panic!("write {reads}: {e}"));
+            // The reader can't see the end while the pipe is open here:
+            // once it holds the pipe, closing it ends this read, and once it
+            // let go, its next open waits for this loop's next one.
+            self.wait_until(pid, reads, true);
+            drop(pipe);
+            self.wait_until(pid, reads, false);
+        }
+    }
+
+    /// Waits until process `pid` holds the pipe open (or not), or is gone.
+    fn wait_until(&self, pid: u32, read: usize, held: bool) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+                return; // gone
+            };
+            let holds = fds
+                .flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == self.path));
+            if holds == held {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "read {read}: the pipe not {} within {PATIENCE:?}",
+                if held { "opened" } else { "closed" }
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Ends [`Fifo::serve`] once the reader is gone: returns a handle to keep
+    /// until `serve` returned (opening read-write never blocks on Linux, and
+    /// lets the writer's open return).
+    fn stop(&self) -> std::fs::File {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .expect("open the FIFO read-write")
+    }
+}
+
+/// The file grows between the first read (the baseline) and the second:
+/// every read after the first sees two more series and one more `path`
+/// value. So the growth is counted from what was read, and the rates are
+/// checked against the time the watch itself reports, however slowly a
+/// loaded machine runs it.
+#[cfg(target_os = "linux")]
 #[test]
 fn watch_reports_growth_of_a_file_that_grows() {
-    let path = file("watch", EXPOSITION);
-    let writer = {
-        let path = path.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(500));
-            let grown =
-                format!("{EXPOSITION}req_count{{path=\"/c\"}} 1\nreq_sum{{path=\"/c\"}} 1\n");
-            let tmp = format!("{path}.tmp");
-            std::fs::write(&tmp, grown).expect("write");
-            std::fs::rename(&tmp, &path).expect("rename");
-        })
-    };
-    let json = cli_ok(
-        &[
+    let fifo = Fifo::new("watch");
+    let path = fifo.path.display().to_string();
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_cardinality-guard"))
+        .args([
             "audit",
             &path,
             "--watch",
             "2s",
             "--interval",
-            "400ms",
+            "200ms",
             "--budget",
             "20",
             "--format",
             "json",
-        ],
-        0,
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let pid = cli.id();
+    let (out, reads) = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            fifo.serve(pid, |read| {
+                if read == 1 {
+                    EXPOSITION.to_owned()
+                } else {
+                    format!("{EXPOSITION}req_count{{path=\"/c\"}} 1\nreq_sum{{path=\"/c\"}} 1\n")
+                }
+            })
+        });
+        let out = cli.wait_with_output().expect("the binary ends");
+        let _unblock = fifo.stop();
+        (out, writer.join().expect("the writer"))
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    writer.join().expect("writer");
-    let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    // Every read was a scrape (the baseline included), and the watch took
+    // its two seconds at least.
+    let scrapes = v["watch"]["scrapes"].as_u64().expect("scrapes");
+    assert_eq!(scrapes, reads as u64, "{v}");
+    assert!(scrapes >= 4, "{v}");
+    let seconds = v["watch"]["seconds"].as_f64().expect("seconds");
+    assert!(seconds >= 2.0, "{v}");
+    let hours = seconds / 3600.0;
+    let same = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+
     let req = &v["metrics"][0];
     assert_eq!(req["name"], "req");
     assert_eq!(req["series"], 10);
-    // Two new series in about two seconds: ~3,600 per hour.
+    // Two new series over the watch.
     let growth = req["growth_per_hour"].as_f64().expect("growth");
-    assert!((2_500.0..=8_000.0).contains(&growth), "{growth}");
+    assert!(same(growth, 2.0 / hours), "{growth} over {seconds} s");
     let path_label = &req["labels"][0];
-    assert!(path_label["new_values_per_hour"].as_f64().unwrap_or(0.0) > 0.0);
-    let hours = req["hours_to_budget"].as_f64().expect("eta");
-    assert!(hours > 0.0 && hours < 0.01, "{hours}");
+    assert_eq!(path_label["name"], "path");
+    let new_values = path_label["new_values_per_hour"].as_f64().unwrap_or(0.0);
+    assert!(
+        same(new_values, 1.0 / hours),
+        "{new_values} over {seconds} s"
+    );
+    // 10 series from the budget of 20, at that rate.
+    let eta = req["hours_to_budget"].as_f64().expect("eta");
+    assert!(same(eta, 10.0 / growth), "{eta}");
     assert_eq!(v["metrics"][1]["growth_per_hour"], 0.0);
-    assert!(v["watch"]["scrapes"].as_u64().unwrap_or(0) >= 4);
 }

@@ -16,10 +16,11 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use cardinality_guard_core::Config;
-use support::{cli_ok, eventually, get, query, registrations, replay, spawn, start_prometheus};
+use support::{
+    cli_ok, eventually, get, query, registrations, replay, spawn, start_prometheus, PATIENCE,
+};
 
 const PATHS: usize = 400;
 /// Python's default buckets: 14 bounds, then `+Inf`, `_count`, `_sum`, `_created`.
@@ -32,7 +33,7 @@ fn start_app() -> (support::Proc, String) {
         command.arg(script);
         command
     });
-    let port = eventually(Duration::from_secs(20), || {
+    let port = eventually(PATIENCE, || {
         std::fs::read_to_string(app.dir.join("port")).ok()
     })
     .unwrap_or_else(|| panic!("the python app did not start; log:\n{}", app.log()));
@@ -62,7 +63,7 @@ fn the_audit_finds_the_path_label_and_the_suggestion_caps_it() {
     let (_prometheus, prom) = start_prometheus(&[("python", addr)]);
 
     // 1 + 2: the audit, and Prometheus' own count of the same exposition.
-    let scraped = eventually(Duration::from_secs(30), || {
+    let scraped = eventually(PATIENCE, || {
         query(prom, "scrape_samples_scraped{job=\"python\"}")
             .first()
             .map(|r| r.1)

@@ -40,7 +40,7 @@ use cardinality_guard_core::GuardRecorder;
 use metrics::{Key, KeyName, Label, Level, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::formatting::{sanitize_label_key, sanitize_metric_name};
 use strict_exposition::{assert_strictly_valid, StrictFamily};
-use support::{assert_series_accounting, guarded, overflow_total};
+use support::{assert_series_accounting, guarded, overflow_total, Rng};
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
 
@@ -48,32 +48,6 @@ const ROUNDS: u64 = 100;
 const OPS: usize = 300;
 const MAX_VALUE_LEN: usize = 100;
 const GLOBAL: (&str, &str) = ("region", "eu-global");
-
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 /// Raw metric names as user code might spell them.
 const NAMES: [&str; 27] = [

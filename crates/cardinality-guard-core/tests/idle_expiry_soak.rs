@@ -1,7 +1,14 @@
-//! A real-time soak of idle expiry: label values rotate continuously (each
-//! used for a short while, then never again), bursts of one-shot values
-//! overrun the budgets every few seconds, and a scraper renders every
-//! 100–250 ms, while the background upkeep thread sweeps.
+//! A soak of idle expiry: label values rotate continuously (each used for
+//! a short while, then never again), bursts of one-shot values overrun the
+//! budgets every few seconds, and a scraper renders every 100–250 ms, while
+//! upkeep sweeps: at its interval on the guard's clock, and in real time on
+//! the background upkeep thread.
+//!
+//! Time is the guard's manual clock, moved in ticks of 5 ms: in each tick
+//! the rotators (two threads, racing each other and the sweeps) do that
+//! tick's work, then the scraper renders if its time has come, then the
+//! clock moves on. So every figure below counts what happened in so much
+//! of the clock's time, however fast or loaded the machine runs it.
 //!
 //! After a warm-up, over the rest of the run:
 //! - no metric ever renders more series than its budget, and the
@@ -18,18 +25,17 @@
 //!   up in the overflow series.
 //!
 //! `cargo test --test idle_expiry_soak -- --nocapture` prints the figures.
-//! By default each third lasts 2 s (under 10 s in all, for `cargo test`);
-//! `SOAK_THIRD_SECS=60 cargo test --release --test idle_expiry_soak` runs a
-//! long soak on demand.
+//! By default each third lasts 2 s of the clock; `SOAK_THIRD_SECS=60 cargo
+//! test --release --test idle_expiry_soak` runs a long soak on demand.
 
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
-use cardinality_guard_core::{Config, GuardRecorder, PrometheusGuard};
+use cardinality_guard_core::{Config, GuardRecorder, ManualClock, PrometheusGuard};
 use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
 use support::{is_overflow, parse, samples_of, Sample};
 
@@ -44,6 +50,9 @@ const HISTOGRAM_COST: usize = BUCKETS.len() + 3;
 const COUNTER_ROOM: usize = COUNTER_BUDGET - 1;
 const HISTOGRAM_ROOM: usize = (HISTOGRAM_BUDGET - HISTOGRAM_COST) / HISTOGRAM_COST;
 const IDLE: Duration = Duration::from_millis(200);
+/// How often upkeep sweeps on the guard's clock: as often as the background
+/// thread does for this idle timeout (a quarter of it).
+const SWEEP: Duration = Duration::from_millis(50);
 const LABEL: &str = "user";
 
 const WARM_UP: Duration = Duration::from_secs(2);
@@ -63,6 +72,7 @@ const ROTATORS: usize = 2;
 const RATE: f64 = 900.0;
 /// How long a steady value is updated (every tick) before it is dropped for good.
 const LIFE: Duration = Duration::from_millis(100);
+/// The step the clock moves by.
 const TICK: Duration = Duration::from_millis(5);
 /// One value in this many also records the histogram.
 const HISTOGRAM_EVERY: u64 = 10;
@@ -131,7 +141,8 @@ const SEEN_HISTOGRAM: u8 = 8;
 /// What the rotators did to each value id, preallocated and indexed by id.
 struct Ledger {
     next_id: AtomicU64,
-    /// Ms since the start when the value was first used, plus one (0: unused).
+    /// Ms of the clock since the start when the value was first used, plus
+    /// one (0: unused).
     born: Vec<AtomicU32>,
     /// Counter increments made (and histogram samples recorded, for values
     /// that record one).
@@ -151,10 +162,11 @@ impl Ledger {
         }
     }
 
-    fn new_id(&self, start: Instant, burst: bool) -> usize {
+    /// A new value id, first used `at` after the start.
+    fn new_id(&self, at: Duration, burst: bool) -> usize {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) as usize;
         assert!(id < MAX_IDS, "the soak used more than {MAX_IDS} values");
-        let born_ms = start.elapsed().as_millis() as u32 + 1;
+        let born_ms = at.as_millis() as u32 + 1;
         self.born[id].store(born_ms, Ordering::Relaxed);
         let mut flags = if burst { BURST_FLAG } else { 0 };
         if id as u64 % HISTOGRAM_EVERY == 0 {
@@ -176,19 +188,20 @@ impl Ledger {
 /// One value a rotator is using.
 struct Live {
     id: usize,
-    born: Instant,
+    /// When it was first used, after the start.
+    born: Duration,
     counter: Counter,
     histogram: Option<Histogram>,
 }
 
-fn register(guard: &GuardRecorder, ledger: &Ledger, id: usize) -> Live {
+fn register(guard: &GuardRecorder, ledger: &Ledger, id: usize, born: Duration) -> Live {
     let counter = guard.register_counter(&key(COUNTER, id.to_string()), &METADATA);
     let histogram = ledger
         .has(id, HISTOGRAM_FLAG)
         .then(|| guard.register_histogram(&key(HISTOGRAM, id.to_string()), &METADATA));
     Live {
         id,
-        born: Instant::now(),
+        born,
         counter,
         histogram,
     }
@@ -202,59 +215,132 @@ fn update(live: &Live, ledger: &Ledger) {
     ledger.total[live.id].fetch_add(1, Ordering::Relaxed);
 }
 
-/// Shared by the rotators and the scraper. A rotator updates under a read
-/// lock of `gate` and the scraper renders under its write lock, so every
-/// render sees whole updates (a label set registered and updated, or not at
-/// all), as the exact accounting checks need.
+/// Moves the rotators and the scraper through the run one tick at a time:
+/// the driver starts a tick, the rotators each do their part of it (while
+/// the clock stands still), and the driver waits for all of them before it
+/// renders and moves the clock. So every render sees whole updates (a label
+/// set registered and updated, or not at all), as the exact accounting
+/// checks need.
+#[derive(Default)]
+struct Lockstep {
+    state: Mutex<Steps>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Steps {
+    /// The tick in progress (0: none yet).
+    tick: u64,
+    /// Rotators done with it.
+    done: usize,
+    /// The run is over (or the driver failed): rotators leave.
+    stop: bool,
+    /// A rotator panicked: the driver fails.
+    failed: bool,
+}
+
+impl Lockstep {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Steps> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Driver: starts the next tick.
+    fn start_tick(&self) {
+        let mut steps = self.lock();
+        steps.tick += 1;
+        steps.done = 0;
+        self.changed.notify_all();
+    }
+
+    /// Driver: waits until every rotator is done with the tick.
+    fn finish_tick(&self) {
+        let mut steps = self.lock();
+        while steps.done < ROTATORS && !steps.failed {
+            steps = self.changed.wait(steps).unwrap_or_else(|p| p.into_inner());
+        }
+        assert!(!steps.failed, "a rotator panicked");
+    }
+
+    /// Rotator: waits for the tick after `seen`; `None` once the run stops.
+    fn next_tick(&self, seen: u64) -> Option<u64> {
+        let mut steps = self.lock();
+        while steps.tick == seen && !steps.stop {
+            steps = self.changed.wait(steps).unwrap_or_else(|p| p.into_inner());
+        }
+        (!steps.stop).then_some(steps.tick)
+    }
+
+    /// Rotator: done with the tick.
+    fn tick_done(&self) {
+        self.lock().done += 1;
+        self.changed.notify_all();
+    }
+
+    fn stop(&self) {
+        self.lock().stop = true;
+        self.changed.notify_all();
+    }
+
+    fn fail(&self) {
+        self.lock().failed = true;
+        self.changed.notify_all();
+    }
+}
+
+/// Shared by the rotators and the scraper.
 struct Soak<'a> {
     guard: &'a GuardRecorder,
     ledger: &'a Ledger,
-    gate: &'a RwLock<()>,
-    stop: &'a AtomicBool,
-    start: Instant,
+    steps: &'a Lockstep,
 }
 
 impl Soak<'_> {
     /// Rotator `t`: a steady stream of new values, each updated every tick
-    /// for `LIFE`, then dropped; rotator 0 also sends the bursts.
+    /// for `LIFE`, then dropped; rotator 0 also sends the bursts. Tick `n`
+    /// is at `n * TICK` after the start.
     fn rotate(&self, t: usize) {
+        /// Fails the driver if this rotator panics.
+        struct FailOnPanic<'a>(&'a Lockstep);
+        impl Drop for FailOnPanic<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0.fail();
+                }
+            }
+        }
+        let _fail = FailOnPanic(self.steps);
         let mut live = std::collections::VecDeque::with_capacity(4096);
         let mut created = 0u64;
-        let mut next_burst = self.start + first_burst();
-        while !self.stop.load(Ordering::Relaxed) {
-            let now = Instant::now();
-            let due =
-                (now.duration_since(self.start).as_secs_f64() * RATE / ROTATORS as f64) as u64;
-            {
-                let _gate = self.gate.read().unwrap();
-                while created < due {
-                    let id = self.ledger.new_id(self.start, false);
-                    live.push_back(register(self.guard, self.ledger, id));
-                    created += 1;
-                }
-                for value in &live {
-                    update(value, self.ledger);
-                }
+        let mut next_burst = first_burst();
+        let mut tick = 0;
+        while let Some(next) = self.steps.next_tick(tick) {
+            tick = next;
+            let now = TICK * tick as u32;
+            let due = (now.as_secs_f64() * RATE / ROTATORS as f64) as u64;
+            while created < due {
+                let id = self.ledger.new_id(now, false);
+                live.push_back(register(self.guard, self.ledger, id, now));
+                created += 1;
+            }
+            for value in &live {
+                update(value, self.ledger);
             }
             while live.front().is_some_and(|v: &Live| v.born + LIFE <= now) {
                 live.pop_front();
             }
             if t == 0 && now >= next_burst {
-                self.burst();
+                self.burst(now);
                 next_burst += burst_every();
             }
-            std::thread::sleep(TICK);
+            self.steps.tick_done();
         }
     }
 
     /// `BURST` values, each updated once and dropped at once.
-    fn burst(&self) {
-        for _ in 0..BURST / 100 {
-            let _gate = self.gate.read().unwrap();
-            for _ in 0..100 {
-                let id = self.ledger.new_id(self.start, true);
-                update(&register(self.guard, self.ledger, id), self.ledger);
-            }
+    fn burst(&self, now: Duration) {
+        for _ in 0..BURST {
+            let id = self.ledger.new_id(now, true);
+            update(&register(self.guard, self.ledger, id, now), self.ledger);
         }
     }
 }
@@ -377,55 +463,66 @@ fn third_of(at: Duration) -> Option<usize> {
 
 #[test]
 fn idle_expiry_keeps_a_rotating_workload_bounded_and_exact() {
-    let config = soak_config();
-    let (guard, exporter) = PrometheusGuard::builder(config)
+    // The background upkeep thread runs too (sweeping in real time, on the
+    // manual clock's time), racing the rotators.
+    let clock = ManualClock::new();
+    let (guard, exporter) = PrometheusGuard::builder(soak_config())
+        .clock(clock.clone().into())
         .build()
         .expect("exporter builds");
     let ledger = Ledger::new();
-    let gate = RwLock::new(());
-    let stop = AtomicBool::new(false);
-    let start = Instant::now();
-    let end = start + WARM_UP + 3 * third_length();
+    let steps = Lockstep::default();
+    let ticks = ((WARM_UP + 3 * third_length()).as_nanos() / TICK.as_nanos()) as u64;
+    let sweep_every = (SWEEP.as_nanos() / TICK.as_nanos()) as u64;
     let soak = Soak {
         guard: &guard,
         ledger: &ledger,
-        gate: &gate,
-        stop: &stop,
-        start,
+        steps: &steps,
     };
     let mut scrapes: Vec<Scrape> = Vec::with_capacity(1024);
     let mut violations: Vec<String> = Vec::new();
 
     std::thread::scope(|s| {
-        /// Stops the rotators however the scraper leaves (a panic included).
-        struct StopOnDrop<'a>(&'a AtomicBool);
+        /// Stops the rotators however the driver leaves (a panic included).
+        struct StopOnDrop<'a>(&'a Lockstep);
         impl Drop for StopOnDrop<'_> {
             fn drop(&mut self) {
-                self.0.store(true, Ordering::Relaxed);
+                self.0.stop();
             }
         }
-        let _stop = StopOnDrop(&stop);
+        let _stop = StopOnDrop(&steps);
         for t in 0..ROTATORS {
             let soak = &soak;
             s.spawn(move || soak.rotate(t));
         }
+        // A scraper with some jitter: every 100 to 250 ms, and once shortly
+        // after each burst has begun, when the budgets are most contended.
         let mut n = 0u64;
-        let mut next_burst = start + first_burst() + AFTER_BURST;
-        while Instant::now() < end {
-            // A scraper with some jitter: every 100 to 250 ms, and once
-            // shortly after each burst, when the budgets are most contended.
-            let mut next = Instant::now() + Duration::from_millis(100 + (n * 37) % 151);
+        let mut next_burst = first_burst() + AFTER_BURST;
+        let mut plan = |from: Duration, n: u64| {
+            let mut next = from + Duration::from_millis(100 + (n * 37) % 151);
             if next_burst <= next {
                 next = next_burst;
                 next_burst += burst_every();
             }
-            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            next
+        };
+        let mut next_scrape = plan(Duration::ZERO, n);
+        for tick in 1..=ticks {
+            clock.advance(TICK);
+            let at = TICK * tick as u32;
+            steps.start_tick();
+            if tick % sweep_every == 0 {
+                exporter.run_upkeep(); // racing the rotators' registrations
+            }
+            steps.finish_tick();
+            if at < next_scrape {
+                continue;
+            }
             n += 1;
-            let (text, tracked) = {
-                let _gate = gate.write().unwrap();
-                (exporter.render(), exporter.guard().tracked_label_sets())
-            };
-            let at = start.elapsed();
+            next_scrape = plan(at, n);
+            let text = exporter.render();
+            let tracked = exporter.guard().tracked_label_sets();
             let samples = parse(&text);
             note_seen(&samples, &ledger);
             if at >= WARM_UP {
@@ -453,7 +550,7 @@ fn idle_expiry_keeps_a_rotating_workload_bounded_and_exact() {
             });
         }
     });
-    let stopped = start.elapsed();
+    let stopped = TICK * ticks as u32;
 
     // Right after the stop: what renders holds exactly the updates made.
     let text = exporter.render();
@@ -463,7 +560,7 @@ fn idle_expiry_keeps_a_rotating_workload_bounded_and_exact() {
     let (exact, wrong) = check_exact_totals(&samples, &ledger);
     violations.extend(wrong);
     println!(
-        "after the stop ({stopped:?}): {} {COUNTER} and {} {HISTOGRAM} lines; \
+        "after the stop ({stopped:?} of the clock): {} {COUNTER} and {} {HISTOGRAM} lines; \
          {exact} series of rotated values hold exactly their updates",
         samples_of(&samples, COUNTER).len(),
         samples_of(&samples, HISTOGRAM).len(),
@@ -496,11 +593,11 @@ fn idle_expiry_keeps_a_rotating_workload_bounded_and_exact() {
     let histogram = report.metric(HISTOGRAM).expect("histogram");
     assert!(histogram.expired as f64 > 0.08 * steady, "{histogram:?}");
 
-    final_window(&guard, &exporter);
+    final_window(&guard, &exporter, &clock);
 
     // Once everything is idle, every series expires and its storage goes:
     // the guard keeps nothing of the rotation.
-    wait_until_all_expired(&exporter);
+    expire_everything(&exporter, &clock);
     let tracked = exporter.guard().tracked_label_sets();
     println!("after everything went idle: {tracked} tracked label sets");
     assert_eq!(tracked, 0, "every series expired and was deleted");
@@ -643,23 +740,22 @@ fn check_thirds(scrapes: &[Scrape], ledger: &Ledger) {
 
 /// After the rotation stops and everything has expired: a fixed set of new
 /// label values, more than the budgets hold, updated twice within one idle
-/// window. Admitted values render their exact values, exactly as many as
-/// the budgets hold, and the folded rest adds up in the overflow series.
-fn final_window(guard: &GuardRecorder, exporter: &PrometheusGuard) {
+/// window (the clock stands still). Admitted values render their exact
+/// values, exactly as many as the budgets hold, and the folded rest adds up
+/// in the overflow series.
+fn final_window(guard: &GuardRecorder, exporter: &PrometheusGuard, clock: &ManualClock) {
     const VALUES: usize = COUNTER_BUDGET + 200;
     const HISTOGRAM_VALUES: usize = HISTOGRAM_ROOM + 30;
-    for attempt in 0.. {
-        assert!(attempt < 3, "no final window fitted within {IDLE:?}");
-        wait_until_all_expired(exporter);
+    {
+        expire_everything(exporter, clock);
         // A render sweeps, and the sweep reopens the emptied budgets.
         let _ = exporter.render();
 
         let first = |i: usize| (i % 7 + 1) as u64;
         let second = |i: usize| (i % 5 + 1) as u64;
-        let began = Instant::now();
         let handles: Vec<(Counter, Option<Histogram>)> = (0..VALUES)
             .map(|i| {
-                let value = format!("final-{attempt}-{i}");
+                let value = format!("final-{i}");
                 let counter = guard.register_counter(&key(COUNTER, value.clone()), &METADATA);
                 let histogram = (i < HISTOGRAM_VALUES)
                     .then(|| guard.register_histogram(&key(HISTOGRAM, value), &METADATA));
@@ -680,11 +776,6 @@ fn final_window(guard: &GuardRecorder, exporter: &PrometheusGuard) {
             }
         }
         let after = exporter.render();
-        let took = began.elapsed();
-        if took >= IDLE * 9 / 10 {
-            println!("final window attempt {attempt} took {took:?}: again");
-            continue;
-        }
 
         let (before, after) = (parse(&before), parse(&after));
         for samples in [&before, &after] {
@@ -696,7 +787,7 @@ fn final_window(guard: &GuardRecorder, exporter: &PrometheusGuard) {
                 .iter()
                 .filter(|s| s.name == name && !is_overflow(s))
                 .filter_map(|s| {
-                    let i = s.label(LABEL).strip_prefix(&format!("final-{attempt}-"))?;
+                    let i = s.label(LABEL).strip_prefix("final-")?;
                     Some((i.parse().ok()?, s.value))
                 })
                 .collect()
@@ -728,7 +819,7 @@ fn final_window(guard: &GuardRecorder, exporter: &PrometheusGuard) {
         let own_total: f64 = own_after.values().sum();
         let made: u64 = (0..VALUES).map(|i| first(i) + second(i)).sum();
         println!(
-            "final window ({took:?}): {} of {VALUES} {COUNTER} values admitted with exact totals \
+            "final window: {} of {VALUES} {COUNTER} values admitted with exact totals \
              ({own_total} of {made} increments), the overflow series grew by {delta} = the second \
              increments of the {} folded",
             own_after.len(),
@@ -777,23 +868,20 @@ fn final_window(guard: &GuardRecorder, exporter: &PrometheusGuard) {
              (the {folded} folded)",
             counts_after.len()
         );
-        return;
     }
 }
 
-/// Waits until no label set of either metric renders (everything expired).
-fn wait_until_all_expired(exporter: &PrometheusGuard) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let report = exporter.report();
-        let series = |name| report.metric(name).map_or(0, |m| m.series);
-        if series(COUNTER) == 0 && series(HISTOGRAM) == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "label sets still live 5 s after the rotation stopped: {report:?}"
-        );
-        std::thread::sleep(IDLE / 4);
-    }
+/// Scrapes every last update, lets one idle timeout pass and sweeps: then no
+/// label set of either metric renders (everything expired).
+fn expire_everything(exporter: &PrometheusGuard, clock: &ManualClock) {
+    let _ = exporter.render();
+    clock.advance(IDLE + TICK);
+    exporter.run_upkeep();
+    let report = exporter.report();
+    let series = |name| report.metric(name).map_or(0, |m| m.series);
+    assert_eq!(
+        (series(COUNTER), series(HISTOGRAM)),
+        (0, 0),
+        "label sets still live one idle timeout after their last scraped update: {report:?}"
+    );
 }

@@ -16,8 +16,8 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Barrier};
 use std::time::Duration;
 
 use cardinality_guard_core::{Config, ManualClock, PrometheusGuard};
@@ -54,6 +54,11 @@ fn expire_all(exporter: &PrometheusGuard, clock: &ManualClock, timeout: Duration
     exporter.run_upkeep();
 }
 
+/// Reloads that change the label limit: a fixed number of them.
+const RELOADS: usize = 1_000;
+/// New values each registering thread admits while each reload runs.
+const VALUES_PER_RELOAD: usize = 8;
+
 #[test]
 fn reloading_a_label_limit_while_its_values_are_admitted_never_deadlocks() {
     let limits = |n: u64| {
@@ -68,42 +73,55 @@ fn reloading_a_label_limit_while_its_values_are_admitted_never_deadlocks() {
     let (recorder, exporter) = (Arc::new(recorder), Arc::new(exporter));
     let (finished, watchdog) = mpsc::channel();
     let reloads = Arc::new(AtomicUsize::new(0));
+    let registrations = Arc::new(AtomicUsize::new(0));
     {
-        let reloads = reloads.clone();
+        let (reloads, registrations) = (reloads.clone(), registrations.clone());
         // Detached, so a deadlock fails the test instead of hanging it.
         std::thread::spawn(move || {
-            let done = AtomicBool::new(false);
+            // The work is fixed, not a time window: `RELOADS` rounds, each
+            // released at once by a barrier, in which the reloader changes
+            // the limit while every other thread admits
+            // `VALUES_PER_RELOAD` new values (each takes the label's slow
+            // path). However slow the machine, every reload races
+            // admissions of new values, and the test ends.
+            let round = Barrier::new(THREADS + 1);
             std::thread::scope(|s| {
                 for t in 0..THREADS {
-                    let (recorder, done) = (&recorder, &done);
+                    let (recorder, round, registrations) = (&recorder, &round, &registrations);
                     s.spawn(move || {
-                        // New values only: each takes the label's slow path.
-                        for i in 0.. {
-                            if done.load(Ordering::Acquire) {
-                                break;
+                        for r in 0..RELOADS {
+                            round.wait();
+                            for i in 0..VALUES_PER_RELOAD {
+                                login(&**recorder, format!("{t}-{r}-{i}"));
+                                registrations.fetch_add(1, Ordering::Relaxed);
                             }
-                            login(&**recorder, format!("{t}-{i}"));
                         }
                     });
                 }
-                for round in 0..1_000 {
-                    let n = if round % 2 == 0 {
-                        9_000_000
-                    } else {
-                        10_000_000
-                    };
+                for r in 0..RELOADS {
+                    round.wait();
+                    let n = if r % 2 == 0 { 9_000_000 } else { 10_000_000 };
                     exporter.reload(limits(n)).unwrap();
                     reloads.fetch_add(1, Ordering::Relaxed);
                 }
-                done.store(true, Ordering::Release);
             });
             let _ = finished.send(());
         });
     }
+    // Generous: the bounded work above takes seconds, even on a loaded machine.
+    let outcome = watchdog.recv_timeout(Duration::from_secs(300));
+    let (reloads, registrations) = (
+        reloads.load(Ordering::Relaxed),
+        registrations.load(Ordering::Relaxed),
+    );
     assert!(
-        watchdog.recv_timeout(Duration::from_secs(60)).is_ok(),
-        "deadlock: reloads and admissions stopped after {} reloads",
-        reloads.load(Ordering::Relaxed)
+        outcome.is_ok(),
+        "deadlock: reloads and admissions stopped after {reloads} of {RELOADS} reloads \
+         and {registrations} registrations"
+    );
+    assert_eq!(
+        (reloads, registrations),
+        (RELOADS, RELOADS * THREADS * VALUES_PER_RELOAD)
     );
 }
 

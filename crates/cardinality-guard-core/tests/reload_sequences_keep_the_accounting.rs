@@ -1,6 +1,6 @@
 //! Arbitrary sequences of reloads, registrations, updates through kept
 //! handles (reviving expired series), time passing, sweeps and renders, from
-//! seeded random numbers (a xorshift: no dependency). After every step the
+//! seeded random numbers (`support::Rng`: no dependency). After every step the
 //! render, the report and the self-report agree (`assert_series_accounting`),
 //! no metric in enforce mode holds more than the largest budget in force
 //! since its series were admitted, and at the end, under one stable config,
@@ -22,27 +22,6 @@ const STEPS: usize = 250;
 const HISTOGRAMS: &str = "[histograms]\nbuckets = [0.1, 1.0]\n";
 /// Series per label set of `latency_seconds`: 2 buckets + `+Inf`, `_sum`, `_count`.
 const HISTOGRAM_COST: u64 = 5;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// A metric's random policy, and its `max_series`.
 fn rule(rng: &mut Rng, name: &str, cost: u64) -> (String, u64) {
@@ -74,7 +53,7 @@ fn random_config(rng: &mut Rng) -> (Config, [u64; 2]) {
     (config, [logins_max, latency_max])
 }
 
-fn logins_key(user: u64, path: u64) -> Key {
+fn logins_key(user: usize, path: usize) -> Key {
     Key::from_parts(
         "logins_total",
         vec![
@@ -84,7 +63,7 @@ fn logins_key(user: u64, path: u64) -> Key {
     )
 }
 
-fn latency_key(user: u64) -> Key {
+fn latency_key(user: usize) -> Key {
     Key::from_parts(
         "latency_seconds",
         vec![Label::new("user", user.to_string())],
@@ -110,7 +89,7 @@ fn check(exporter: &PrometheusGuard, seed: u64, step: usize, largest: &[u64; 2])
 }
 
 fn run(seed: u64) {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::new(seed);
     let (config, mut largest) = random_config(&mut rng);
     let (recorder, exporter, clock) = on_manual_clock(config);
     let mut counters: Vec<Counter> = Vec::new();
@@ -143,14 +122,14 @@ fn run(seed: u64) {
             }
             6 => {
                 // Kept handles: updates revive expired series (or fold them).
-                if let Some(c) = counters.get(rng.below(20) as usize) {
+                if let Some(c) = counters.get(rng.below(20)) {
                     c.increment(1);
                 }
-                if let Some(h) = histograms.get(rng.below(10) as usize) {
+                if let Some(h) = histograms.get(rng.below(10)) {
                     h.record(0.05);
                 }
             }
-            7 => clock.advance(Duration::from_secs(rng.below(8))),
+            7 => clock.advance(Duration::from_secs(rng.below(8) as u64)),
             8 => exporter.run_upkeep(),
             _ => {}
         }

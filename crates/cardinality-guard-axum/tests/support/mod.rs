@@ -137,16 +137,17 @@ impl HttpClient {
     }
 
     /// Sends `request` and gives up (dropping the response future, as a
-    /// client whose patience ran out does) after `patience`. `None` when it
-    /// gave up.
-    pub async fn send_with_timeout(
+    /// client whose patience ran out does) when `patience_runs_out`
+    /// completes first. `None` when it gave up.
+    pub async fn send_until(
         &self,
         request: Request<Full<Bytes>>,
-        patience: Duration,
+        patience_runs_out: impl Future<Output = ()>,
     ) -> Option<Reply> {
-        tokio::time::timeout(patience, self.send(request))
-            .await
-            .ok()
+        tokio::select! {
+            reply = self.send(request) => Some(reply),
+            () = patience_runs_out => None,
+        }
     }
 }
 
@@ -180,31 +181,12 @@ where
     }
 }
 
-/// A small deterministic PRNG (xorshift64*), so floods are random-looking
-/// yet reproducible.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.max(1))
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A random string of `len` characters from `alphabet`.
-    pub fn token(&mut self, alphabet: &[u8], len: usize) -> String {
-        (0..len)
-            .map(|_| alphabet[(self.next_u64() % alphabet.len() as u64) as usize] as char)
-            .collect()
-    }
-}
+/// The core tests' seeded generator, so floods are random-looking yet
+/// reproducible.
+#[path = "../../../cardinality-guard-core/tests/support/rng.rs"]
+mod rng;
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use rng::Rng;
 
 // ---------------------------------------------------------------------------
 // The Prometheus text exposition, parsed: the core crate's test parser.

@@ -95,11 +95,16 @@ pub fn free_port() -> u16 {
 /// GET `url`: the body, or `None` on any failure.
 pub fn get(url: &str) -> Option<String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
+        .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into();
     agent.get(url).call().ok()?.body_mut().read_to_string().ok()
 }
+
+/// How long a test waits for something to happen (a process to answer, a
+/// scrape to land) before it fails: generous, as a loaded machine may take
+/// its time; a test waits this long only when it fails.
+pub const PATIENCE: Duration = Duration::from_secs(120);
 
 /// Polls `check` every 100 ms until it returns `Some`, for at most `limit`.
 pub fn eventually<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
@@ -115,7 +120,7 @@ pub fn eventually<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> O
 
 /// Waits until `url` answers 200, panicking with `proc`'s log otherwise.
 pub fn wait_until_up(url: &str, proc: &Proc) {
-    if eventually(Duration::from_secs(30), || get(url)).is_none() {
+    if eventually(PATIENCE, || get(url)).is_none() {
         panic!(
             "{} did not answer on {url}; log:\n{}",
             proc.name,

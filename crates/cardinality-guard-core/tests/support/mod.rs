@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::Barrier;
 
 mod exposition;
+mod rng;
 pub use exposition::*;
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use rng::Rng;
 
 use cardinality_guard_core::{Config, GuardRecorder, ManualClock, PrometheusGuard};
 use metrics::Recorder;
