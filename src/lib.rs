@@ -1,6 +1,4 @@
 #![doc = include_str!("../README.md")]
-#![deny(unsafe_code, missing_docs)]
-#![warn(rust_2018_idioms, unreachable_pub, missing_debug_implementations)]
 
 // Everything of the core crate, including its re-exports of `metrics`,
 // `metrics_util` and `prometheus_exporter` (the exporter types in its API).

@@ -14,7 +14,7 @@ use crate::exposition::{Kind, Sample};
 pub type HashIds = HashSet<u64, BuildHasherDefault<IdHasher>>;
 
 /// Passes a `u64` through: the keys are SipHash values already.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {

@@ -20,9 +20,6 @@
 //! number of distinct series, not the size of the body, and the body is
 //! capped ([`source::DEFAULT_MAX_BYTES`]).
 
-#![deny(unsafe_code)]
-#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
-
 pub mod exposition;
 pub mod growth;
 pub mod inventory;

@@ -31,9 +31,6 @@
 //! [`Stack`](metrics_util::layers::Stack) and the [`Layer`](metrics_util::layers::Layer)
 //! trait) and the exporter types in [`prometheus_exporter`].
 
-#![deny(unsafe_code, missing_docs)]
-#![warn(rust_2018_idioms, unreachable_pub, missing_debug_implementations)]
-
 mod budget;
 mod clock;
 pub mod config;
