@@ -110,11 +110,6 @@ impl Family {
             _ => None,
         }
     }
-
-    /// Distinct values of `label`.
-    pub fn values_of(&self, label: &str) -> u64 {
-        self.labels.get(label).map_or(0, |l| l.values.len() as u64)
-    }
 }
 
 /// One scrape, summed up.

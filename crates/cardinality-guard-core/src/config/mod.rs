@@ -172,11 +172,6 @@ impl Config {
         self.policy_for(name).idle_timeout
     }
 
-    /// The longest idle timeout of any metric.
-    pub fn longest_idle_timeout(&self) -> Option<Duration> {
-        self.idle_timeouts().max()
-    }
-
     /// The shortest idle timeout of any metric.
     pub fn shortest_idle_timeout(&self) -> Option<Duration> {
         self.idle_timeouts().min()
