@@ -6,6 +6,7 @@
 //! are [`Buckets`] and patterns are [`Pattern`]s, so an invalid configuration
 //! cannot be built in code either.
 
+mod duration;
 mod error;
 mod file;
 mod histograms;
@@ -22,6 +23,7 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::Duration;
 
+pub use duration::{parse_duration, DurationError};
 pub use error::{ConfigError, ErrorKind};
 pub use histograms::{Buckets, BucketsError, HistogramConfig, DEFAULT_BUCKETS};
 pub use pattern::{Pattern, PatternError};
