@@ -194,7 +194,8 @@ fn h4e_cached_handle_expiring(c: &mut Criterion) {
     );
 }
 
-/// Histogram samples wait in the exporter until upkeep drains them; a fresh
+/// Histogram samples wait in the bare exporter until its upkeep drains them
+/// (the guard's go straight into their distributions); a fresh
 /// recorder per sample keeps that backlog (and its page faults) from piling
 /// up across samples and drowning the difference being measured.
 fn h5_histogram(c: &mut Criterion) {
