@@ -4,6 +4,6 @@
 // `metrics_util` and `prometheus_exporter` (the exporter types in its API).
 pub use cardinality_guard_core::*;
 
-/// HTTP metrics for axum and the report endpoint (feature `axum`, on by default).
 #[cfg(feature = "axum")]
+#[doc(inline)]
 pub use cardinality_guard_axum as axum;
