@@ -10,9 +10,11 @@
 //! ```
 //!
 //! Each run is a child process of its own (this program started again), so
-//! its resident set size (RSS) growth is its alone. Histogram samples are
-//! drained every 10,000 values (`run_upkeep`), as the guard's upkeep thread
-//! does in a service.
+//! its resident set size (RSS) growth is its alone. Every 10,000 values both
+//! arms run their upkeep (`run_upkeep`), as a service's upkeep thread would:
+//! the bare exporter drains its histogram samples into their distributions
+//! then (they pile up otherwise); the guard's samples went straight into
+//! theirs, so its upkeep only samples the series history.
 
 #[path = "../examples/shared/rss.rs"]
 mod rss;

@@ -1,11 +1,9 @@
 #![doc = include_str!("../README.md")]
-#![deny(unsafe_code, missing_docs)]
-#![warn(rust_2018_idioms, unreachable_pub, missing_debug_implementations)]
 
 // Everything of the core crate, including its re-exports of `metrics`,
 // `metrics_util` and `prometheus_exporter` (the exporter types in its API).
 pub use cardinality_guard_core::*;
 
-/// HTTP metrics for axum and the report endpoint (feature `axum`, on by default).
 #[cfg(feature = "axum")]
+#[doc(inline)]
 pub use cardinality_guard_axum as axum;

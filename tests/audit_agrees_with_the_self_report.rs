@@ -12,9 +12,8 @@ use std::collections::BTreeMap;
 
 use axum::body::Body;
 use cardinality_guard::{Config, PrometheusGuard};
+use cardinality_guard_cli::audit_text;
 use cardinality_guard_cli::exposition::{Format, Line, Parser};
-use cardinality_guard_cli::report::Audit;
-use cardinality_guard_cli::source::read_str;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
@@ -93,14 +92,8 @@ fn audit_series_equal_the_guard_self_report_in_the_same_scrape() {
         let (status, text) = get(&client, format!("http://{service}/metrics")).await;
         assert_eq!(status, 200);
 
-        let scrape = read_str(&text, Format::Prometheus).expect("the exposition parses");
-        let audit = Audit::new(
-            "service",
-            scrape.format,
-            scrape.bytes,
-            &scrape.inventory,
-            None,
-        );
+        let audit =
+            audit_text("service", &text, Format::Prometheus).expect("the exposition parses");
         let reported = self_report(&text);
         assert!(reported.len() >= 4, "{reported:?}");
         for (metric, series) in &reported {

@@ -1,6 +1,7 @@
 //! The example service's router, shared by `service`, `demo` and the tests
 //! (`#[path = "shared/app.rs"] mod app;`).
 #![allow(dead_code)] // each includer uses a part
+#![allow(unreachable_pub)] // `pub` for the examples, benches and tests that include this file
 
 use axum::extract::Path;
 use axum::http::{header, StatusCode};

@@ -4,6 +4,7 @@
 //! the self-report's `cardinality_guard_config_last_reload_successful`
 //! turns 0 until a reload succeeds.
 #![allow(dead_code)] // each includer uses a part
+#![allow(unreachable_pub)] // `pub` for the examples, benches and tests that include this file
 
 use std::path::PathBuf;
 

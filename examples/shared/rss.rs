@@ -1,5 +1,6 @@
 //! Resident set size of this process, shared by the demo and the memory
 //! flood bench (`#[path = ".../shared/rss.rs"] mod rss;`).
+#![allow(unreachable_pub)] // `pub` for the examples, benches and tests that include this file
 
 /// Resident set size of this process, in KiB (0 where /proc is missing).
 pub fn rss_kib() -> i64 {

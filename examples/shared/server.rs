@@ -4,6 +4,7 @@
 //! (beyond it new connections wait in the listen backlog, unaccepted), and a
 //! graceful shutdown on SIGTERM or SIGINT.
 #![allow(dead_code)] // each includer uses a part
+#![allow(unreachable_pub)] // `pub` for the examples, benches and tests that include this file
 
 use std::future::Future;
 use std::sync::Arc;

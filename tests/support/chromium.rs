@@ -1,5 +1,6 @@
 //! Finding a headless Chromium for the report-page tests.
 #![allow(dead_code)] // each test binary uses a different subset
+#![allow(unreachable_pub)] // `pub` for the test files that include this one; not a library API
 
 /// The Chromium binary to run, if one is installed. Without one, panics
 /// when `CI` is set (`.ci/test` installs it) and otherwise says the test

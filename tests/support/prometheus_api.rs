@@ -1,6 +1,7 @@
 //! Talking to a real Prometheus (and to the services it scrapes) over HTTP
 //! on 127.0.0.1, for the end-to-end tests.
 #![allow(dead_code)] // each test binary uses a different subset
+#![allow(unreachable_pub)] // `pub` for the test files that include this one; not a library API
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -1,6 +1,7 @@
 //! Starting a real `prometheus` process on 127.0.0.1 with a temporary data
 //! directory, for the end-to-end tests (include beside `prometheus_api.rs`).
 #![allow(dead_code)] // each test binary uses a different subset
+#![allow(unreachable_pub)] // `pub` for the test files that include this one; not a library API
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -27,10 +27,6 @@
 //! # }
 //! ```
 
-#![deny(unsafe_code)]
-#![deny(missing_docs)]
-#![warn(rust_2018_idioms, unreachable_pub, missing_debug_implementations)]
-
 pub mod http_metrics;
 pub mod report;
 

@@ -21,7 +21,7 @@ struct Seen {
 
 /// The growth seen over a watch.
 #[derive(Debug, Default)]
-pub struct Growth {
+pub(crate) struct Growth {
     families: BTreeMap<String, Seen>,
     elapsed: Duration,
     scrapes: usize,
@@ -29,16 +29,16 @@ pub struct Growth {
 
 /// Growth of one family, per hour.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FamilyGrowth {
+pub(crate) struct FamilyGrowth {
     /// New series per hour.
-    pub series_per_hour: f64,
+    pub(crate) series_per_hour: f64,
     /// New distinct values per hour, per label.
-    pub label_values_per_hour: BTreeMap<String, f64>,
+    pub(crate) label_values_per_hour: BTreeMap<String, f64>,
 }
 
 impl Growth {
     /// Starts from the baseline scrape (read with series identities kept).
-    pub fn new(baseline: &Inventory) -> Growth {
+    pub(crate) fn new(baseline: &Inventory) -> Growth {
         let mut growth = Growth::default();
         growth.add(baseline, Duration::ZERO);
         for seen in growth.families.values_mut() {
@@ -51,7 +51,7 @@ impl Growth {
     }
 
     /// Adds a later scrape, taken `elapsed` after the baseline.
-    pub fn add(&mut self, scrape: &Inventory, elapsed: Duration) {
+    pub(crate) fn add(&mut self, scrape: &Inventory, elapsed: Duration) {
         self.scrapes += 1;
         self.elapsed = self.elapsed.max(elapsed);
         for family in scrape.families.values() {
@@ -65,17 +65,17 @@ impl Growth {
     }
 
     /// Time from the baseline to the last scrape.
-    pub fn elapsed(&self) -> Duration {
+    pub(crate) fn elapsed(&self) -> Duration {
         self.elapsed
     }
 
     /// Scrapes taken, the baseline included.
-    pub fn scrapes(&self) -> usize {
+    pub(crate) fn scrapes(&self) -> usize {
         self.scrapes
     }
 
     /// Growth of `family` per hour; `None` before any time has passed.
-    pub fn of(&self, family: &str) -> Option<FamilyGrowth> {
+    pub(crate) fn of(&self, family: &str) -> Option<FamilyGrowth> {
         let hours = self.elapsed.as_secs_f64() / 3600.0;
         if hours <= 0.0 {
             return None;
@@ -100,7 +100,7 @@ impl Growth {
 
 /// Hours until `series` reaches `budget` growing at `per_hour`: `Some(0.0)`
 /// when it is there already, `None` when it does not grow.
-pub fn hours_to_budget(series: u64, budget: u64, per_hour: f64) -> Option<f64> {
+pub(crate) fn hours_to_budget(series: u64, budget: u64, per_hour: f64) -> Option<f64> {
     if series >= budget {
         Some(0.0)
     } else if per_hour > 0.0 {

@@ -11,11 +11,11 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use crate::exposition::{Kind, Sample};
 
 /// A `HashSet` of values that are hashes already.
-pub type HashIds = HashSet<u64, BuildHasherDefault<IdHasher>>;
+pub(crate) type HashIds = HashSet<u64, BuildHasherDefault<IdHasher>>;
 
 /// Passes a `u64` through: the keys are SipHash values already.
-#[derive(Default)]
-pub struct IdHasher(u64);
+#[derive(Debug, Default)]
+pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -37,41 +37,41 @@ fn hasher() -> std::hash::DefaultHasher {
 
 /// One label of a family.
 #[derive(Debug, Default, Clone)]
-pub struct LabelStats {
+pub(crate) struct LabelStats {
     /// Hashes of its distinct values.
-    pub values: HashIds,
+    pub(crate) values: HashIds,
     /// Distinct label sets that carry it (the others lack it).
-    pub label_sets: u64,
+    pub(crate) label_sets: u64,
 }
 
 /// One metric family.
 #[derive(Debug, Clone)]
-pub struct Family {
+pub(crate) struct Family {
     /// Its name (the `# TYPE` name, or the sample name when untyped).
-    pub name: String,
+    pub(crate) name: String,
     /// Its kind.
-    pub kind: Kind,
+    pub(crate) kind: Kind,
     /// Sample lines: the series Prometheus stores for it.
-    pub series: u64,
+    pub(crate) series: u64,
     /// Distinct label sets, without `le` (histograms) and `quantile` (summaries).
-    pub label_sets: HashIds,
+    pub(crate) label_sets: HashIds,
     /// Distinct series identities (sample name + all labels); only kept
     /// when asked ([`Inventory::new`]), for growth.
-    pub series_ids: HashIds,
+    pub(crate) series_ids: HashIds,
     /// Per label (`le`/`quantile` of histograms/summaries left out).
-    pub labels: BTreeMap<String, LabelStats>,
+    pub(crate) labels: BTreeMap<String, LabelStats>,
     /// Finite `le` bounds seen (histograms), as `f64` bits of positive numbers, sorted.
-    pub buckets: BTreeSet<OrderedBound>,
+    pub(crate) buckets: BTreeSet<OrderedBound>,
     /// `quantile` values seen (summaries).
-    pub quantiles: BTreeSet<OrderedBound>,
+    pub(crate) quantiles: BTreeSet<OrderedBound>,
     /// The name metrics-rs would register: for a counter the sample name
     /// without `_created` (`x_total`), otherwise the family name.
-    pub guard_name: Option<String>,
+    pub(crate) guard_name: Option<String>,
 }
 
 /// An `f64` ordered by value (finite numbers only, so the order is total).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct OrderedBound(pub f64);
+pub(crate) struct OrderedBound(pub f64);
 
 impl Eq for OrderedBound {}
 
@@ -110,26 +110,21 @@ impl Family {
             _ => None,
         }
     }
-
-    /// Distinct values of `label`.
-    pub fn values_of(&self, label: &str) -> u64 {
-        self.labels.get(label).map_or(0, |l| l.values.len() as u64)
-    }
 }
 
 /// One scrape, summed up.
 #[derive(Debug, Clone, Default)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     /// Families by name.
-    pub families: BTreeMap<String, Family>,
+    pub(crate) families: BTreeMap<String, Family>,
     /// Every sample line.
-    pub total_series: u64,
+    pub(crate) total_series: u64,
     track_series: bool,
 }
 
 impl Inventory {
     /// An empty inventory; `track_series` keeps each series' identity (for growth).
-    pub fn new(track_series: bool) -> Inventory {
+    pub(crate) fn new(track_series: bool) -> Inventory {
         Inventory {
             track_series,
             ..Inventory::default()
@@ -137,7 +132,7 @@ impl Inventory {
     }
 
     /// Counts one sample line.
-    pub fn add(&mut self, sample: &Sample<'_>) {
+    pub(crate) fn add(&mut self, sample: &Sample<'_>) {
         self.total_series += 1;
         let family = match self.families.get_mut(sample.family) {
             Some(f) => f,
@@ -205,7 +200,7 @@ impl Inventory {
     }
 
     /// Families sorted by series, most first (then by name).
-    pub fn by_series(&self) -> Vec<&Family> {
+    pub(crate) fn by_series(&self) -> Vec<&Family> {
         let mut out: Vec<&Family> = self.families.values().collect();
         out.sort_by(|a, b| b.series.cmp(&a.series).then_with(|| a.name.cmp(&b.name)));
         out

@@ -2,14 +2,17 @@
 //! exposition and tells what each metric family costs in series, which label
 //! makes it so, how fast it grows, and which `guard.toml` would cap it.
 //!
+//! This library is the `cardinality-guard` binary ([`run`]) and, for tools
+//! and tests, the audit of one exposition in memory ([`audit_text`]), the
+//! very [`Audit`] that `cardinality-guard audit FILE --format json` prints:
+//!
 //! ```
-//! use cardinality_guard_cli::{exposition::Format, report::Audit, source::read_str};
+//! use cardinality_guard_cli::{audit_text, exposition::Format};
 //!
 //! let text = "# TYPE logins_total counter\n\
 //!             logins_total{user=\"ann\"} 1\n\
 //!             logins_total{user=\"bob\"} 2\n";
-//! let scrape = read_str(text, Format::Prometheus)?;
-//! let audit = Audit::new("example", scrape.format, scrape.bytes, &scrape.inventory, None);
+//! let audit = audit_text("example", text, Format::Prometheus)?;
 //! assert_eq!(audit.total_series, 2);
 //! assert_eq!(audit.metrics[0].labels[0].name, "user");
 //! assert_eq!(audit.metrics[0].labels[0].values, 2);
@@ -18,14 +21,34 @@
 //!
 //! The parser ([`exposition`]) is strict and streams, so memory follows the
 //! number of distinct series, not the size of the body, and the body is
-//! capped ([`source::DEFAULT_MAX_BYTES`]).
+//! capped (`--max-bytes`, 256 MiB by default).
 
-#![deny(unsafe_code)]
-#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
-
+mod command;
 pub mod exposition;
-pub mod growth;
-pub mod inventory;
-pub mod report;
-pub mod source;
-pub mod suggest;
+mod growth;
+mod inventory;
+mod report;
+mod source;
+mod suggest;
+
+pub use command::run;
+pub use report::{Audit, LabelAudit, MetricAudit, Offender, WatchSummary};
+pub use source::ReadError;
+
+/// The audit of the exposition `text` (named `source` in the audit), read
+/// with the grammar of `format`: what `cardinality-guard audit` reports for
+/// it, without growth (that takes a watch).
+pub fn audit_text(
+    source: &str,
+    text: &str,
+    format: exposition::Format,
+) -> Result<Audit, ReadError> {
+    let scrape = source::read_str(text, format)?;
+    Ok(Audit::new(
+        source,
+        scrape.format,
+        scrape.bytes,
+        &scrape.inventory,
+        None,
+    ))
+}

@@ -14,7 +14,7 @@ use crate::source::human_bytes;
 /// Memory one series costs a Prometheus server in its head block, in bytes:
 /// Robust Perception's rule of thumb, "around 3kB per series in the head" as
 /// of Prometheus 2.20 (Brian Brazil, "Why does Prometheus use so much RAM?").
-pub const PROMETHEUS_BYTES_PER_SERIES: u64 = 3_000;
+pub(crate) const PROMETHEUS_BYTES_PER_SERIES: u64 = 3_000;
 
 /// How many offenders the report names.
 const TOP_OFFENDERS: usize = 5;
@@ -91,7 +91,8 @@ pub struct Audit {
     pub total_series: u64,
     /// `total_series` × `prometheus_bytes_per_series`.
     pub prometheus_memory_bytes: u64,
-    /// The per-series figure used ([`PROMETHEUS_BYTES_PER_SERIES`]).
+    /// The per-series figure used: about 3 kB, Robust Perception's rule of
+    /// thumb for a series in a Prometheus 2.20+ head block.
     pub prometheus_bytes_per_series: u64,
     /// Families, most series first.
     pub metrics: Vec<MetricAudit>,
@@ -103,7 +104,7 @@ pub struct Audit {
 
 impl Audit {
     /// Builds the audit of `inventory` (the last scrape), with the growth of a watch.
-    pub fn new(
+    pub(crate) fn new(
         source: &str,
         format: Format,
         bytes: u64,
@@ -164,12 +165,12 @@ impl Audit {
     }
 
     /// As JSON.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 
     /// As a readable table.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut out = String::new();
         let watching = self.watch.is_some();
         let _ = writeln!(
@@ -308,16 +309,16 @@ fn metric(f: &Family, growth: Option<(&Growth, u64)>) -> MetricAudit {
 }
 
 /// `1 metric family`, `12,345 metric families`
-pub fn plural(n: u64, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }
 
 /// `12,345`
-pub fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

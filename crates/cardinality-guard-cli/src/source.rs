@@ -11,14 +11,14 @@ use crate::inventory::Inventory;
 
 /// The `Accept` header sent: OpenMetrics first, Prometheus text as the
 /// fallback (what a Prometheus server sends, without protobuf).
-pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+pub(crate) const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 /// The default cap on the body: 256 MiB.
-pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
 /// An exposition to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// `http://` or `https://`
     Url(String),
     /// A file.
@@ -29,7 +29,7 @@ pub enum Source {
 
 impl Source {
     /// `-` is stdin, `http(s)://` a URL, anything else a file.
-    pub fn parse(text: &str) -> Source {
+    pub(crate) fn parse(text: &str) -> Source {
         if text == "-" {
             Source::Stdin
         } else if text.starts_with("http://") || text.starts_with("https://") {
@@ -52,13 +52,13 @@ impl fmt::Display for Source {
 
 /// How to read.
 #[derive(Debug, Clone, Copy)]
-pub struct ReadOptions {
+pub(crate) struct ReadOptions {
     /// Refuse a body longer than this.
-    pub max_bytes: u64,
+    pub(crate) max_bytes: u64,
     /// Connect + whole-request timeout for URLs.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Keep every series' identity (for growth).
-    pub track_series: bool,
+    pub(crate) track_series: bool,
 }
 
 impl Default for ReadOptions {
@@ -73,13 +73,13 @@ impl Default for ReadOptions {
 
 /// One exposition read and summed up.
 #[derive(Debug, Clone)]
-pub struct Scrape {
+pub(crate) struct Scrape {
     /// What was read.
-    pub inventory: Inventory,
+    pub(crate) inventory: Inventory,
     /// The grammar applied.
-    pub format: Format,
+    pub(crate) format: Format,
     /// Bytes read.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
 }
 
 /// Why an exposition could not be read: exit status 2.
@@ -114,7 +114,7 @@ impl fmt::Display for ReadError {
 impl std::error::Error for ReadError {}
 
 /// `1.5 MiB`
-pub fn human_bytes(bytes: u64) -> String {
+pub(crate) fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -130,7 +130,7 @@ pub fn human_bytes(bytes: u64) -> String {
 }
 
 /// Reads `source` and sums it up.
-pub fn read(source: &Source, options: &ReadOptions) -> Result<Scrape, ReadError> {
+pub(crate) fn read(source: &Source, options: &ReadOptions) -> Result<Scrape, ReadError> {
     match source {
         Source::Url(url) => {
             let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -165,7 +165,7 @@ pub fn read(source: &Source, options: &ReadOptions) -> Result<Scrape, ReadError>
 }
 
 /// Reads an exposition from `reader`, at most `options.max_bytes` of it.
-pub fn read_from(
+pub(crate) fn read_from(
     reader: impl Read,
     format: Format,
     options: &ReadOptions,
@@ -223,6 +223,6 @@ pub fn read_from(
 }
 
 /// Reads an exposition held in memory.
-pub fn read_str(text: &str, format: Format) -> Result<Scrape, ReadError> {
+pub(crate) fn read_str(text: &str, format: Format) -> Result<Scrape, ReadError> {
     read_from(text.as_bytes(), format, &ReadOptions::default())
 }

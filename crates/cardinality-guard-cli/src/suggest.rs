@@ -26,11 +26,11 @@ use crate::report::{plural, thousands};
 
 /// Settings of the suggestion.
 #[derive(Debug, Clone, Copy)]
-pub struct SuggestOptions {
+pub(crate) struct SuggestOptions {
     /// Budgets are what was observed times this (at least 1.0).
-    pub headroom: f64,
+    pub(crate) headroom: f64,
     /// A label with more distinct values than this gets a label limit of this.
-    pub label_limit: u64,
+    pub(crate) label_limit: u64,
 }
 
 impl Default for SuggestOptions {
@@ -49,7 +49,7 @@ struct Entry {
 }
 
 /// The guard.toml for what `inventory` holds.
-pub fn suggest(inventory: &Inventory, source: &str, options: &SuggestOptions) -> String {
+pub(crate) fn suggest(inventory: &Inventory, source: &str, options: &SuggestOptions) -> String {
     let headroom = options.headroom.max(1.0);
     let limit = options.label_limit.max(1);
     let families: Vec<&Family> = inventory

@@ -4,8 +4,8 @@
 //! series per sample line. Arbitrary text never panics, and an error names a
 //! line that exists.
 
+use cardinality_guard_cli::audit_text;
 use cardinality_guard_cli::exposition::{escape_label_value, Format, Kind, Line, Parser};
-use cardinality_guard_cli::source::read_str;
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -252,10 +252,10 @@ proptest! {
         // Unknown format (a file) reads both.
         prop_assert_eq!(&parse(&text, Format::Auto).map_err(TestCaseError::fail)?, &expected);
 
-        let scrape = read_str(&text, format).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(scrape.inventory.total_series, expected.len() as u64);
+        let audit = audit_text("random", &text, format).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(audit.total_series, expected.len() as u64);
         for f in &families {
-            let family = &scrape.inventory.families[&f.name];
+            let family = audit.metric(&f.name).expect("every family is audited");
             let lines = expected.iter().filter(|e| e.0 == f.name).count() as u64;
             prop_assert_eq!(family.series, lines);
             prop_assert_eq!(family.kind, f.kind);
@@ -266,7 +266,7 @@ proptest! {
     fn arbitrary_text_never_panics(text in "(\\PC|[{}=\",# \\n\\\\])*", open_metrics in any::<bool>()) {
         let format = if open_metrics { Format::OpenMetrics } else { Format::Prometheus };
         let lines = text.split('\n').count();
-        if let Err(e) = read_str(&text, format) {
+        if let Err(e) = audit_text("random", &text, format) {
             let message = e.to_string();
             if let Some(line) = message.split("line ").nth(1).and_then(|r| r.split(':').next()).and_then(|n| n.parse::<usize>().ok()) {
                 prop_assert!(line >= 1 && line <= lines, "{message} for {lines} lines");
@@ -281,7 +281,7 @@ proptest! {
         let i = at.index(lines.len());
         lines[i] = "broken{ 1";
         let broken = lines.join("\n");
-        let err = read_str(&broken, Format::Prometheus).expect_err("a broken line is refused");
+        let err = audit_text("broken", &broken, Format::Prometheus).expect_err("a broken line is refused");
         prop_assert!(err.to_string().contains(&format!("line {}:", i + 1)), "{}", err);
     }
 }

@@ -25,14 +25,32 @@
 //! [`metrics_util::layers::Layer`]), [`Config`] for the TOML schema, and
 //! [`Report`] for what the guard tells about itself.
 //!
+//! # Which guard you hold
+//!
+//! `metrics` owns the recorder it installs, so each path splits in two: a
+//! recorder that `metrics` holds and a handle that you keep.
+//!
+//! - [`PrometheusGuard`]: the Prometheus path's handle, what **you** keep for
+//!   the life of the service: it renders `/metrics`, reports, reloads and
+//!   keeps the upkeep thread alive (dropping every clone stops it).
+//! - [`GuardRecorder`]: the Prometheus path's recorder, admitting and storing
+//!   the series; [`PrometheusGuardBuilder::install`] gives it to `metrics`,
+//!   [`PrometheusGuardBuilder::build`] to you (to install it yourself or
+//!   push layers on it).
+//! - [`GuardLayer`]: the guard as a layer, for a recorder of your own; it
+//!   becomes a [`Guard<R>`](Guard), the recorder `metrics` then holds.
+//! - [`GuardHandle`]: a cheap clone of either guard's state (report, reload,
+//!   suggested config, label sets), for whatever serves the report: from
+//!   [`PrometheusGuard::guard`], [`GuardLayer::handle`] or [`Guard::handle`].
+//!
+//! [`PrometheusGuard::builder`] returns a [`PrometheusGuardBuilder`], consumed
+//! by `build` or `install`.
+//!
 //! The crates whose types appear in this crate's API are re-exported, so a
 //! user names one version of each: [`metrics`] (its macros work as
 //! `cardinality_guard_core::metrics::counter!`), [`metrics_util`] (for
 //! [`Stack`](metrics_util::layers::Stack) and the [`Layer`](metrics_util::layers::Layer)
 //! trait) and the exporter types in [`prometheus_exporter`].
-
-#![deny(unsafe_code, missing_docs)]
-#![warn(rust_2018_idioms, unreachable_pub, missing_debug_implementations)]
 
 mod budget;
 mod clock;

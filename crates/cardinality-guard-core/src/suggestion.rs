@@ -344,7 +344,7 @@ fn bounds(bounds: &[f64]) -> String {
 /// milliseconds (at least 1).
 fn duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 && ms > 0 {
+    if ms.is_multiple_of(1000) && ms > 0 {
         format!("{}s", ms / 1000)
     } else {
         format!("{}ms", ms.max(1))

@@ -268,7 +268,7 @@ fn names_round(round: usize) -> NamesRound {
     let (guard, exporter) = guarded(&format!("[global]\nmax_metrics = {max_metrics}\n"));
     // Half the rounds, all threads walk the names in the same order, so they
     // all race for the same name at the same moment.
-    let same_order = round % 2 == 0;
+    let same_order = round.is_multiple_of(2);
     race(&guard, |t| {
         let order: Vec<usize> = match same_order {
             true => (0..names).collect(),

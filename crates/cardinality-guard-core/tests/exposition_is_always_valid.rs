@@ -198,7 +198,7 @@ struct Round {
 
 fn round(seed: u64) -> Round {
     let mut rng = Rng::new(seed);
-    let tight = seed % 4 == 0;
+    let tight = seed.is_multiple_of(4);
     let mut toml = format!("[global]\nmax_label_value_length = {MAX_VALUE_LEN}\n");
     if seed % 4 != 1 {
         // Fewer label-demand sketches (2 KiB each, slow to build in debug).

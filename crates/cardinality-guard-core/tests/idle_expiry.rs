@@ -254,7 +254,7 @@ fn the_self_report_equals_the_render_after_every_expiry_step() {
             held.push(guard.register_counter(&user("busy_total", step), &METADATA));
         }
         for (i, h) in held.iter().enumerate() {
-            if (step + i as u64) % 9 == 0 {
+            if (step + i as u64).is_multiple_of(9) {
                 h.increment(1);
             }
         }

@@ -169,7 +169,7 @@ impl Ledger {
         let born_ms = at.as_millis() as u32 + 1;
         self.born[id].store(born_ms, Ordering::Relaxed);
         let mut flags = if burst { BURST_FLAG } else { 0 };
-        if id as u64 % HISTOGRAM_EVERY == 0 {
+        if (id as u64).is_multiple_of(HISTOGRAM_EVERY) {
             flags |= HISTOGRAM_FLAG;
         }
         self.flags[id].store(flags, Ordering::Relaxed);
@@ -363,7 +363,7 @@ fn check_render(text: &str, samples: &[Sample]) -> Vec<String> {
     let gauge = |name: &str, metric: Option<&str>| {
         samples
             .iter()
-            .find(|s| s.name == name && metric.map_or(true, |m| s.label("metric") == m))
+            .find(|s| s.name == name && metric.is_none_or(|m| s.label("metric") == m))
             .map(|s| s.value)
     };
     let mut total = 0;
@@ -382,7 +382,7 @@ fn check_render(text: &str, samples: &[Sample]) -> Vec<String> {
         }
     }
     let histogram_lines = samples_of(samples, HISTOGRAM).len();
-    if histogram_lines % HISTOGRAM_COST != 0 {
+    if !histogram_lines.is_multiple_of(HISTOGRAM_COST) {
         violations.push(format!(
             "{HISTOGRAM} renders {histogram_lines} lines, not whole label sets of {HISTOGRAM_COST}"
         ));

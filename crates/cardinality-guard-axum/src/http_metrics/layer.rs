@@ -36,8 +36,10 @@ pub struct HttpMetricsLayer {
 }
 
 impl HttpMetricsLayer {
-    /// A layer recording the three HTTP server metrics, with `method`,
-    /// `route` and `status` labels, for every route.
+    /// A layer recording the three HTTP server metrics (requests, duration,
+    /// in flight; the two body-size histograms too with
+    /// [`body_sizes`](Self::body_sizes)), with `method`, `route` and `status`
+    /// labels, for every route.
     ///
     /// ```
     /// use axum::{routing::get, Router};

@@ -10,6 +10,8 @@
 //! | `http_server_requests_total` | counter | `method`, `route`, `status` |
 //! | `http_server_request_duration_seconds` | histogram | `method`, `route`, `status` |
 //! | `http_server_active_requests` | gauge | `method`, `route` |
+//! | `http_server_request_body_size_bytes` | histogram, with [`body_sizes`](HttpMetricsLayer::body_sizes) | `method`, `route`, `status` |
+//! | `http_server_response_body_size_bytes` | histogram, with [`body_sizes`](HttpMetricsLayer::body_sizes) | `method`, `route`, `status` |
 //!
 //! - `route` is the route template (`/users/{id}`), never the raw path;
 //!   requests that match no route get `route="unmatched"`.
@@ -56,8 +58,10 @@ pub const REQUEST_BODY_SIZE_BYTES: &str = "http_server_request_body_size_bytes";
 /// [`body_sizes`](HttpMetricsLayer::body_sizes) is on.
 pub const RESPONSE_BODY_SIZE_BYTES: &str = "http_server_response_body_size_bytes";
 
-/// Gives the three metrics their `# HELP` text, once per process, through the
-/// recorder current at the first request (so it reaches the installed one).
+/// Gives the five metrics (the two body-size histograms are recorded only
+/// with [`body_sizes`](HttpMetricsLayer::body_sizes) on) their `# HELP` text,
+/// once per process, through the recorder current at the first request (so it
+/// reaches the installed one).
 pub(crate) fn describe_once() {
     static DESCRIBED: std::sync::Once = std::sync::Once::new();
     DESCRIBED.call_once(|| {

@@ -7,6 +7,7 @@
 //! current-thread runtime of `#[tokio::test]`, so the server, the client and
 //! the test share one thread and the guard sees every request of its test.
 #![allow(dead_code)] // each test binary uses a different subset of the helpers
+#![allow(unreachable_pub)] // `pub` for the test files that include this one; not a library API
 
 use std::future::Future;
 use std::net::SocketAddr;

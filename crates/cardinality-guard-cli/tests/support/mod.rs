@@ -3,6 +3,7 @@
 //! label sets through the guard.
 
 #![allow(dead_code)] // each test binary uses its own part of this module
+#![allow(unreachable_pub)] // `pub` for the test files that include this one; not a library API
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 //! are [`Buckets`] and patterns are [`Pattern`]s, so an invalid configuration
 //! cannot be built in code either.
 
+mod duration;
 mod error;
 mod file;
 mod histograms;
@@ -22,6 +23,7 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::Duration;
 
+pub use duration::{parse_duration, DurationError};
 pub use error::{ConfigError, ErrorKind};
 pub use histograms::{Buckets, BucketsError, HistogramConfig, DEFAULT_BUCKETS};
 pub use pattern::{Pattern, PatternError};
@@ -170,11 +172,6 @@ impl Config {
     /// The idle timeout of the metric `name` (of any kind).
     pub fn idle_timeout_for(&self, name: &str) -> Option<Duration> {
         self.policy_for(name).idle_timeout
-    }
-
-    /// The longest idle timeout of any metric.
-    pub fn longest_idle_timeout(&self) -> Option<Duration> {
-        self.idle_timeouts().max()
     }
 
     /// The shortest idle timeout of any metric.

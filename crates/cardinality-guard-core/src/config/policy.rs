@@ -91,8 +91,9 @@ pub struct MetricPolicy {
     /// = 100 }`); a further value is replaced by `__overflow__` in that label
     /// only. Default: none.
     pub label_limits: BTreeMap<String, NonZeroU64>,
-    /// Values always admitted for a label, whose room under its label limit
-    /// is reserved (`pinned = { route = ["/login"] }`). Default: none.
+    /// Values always admitted for a label (`pinned = { route = ["/login"] }`).
+    /// They count toward its label limit, their places reserved: the other
+    /// values share the rest. Default: none.
     pub pinned: BTreeMap<String, PinnedValues>,
     /// How long a label set may go without an update before it expires: its
     /// series is deleted and its budget frees. `None`: never (the default).

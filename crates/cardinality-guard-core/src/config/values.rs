@@ -12,6 +12,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::duration::{parse_duration, DurationError};
 use super::{Buckets, ConfigError, ErrorKind, Mode, OnOverflow, Pattern, PinnedValues};
 
 /// `[histograms] buckets`: a list of bounds, or `"summary"`.
@@ -284,41 +285,6 @@ pub(crate) fn check_global_label(label: &str, value: &str, max_len: usize) -> Re
         ));
     }
     Ok(())
-}
-
-/// Why a duration was refused.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum DurationError {
-    /// Not a whole number and a unit, or zero.
-    Malformed,
-    /// More milliseconds than a `u64` holds.
-    TooLarge,
-}
-
-/// `"500ms"`, `"90s"`, `"10m"`, `"1h"`.
-pub(super) fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or(DurationError::Malformed)?;
-    let (number, unit) = text.split_at(split);
-    let per_unit: u64 = match unit.trim() {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => return Err(DurationError::Malformed),
-    };
-    if number.is_empty() {
-        return Err(DurationError::Malformed);
-    }
-    // All digits: a parse failure is an overflow.
-    let n: u64 = number.parse().map_err(|_| DurationError::TooLarge)?;
-    let millis = n.checked_mul(per_unit).ok_or(DurationError::TooLarge)?;
-    if millis == 0 {
-        return Err(DurationError::Malformed);
-    }
-    Ok(Duration::from_millis(millis))
 }
 
 fn too_large(text: &str) -> String {

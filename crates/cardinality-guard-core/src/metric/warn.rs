@@ -17,7 +17,7 @@ impl Metric {
     /// `count` is the metric's overflow count with this one.
     pub(super) fn warn(&self, reason: OverflowReason, count: u64) {
         let last = self.warned_at.load(Ordering::Relaxed);
-        if last != 0 && count % CHECK_EVERY != 0 {
+        if last != 0 && !count.is_multiple_of(CHECK_EVERY) {
             return;
         }
         let now = self.env.time.now_ms().saturating_add(1);

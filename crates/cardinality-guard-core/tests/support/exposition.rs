@@ -1,5 +1,6 @@
 //! The Prometheus text exposition, parsed: shared by the test suites of
 //! both crates (the axum tests include this file with `#[path]`).
+#![allow(unreachable_pub)] // `pub` for the test files that include this one; not a library API
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -5,6 +5,7 @@
 //! Not part of `support/mod.rs`: only the binaries that include this file with
 //! `#[path = "support/heap.rs"] mod heap;` get the counting allocator.
 #![allow(dead_code)] // each test binary uses a different subset of the helpers
+#![allow(unreachable_pub)] // `pub` for the test files that include this one; not a library API
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -23,8 +24,9 @@ fn note(allocated: bool, bytes: isize) {
     HELD.with(|h| h.set(h.get() + bytes));
 }
 
-// SAFETY: every call is forwarded to `System` unchanged; the bookkeeping uses
-// const-initialized thread locals without destructors, which never allocate.
+#[allow(unsafe_code)] // a global allocator is unsafe code by definition; the one place tests have any
+                      // SAFETY: every call is forwarded to `System` unchanged; the bookkeeping uses
+                      // const-initialized thread locals without destructors, which never allocate.
 unsafe impl GlobalAlloc for PerThread {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note(true, layout.size() as isize);

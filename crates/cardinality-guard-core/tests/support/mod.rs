@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: build a guard over the real
 //! `PrometheusRecorder` and read its rendered text back.
 #![allow(dead_code)] // each test binary uses a different subset of the helpers
+#![allow(unreachable_pub)] // `pub` for the test files that include this one; not a library API
 
 use std::collections::BTreeMap;
 use std::sync::Barrier;

@@ -24,6 +24,7 @@
 //! - histograms: per label set, cumulative buckets non-decreasing in `le`, a
 //!   `+Inf` bucket equal to `_count`; summaries: `_sum` and `_count` present.
 #![allow(dead_code)]
+#![allow(unreachable_pub)] // `pub` for the test files that include this one; not a library API
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

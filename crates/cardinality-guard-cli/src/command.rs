@@ -1,0 +1,250 @@
+//! The command line: `audit`'s flags, and what it does with them (read,
+//! watch, report or suggest, gate).
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use cardinality_guard_core::config::parse_duration;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::growth::Growth;
+use crate::report::{thousands, Audit};
+use crate::source::{self, ReadOptions, Scrape, Source};
+use crate::suggest::{suggest, SuggestOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "cardinality-guard",
+    version,
+    about = "Audit the metric cardinality of any Prometheus endpoint"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Count the series of one exposition, per metric and label; watch its growth; suggest a guard.toml.
+    Audit(AuditArgs),
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// An http(s):// URL, a file, or `-` for stdin.
+    source: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    /// Scrape repeatedly for this long (e.g. 10m) and report growth per hour.
+    #[arg(long, value_parser = parse_duration)]
+    watch: Option<Duration>,
+    /// Time between scrapes while watching.
+    #[arg(long, value_parser = parse_duration, default_value = "15s")]
+    interval: Duration,
+    /// Series budget per metric for the time-to-budget estimate (the embedded default max_series).
+    #[arg(long, default_value_t = 2000)]
+    budget: u64,
+    /// Print a guard.toml for this service instead of the report.
+    #[arg(long)]
+    suggest: bool,
+    /// With --suggest: budgets are the observed label sets times this (x the series each costs).
+    #[arg(long, default_value_t = 1.5)]
+    headroom: f64,
+    /// With --suggest: labels with more distinct values than this get a label limit of this.
+    #[arg(long, default_value_t = 100)]
+    label_limit: u64,
+    /// Exit 1 if any metric holds more series than this.
+    #[arg(long)]
+    max_series: Option<u64>,
+    /// Exit 1 if all metrics together hold more series than this.
+    #[arg(long)]
+    max_total: Option<u64>,
+    /// Refuse a body larger than this (bytes; KiB, MiB, GiB suffixes allowed).
+    #[arg(long, value_parser = parse_bytes, default_value = "256MiB")]
+    max_bytes: u64,
+    /// Timeout of one HTTP scrape.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    timeout: Duration,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// `1048576`, `512KiB`, `256MiB`, `1GiB`.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a number of bytes"))?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => return Err(format!("{other:?}: the unit must be B, KiB, MiB or GiB")),
+    };
+    n.checked_mul(factor)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| format!("{text:?}: out of range"))
+}
+
+/// Runs `cardinality-guard` with `args` (the program name first, as
+/// [`std::env::args_os`] gives them) and returns its exit status: 0 fine, 1 a
+/// `--max-series` / `--max-total` gate exceeded, 2 unreadable or malformed
+/// input or a usage error (`--help` and `--version` print and return 0).
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let Command::Audit(args) = match Cli::try_parse_from(args) {
+        Ok(cli) => cli.command,
+        Err(usage) => {
+            let _ = usage.print();
+            return ExitCode::from(u8::try_from(usage.exit_code()).unwrap_or(2));
+        }
+    };
+    match audit(&args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("cardinality-guard: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn audit(args: &AuditArgs) -> Result<ExitCode, String> {
+    let source = Source::parse(&args.source);
+    let options = ReadOptions {
+        max_bytes: args.max_bytes,
+        timeout: args.timeout,
+        track_series: args.watch.is_some(),
+    };
+    let read =
+        |source: &Source| source::read(source, &options).map_err(|e| format!("{source}: {e}"));
+    let first = read(&source)?;
+    let (last, growth) = match args.watch {
+        None => (first, None),
+        Some(watch) => {
+            if matches!(source, Source::Stdin) {
+                return Err("--watch needs a URL or a file, not stdin".into());
+            }
+            let (last, growth) = watch_source(&source, first, watch, args.interval, &read);
+            (last, Some(growth))
+        }
+    };
+    let Scrape {
+        inventory,
+        format,
+        bytes,
+    } = last;
+    let name = source.to_string();
+    let audit = Audit::new(
+        &name,
+        format,
+        bytes,
+        &inventory,
+        growth.as_ref().map(|g| (g, args.budget)),
+    );
+    if args.suggest {
+        let options = SuggestOptions {
+            headroom: args.headroom,
+            label_limit: args.label_limit,
+        };
+        print!("{}", suggest(&inventory, &name, &options));
+    } else {
+        match args.format {
+            OutputFormat::Text => print!("{}", audit.to_text()),
+            OutputFormat::Json => println!("{}", audit.to_json()),
+        }
+    }
+    Ok(gates(&audit, args))
+}
+
+/// The CI gates: exit 1 when exceeded.
+fn gates(audit: &Audit, args: &AuditArgs) -> ExitCode {
+    let mut exceeded = false;
+    if let Some(max) = args.max_series {
+        for m in audit.metrics.iter().filter(|m| m.series > max) {
+            eprintln!(
+                "cardinality-guard: {} holds {} series, more than --max-series {}",
+                m.name,
+                thousands(m.series),
+                thousands(max)
+            );
+            exceeded = true;
+        }
+    }
+    if let Some(max) = args.max_total {
+        if audit.total_series > max {
+            eprintln!(
+                "cardinality-guard: {} series in all, more than --max-total {}",
+                thousands(audit.total_series),
+                thousands(max)
+            );
+            exceeded = true;
+        }
+    }
+    if exceeded {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Scrapes every `interval` for `watch`; a failed scrape is reported and skipped.
+fn watch_source(
+    source: &Source,
+    first: Scrape,
+    watch: Duration,
+    interval: Duration,
+    read: &dyn Fn(&Source) -> Result<Scrape, String>,
+) -> (Scrape, Growth) {
+    let start = Instant::now();
+    let mut growth = Growth::new(&first.inventory);
+    let mut last = first;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(watch.as_secs().max(1));
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("watching {bar:30} {elapsed}/{duration} {msg}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let interval = interval.max(Duration::from_millis(10));
+    loop {
+        let elapsed = start.elapsed();
+        if elapsed >= watch {
+            break;
+        }
+        std::thread::sleep(interval.min(watch - elapsed));
+        bar.set_position(start.elapsed().as_secs());
+        match read(source) {
+            Ok(scrape) => {
+                growth.add(&scrape.inventory, start.elapsed());
+                bar.set_message(format!(
+                    "{} series, scrape {}",
+                    thousands(scrape.inventory.total_series),
+                    growth.scrapes()
+                ));
+                last = scrape;
+            }
+            Err(e) => bar.suspend(|| eprintln!("cardinality-guard: scrape skipped: {e}")),
+        }
+    }
+    bar.finish_and_clear();
+    (last, growth)
+}
