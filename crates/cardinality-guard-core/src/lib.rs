@@ -39,7 +39,6 @@ mod clock;
 pub mod config;
 mod expiry;
 mod exposition;
-mod grammar;
 mod guard;
 mod history;
 mod labels;
@@ -56,6 +55,7 @@ mod shape;
 mod sketch;
 mod spellings;
 mod suggestion;
+pub mod text;
 mod warning;
 
 pub use metrics;

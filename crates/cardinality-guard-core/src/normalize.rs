@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use metrics::{Key, Label};
 use metrics_exporter_prometheus::formatting::{sanitize_label_key, sanitize_metric_name};
 
-use crate::grammar::{is_label_name, is_metric_name};
 use crate::self_report::{OVERFLOW_LABEL, RESERVED_PREFIX};
+use crate::text::{is_label_name, is_metric_name};
 
 /// The value that replaces a label value beyond its label's limit, or one
 /// longer than `global.max_label_value_length`.
@@ -130,17 +130,6 @@ pub(crate) fn escape_into(out: &mut String, value: &str) {
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Writes `text` escaped for a `# HELP` line: `\` as `\\`, a line feed as `\n`.
-pub(crate) fn escape_help_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             c => out.push(c),
         }
