@@ -11,8 +11,8 @@ mod app;
 use std::collections::BTreeMap;
 
 use axum::body::Body;
+use cardinality_guard::text::{Format, Line, Parser};
 use cardinality_guard::{Config, PrometheusGuard};
-use cardinality_guard_cli::exposition::{Format, Line, Parser};
 use cardinality_guard_cli::report::Audit;
 use cardinality_guard_cli::source::read_str;
 use http_body_util::BodyExt;

@@ -3,7 +3,8 @@
 //! makes it so, how fast it grows, and which `guard.toml` would cap it.
 //!
 //! ```
-//! use cardinality_guard_cli::{exposition::Format, report::Audit, source::read_str};
+//! use cardinality_guard_cli::{report::Audit, source::read_str};
+//! use cardinality_guard_core::text::Format;
 //!
 //! let text = "# TYPE logins_total counter\n\
 //!             logins_total{user=\"ann\"} 1\n\
@@ -16,14 +17,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The parser ([`exposition`]) is strict and streams, so memory follows the
-//! number of distinct series, not the size of the body, and the body is
-//! capped ([`source::DEFAULT_MAX_BYTES`]).
+//! The parser is core's ([`cardinality_guard_core::text::Parser`]): strict
+//! and streaming, so memory follows the number of distinct series, not the
+//! size of the body, and the body is capped ([`source::DEFAULT_MAX_BYTES`]).
 
 #![deny(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
-pub mod exposition;
 pub mod growth;
 pub mod inventory;
 pub mod report;

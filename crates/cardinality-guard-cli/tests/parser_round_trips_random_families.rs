@@ -4,8 +4,8 @@
 //! series per sample line. Arbitrary text never panics, and an error names a
 //! line that exists.
 
-use cardinality_guard_cli::exposition::{escape_label_value, Format, Kind, Line, Parser};
 use cardinality_guard_cli::source::read_str;
+use cardinality_guard_core::text::{escape_label_value, Format, Kind, Line, Parser};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
