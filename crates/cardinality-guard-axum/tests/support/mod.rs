@@ -207,7 +207,7 @@ impl Rng {
 }
 
 // ---------------------------------------------------------------------------
-// The Prometheus text exposition, parsed: the core crate's test parser.
+// A render read back with core's parser: the core crate's test helpers.
 
 #[path = "../../../cardinality-guard-core/tests/support/exposition.rs"]
 mod exposition;
