@@ -11,9 +11,9 @@ mod app;
 use std::collections::BTreeMap;
 
 use axum::body::Body;
+use cardinality_guard::text::{Format, Line, Parser};
 use cardinality_guard::{Config, PrometheusGuard};
 use cardinality_guard_cli::audit_text;
-use cardinality_guard_cli::exposition::{Format, Line, Parser};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;

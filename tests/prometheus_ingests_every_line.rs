@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use cardinality_guard::text::{Format, Line, Parser};
 use cardinality_guard::{Clock, Config, ManualClock, PrometheusGuard};
 use prometheus_api::{client, eventually, get, query, scalar, PATIENCE};
 use prometheus_server::{prometheus_installed, start_prometheus};
@@ -97,61 +98,40 @@ struct Sample {
     value: String,
 }
 
-/// The sample lines of an exposition (comments and blank lines skipped).
-/// Panics on a line that is not valid text format: that is a bug too.
+/// The sample lines of an exposition (comments and blank lines skipped),
+/// read by core's parser with the strict escapes of OpenMetrics
+/// (`Format::Auto`). Panics on a line that is not valid text format, or
+/// not `name{labels} value` with one space and no timestamp: that is a bug
+/// too.
 fn samples(text: &str) -> Vec<Sample> {
-    text.lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| parse_sample(l).unwrap_or_else(|| panic!("not a valid sample line: {l:?}")))
-        .collect()
-}
-
-fn parse_sample(line: &str) -> Option<Sample> {
-    let end = line.find(['{', ' '])?;
-    let name = line[..end].to_owned();
-    if name.is_empty() {
-        return None;
+    let mut parser = Parser::new(Format::Auto);
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        let parsed = parser
+            .line(line)
+            .unwrap_or_else(|e| panic!("not a valid line: {e}: {line:?}"));
+        let Line::Sample(s) = parsed else {
+            continue;
+        };
+        let one_space_before_the_value = line
+            .strip_suffix(s.value_text)
+            .and_then(|head| head.strip_suffix(' '))
+            .is_some_and(|head| !head.ends_with([' ', '\t']));
+        assert!(
+            s.timestamp.is_none() && one_space_before_the_value,
+            "not a valid sample line: {line:?}"
+        );
+        samples.push(Sample {
+            name: s.name.to_owned(),
+            labels: s
+                .labels
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.into_owned()))
+                .collect(),
+            value: s.value_text.to_owned(),
+        });
     }
-    let mut rest = &line[end..];
-    let mut labels = BTreeMap::new();
-    if let Some(inner) = rest.strip_prefix('{') {
-        rest = inner;
-        loop {
-            if let Some(after) = rest.strip_prefix('}') {
-                rest = after;
-                break;
-            }
-            let eq = rest.find('=')?;
-            let key = rest[..eq].to_owned();
-            rest = rest[eq + 1..].strip_prefix('"')?;
-            let mut value = String::new();
-            let mut chars = rest.char_indices();
-            let close = loop {
-                match chars.next()? {
-                    (i, '"') => break i,
-                    (_, '\\') => match chars.next()?.1 {
-                        '\\' => value.push('\\'),
-                        '"' => value.push('"'),
-                        'n' => value.push('\n'),
-                        _ => return None,
-                    },
-                    (_, '\n') => return None,
-                    (_, c) => value.push(c),
-                }
-            };
-            rest = &rest[close + 1..];
-            rest = rest.strip_prefix(',').unwrap_or(rest);
-            if labels.insert(key, value).is_some() {
-                return None; // a key twice
-            }
-        }
-    }
-    let value = rest.strip_prefix(' ')?.to_owned();
-    (!value.is_empty() && !value.contains(' ')).then_some(Sample {
-        name,
-        labels,
-        value,
-    })
+    samples
 }
 
 const HOSTILE_TOML: &str = r#"

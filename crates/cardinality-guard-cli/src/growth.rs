@@ -113,8 +113,8 @@ pub(crate) fn hours_to_budget(series: u64, budget: u64, per_hour: f64) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::Format;
     use crate::source::{read_from, ReadOptions};
+    use cardinality_guard_core::text::Format;
 
     fn inventory(text: &str) -> Inventory {
         let options = ReadOptions {

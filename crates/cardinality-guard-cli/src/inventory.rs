@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-use crate::exposition::{Kind, Sample};
+use cardinality_guard_core::text::{Kind, Sample};
 
 /// A `HashSet` of values that are hashes already.
 pub(crate) type HashIds = HashSet<u64, BuildHasherDefault<IdHasher>>;

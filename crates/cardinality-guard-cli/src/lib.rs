@@ -7,7 +7,8 @@
 //! very [`Audit`] that `cardinality-guard audit FILE --format json` prints:
 //!
 //! ```
-//! use cardinality_guard_cli::{audit_text, exposition::Format};
+//! use cardinality_guard_cli::audit_text;
+//! use cardinality_guard_core::text::Format;
 //!
 //! let text = "# TYPE logins_total counter\n\
 //!             logins_total{user=\"ann\"} 1\n\
@@ -19,12 +20,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The parser ([`exposition`]) is strict and streams, so memory follows the
-//! number of distinct series, not the size of the body, and the body is
-//! capped (`--max-bytes`, 256 MiB by default).
+//! The parser is core's ([`cardinality_guard_core::text::Parser`]): strict
+//! and streaming, so memory follows the number of distinct series, not the
+//! size of the body, and the body is capped (`--max-bytes`, 256 MiB by
+//! default).
 
 mod command;
-pub mod exposition;
 mod growth;
 mod inventory;
 mod report;
@@ -41,7 +42,7 @@ pub use source::ReadError;
 pub fn audit_text(
     source: &str,
     text: &str,
-    format: exposition::Format,
+    format: cardinality_guard_core::text::Format,
 ) -> Result<Audit, ReadError> {
     let scrape = source::read_str(text, format)?;
     Ok(Audit::new(

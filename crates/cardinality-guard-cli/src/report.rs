@@ -6,10 +6,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::exposition::{Format, Kind};
 use crate::growth::{hours_to_budget, Growth};
 use crate::inventory::{Family, Inventory};
 use crate::source::human_bytes;
+use cardinality_guard_core::text::{Format, Kind};
 
 /// Memory one series costs a Prometheus server in its head block, in bytes:
 /// Robust Perception's rule of thumb, "around 3kB per series in the head" as

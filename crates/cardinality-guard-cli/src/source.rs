@@ -6,8 +6,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::exposition::{Format, Line, ParseError, Parser};
 use crate::inventory::Inventory;
+use cardinality_guard_core::text::{Format, Line, ParseError, Parser};
 
 /// The `Accept` header sent: OpenMetrics first, Prometheus text as the
 /// fallback (what a Prometheus server sends, without protobuf).
@@ -199,12 +199,6 @@ pub(crate) fn read_from(
                 message: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
             })
         })?;
-        if text.ends_with('\r') {
-            return Err(ReadError::Parse(ParseError {
-                line: line_no,
-                message: "carriage return at the end of the line (lines end with \\n only)".into(),
-            }));
-        }
         if let Line::Sample(sample) = parser.line(text).map_err(ReadError::Parse)? {
             inventory.add(&sample);
         }

@@ -20,9 +20,9 @@ use std::fmt::Write as _;
 
 use cardinality_guard_core::{Config, DEFAULT_QUANTILES};
 
-use crate::exposition::Kind;
 use crate::inventory::{Family, Inventory};
 use crate::report::{plural, thousands};
+use cardinality_guard_core::text::Kind;
 
 /// Settings of the suggestion.
 #[derive(Debug, Clone, Copy)]
@@ -210,8 +210,8 @@ fn floats(values: &[f64]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::Format;
     use crate::source::read_str;
+    use cardinality_guard_core::text::Format;
 
     #[test]
     fn caps_the_exploding_label_and_keeps_buckets() {

@@ -5,7 +5,7 @@
 //! line that exists.
 
 use cardinality_guard_cli::audit_text;
-use cardinality_guard_cli::exposition::{escape_label_value, Format, Kind, Line, Parser};
+use cardinality_guard_core::text::{escape_label_value, Format, Kind, Line, Parser};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::Distribution;
 
 use crate::metric::Metric;
-use crate::normalize::{escape_help_into, label_text};
 use crate::report::GlobalReport;
 use crate::self_report::{
     ReloadStatus, ADMITTED_TOTAL, CONFIG_LAST_RELOAD_SUCCESSFUL,
@@ -21,21 +20,8 @@ use crate::self_report::{
 };
 use crate::series::identity::sorted;
 use crate::series::{Series, Storage};
+use crate::text::{escape_help_into, write_f64, write_labels};
 use crate::vocabulary::{MetricKind, OverflowReason};
-
-/// Writes `value` as the text format wants a float: as Rust displays it,
-/// but `+Inf`, `-Inf` and `NaN` spelled the Prometheus way.
-fn write_f64(out: &mut String, value: f64) {
-    if value.is_nan() {
-        out.push_str("NaN");
-    } else if value == f64::INFINITY {
-        out.push_str("+Inf");
-    } else if value == f64::NEG_INFINITY {
-        out.push_str("-Inf");
-    } else {
-        let _ = write!(out, "{value}");
-    }
-}
 
 /// `name[_suffix]{labels[,extra]} ` (the value follows).
 fn write_start(
@@ -176,13 +162,16 @@ pub(crate) fn write_self_report(
     // Global labels on every line, but the self-report's own labels win
     // (a global `metric` would otherwise repeat the key).
     let labels = |pairs: &[(&str, &str)]| {
-        label_text(
+        let mut text = String::new();
+        write_labels(
+            &mut text,
             global_labels
                 .iter()
                 .filter(|(k, _)| pairs.iter().all(|(own, _)| own != k))
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .chain(pairs.iter().copied()),
-        )
+        );
+        text
     };
     let mut families: Vec<(&str, Vec<(String, String)>)> = Vec::new();
     let mut per_metric = |name: &'static str, value: &dyn Fn(&Rendered) -> Option<u64>| {

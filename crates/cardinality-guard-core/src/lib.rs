@@ -56,7 +56,6 @@ mod budget;
 mod clock;
 pub mod config;
 mod exposition;
-mod grammar;
 mod guard;
 mod history;
 mod labels;
@@ -72,6 +71,7 @@ mod shape;
 mod sketch;
 mod store;
 mod suggestion;
+pub mod text;
 mod vocabulary;
 
 pub use metrics;

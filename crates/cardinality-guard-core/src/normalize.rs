@@ -18,13 +18,12 @@
 //! values always render as distinct lines.
 
 use std::borrow::Cow;
-use std::fmt::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use metrics::{Key, Label};
 use metrics_exporter_prometheus::formatting::{sanitize_label_key, sanitize_metric_name};
 
-use crate::grammar::{is_label_name, is_metric_name};
+use crate::text::{is_label_name, is_metric_name};
 use crate::vocabulary::{OVERFLOW_LABEL, RESERVED_PREFIX};
 
 /// The value that replaces a label value beyond its label's limit, or one
@@ -123,44 +122,6 @@ impl LabelRules {
     }
 }
 
-/// Writes `value` escaped for a label value: `\` as `\\`, `"` as `\"`, a
-/// line feed as `\n`. Lossless: distinct values stay distinct.
-pub(crate) fn escape_into(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Writes `text` escaped for a `# HELP` line: `\` as `\\`, a line feed as `\n`.
-pub(crate) fn escape_help_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// `k="v",k2="v2"` for `labels`, in their order, escaped.
-pub(crate) fn label_text<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut out = String::new();
-    for (k, v) in labels {
-        if !out.is_empty() {
-            out.push(',');
-        }
-        let _ = write!(out, "{k}=\"");
-        escape_into(&mut out, v);
-        out.push('"');
-    }
-    out
-}
-
 /// Takes one of `max` slots counted by `count`, atomically; false when all
 /// are taken. Slots are never given back.
 pub(crate) fn take_slot(count: &AtomicUsize, max: usize) -> bool {
@@ -236,19 +197,6 @@ mod tests {
             pairs(&out),
             vec![("a_b".into(), "3".into()), ("c".into(), "2".into())]
         );
-    }
-
-    #[test]
-    fn escaping_is_lossless() {
-        let texts: Vec<String> = ["a\\", "a\\\\", "a\"b", "a\\\"b", "a\nb", "a\\nb"]
-            .iter()
-            .map(|v| label_text([("k", *v)]))
-            .collect();
-        let mut unique = texts.clone();
-        unique.sort();
-        unique.dedup();
-        assert_eq!(unique.len(), texts.len(), "{texts:?}");
-        assert_eq!(label_text([("k", "a\"b\\\n")]), r#"k="a\"b\\\n""#);
     }
 
     #[test]

@@ -190,7 +190,7 @@ mod rng;
 pub use rng::Rng;
 
 // ---------------------------------------------------------------------------
-// The Prometheus text exposition, parsed: the core crate's test parser.
+// A render read back with core's parser: the core crate's test helpers.
 
 #[path = "../../../cardinality-guard-core/tests/support/exposition.rs"]
 mod exposition;

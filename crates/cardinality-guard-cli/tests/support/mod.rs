@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cardinality_guard_cli::exposition::{Format, Kind, Line, Parser};
+use cardinality_guard_core::text::{Format, Kind, Line, Parser};
 use cardinality_guard_core::{Config, PrometheusGuard, Report};
 
 /// Runs `cardinality-guard` with `args`.

@@ -257,7 +257,7 @@ pub(super) struct LabelSettings(
 
 /// A label name as code writes it: `[a-zA-Z_][a-zA-Z0-9_]*`.
 fn check_label_name(label: &str) -> Result<(), String> {
-    if crate::grammar::is_label_name(label) {
+    if crate::text::is_label_name(label) {
         Ok(())
     } else {
         Err(format!(

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use metrics::{Key, Label};
 
-use crate::normalize::escape_into;
+use crate::text::escape_label_value_into;
 
 /// The `[global] labels` of a guard, and their text.
 #[derive(Debug, Default)]
@@ -105,7 +105,7 @@ fn push_label(out: &mut String, key: &str, value: &str) {
     }
     out.push_str(key);
     out.push_str("=\"");
-    escape_into(out, value);
+    escape_label_value_into(out, value);
     out.push('"');
 }
 

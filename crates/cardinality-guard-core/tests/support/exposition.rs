@@ -1,10 +1,13 @@
-//! The Prometheus text exposition, parsed: shared by the test suites of
-//! both crates (the axum tests include this file with `#[path]`).
+//! A render read back with core's parser ([`cardinality_guard_core::text`]),
+//! and the questions the tests ask of it: shared by the test suites of both
+//! crates (the axum tests include this file with `#[path]`).
 #![allow(unreachable_pub)] // `pub` for the test files that include this one; not a library API
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One line of the exposition.
+use cardinality_guard_core::text::{Format, Line, Parser};
+
+/// One sample line of the exposition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub name: String,
@@ -19,58 +22,35 @@ impl Sample {
     }
 }
 
-/// Parses the Prometheus text format (comments skipped, escapes undone).
-pub fn parse(text: &str) -> Vec<Sample> {
-    text.lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(parse_line)
-        .collect()
+/// Reads every line of `text` as Prometheus text, handing each to `each`;
+/// panics on a line the parser refuses (a render must never hold one).
+fn read(text: &str, mut each: impl FnMut(Line<'_>)) {
+    let mut parser = Parser::new(Format::Prometheus);
+    for line in text.lines() {
+        match parser.line(line) {
+            Ok(line) => each(line),
+            Err(e) => panic!("not Prometheus text: {e}\n--- text ---\n{text}"),
+        }
+    }
 }
 
-fn parse_line(line: &str) -> Sample {
-    let (head, value) = line.rsplit_once(' ').expect("sample line has a value");
-    let value = match value {
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        v => v
-            .parse()
-            .unwrap_or_else(|_| panic!("bad value in {line:?}")),
-    };
-    let Some((name, rest)) = head.split_once('{') else {
-        return Sample {
-            name: head.to_owned(),
-            labels: BTreeMap::new(),
-            value,
-        };
-    };
-    let body = rest.strip_suffix('}').expect("labels end with }");
-    let mut labels = BTreeMap::new();
-    let mut chars = body.chars().peekable();
-    while chars.peek().is_some() {
-        let key: String = chars.by_ref().take_while(|&c| c != '=').collect();
-        assert_eq!(chars.next(), Some('"'), "label value is quoted in {line:?}");
-        let mut val = String::new();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => match chars.next() {
-                    Some('n') => val.push('\n'),
-                    Some(other) => val.push(other),
-                    None => break,
-                },
-                '"' => break,
-                c => val.push(c),
-            }
+/// The sample lines of `text` (escapes undone).
+pub fn parse(text: &str) -> Vec<Sample> {
+    let mut samples = Vec::new();
+    read(text, |line| {
+        if let Line::Sample(s) = line {
+            samples.push(Sample {
+                name: s.name.to_owned(),
+                labels: s
+                    .labels
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.into_owned()))
+                    .collect(),
+                value: s.value,
+            });
         }
-        if chars.peek() == Some(&',') {
-            chars.next();
-        }
-        labels.insert(key, val);
-    }
-    Sample {
-        name: name.to_owned(),
-        labels,
-        value,
-    }
+    });
+    samples
 }
 
 /// The samples named exactly `name`.
@@ -129,9 +109,11 @@ pub fn sum_of(text: &str, name: &str) -> f64 {
 
 /// The metric names the render declares (`# TYPE name kind`), in render order.
 pub fn declared_metrics(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_owned)
-        .collect()
+    let mut names = Vec::new();
+    read(text, |line| {
+        if let Line::Type(name, _) = line {
+            names.push(name.to_owned());
+        }
+    });
+    names
 }

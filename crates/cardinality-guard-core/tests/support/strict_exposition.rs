@@ -1,6 +1,14 @@
 //! A strict validator of the Prometheus text format 0.0.4, stricter than a
 //! Prometheus server: what it accepts, any scraper accepts.
 //!
+//! It is a second opinion, kept independent of core on purpose: the render
+//! writes with `cardinality_guard_core::text` (grammar, escaping, numbers)
+//! and the other tests read it back with that module's parser, so a mistake
+//! there would be made on both sides and cancel out. This file shares no
+//! code with it: its own name grammar, unescaping and number reading, and
+//! rules a parser has no business with (family order, `# HELP` placement,
+//! no duplicate series, consistent histograms).
+//!
 //! Include it with `#[path = "support/strict_exposition.rs"] mod strict_exposition;`
 //! (it needs nothing from `support/mod.rs`).
 //!
