@@ -55,7 +55,6 @@ mod series;
 mod shape;
 mod sketch;
 mod spellings;
-mod suggestion;
 mod warning;
 
 pub use metrics;
@@ -92,7 +91,9 @@ pub use prometheus::{
     install, prometheus_builder, GuardRecorder, InstallError, PrometheusGuard,
     PrometheusGuardBuilder,
 };
-pub use recommend::{Action, Recommendation};
+pub use recommend::{
+    Action, Recommendation, SuggestedConfig, SuggestedGlobal, SuggestedHistograms, SuggestedPolicy,
+};
 pub use reload::ReloadError;
 pub use report::{GlobalReport, LabelReport, MetricReport, OverflowCounts, OverflowReason, Report};
 pub use shape::{HistogramShape, HistogramShapes, MetricKind, DEFAULT_QUANTILES};

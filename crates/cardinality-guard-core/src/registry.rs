@@ -33,7 +33,6 @@ use crate::exposition::{write_metric, write_self_report, Rendered};
 use crate::history::History;
 use crate::metric::{Env, Metric, MetricParts, Placed};
 use crate::normalize::{is_sorted, metric_name, take_slot};
-use crate::recommend::Recommendation;
 use crate::report::{unix_ms_now, OverflowReason, Reasons, Report};
 use crate::self_report::{GlobalGauges, ReloadStatus};
 use crate::series::Series;
@@ -511,7 +510,7 @@ impl Registry {
         self.history
             .record_report(self.env.time.now_ms(), &mut report.metrics);
         for m in &mut report.metrics {
-            m.recommendation = Recommendation::for_metric(m);
+            m.recommendation = m.recommend();
         }
         report.sort();
         report
