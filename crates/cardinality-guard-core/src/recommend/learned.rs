@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 
 use super::recommendation::{plural, Action, Recommendation};
 use super::rules::{Observed, HEADROOM};
-use super::suggested::{SuggestedConfig, SuggestedGlobal, SuggestedHistograms, SuggestedPolicy};
+use super::suggested::SuggestedConfig;
+use super::tables::{SuggestedGlobal, SuggestedHistograms, SuggestedPolicy};
 use crate::config::{Config, MetricPolicy, MetricRule, Mode, OnOverflow, Pattern};
 
 /// The suggestion for the metrics `observed` (holding `series` series in

@@ -37,9 +37,11 @@ mod learned;
 mod recommendation;
 mod rules;
 mod suggested;
+mod tables;
 mod toml;
 
 pub(crate) use learned::suggest;
 pub use recommendation::{Action, Recommendation};
 pub(crate) use rules::Observed;
-pub use suggested::{SuggestedConfig, SuggestedGlobal, SuggestedHistograms, SuggestedPolicy};
+pub use suggested::SuggestedConfig;
+pub use tables::{SuggestedGlobal, SuggestedHistograms, SuggestedPolicy};
