@@ -14,6 +14,9 @@
 //!   entry render as summaries (7 quantiles) as they did (leaving `buckets`
 //!   out would keep the embedded default's buckets).
 //! - The guard's own metric names (`cardinality_guard_*`) are left out.
+//!
+//! The file is written by the core's [`SuggestedConfig`], the writer of the
+//! guard's own suggestion too: valid, escaped TOML whatever the names.
 
 use std::collections::BTreeMap;
 
