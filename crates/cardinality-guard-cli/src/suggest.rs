@@ -14,11 +14,16 @@
 //!   entry render as summaries (7 quantiles) as they did (leaving `buckets`
 //!   out would keep the embedded default's buckets).
 //! - The guard's own metric names (`cardinality_guard_*`) are left out.
+//!
+//! The file is written by the core's [`SuggestedConfig`], the writer of the
+//! guard's own suggestion too: valid, escaped TOML whatever the names.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
-use cardinality_guard_core::{Config, DEFAULT_QUANTILES};
+use cardinality_guard_core::{
+    Config, Mode, OnOverflow, SuggestedConfig, SuggestedGlobal, SuggestedHistograms,
+    SuggestedPolicy, DEFAULT_QUANTILES,
+};
 
 use crate::inventory::{Family, Inventory};
 use crate::report::{plural, thousands};
@@ -128,18 +133,16 @@ pub(crate) fn suggest(inventory: &Inventory, source: &str, options: &SuggestOpti
         entry.budget = entry.budget.max(budget);
         entry.label_limits.extend(exploding);
         if !entry.note.is_empty() {
-            entry.note.push_str("\n# ");
+            entry.note.push('\n');
         }
         entry.note.push_str(&note);
     }
 
     let sum: u64 = entries.values().map(|e| e.budget).sum();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# guard.toml suggested by `cardinality-guard audit --suggest` from {source}\n\
-         # ({} series in {}; headroom x{headroom}, label limit {limit}).\n\
-         # Budgets count the series the guard renders, overflow series included.\n",
+    let header = format!(
+        "guard.toml suggested by `cardinality-guard audit --suggest` from {source}\n\
+         ({} series in {}; headroom x{headroom}, label limit {limit}).\n\
+         Budgets count the series the guard renders, overflow series included.",
         thousands(inventory.total_series),
         plural(
             inventory.families.len() as u64,
@@ -147,64 +150,41 @@ pub(crate) fn suggest(inventory: &Inventory, source: &str, options: &SuggestOpti
             "metric families"
         ),
     );
-    let _ = writeln!(
-        out,
-        "[global]\nmax_series  = {}\nmax_metrics = {}\n",
-        sum.max(50_000),
-        (entries.len() * 2).max(1000)
-    );
-    let _ = writeln!(
-        out,
-        "[defaults]              # metrics not seen in the audit\nmax_series  = 2000\non_overflow = \"fold\"\nmode        = \"enforce\"\n"
-    );
-    let _ = writeln!(out, "[histograms]");
-    match &default_buckets {
-        Some(b) => {
-            let _ = writeln!(out, "buckets = {}\n", floats(b));
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "# A summary was seen, so histograms without an entry below render as\n\
-                 # summaries (7 quantiles, 9 series per label set).\n\
-                 buckets = \"summary\"\n"
-            );
-        }
-    }
+    let global = SuggestedGlobal::new()
+        .max_series(sum.max(50_000))
+        .max_metrics((entries.len() * 2).max(1000));
+    let defaults = SuggestedPolicy::new()
+        .note("metrics not seen in the audit")
+        .max_series(2000)
+        .on_overflow(OnOverflow::Fold)
+        .mode(Mode::Enforce);
+    let mut histograms = match &default_buckets {
+        Some(b) => SuggestedHistograms::new().buckets(b),
+        None => SuggestedHistograms::new().summaries().note(
+            "A summary was seen, so histograms without an entry below render as\n\
+             summaries (7 quantiles, 9 series per label set).",
+        ),
+    };
     for (name, buckets) in &per_metric {
-        let _ = writeln!(
-            out,
-            "[[histograms.per_metric]]\nmatch   = \"{name}\"\nbuckets = {}\n",
-            floats(buckets)
-        );
+        histograms = histograms.per_metric(name, buckets);
     }
-    for (name, e) in &entries {
-        let _ = writeln!(
-            out,
-            "# {}\n[[metrics]]\nmatch        = \"{name}\"\nmax_series   = {}",
-            e.note, e.budget
-        );
-        if !e.label_limits.is_empty() {
-            let limits: Vec<String> = e
-                .label_limits
-                .iter()
-                .map(|(l, n)| format!("{l} = {n}"))
-                .collect();
-            let _ = writeln!(out, "label_limits = {{ {} }}", limits.join(", "));
-            let _ = writeln!(
-                out,
-                "# pinned     = {{ {} = [\"...\"] }}   # values always admitted (they use up the limit)",
-                e.label_limits[0].0
-            );
+    let mut config = SuggestedConfig::new()
+        .align_keys(true)
+        .header(header)
+        .global(global)
+        .defaults(defaults)
+        .histograms(histograms);
+    for (name, e) in entries {
+        let mut policy = SuggestedPolicy::new().comment(e.note).max_series(e.budget);
+        for (label, n) in &e.label_limits {
+            policy = policy.label_limit(label, *n);
         }
-        out.push('\n');
+        if let Some((label, _)) = e.label_limits.first() {
+            policy = policy.pin_hint(label);
+        }
+        config = config.metric(name, policy);
     }
-    out
-}
-
-fn floats(values: &[f64]) -> String {
-    let items: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
-    format!("[{}]", items.join(", "))
+    config.to_toml()
 }
 
 #[cfg(test)]

@@ -70,7 +70,6 @@ mod series;
 mod shape;
 mod sketch;
 mod store;
-mod suggestion;
 pub mod text;
 mod vocabulary;
 
@@ -108,7 +107,9 @@ pub use prometheus::{
     install, prometheus_builder, GuardRecorder, InstallError, PrometheusGuard,
     PrometheusGuardBuilder,
 };
-pub use recommend::{Action, Recommendation};
+pub use recommend::{
+    Action, Recommendation, SuggestedConfig, SuggestedGlobal, SuggestedHistograms, SuggestedPolicy,
+};
 pub use registry::ReloadError;
 pub use report::{GlobalReport, LabelReport, MetricReport, Report};
 pub use shape::{HistogramShape, HistogramShapes, DEFAULT_QUANTILES};

@@ -1,10 +1,9 @@
 //! A typed snapshot of the guard's state, for tests, endpoints and tools.
 
-use std::fmt;
-
 use serde::Serialize;
 
-use crate::config::{Mode, OnOverflow};
+use crate::config::{Config, Mode, OnOverflow};
+use crate::recommend::{self, Observed, Recommendation};
 use crate::vocabulary::{MetricKind, OverflowCounts};
 
 /// One guarded metric: an entry of [`Report::metrics`].
@@ -74,9 +73,36 @@ pub struct MetricReport {
     /// Expired label sets brought back by an update through a handle user
     /// code kept (a registration after expiry admits a new series).
     pub revived: u64,
-    /// What to do about it, in one line ([`Recommendation::for_metric`]);
+    /// What to do about it, in one line ([`MetricReport::recommend`]);
     /// `None` when it is comfortably within its budget: nothing to do.
     pub recommendation: Option<Recommendation>,
+}
+
+impl MetricReport {
+    /// What to do about this metric, from its figures alone; `None` when it
+    /// is comfortably within its budget. The report fills
+    /// [`recommendation`](MetricReport::recommendation) with it. The rules
+    /// and their thresholds: see [the module](crate::recommend).
+    #[must_use]
+    pub fn recommend(&self) -> Option<Recommendation> {
+        self.observed().recommend()
+    }
+
+    /// The figures the recommendations read.
+    fn observed(&self) -> Observed<'_> {
+        Observed {
+            name: &self.name,
+            limit: self.limit,
+            series_per_label_set: self.series_per_label_set,
+            label_sets: self.label_sets,
+            folded: self.overflow.series_limit + self.overflow.global_limit,
+            on_overflow: self.on_overflow,
+            mode: self.mode,
+            labels: (self.labels.iter())
+                .map(|l| (l.name.as_str(), l.demand, l.pinned as u64))
+                .collect(),
+        }
+    }
 }
 
 /// The guard as a whole: [`Report::global`].
@@ -144,6 +170,40 @@ impl Report {
         self.metrics.iter().find(|m| m.name == name)
     }
 
+    /// A complete `guard.toml` suggested from this report and the `running`
+    /// config: it loads with [`Config::from_toml`], and applied to the same
+    /// workload it holds every observed metric within its new budget, with
+    /// values folded (`__overflow__`) only in the labels its
+    /// recommendations name. What it holds: the running `[global]`,
+    /// `[defaults]` and `[histograms]` (`global.max_series` raised to the
+    /// sum of the budgets if need be), one enforced `[[metrics]]` entry per
+    /// metric observed, with a comment saying why each number, then the
+    /// running config's other rules. See [`MetricReport::recommend`] for
+    /// the rules.
+    ///
+    /// ```
+    /// use cardinality_guard_core::{Config, PrometheusGuard};
+    ///
+    /// let shadow = Config::from_toml("[defaults]\nmode = \"shadow\"\nmax_series = 100\n", "guard.toml")?;
+    /// let (recorder, exporter) = PrometheusGuard::builder(shadow).build()?;
+    /// metrics::with_local_recorder(&recorder, || {
+    ///     for user in 0..2000 {
+    ///         metrics::counter!("logins_total", "user" => user.to_string()).increment(1);
+    ///     }
+    /// });
+    /// let suggested = exporter.suggested_config();
+    /// assert!(suggested.contains("match = \"logins_total\""));
+    /// let config = Config::from_toml(&suggested, "suggested.toml")?;
+    /// let policy = config.policy_for("logins_total");
+    /// assert_eq!(policy.label_limits["user"].get(), 1); // remove the label; meanwhile, fold it
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn suggested_config(&self, running: &Config) -> String {
+        let observed: Vec<Observed<'_>> = self.metrics.iter().map(MetricReport::observed).collect();
+        recommend::suggest(self.global.series, &observed, running).to_toml()
+    }
+
     pub(crate) fn sort(&mut self) {
         self.metrics
             .sort_by(|a, b| b.series.cmp(&a.series).then_with(|| a.name.cmp(&b.name)));
@@ -182,104 +242,4 @@ pub struct LabelReport {
     pub pinned: usize,
     /// Registrations whose value of this label was replaced by `__overflow__`.
     pub folded: u64,
-}
-
-/// What to do about one metric: an entry of
-/// [`MetricReport::recommendation`]. Its [`Display`](fmt::Display) (and
-/// [`text`](Recommendation::text)) is the one-line advice.
-///
-/// ```
-/// use cardinality_guard_core::{Action, Config, PrometheusGuard};
-///
-/// let config = Config::from_toml("[[metrics]]\nmatch = \"jobs_total\"\nmax_series = 10\nmode = \"shadow\"\n", "guard.toml")?;
-/// let (recorder, exporter) = PrometheusGuard::builder(config).build()?;
-/// metrics::with_local_recorder(&recorder, || {
-///     for queue in 0..4 {
-///         for outcome in ["ok", "retry", "failed"] {
-///             metrics::counter!("jobs_total", "queue" => queue.to_string(), "outcome" => outcome).increment(1);
-///         }
-///     }
-/// });
-/// let jobs = exporter.report().metric("jobs_total").cloned().unwrap();
-/// let advice = jobs.recommendation.unwrap();
-/// assert_eq!(advice.action, Action::RaiseMaxSeries);
-/// assert_eq!(advice.max_series, 16); // 12 label sets × 1.25, + 1 for the overflow series
-/// assert_eq!(advice.to_string(), advice.text);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct Recommendation {
-    /// What to change (serialized flat: `"kind": "raise_max_series"`, ...).
-    #[serde(flatten)]
-    pub action: Action,
-    /// The `max_series` to configure.
-    pub max_series: u64,
-    /// The series the metric would hold on the same workload with the
-    /// change (an upper estimate; `max_series` adds headroom to it).
-    pub expected_series: u64,
-    /// The advice in one line.
-    pub text: String,
-}
-
-/// The change a [`Recommendation`] advises.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Action {
-    /// Raise `max_series`: the demand is bounded and close to the budget.
-    RaiseMaxSeries,
-    /// Add `label_limits = { label = limit }`: one label explodes while
-    /// the others are small; its values past the limit fold into
-    /// `__overflow__`.
-    LimitLabel {
-        /// The label to limit.
-        label: String,
-        /// Its demand (estimated distinct values).
-        demand: u64,
-        /// The limit to give it.
-        label_limit: u64,
-    },
-    /// Remove the label from the code: its demand dwarfs everything. Until
-    /// then, `label_limits = { label = limit }` folds it.
-    RemoveLabel {
-        /// The label to remove.
-        label: String,
-        /// Its demand (estimated distinct values).
-        demand: u64,
-        /// The limit that folds it meanwhile.
-        label_limit: u64,
-    },
-}
-
-impl Action {
-    /// `raise_max_series`, `limit_label` or `remove_label` (as in the JSON).
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Action::RaiseMaxSeries => "raise_max_series",
-            Action::LimitLabel { .. } => "limit_label",
-            Action::RemoveLabel { .. } => "remove_label",
-        }
-    }
-
-    /// The label limit it adds, if any: (label, limit).
-    #[must_use]
-    pub fn label_limit(&self) -> Option<(&str, u64)> {
-        match self {
-            Action::RaiseMaxSeries => None,
-            Action::LimitLabel {
-                label, label_limit, ..
-            }
-            | Action::RemoveLabel {
-                label, label_limit, ..
-            } => Some((label, *label_limit)),
-        }
-    }
-}
-
-impl fmt::Display for Recommendation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
 }

@@ -8,6 +8,7 @@ use std::fmt::Write;
 
 use cardinality_guard_core::MetricReport;
 
+use super::meter::bar;
 use super::refresh::SUGGESTED_REFRESH;
 use super::sparkline::sparkline;
 use super::utc::iso8601;
@@ -27,17 +28,6 @@ fn escape(text: &str) -> String {
             c => c.to_string(),
         })
         .collect()
-}
-
-fn bar(utilization: f64) -> String {
-    // The browser colours a meter by region: green below `low`, amber up to
-    // `high`, red above (`optimum` is 0).
-    format!(
-        "<meter class=\"bar\" min=\"0\" max=\"1\" low=\"0.8\" high=\"0.95\" optimum=\"0\" \
-         value=\"{:.4}\"></meter><span class=\"pct\">{:.1}%</span>",
-        utilization.clamp(0.0, 1.0),
-        utilization * 100.0
-    )
 }
 
 /// The page's one style sheet, inlined; [`CONTENT_SECURITY_POLICY`] allows

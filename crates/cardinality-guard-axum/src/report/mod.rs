@@ -33,6 +33,7 @@
 //! hold personal data.
 
 mod html;
+mod meter;
 mod negotiation;
 mod refresh;
 mod sparkline;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use super::Registry;
 use crate::exposition::{write_metric, write_self_report, Rendered};
 use crate::metric::Metric;
-use crate::recommend::Recommendation;
 use crate::report::{unix_ms_now, Report};
 use crate::vocabulary::MetricKind;
 
@@ -105,7 +104,7 @@ impl Registry {
         self.history
             .record_report(self.env.time.now_ms(), &mut report.metrics);
         for m in &mut report.metrics {
-            m.recommendation = Recommendation::for_metric(m);
+            m.recommendation = m.recommend();
         }
         report.sort();
         report

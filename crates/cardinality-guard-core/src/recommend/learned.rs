@@ -1,0 +1,320 @@
+//! The guard's own suggestion: a complete `guard.toml` built from what it
+//! observed and the running config. Shadow mode is the learning phase, this
+//! is its lesson.
+//!
+//! - `[global]`, `[defaults]` and `[histograms]` are the running config's
+//!   (histograms must render as they did, or the series counts change), with
+//!   `[defaults] mode = "enforce"` and `global.max_series` raised, if need
+//!   be, to the sum of the budgets below.
+//! - Every metric observed gets a `[[metrics]]` entry with an exact match,
+//!   the budget of its [`Recommendation`] (or its running budget when there
+//!   is nothing to do), the label limit it advises, `mode = "enforce"`, and a
+//!   comment saying why each number.
+//! - The running config's other `[[metrics]]` rules follow unchanged, for
+//!   the metrics not seen yet.
+
+use std::collections::BTreeMap;
+
+use super::recommendation::{plural, Action, Recommendation};
+use super::rules::{Observed, HEADROOM};
+use super::suggested::SuggestedConfig;
+use super::tables::{SuggestedGlobal, SuggestedHistograms, SuggestedPolicy};
+use crate::config::{Config, MetricPolicy, MetricRule, Mode, OnOverflow, Pattern};
+
+/// The suggestion for the metrics `observed` (holding `series` series in
+/// all) under the `running` config.
+pub(crate) fn suggest(series: u64, observed: &[Observed<'_>], running: &Config) -> SuggestedConfig {
+    let entries: Vec<Entry<'_>> = observed
+        .iter()
+        .filter(|m| matches!(Pattern::parse(m.name), Ok(Pattern::Exact(_))))
+        .map(|m| Entry::of(m, running))
+        .collect();
+    let mut config = SuggestedConfig::new()
+        .header(header(series, running, &entries))
+        .global(global(running, &entries))
+        .defaults(defaults(&running.defaults))
+        .histograms(histograms(running))
+        .comment(
+            "One entry per metric observed (exact match), enforced. The numbers are\n\
+             series as the guard counts them: label sets x series per label set.",
+        );
+    for entry in &entries {
+        config = config.metric(entry.metric.name, entry.policy(running));
+    }
+    let others: Vec<&MetricRule> = running
+        .metrics
+        .iter()
+        .filter(|r| match &r.pattern {
+            Pattern::Exact(name) => !entries.iter().any(|e| e.metric.name == *name),
+            _ => true,
+        })
+        .collect();
+    if !others.is_empty() {
+        config = config.comment("The running config's other rules, for metrics not seen yet.");
+    }
+    for rule in others {
+        config = config.metric(rule.pattern.to_string(), kept(rule));
+    }
+    config
+}
+
+/// One observed metric and what the suggestion does with it.
+struct Entry<'a> {
+    metric: &'a Observed<'a>,
+    running: MetricPolicy,
+    advice: Option<Recommendation>,
+    max_series: u64,
+}
+
+impl<'a> Entry<'a> {
+    fn of(metric: &'a Observed<'a>, running: &Config) -> Self {
+        let advice = metric.recommend();
+        let max_series = advice.as_ref().map_or(metric.limit, |a| a.max_series);
+        Entry {
+            metric,
+            running: running.policy_for(metric.name),
+            advice,
+            max_series,
+        }
+    }
+
+    fn policy(&self, running: &Config) -> SuggestedPolicy {
+        let m = self.metric;
+        let cost = m.series_per_label_set;
+        let comment = match &self.advice {
+            None => format!("{}: nothing to do", m.name),
+            Some(advice) => format!("{}: {}", m.name, advice.text),
+        };
+        let why = match &self.advice {
+            None => format!(
+                "kept: {} label set{} x {cost} = {} series of {} ({:.0}%)",
+                m.label_sets,
+                plural(m.label_sets),
+                m.label_sets * cost,
+                m.limit,
+                100.0 * (m.label_sets * cost) as f64 / m.limit.max(1) as f64
+            ),
+            Some(advice) if advice.max_series == m.limit => format!(
+                "kept: the {} series expected fit, with headroom",
+                advice.expected_series
+            ),
+            Some(advice) => format!(
+                "was {}: {} series expected x {HEADROOM} headroom{}",
+                m.limit,
+                advice.expected_series,
+                if self.running.on_overflow == OnOverflow::Fold {
+                    format!(", + {cost} for the overflow series")
+                } else {
+                    String::new()
+                }
+            ),
+        };
+        let mut policy = SuggestedPolicy::new()
+            .comment(comment)
+            .max_series(self.max_series)
+            .note(why)
+            .on_overflow(self.running.on_overflow)
+            .mode(Mode::Enforce);
+        if self.running.mode == Mode::Shadow {
+            policy = policy.note("was shadow: the learning phase is over");
+        }
+        let mut limits: BTreeMap<&str, u64> = self
+            .running
+            .label_limits
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.get()))
+            .collect();
+        let added = self.advice.as_ref().and_then(|a| a.action.label_limit());
+        if let Some((label, limit)) = added {
+            limits.insert(label, limit);
+        }
+        if !limits.is_empty() {
+            policy = policy.label_limits(limits);
+            match self.advice.as_ref().map(|a| &a.action) {
+                Some(Action::LimitLabel { label, demand, .. }) => {
+                    policy = policy.note(format!(
+                        "{label}: ~{demand} values observed; the rest fold into __overflow__"
+                    ));
+                }
+                Some(Action::RemoveLabel { label, demand, .. }) => {
+                    policy = policy.note(format!(
+                        "{label}: ~{demand} values observed; fold it until the code drops it"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if !self.running.pinned.is_empty() {
+            policy = policy.pinned(pinned(&self.running));
+        }
+        match (self.running.idle_timeout, running.defaults.idle_timeout) {
+            (Some(d), _) => policy.idle_timeout(Some(d)),
+            (None, Some(_)) => policy.idle_timeout(None),
+            (None, None) => policy,
+        }
+    }
+}
+
+fn header(series: u64, running: &Config, entries: &[Entry<'_>]) -> String {
+    let advised = entries.iter().filter(|e| e.advice.is_some()).count();
+    format!(
+        "guard.toml suggested by cardinality-guard from what it observed:\n\
+         {} metric{}, {series} series of a global budget of {}; {advised} recommendation{}.\n\
+         Running defaults mode: {}. Review it, then deploy it: every metric\n\
+         below enforces its budget. What it leaves out is the embedded default's.",
+        entries.len(),
+        plural(entries.len() as u64),
+        running.global.max_series,
+        plural(advised as u64),
+        running.defaults.mode.as_str(),
+    )
+}
+
+fn global(running: &Config, entries: &[Entry<'_>]) -> SuggestedGlobal {
+    let g = &running.global;
+    let sum: u64 = entries.iter().map(|e| e.max_series).sum();
+    let global = if sum > g.max_series.get() {
+        SuggestedGlobal::new().max_series(sum).note(format!(
+            "was {}: the budgets below add up to {sum}",
+            g.max_series
+        ))
+    } else {
+        SuggestedGlobal::new()
+            .max_series(g.max_series.get())
+            .note(format!("the budgets below add up to {sum}"))
+    };
+    let global = global
+        .max_metrics(g.max_metrics.get().max(entries.len()))
+        .note(format!("{} observed", entries.len()))
+        .max_labels_per_metric(g.max_labels_per_metric.get())
+        .warn_interval(g.warn_interval)
+        .max_label_value_length(g.max_label_value_length.get());
+    if running.global_labels.is_empty() {
+        global
+    } else {
+        global.labels(&running.global_labels)
+    }
+}
+
+fn defaults(d: &MetricPolicy) -> SuggestedPolicy {
+    let policy = SuggestedPolicy::new()
+        .note("for metrics not seen yet")
+        .max_series(d.max_series.get())
+        .on_overflow(d.on_overflow)
+        .mode(Mode::Enforce);
+    let policy = match d.mode {
+        Mode::Shadow => policy.note("was shadow"),
+        Mode::Enforce => policy,
+    };
+    policy
+        .label_limits(d.label_limits.iter().map(|(k, v)| (k.as_str(), v.get())))
+        .pinned(pinned(d))
+        .idle_timeout(d.idle_timeout)
+}
+
+fn histograms(running: &Config) -> SuggestedHistograms {
+    let h = &running.histograms;
+    let mut histograms =
+        SuggestedHistograms::new().note("as they rendered: the series counts depend on it");
+    histograms = match &h.buckets {
+        Some(b) => histograms.buckets(b.bounds()),
+        None => histograms.summaries(),
+    };
+    for (pattern, buckets) in &h.per_metric {
+        histograms = histograms.per_metric(pattern.to_string(), buckets.bounds());
+    }
+    histograms
+}
+
+/// A rule of the running config, as it is.
+fn kept(rule: &MetricRule) -> SuggestedPolicy {
+    let mut policy = SuggestedPolicy::new();
+    if let Some(max) = rule.max_series {
+        policy = policy.max_series(max.get());
+    }
+    if let Some(o) = rule.on_overflow {
+        policy = policy.on_overflow(o);
+    }
+    if let Some(mode) = rule.mode {
+        policy = policy.mode(mode);
+    }
+    if !rule.label_limits.is_empty() {
+        policy = policy.label_limits(rule.label_limits.iter().map(|(k, v)| (k.as_str(), v.get())));
+    }
+    if !rule.pinned.is_empty() {
+        policy = policy.pinned(rule.pinned.iter().map(|(k, v)| (k.as_str(), v.iter())));
+    }
+    match rule.idle_timeout {
+        Some(timeout) => policy.idle_timeout(timeout),
+        None => policy,
+    }
+}
+
+fn pinned(policy: &MetricPolicy) -> impl Iterator<Item = (&str, impl Iterator<Item = &String>)> {
+    policy.pinned.iter().map(|(k, v)| (k.as_str(), v.iter()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::{Config, Mode};
+
+    #[test]
+    fn a_metric_under_a_pattern_keeps_its_pinned_values_and_the_pattern_stays() {
+        let running = Config::from_toml(
+            "[defaults]\nmode = \"shadow\"\n\
+             [[metrics]]\nmatch = \"app_*\"\nmax_series = 50\nidle_timeout = \"90s\"\n\
+             label_limits = { user = 1000 }\npinned = { user = [\"admin\", \"root\"] }\n",
+            "guard.toml",
+        )
+        .unwrap();
+        let (recorder, exporter) = crate::PrometheusGuard::builder(running.clone())
+            .upkeep_interval(None)
+            .build()
+            .unwrap();
+        metrics::with_local_recorder(&recorder, || {
+            for user in 0..600 {
+                metrics::counter!("app_logins_total", "user" => user.to_string()).increment(1);
+            }
+        });
+        let text = exporter.report().suggested_config(&running);
+        let parsed =
+            Config::from_toml(&text, "suggested.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let policy = parsed.policy_for("app_logins_total");
+        // Remove `user`; meanwhile fold it, its pinned values kept.
+        assert_eq!(policy.label_limits["user"].get(), 2, "{text}");
+        assert_eq!(policy.pinned["user"].len(), 2, "{text}");
+        assert_eq!(policy.idle_timeout, Some(Duration::from_secs(90)));
+        assert_eq!((policy.mode, policy.max_series.get()), (Mode::Enforce, 50));
+        // The pattern still serves the metrics not seen yet.
+        assert_eq!(parsed.policy_for("app_orders_total").max_series.get(), 50);
+        assert_eq!(parsed.metrics.len(), 2, "{text}");
+    }
+
+    #[test]
+    fn the_running_config_round_trips_when_nothing_was_observed() {
+        let running = Config::from_toml(
+            "[global]\nlabels = { region = \"eu\" }\nwarn_interval = \"90s\"\n\
+             [defaults]\nmode = \"shadow\"\nidle_timeout = \"10m\"\nlabel_limits = { user = 5 }\n\
+             pinned = { user = [\"admin\"] }\n\
+             [histograms]\nbuckets = \"summary\"\n\
+             [[histograms.per_metric]]\nmatch = \"db_*\"\nbuckets = [0.001, 0.1]\n\
+             [[metrics]]\nmatch = \"app_*\"\nmax_series = 300\non_overflow = \"drop\"\nidle_timeout = \"off\"\n",
+            "guard.toml",
+        )
+        .unwrap();
+        let empty = crate::PrometheusGuard::builder(running.clone())
+            .upkeep_interval(None)
+            .build()
+            .unwrap()
+            .1
+            .report();
+        let text = empty.suggested_config(&running);
+        let parsed =
+            Config::from_toml(&text, "suggested.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let mut expected = running.clone();
+        expected.defaults.mode = Mode::Enforce;
+        assert_eq!(parsed, expected, "{text}");
+    }
+}
