@@ -34,9 +34,10 @@ pub(crate) struct Lookup {
     shards: Box<[Shard]>,
     /// Own keys of series whose labels name a global label (bounded by the
     /// budgets).
-    unplain: Aliases,
-    /// Other spellings of stored label sets, at most `room`.
-    spellings: Aliases,
+    naming_globals: Aliases,
+    /// Keys that sanitize into a stored label set (another spelling of its
+    /// name or of a label key), at most `room`.
+    sanitized: Aliases,
     room: usize,
 }
 
@@ -104,8 +105,8 @@ impl Lookup {
     pub(crate) fn new(max_series: u64) -> Lookup {
         Lookup {
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
-            unplain: Aliases::default(),
-            spellings: Aliases::default(),
+            naming_globals: Aliases::default(),
+            sanitized: Aliases::default(),
             room: usize::try_from(max_series)
                 .unwrap_or(usize::MAX)
                 .saturating_mul(2),
@@ -127,9 +128,9 @@ impl Lookup {
                 return Some(f(series));
             }
         }
-        match self.unplain.with(key, Arc::clone) {
+        match self.naming_globals.with(key, Arc::clone) {
             Some(series) => Some(f(&series)),
-            None => self.spellings.with(key, f),
+            None => self.sanitized.with(key, f),
         }
     }
 
@@ -179,7 +180,7 @@ impl Lookup {
             return;
         }
         let own = own.cloned().unwrap_or_else(|| series.key());
-        self.unplain.insert(own, series);
+        self.naming_globals.insert(own, series);
     }
 
     /// Takes `series` out (it expired, under its metric's lock); its
@@ -194,16 +195,16 @@ impl Lookup {
 
     /// Makes another spelling `key` lead to `series`, if there is room.
     pub(crate) fn remember(&self, key: &Key, series: &Arc<Series>) {
-        let spellings = &self.spellings;
-        if spellings.map.contains_key(key) || spellings.count.load(Ordering::Acquire) >= self.room {
+        let sanitized = &self.sanitized;
+        if sanitized.map.contains_key(key) || sanitized.count.load(Ordering::Acquire) >= self.room {
             return;
         }
-        spellings.insert(key.clone(), series);
+        sanitized.insert(key.clone(), series);
     }
 
     /// Forgets every alias of an expired series.
     pub(crate) fn forget_expired(&self) {
-        self.unplain.forget_expired();
-        self.spellings.forget_expired();
+        self.naming_globals.forget_expired();
+        self.sanitized.forget_expired();
     }
 }
