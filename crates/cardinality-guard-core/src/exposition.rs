@@ -18,7 +18,6 @@ use crate::self_report::{
     CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, COUNTERS, GAUGES, GLOBAL_SERIES, GLOBAL_SERIES_LIMIT,
     INVALID_METRIC, LABEL_VALUES, METRICS, OVERFLOW_TOTAL, SERIES, SERIES_LIMIT, UNTRACKED_METRIC,
 };
-use crate::series::identity::sorted;
 use crate::series::{Series, Storage};
 use crate::text::{escape_help_into, write_f64, write_labels};
 use crate::vocabulary::{MetricKind, OverflowReason};
@@ -85,7 +84,7 @@ pub(crate) fn write_metric(
     // Sorted by their labels (in any order, global labels included): the
     // same order whatever spelling admitted them.
     let mut rows: Vec<&Series> = table.iter().map(|s| &**s).collect();
-    rows.sort_by_cached_key(|s| sorted(s.text()));
+    rows.sort_by_cached_key(|s| s.sort_key());
     for series in rows {
         if expiring {
             series.scraped();

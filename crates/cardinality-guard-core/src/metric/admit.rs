@@ -257,6 +257,7 @@ impl Metric {
             hash: identity.hash,
             text: identity.text,
             plain: identity.plain,
+            in_order: identity.in_order,
             overflow,
             shadow_reasons: shadow,
         };

@@ -51,6 +51,21 @@ pub(crate) struct Identity {
     /// labels (no key label names a global one): a key then matches the
     /// series by its text alone.
     pub(crate) plain: bool,
+    /// Whether the labels of `text` are in the order of their keys: it is
+    /// then its own [`sorted`] text, the order series render in.
+    pub(crate) in_order: bool,
+}
+
+/// Whether `keys` never go down.
+fn in_order<'a>(mut keys: impl Iterator<Item = &'a str>) -> bool {
+    let Some(mut last) = keys.next() else {
+        return true;
+    };
+    keys.all(|key| {
+        let up = last <= key;
+        last = key;
+        up
+    })
 }
 
 impl Identity {
@@ -65,10 +80,12 @@ impl Identity {
             for label in key.labels() {
                 push_label(&mut text, label.key(), label.value());
             }
+            let keys = global.pairs.iter().map(|(k, _)| k.as_str());
             return Identity {
                 hash: key.get_hash(),
                 text,
                 plain,
+                in_order: in_order(keys.chain(key.labels().map(Label::key))),
             };
         }
         let mut rendered: Vec<(&str, &str)> = global
@@ -87,13 +104,14 @@ impl Identity {
             }
         }
         let mut text = String::new();
-        for (k, v) in rendered {
+        for (k, v) in &rendered {
             push_label(&mut text, k, v);
         }
         Identity {
             hash: Key::from_parts(key.name().to_owned(), canonical).get_hash(),
             text,
             plain,
+            in_order: in_order(rendered.iter().map(|(k, _)| *k)),
         }
     }
 }

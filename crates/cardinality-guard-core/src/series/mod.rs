@@ -72,6 +72,9 @@ pub(crate) struct Series {
     pub(crate) overflow: bool,
     /// Its text is the global labels' text, then its key's labels.
     plain: bool,
+    /// Its labels are in the order of their keys: its text is its render
+    /// order's sort key as it is.
+    in_order: bool,
     /// In shadow mode: the reasons enforce would have folded it for,
     /// counted again at every registration.
     pub(crate) shadow_reasons: Reasons,
@@ -98,6 +101,7 @@ pub(crate) struct SeriesParts {
     pub(crate) hash: u64,
     pub(crate) text: String,
     pub(crate) plain: bool,
+    pub(crate) in_order: bool,
     pub(crate) overflow: bool,
     pub(crate) shadow_reasons: Reasons,
 }
@@ -109,6 +113,7 @@ impl Series {
             flags: AtomicU8::new(ACTIVE),
             overflow: parts.overflow,
             plain: parts.plain,
+            in_order: parts.in_order,
             shadow_reasons: parts.shadow_reasons,
             reserved: AtomicBool::new(false),
             listed: AtomicBool::new(false),
@@ -150,6 +155,15 @@ impl Series {
     /// The labels as rendered (`k="v",...`).
     pub(crate) fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Its labels sorted, as text: the order series render in (its text
+    /// itself, unless its labels were registered out of order).
+    pub(crate) fn sort_key(&self) -> Cow<'_, str> {
+        match self.in_order {
+            true => Cow::Borrowed(&self.text),
+            false => identity::sorted(&self.text),
+        }
     }
 
     /// The text of its key's own labels (a plain series' text after the
