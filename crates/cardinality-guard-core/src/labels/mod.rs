@@ -117,6 +117,25 @@ impl MetricLabels {
         untracked
     }
 
+    /// The first half of a reload that gives labels a limit, before the
+    /// metric's lock is taken: their states (tracked now if need be) take
+    /// the places of `values`, the values their stored label sets hold.
+    /// [`configure`](Self::configure) then adds those admitted meanwhile.
+    pub(crate) fn preload(&self, policy: &MetricPolicy, values: &HashMap<String, Vec<String>>) {
+        let _serialized = self.fill.lock().unwrap_or_else(|p| p.into_inner());
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        for (name, values) in values {
+            let state = match self.find(name) {
+                Some(state) => state,
+                None => match self.slots.iter().find(|s| s.get().is_none()) {
+                    Some(slot) => slot.get_or_init(|| LabelState::unlimited(name)),
+                    None => continue, // configure says it is untracked
+                },
+            };
+            state.preload(policy, values, epoch);
+        }
+    }
+
     /// The labels `policy` gives a limit that have none now: a reload
     /// adopts the values their stored label sets hold.
     pub(crate) fn newly_limited(&self, policy: &MetricPolicy) -> Vec<String> {

@@ -114,14 +114,7 @@ impl LabelState {
         match Limit::limited(&limit) {
             None => self.admitted.clear(),
             Some(limit) if !was_limited => {
-                for value in values.get(&self.name).into_iter().flatten() {
-                    // `__overflow__` is what folded label sets carry, not a
-                    // value: `admits` never takes room for it, nor does this.
-                    if value != LABEL_OVERFLOW && !limit.pinned.contains(value) {
-                        let hash = self.hasher.hash_one(value);
-                        self.admitted.insert(hash, AtomicU64::new(epoch));
-                    }
-                }
+                self.adopt(limit, values.get(&self.name).into_iter().flatten(), epoch);
             }
             Some(limit) => {
                 // Values pinned now take no room: one removal per pinned
@@ -136,6 +129,29 @@ impl LabelState {
         let room = limit.as_ref().map_or(0, |l| l.room);
         self.full.store(count >= room, Ordering::Release);
         *self.limit.write().unwrap_or_else(|p| p.into_inner()) = limit;
+    }
+
+    /// Takes the places of `values` for the limit `policy` gives it, while
+    /// it has none (nothing reads them until it has): see
+    /// [`Labels::preload`](super::Labels::preload).
+    pub(super) fn preload(&self, policy: &MetricPolicy, values: &[String], epoch: u64) {
+        let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
+        let limit = Limit::of(&self.name, policy);
+        let (Some(limit), false) = (Limit::limited(&limit), self.limited()) else {
+            return;
+        };
+        self.adopt(limit, values, epoch);
+    }
+
+    /// Admits `values` (but `__overflow__`, which folded label sets carry,
+    /// and values `limit` pins, which take no place).
+    fn adopt<'a>(&self, limit: &Limit, values: impl IntoIterator<Item = &'a String>, epoch: u64) {
+        for value in values {
+            if value != LABEL_OVERFLOW && !limit.pinned.contains(value) {
+                let hash = self.hasher.hash_one(value);
+                self.admitted.insert(hash, AtomicU64::new(epoch));
+            }
+        }
     }
 
     /// Whether it has a limit now.

@@ -16,8 +16,9 @@ impl Metric {
     /// Admitted series stay; see [`Budget::configure`](crate::budget::Budget::configure).
     pub(crate) fn reconfigure(&self, policy: MetricPolicy, idle_timeout: Option<Duration>) {
         // Labels that get a limit adopt the values stored label sets hold.
-        // They are read from a copy of the table, without its lock; under
-        // it, only the label sets admitted meanwhile (at the table's end).
+        // They are read from a copy of the table and take their places
+        // without its lock; under it, only the values of the label sets
+        // admitted meanwhile (at the table's end).
         let adopting = self.labels.newly_limited(&policy);
         let mut values = HashMap::new();
         let mut read = 0;
@@ -28,6 +29,8 @@ impl Metric {
                 table.clone()
             };
             held_values(&copy, &adopting, &mut values);
+            self.labels.preload(&policy, &values);
+            values.clear();
         }
         let table = self.lock();
         if !adopting.is_empty() {
