@@ -19,6 +19,10 @@ pub(crate) const PROMETHEUS_BYTES_PER_SERIES: u64 = 3_000;
 /// How many offenders the report names.
 const TOP_OFFENDERS: usize = 5;
 
+/// The widest the text table's name column grows, in characters: a longer
+/// name runs past its column (and the formatter refuses widths over 65,535).
+const NAME_COLUMN: usize = 80;
+
 /// One label of a metric.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LabelAudit {
@@ -202,10 +206,10 @@ impl Audit {
         let name_width = self
             .metrics
             .iter()
-            .map(|m| m.name.len())
+            .map(|m| m.name.chars().count())
             .max()
             .unwrap_or(6)
-            .max(6);
+            .clamp(6, NAME_COLUMN);
         let _ = write!(
             out,
             "{:<name_width$}  {:<14}  {:>9}  {:>10}",
@@ -382,6 +386,20 @@ mod tests {
         assert!(audit
             .to_text()
             .contains("label `path` has 2 distinct values"));
+    }
+
+    #[test]
+    fn a_name_wider_than_the_column_runs_past_it() {
+        let long = "n".repeat(70_000);
+        let text = format!("{long} 1\nshort 2\n");
+        let scrape = read_str(&text, Format::Prometheus).unwrap();
+        let audit = Audit::new("t", scrape.format, scrape.bytes, &scrape.inventory, None);
+        let table = audit.to_text();
+        let row = table.lines().find(|l| l.starts_with("short")).unwrap();
+        assert_eq!(row.find("untyped"), Some(NAME_COLUMN + 2), "{row}");
+        assert!(table
+            .lines()
+            .any(|l| l.starts_with(&format!("{long}  untyped"))));
     }
 
     #[test]
