@@ -65,7 +65,10 @@ struct AuditArgs {
     /// Refuse a body larger than this (bytes; KiB, MiB, GiB suffixes allowed).
     #[arg(long, value_parser = parse_bytes, default_value = "256MiB")]
     max_bytes: u64,
-    /// Timeout of one HTTP scrape.
+    /// Refuse a line longer than this (bytes; KiB, MiB, GiB suffixes allowed).
+    #[arg(long, value_parser = parse_bytes, default_value = "4MiB")]
+    max_line_bytes: u64,
+    /// Give up reading and parsing one source (request included) after this.
     #[arg(long, value_parser = parse_duration, default_value = "30s")]
     timeout: Duration,
 }
@@ -127,6 +130,7 @@ fn audit(args: &AuditArgs) -> Result<ExitCode, String> {
     let source = Source::parse(&args.source);
     let options = ReadOptions {
         max_bytes: args.max_bytes,
+        max_line_bytes: args.max_line_bytes,
         timeout: args.timeout,
         track_series: args.watch.is_some(),
     };
