@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::growth::Growth;
 use crate::report::{thousands, Audit};
 use crate::source::{self, ReadOptions, Scrape, Source};
-use crate::suggest::{suggest, SuggestOptions};
+use crate::suggest::{parse_headroom, suggest, SuggestOptions};
 
 #[derive(Parser)]
 #[command(
@@ -50,8 +50,8 @@ struct AuditArgs {
     /// Print a guard.toml for this service instead of the report.
     #[arg(long)]
     suggest: bool,
-    /// With --suggest: budgets are the observed label sets times this (x the series each costs).
-    #[arg(long, default_value_t = 1.5)]
+    /// With --suggest: budgets are the observed label sets times this (x the series each costs); 1 to 1000.
+    #[arg(long, value_parser = parse_headroom, default_value = "1.5")]
     headroom: f64,
     /// With --suggest: labels with more distinct values than this get a label limit of this.
     #[arg(long, default_value_t = 100)]
@@ -165,7 +165,7 @@ fn audit(args: &AuditArgs) -> Result<ExitCode, String> {
             headroom: args.headroom,
             label_limit: args.label_limit,
         };
-        print!("{}", suggest(&inventory, &name, &options));
+        print!("{}", suggest(&inventory, &name, &options)?);
     } else {
         match args.format {
             OutputFormat::Text => print!("{}", audit.to_text()),

@@ -85,7 +85,7 @@ fn too_many_long_names_for_the_file_cap_is_a_clear_error() {
 fn a_headroom_out_of_range_is_refused() {
     let path = exposition("headroom", "c_total{a=\"1\"} 1\nd_total{a=\"2\"} 1\n");
     for bad in ["1e30", "NaN", "inf", "0.5", "-1"] {
-        let out = cli(&["audit", &path, "--suggest", "--headroom", bad]);
+        let out = cli(&["audit", &path, "--suggest", &format!("--headroom={bad}")]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
         assert!(stderr.contains("--headroom"), "{bad}: {stderr}");
