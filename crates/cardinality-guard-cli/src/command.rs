@@ -68,6 +68,9 @@ struct AuditArgs {
     /// Refuse a line longer than this (bytes; KiB, MiB, GiB suffixes allowed).
     #[arg(long, value_parser = parse_bytes, default_value = "4MiB")]
     max_line_bytes: u64,
+    /// Follow an HTTP redirect to another scheme, host or port (by default only the same ones).
+    #[arg(long)]
+    follow_redirects: bool,
     /// Give up reading and parsing one source (request included) after this.
     #[arg(long, value_parser = parse_duration, default_value = "30s")]
     timeout: Duration,
@@ -133,6 +136,7 @@ fn audit(args: &AuditArgs) -> Result<ExitCode, String> {
         max_line_bytes: args.max_line_bytes,
         timeout: args.timeout,
         track_series: args.watch.is_some(),
+        follow_redirects: args.follow_redirects,
     };
     let read =
         |source: &Source| source::read(source, &options).map_err(|e| format!("{source}: {e}"));
@@ -151,15 +155,20 @@ fn audit(args: &AuditArgs) -> Result<ExitCode, String> {
         inventory,
         format,
         bytes,
+        url,
     } = last;
-    let name = source.to_string();
-    let audit = Audit::new(
+    let asked = source.to_string();
+    let name = url.unwrap_or_else(|| asked.clone());
+    let mut audit = Audit::new(
         &name,
         format,
         bytes,
         &inventory,
         growth.as_ref().map(|g| (g, args.budget)),
     );
+    if name != asked {
+        audit.redirected_from = Some(asked);
+    }
     if args.suggest {
         let options = SuggestOptions {
             headroom: args.headroom,

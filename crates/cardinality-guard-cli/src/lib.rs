@@ -31,6 +31,7 @@
 mod command;
 mod deadline;
 mod growth;
+mod http;
 mod inventory;
 mod lines;
 mod report;

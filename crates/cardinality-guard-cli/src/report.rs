@@ -78,8 +78,11 @@ pub struct WatchSummary {
 /// The whole audit.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Audit {
-    /// What was read.
+    /// What was read: the file, `<stdin>`, or the URL read in the end
+    /// (after its redirects).
     pub source: String,
+    /// The URL asked for, when it redirected elsewhere (else null).
+    pub redirected_from: Option<String>,
     /// `prometheus-0.0.4` or `openmetrics-1.0.0`.
     pub format: &'static str,
     /// Bytes of the (last) exposition.
@@ -138,6 +141,7 @@ impl Audit {
             .collect();
         Audit {
             source: source.to_owned(),
+            redirected_from: None,
             format: match format {
                 Format::OpenMetrics => "openmetrics-1.0.0",
                 _ => "prometheus-0.0.4",

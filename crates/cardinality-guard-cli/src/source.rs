@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::deadline::{duration_text, Deadline, Timed};
+use crate::http;
 use crate::inventory::Inventory;
 use crate::lines::{Lines, Next, DEFAULT_MAX_LINE_BYTES};
 use cardinality_guard_core::text::{Format, Line, ParseError, Parser};
@@ -71,6 +72,8 @@ pub(crate) struct ReadOptions {
     pub(crate) timeout: Duration,
     /// Keep every series' identity (for growth).
     pub(crate) track_series: bool,
+    /// Follow redirects to another scheme, host or port.
+    pub(crate) follow_redirects: bool,
 }
 
 impl Default for ReadOptions {
@@ -80,6 +83,7 @@ impl Default for ReadOptions {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             timeout: Duration::from_secs(30),
             track_series: false,
+            follow_redirects: false,
         }
     }
 }
@@ -93,6 +97,8 @@ pub(crate) struct Scrape {
     pub(crate) format: Format,
     /// Bytes read.
     pub(crate) bytes: u64,
+    /// The URL read in the end (a URL's, after its redirects).
+    pub(crate) url: Option<String>,
 }
 
 /// Why an exposition could not be read: exit status 2.
@@ -114,6 +120,12 @@ pub enum ReadError {
     },
     /// Reading and parsing took longer than the timeout.
     TimedOut(Duration),
+    /// The URL redirects to another scheme, host or port (not followed
+    /// without `--follow-redirects`).
+    Redirect {
+        /// Where to.
+        to: String,
+    },
     /// A malformed line.
     Parse(ParseError),
 }
@@ -138,6 +150,11 @@ impl fmt::Display for ReadError {
                 f,
                 "reading and parsing took longer than --timeout {}; gave up",
                 duration_text(*timeout)
+            ),
+            ReadError::Redirect { to } => write!(
+                f,
+                "it redirects to {}, another scheme, host or port: not followed (--follow-redirects follows it)",
+                shortened(to)
             ),
             ReadError::Parse(e) => write!(
                 f,
@@ -189,30 +206,11 @@ pub(crate) fn read(source: &Source, options: &ReadOptions) -> Result<Scrape, Rea
     let deadline = Deadline::after(options.timeout);
     match source {
         Source::Url(url) => {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .timeout_global(Some(deadline.remaining()))
-                .http_status_as_error(false)
-                .build()
-                .into();
-            let response = agent
-                .get(url)
-                .header("Accept", ACCEPT)
-                .call()
-                .map_err(|e| match e {
-                    ureq::Error::Timeout(_) => ReadError::TimedOut(options.timeout),
-                    e => ReadError::Io(format!("{url}: {e}")),
-                })?;
-            let status = response.status().as_u16();
-            if !(200..300).contains(&status) {
-                return Err(ReadError::Status(status));
-            }
-            let format = response
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .map_or(Format::Prometheus, Format::from_content_type);
-            let body = response.into_body().into_reader();
-            read_from(Timed::new(body, deadline), format, options, deadline)
+            let fetched = http::get(url, options.follow_redirects, deadline)?;
+            let body = Timed::new(fetched.body, deadline);
+            let mut scrape = read_from(body, fetched.format, options, deadline)?;
+            scrape.url = Some(fetched.url);
+            Ok(scrape)
         }
         Source::File(path) => {
             let file = std::fs::File::open(path)
@@ -289,6 +287,7 @@ pub(crate) fn read_from(
         inventory,
         format,
         bytes: lines.bytes(),
+        url: None,
     })
 }
 

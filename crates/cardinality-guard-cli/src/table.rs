@@ -22,6 +22,9 @@ impl Audit {
             self.format,
             human_bytes(self.bytes)
         );
+        if let Some(asked) = &self.redirected_from {
+            let _ = writeln!(out, "redirected from {asked}");
+        }
         if let Some(w) = &self.watch {
             let _ = writeln!(
                 out,
