@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::growth::Growth;
 use crate::report::{thousands, Audit};
 use crate::source::{self, ReadOptions, Scrape, Source};
-use crate::suggest::{suggest, SuggestOptions};
+use crate::suggest::{parse_headroom, suggest, SuggestOptions};
 
 #[derive(Parser)]
 #[command(
@@ -50,8 +50,8 @@ struct AuditArgs {
     /// Print a guard.toml for this service instead of the report.
     #[arg(long)]
     suggest: bool,
-    /// With --suggest: budgets are the observed label sets times this (x the series each costs).
-    #[arg(long, default_value_t = 1.5)]
+    /// With --suggest: budgets are the observed label sets times this (x the series each costs); 1 to 1000.
+    #[arg(long, value_parser = parse_headroom, default_value = "1.5")]
     headroom: f64,
     /// With --suggest: labels with more distinct values than this get a label limit of this.
     #[arg(long, default_value_t = 100)]
@@ -65,7 +65,13 @@ struct AuditArgs {
     /// Refuse a body larger than this (bytes; KiB, MiB, GiB suffixes allowed).
     #[arg(long, value_parser = parse_bytes, default_value = "256MiB")]
     max_bytes: u64,
-    /// Timeout of one HTTP scrape.
+    /// Refuse a line longer than this (bytes; KiB, MiB, GiB suffixes allowed).
+    #[arg(long, value_parser = parse_bytes, default_value = "4MiB")]
+    max_line_bytes: u64,
+    /// Follow an HTTP redirect to another scheme, host or port (by default only the same ones).
+    #[arg(long)]
+    follow_redirects: bool,
+    /// Give up reading and parsing one source (request included) after this.
     #[arg(long, value_parser = parse_duration, default_value = "30s")]
     timeout: Duration,
 }
@@ -127,8 +133,10 @@ fn audit(args: &AuditArgs) -> Result<ExitCode, String> {
     let source = Source::parse(&args.source);
     let options = ReadOptions {
         max_bytes: args.max_bytes,
+        max_line_bytes: args.max_line_bytes,
         timeout: args.timeout,
         track_series: args.watch.is_some(),
+        follow_redirects: args.follow_redirects,
     };
     let read =
         |source: &Source| source::read(source, &options).map_err(|e| format!("{source}: {e}"));
@@ -147,21 +155,26 @@ fn audit(args: &AuditArgs) -> Result<ExitCode, String> {
         inventory,
         format,
         bytes,
+        url,
     } = last;
-    let name = source.to_string();
-    let audit = Audit::new(
+    let asked = source.to_string();
+    let name = url.unwrap_or_else(|| asked.clone());
+    let mut audit = Audit::new(
         &name,
         format,
         bytes,
         &inventory,
         growth.as_ref().map(|g| (g, args.budget)),
     );
+    if name != asked {
+        audit.redirected_from = Some(asked);
+    }
     if args.suggest {
         let options = SuggestOptions {
             headroom: args.headroom,
             label_limit: args.label_limit,
         };
-        print!("{}", suggest(&inventory, &name, &options));
+        print!("{}", suggest(&inventory, &name, &options)?);
     } else {
         match args.format {
             OutputFormat::Text => print!("{}", audit.to_text()),

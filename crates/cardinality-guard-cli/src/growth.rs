@@ -113,6 +113,7 @@ pub(crate) fn hours_to_budget(series: u64, budget: u64, per_hour: f64) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deadline::Deadline;
     use crate::source::{read_from, ReadOptions};
     use cardinality_guard_core::text::Format;
 
@@ -121,7 +122,8 @@ mod tests {
             track_series: true,
             ..ReadOptions::default()
         };
-        read_from(text.as_bytes(), Format::Prometheus, &options)
+        let forever = Deadline::after(Duration::MAX);
+        read_from(text.as_bytes(), Format::Prometheus, &options, forever)
             .unwrap()
             .inventory
     }

@@ -60,7 +60,7 @@ pub(crate) struct Family {
     pub(crate) series_ids: HashIds,
     /// Per label (`le`/`quantile` of histograms/summaries left out).
     pub(crate) labels: BTreeMap<String, LabelStats>,
-    /// Finite `le` bounds seen (histograms), as `f64` bits of positive numbers, sorted.
+    /// Finite `le` bounds seen (histograms), sorted, each once (`-0.0` is `0.0`).
     pub(crate) buckets: BTreeSet<OrderedBound>,
     /// `quantile` values seen (summaries).
     pub(crate) quantiles: BTreeSet<OrderedBound>,
@@ -175,6 +175,8 @@ impl Inventory {
         }
         if let Some(v) = shape_value.and_then(|v| v.parse::<f64>().ok()) {
             if v.is_finite() {
+                // `-0.0` and `0.0` are one bound (`total_cmp` tells them apart).
+                let v = v + 0.0;
                 match family.kind {
                     Kind::Summary => family.quantiles.insert(OrderedBound(v)),
                     _ => family.buckets.insert(OrderedBound(v)),

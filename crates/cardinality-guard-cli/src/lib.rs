@@ -20,17 +20,24 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The parser is core's ([`cardinality_guard_core::text::Parser`]): strict
-//! and streaming, so memory follows the number of distinct series, not the
-//! size of the body, and the body is capped (`--max-bytes`, 256 MiB by
-//! default).
+//! The parser is core's ([`cardinality_guard_core::text::Parser`]): strict,
+//! streaming and linear in its input, so memory follows the number of
+//! distinct series, not the size of the body. Every input is bounded: the
+//! body (`--max-bytes`, 256 MiB by default), each line (`--max-line-bytes`,
+//! 4 MiB: memory never follows a longer line), and the time to read and
+//! parse it (`--timeout`, 30 s). An error quotes at most 300 bytes of a
+//! malformed line.
 
 mod command;
+mod deadline;
 mod growth;
+mod http;
 mod inventory;
+mod lines;
 mod report;
 mod source;
 mod suggest;
+mod table;
 
 pub use command::run;
 pub use report::{Audit, LabelAudit, MetricAudit, Offender, WatchSummary};
@@ -38,7 +45,8 @@ pub use source::ReadError;
 
 /// The audit of the exposition `text` (named `source` in the audit), read
 /// with the grammar of `format`: what `cardinality-guard audit` reports for
-/// it, without growth (that takes a watch).
+/// it, without growth (that takes a watch). The default bounds apply: a
+/// line longer than 4 MiB or a text longer than 256 MiB is an error.
 pub fn audit_text(
     source: &str,
     text: &str,

@@ -1,14 +1,11 @@
 //! The audit of one exposition: what each family costs, the top offenders,
 //! what Prometheus pays for it, and (when watched) how fast it grows. Rendered
-//! as a text table or as JSON.
-
-use std::fmt::Write as _;
+//! as JSON here, as a text table in `table.rs`.
 
 use serde::Serialize;
 
 use crate::growth::{hours_to_budget, Growth};
 use crate::inventory::{Family, Inventory};
-use crate::source::human_bytes;
 use cardinality_guard_core::text::{Format, Kind};
 
 /// Memory one series costs a Prometheus server in its head block, in bytes:
@@ -81,8 +78,11 @@ pub struct WatchSummary {
 /// The whole audit.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Audit {
-    /// What was read.
+    /// What was read: the file, `<stdin>`, or the URL read in the end
+    /// (after its redirects).
     pub source: String,
+    /// The URL asked for, when it redirected elsewhere (else null).
+    pub redirected_from: Option<String>,
     /// `prometheus-0.0.4` or `openmetrics-1.0.0`.
     pub format: &'static str,
     /// Bytes of the (last) exposition.
@@ -141,6 +141,7 @@ impl Audit {
             .collect();
         Audit {
             source: source.to_owned(),
+            redirected_from: None,
             format: match format {
                 Format::OpenMetrics => "openmetrics-1.0.0",
                 _ => "prometheus-0.0.4",
@@ -167,114 +168,6 @@ impl Audit {
     /// As JSON.
     pub(crate) fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
-    }
-
-    /// As a readable table.
-    pub(crate) fn to_text(&self) -> String {
-        let mut out = String::new();
-        let watching = self.watch.is_some();
-        let _ = writeln!(
-            out,
-            "{} ({}, {})",
-            self.source,
-            self.format,
-            human_bytes(self.bytes)
-        );
-        if let Some(w) = &self.watch {
-            let _ = writeln!(
-                out,
-                "watched: {} scrapes over {}, budget {} series per metric",
-                w.scrapes,
-                duration_text(w.seconds),
-                w.budget
-            );
-        }
-        let _ = writeln!(
-            out,
-            "{} series in {}\n",
-            thousands(self.total_series),
-            plural(
-                self.metrics.len() as u64,
-                "metric family",
-                "metric families"
-            )
-        );
-        let name_width = self
-            .metrics
-            .iter()
-            .map(|m| m.name.len())
-            .max()
-            .unwrap_or(6)
-            .max(6);
-        let _ = write!(
-            out,
-            "{:<name_width$}  {:<14}  {:>9}  {:>10}",
-            "metric", "kind", "series", "label sets"
-        );
-        if watching {
-            let _ = write!(out, "  {:>10}  {:>13}", "new/hour", "to budget");
-        }
-        let _ = writeln!(out, "  labels (distinct values)");
-        for m in &self.metrics {
-            let _ = write!(
-                out,
-                "{:<name_width$}  {:<14}  {:>9}  {:>10}",
-                m.name,
-                m.kind.as_str(),
-                thousands(m.series),
-                thousands(m.label_sets)
-            );
-            if watching {
-                let growth = m.growth_per_hour.map_or("-".into(), rate);
-                let eta = match m.hours_to_budget {
-                    Some(0.0) => "over now".into(),
-                    Some(h) => duration_text(h * 3600.0),
-                    None => "never".into(),
-                };
-                let _ = write!(out, "  {growth:>10}  {eta:>13}");
-            }
-            let labels: Vec<String> = m
-                .labels
-                .iter()
-                .map(|l| match l.new_values_per_hour {
-                    Some(r) if r > 0.0 => {
-                        format!("{}={} (+{}/h)", l.name, thousands(l.values), rate(r))
-                    }
-                    _ => format!("{}={}", l.name, thousands(l.values)),
-                })
-                .collect();
-            let _ = writeln!(out, "  {}", labels.join(", "));
-        }
-        if !self.top_offenders.is_empty() {
-            let _ = writeln!(out, "\ntop offenders");
-            for (i, o) in self.top_offenders.iter().enumerate() {
-                let _ = write!(
-                    out,
-                    "  {}. {}: {} series ({:.1}% of all)",
-                    i + 1,
-                    o.metric,
-                    thousands(o.series),
-                    o.share * 100.0
-                );
-                match &o.label {
-                    Some(label) => {
-                        let _ = writeln!(
-                            out,
-                            ", label `{label}` has {}",
-                            plural(o.values, "distinct value", "distinct values")
-                        );
-                    }
-                    None => out.push('\n'),
-                }
-            }
-        }
-        let _ = writeln!(
-            out,
-            "\nPrometheus memory: about {} in the head block ({} series x ~3 kB per series,\n  Robust Perception's rule of thumb for Prometheus 2.20+; per scraping server and replica)",
-            human_bytes(self.prometheus_memory_bytes),
-            thousands(self.total_series),
-        );
-        out
     }
 }
 
@@ -324,26 +217,6 @@ pub(crate) fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
-}
-
-fn rate(per_hour: f64) -> String {
-    if per_hour >= 100.0 {
-        thousands(per_hour.round() as u64)
-    } else {
-        format!("{per_hour:.1}")
-    }
-}
-
-fn duration_text(seconds: f64) -> String {
-    if seconds < 120.0 {
-        format!("{seconds:.0}s")
-    } else if seconds < 7200.0 {
-        format!("{:.0}m", seconds / 60.0)
-    } else if seconds < 172_800.0 {
-        format!("{:.1}h", seconds / 3600.0)
-    } else {
-        format!("{:.1}d", seconds / 86_400.0)
-    }
 }
 
 #[cfg(test)]

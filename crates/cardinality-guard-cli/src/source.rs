@@ -1,12 +1,16 @@
 //! Where an exposition comes from (a URL, a file, stdin) and reading it, one
-//! line at a time, with the body capped.
+//! line at a time, with the body, each line and the time taken bounded.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::deadline::{duration_text, Deadline, Timed};
+use crate::http;
 use crate::inventory::Inventory;
+use crate::lines::{Lines, Next, DEFAULT_MAX_LINE_BYTES};
 use cardinality_guard_core::text::{Format, Line, ParseError, Parser};
 
 /// The `Accept` header sent: OpenMetrics first, Prometheus text as the
@@ -50,23 +54,36 @@ impl fmt::Display for Source {
     }
 }
 
+/// At most this many bytes of a malformed line are quoted in its error.
+const QUOTED_BYTES: usize = 300;
+
+/// Lines read between two looks at the deadline (and at most one line
+/// longer than 64 KiB).
+const LINES_PER_CHECK: usize = 256;
+
 /// How to read.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ReadOptions {
     /// Refuse a body longer than this.
     pub(crate) max_bytes: u64,
-    /// Connect + whole-request timeout for URLs.
+    /// Refuse a line longer than this.
+    pub(crate) max_line_bytes: u64,
+    /// Reading and parsing one source, the request included, take at most this.
     pub(crate) timeout: Duration,
     /// Keep every series' identity (for growth).
     pub(crate) track_series: bool,
+    /// Follow redirects to another scheme, host or port.
+    pub(crate) follow_redirects: bool,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             max_bytes: DEFAULT_MAX_BYTES,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             timeout: Duration::from_secs(30),
             track_series: false,
+            follow_redirects: false,
         }
     }
 }
@@ -80,10 +97,13 @@ pub(crate) struct Scrape {
     pub(crate) format: Format,
     /// Bytes read.
     pub(crate) bytes: u64,
+    /// The URL read in the end (a URL's, after its redirects).
+    pub(crate) url: Option<String>,
 }
 
 /// Why an exposition could not be read: exit status 2.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ReadError {
     /// The file or stdin could not be read, or the request failed.
     Io(String),
@@ -91,6 +111,21 @@ pub enum ReadError {
     Status(u16),
     /// The body is longer than the cap.
     TooLarge(u64),
+    /// A line is longer than the cap.
+    LineTooLong {
+        /// Its number (1-based).
+        line: usize,
+        /// The cap, in bytes.
+        limit: u64,
+    },
+    /// Reading and parsing took longer than the timeout.
+    TimedOut(Duration),
+    /// The URL redirects to another scheme, host or port (not followed
+    /// without `--follow-redirects`).
+    Redirect {
+        /// Where to.
+        to: String,
+    },
     /// A malformed line.
     Parse(ParseError),
 }
@@ -106,9 +141,46 @@ impl fmt::Display for ReadError {
                 limit,
                 human_bytes(*limit)
             ),
-            ReadError::Parse(e) => write!(f, "malformed exposition: {e}"),
+            ReadError::LineTooLong { line, limit } => write!(
+                f,
+                "line {line} is longer than {limit} bytes ({}); refusing to read on (raise --max-line-bytes)",
+                human_bytes(*limit)
+            ),
+            ReadError::TimedOut(timeout) => write!(
+                f,
+                "reading and parsing took longer than --timeout {}; gave up",
+                duration_text(*timeout)
+            ),
+            ReadError::Redirect { to } => write!(
+                f,
+                "it redirects to {}, another scheme, host or port: not followed (--follow-redirects follows it)",
+                shortened(to)
+            ),
+            ReadError::Parse(e) => write!(
+                f,
+                "malformed exposition: line {}: {}",
+                e.line,
+                shortened(&e.message)
+            ),
         }
     }
+}
+
+/// `text`, or its first [`QUOTED_BYTES`] (cut on a character boundary) and
+/// a word that it was shortened: an error quotes that much of a line.
+fn shortened(text: &str) -> Cow<'_, str> {
+    if text.len() <= QUOTED_BYTES {
+        return Cow::Borrowed(text);
+    }
+    let mut end = QUOTED_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!(
+        "{}... (shortened: {} bytes in all)",
+        &text[..end],
+        text.len()
+    ))
 }
 
 impl std::error::Error for ReadError {}
@@ -129,79 +201,81 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
     }
 }
 
-/// Reads `source` and sums it up.
+/// Reads `source` and sums it up, within `options.timeout`.
 pub(crate) fn read(source: &Source, options: &ReadOptions) -> Result<Scrape, ReadError> {
+    let deadline = Deadline::after(options.timeout);
     match source {
         Source::Url(url) => {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .timeout_global(Some(options.timeout))
-                .http_status_as_error(false)
-                .build()
-                .into();
-            let response = agent
-                .get(url)
-                .header("Accept", ACCEPT)
-                .call()
-                .map_err(|e| ReadError::Io(format!("{url}: {e}")))?;
-            let status = response.status().as_u16();
-            if !(200..300).contains(&status) {
-                return Err(ReadError::Status(status));
-            }
-            let format = response
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .map_or(Format::Prometheus, Format::from_content_type);
-            let body = response.into_body().into_reader();
-            read_from(body, format, options)
+            let fetched = http::get(url, options.follow_redirects, deadline)?;
+            let body = Timed::new(fetched.body, deadline);
+            let mut scrape = read_from(body, fetched.format, options, deadline)?;
+            scrape.url = Some(fetched.url);
+            Ok(scrape)
         }
         Source::File(path) => {
             let file = std::fs::File::open(path)
                 .map_err(|e| ReadError::Io(format!("{}: {e}", path.display())))?;
-            read_from(file, Format::Auto, options)
+            read_from(Timed::new(file, deadline), Format::Auto, options, deadline)
         }
-        Source::Stdin => read_from(std::io::stdin().lock(), Format::Auto, options),
+        Source::Stdin => read_from(
+            Timed::new(io::stdin(), deadline),
+            Format::Auto,
+            options,
+            deadline,
+        ),
     }
 }
 
-/// Reads an exposition from `reader`, at most `options.max_bytes` of it.
+/// Reads an exposition from `reader`, at most `options.max_bytes` of it,
+/// each line at most `options.max_line_bytes`, until `deadline`.
 pub(crate) fn read_from(
     reader: impl Read,
     format: Format,
     options: &ReadOptions,
+    deadline: Deadline,
 ) -> Result<Scrape, ReadError> {
-    let mut reader = BufReader::with_capacity(64 * 1024, reader.take(options.max_bytes + 1));
+    let reader = BufReader::with_capacity(64 * 1024, reader.take(options.max_bytes + 1));
+    let max_line = usize::try_from(options.max_line_bytes).unwrap_or(usize::MAX);
+    let mut lines = Lines::new(reader, max_line);
     let mut parser = Parser::new(format);
     let mut inventory = Inventory::new(options.track_series);
-    let mut buf = Vec::new();
-    let mut bytes = 0u64;
-    let mut line_no = 0usize;
+    let io_error = |e: io::Error| match e.kind() {
+        io::ErrorKind::TimedOut => ReadError::TimedOut(deadline.timeout()),
+        _ => ReadError::Io(format!("reading the body: {e}")),
+    };
     loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| ReadError::Io(format!("reading the body: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        bytes += n as u64;
-        if bytes > options.max_bytes {
+        let before = lines.bytes();
+        match lines.next_line().map_err(io_error)? {
+            Next::End => break,
+            Next::Line => {}
+            Next::TooLong => {
+                return Err(ReadError::LineTooLong {
+                    line: lines.number(),
+                    limit: options.max_line_bytes,
+                })
+            }
+        };
+        if lines.bytes() > options.max_bytes {
             return Err(ReadError::TooLarge(options.max_bytes));
         }
-        line_no += 1;
-        let mut line = buf.as_slice();
-        if let Some(l) = line.strip_suffix(b"\n") {
-            line = l;
+        let at = lines.number();
+        if (at.is_multiple_of(LINES_PER_CHECK) || lines.bytes() - before > 64 * 1024)
+            && deadline.passed()
+        {
+            return Err(ReadError::TimedOut(deadline.timeout()));
         }
-        let text = std::str::from_utf8(line).map_err(|e| {
+        let text = std::str::from_utf8(lines.line()).map_err(|e| {
             ReadError::Parse(ParseError {
-                line: line_no,
+                line: at,
                 message: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
             })
         })?;
         if let Line::Sample(sample) = parser.line(text).map_err(ReadError::Parse)? {
             inventory.add(&sample);
         }
+    }
+    if lines.bytes() > options.max_bytes {
+        return Err(ReadError::TooLarge(options.max_bytes));
     }
     parser.finish().map_err(ReadError::Parse)?;
     let format = match format {
@@ -212,11 +286,55 @@ pub(crate) fn read_from(
     Ok(Scrape {
         inventory,
         format,
-        bytes,
+        bytes: lines.bytes(),
+        url: None,
     })
 }
 
 /// Reads an exposition held in memory.
 pub(crate) fn read_str(text: &str, format: Format) -> Result<Scrape, ReadError> {
-    read_from(text.as_bytes(), format, &ReadOptions::default())
+    let options = ReadOptions::default();
+    read_from(
+        text.as_bytes(),
+        format,
+        &options,
+        Deadline::after(Duration::MAX),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsing_stops_at_the_deadline() {
+        let text = "a{b=\"c\"} 1\n".repeat(10 * LINES_PER_CHECK);
+        let passed = Deadline::after(Duration::ZERO);
+        let error = read_from(
+            text.as_bytes(),
+            Format::Auto,
+            &ReadOptions::default(),
+            passed,
+        );
+        assert!(matches!(error, Err(ReadError::TimedOut(d)) if d.is_zero()));
+    }
+
+    #[test]
+    fn errors_quote_a_few_hundred_bytes() {
+        assert_eq!(shortened("short"), "short");
+        let long = "é".repeat(1000);
+        let short = shortened(&long);
+        assert!(short.len() < QUOTED_BYTES + 50, "{short}");
+        assert!(
+            short.ends_with("... (shortened: 2000 bytes in all)"),
+            "{short}"
+        );
+        let text = format!("m 1 {long}\n");
+        let error = read_str(&text, Format::Prometheus).unwrap_err().to_string();
+        assert!(
+            error.starts_with("malformed exposition: line 1: m: \"éé"),
+            "{error}"
+        );
+        assert!(error.len() < 400, "{error}");
+    }
 }

@@ -16,10 +16,16 @@
 //! - The guard's own metric names (`cardinality_guard_*`) are left out.
 //!
 //! The file is written by the core's [`SuggestedConfig`], the writer of the
-//! guard's own suggestion too: valid, escaped TOML whatever the names.
+//! guard's own suggestion too: valid, escaped TOML whatever the names, bucket
+//! bounds as the config takes them. Every number saturates at what the
+//! config takes (`i64::MAX`), and the file fits the config's 1 MiB cap
+//! ([`MAX_CONFIG_FILE_BYTES`]): when the comment above each entry would
+//! make it larger, the entries go without; when it is still larger, there
+//! is no suggestion but an error.
 
 use std::collections::BTreeMap;
 
+use cardinality_guard_core::config::MAX_CONFIG_FILE_BYTES;
 use cardinality_guard_core::{
     Config, Mode, OnOverflow, SuggestedConfig, SuggestedGlobal, SuggestedHistograms,
     SuggestedPolicy, DEFAULT_QUANTILES,
@@ -27,12 +33,20 @@ use cardinality_guard_core::{
 
 use crate::inventory::{Family, Inventory};
 use crate::report::{plural, thousands};
+use crate::source::human_bytes;
 use cardinality_guard_core::text::Kind;
+
+/// The headroom `--headroom` takes: from 1 (what was observed) to 1,000.
+pub(crate) const HEADROOM: std::ops::RangeInclusive<f64> = 1.0..=1000.0;
+
+/// The largest number the config takes.
+const MAX_NUMBER: u64 = i64::MAX as u64;
 
 /// Settings of the suggestion.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SuggestOptions {
-    /// Budgets are what was observed times this (at least 1.0).
+    /// Budgets are what was observed times this (within [`HEADROOM`]; a
+    /// number outside is taken as its nearest end).
     pub(crate) headroom: f64,
     /// A label with more distinct values than this gets a label limit of this.
     pub(crate) label_limit: u64,
@@ -53,9 +67,53 @@ struct Entry {
     note: String,
 }
 
-/// The guard.toml for what `inventory` holds.
-pub(crate) fn suggest(inventory: &Inventory, source: &str, options: &SuggestOptions) -> String {
-    let headroom = options.headroom.max(1.0);
+/// Checks `--headroom`: a number within [`HEADROOM`].
+pub(crate) fn parse_headroom(text: &str) -> Result<f64, String> {
+    let headroom: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if HEADROOM.contains(&headroom) {
+        Ok(headroom)
+    } else {
+        Err(format!(
+            "{text:?}: the headroom must be a number from {} to {}",
+            HEADROOM.start(),
+            HEADROOM.end()
+        ))
+    }
+}
+
+/// The guard.toml for what `inventory` holds: with a comment above each
+/// entry if that fits [`MAX_CONFIG_FILE_BYTES`], else without; an error
+/// when even that does not fit.
+pub(crate) fn suggest(
+    inventory: &Inventory,
+    source: &str,
+    options: &SuggestOptions,
+) -> Result<String, String> {
+    let fits = |toml: &String| toml.len() as u64 <= MAX_CONFIG_FILE_BYTES;
+    let commented = write(inventory, source, options, true);
+    if fits(&commented) {
+        return Ok(commented);
+    }
+    let bare = write(inventory, source, options, false);
+    if fits(&bare) {
+        return Ok(bare);
+    }
+    Err(format!(
+        "the suggested guard.toml would be {} ({} [[metrics]] entries), more than the {} a \
+         config file may hold (1 MiB); no suggestion written",
+        human_bytes(bare.len() as u64),
+        thousands(inventory.families.len() as u64),
+        human_bytes(MAX_CONFIG_FILE_BYTES),
+    ))
+}
+
+/// The guard.toml, with or without the comment above each entry.
+fn write(inventory: &Inventory, source: &str, options: &SuggestOptions, commented: bool) -> String {
+    // `max` and `min` take a number over NaN.
+    let headroom = options.headroom.max(*HEADROOM.start()).min(*HEADROOM.end());
     let limit = options.label_limit.max(1);
     let families: Vec<&Family> = inventory
         .by_series()
@@ -99,14 +157,22 @@ pub(crate) fn suggest(inventory: &Inventory, source: &str, options: &SuggestOpti
         } else {
             let product = f.labels.values().fold(1u64, |acc, s| {
                 let values = s.values.len() as u64;
-                let factor = if values > limit { limit + 1 } else { values }
-                    + u64::from(s.label_sets < sets);
+                let factor = if values > limit {
+                    limit.saturating_add(1)
+                } else {
+                    values
+                }
+                .saturating_add(u64::from(s.label_sets < sets));
                 acc.saturating_mul(factor)
             });
             sets.min(product)
         };
+        // `as` saturates a float; the config takes at most `i64::MAX`.
         let label_sets_budget = ((capped.max(1) as f64) * headroom).ceil() as u64;
-        let budget = label_sets_budget.saturating_mul(cost).saturating_add(cost);
+        let budget = label_sets_budget
+            .saturating_mul(cost)
+            .saturating_add(cost)
+            .min(MAX_NUMBER);
         let labels: Vec<String> = f
             .labels
             .iter()
@@ -138,7 +204,10 @@ pub(crate) fn suggest(inventory: &Inventory, source: &str, options: &SuggestOpti
         entry.note.push_str(&note);
     }
 
-    let sum: u64 = entries.values().map(|e| e.budget).sum();
+    let sum = entries
+        .values()
+        .fold(0u64, |sum, e| sum.saturating_add(e.budget))
+        .min(MAX_NUMBER);
     let header = format!(
         "guard.toml suggested by `cardinality-guard audit --suggest` from {source}\n\
          ({} series in {}; headroom x{headroom}, label limit {limit}).\n\
@@ -169,13 +238,17 @@ pub(crate) fn suggest(inventory: &Inventory, source: &str, options: &SuggestOpti
         histograms = histograms.per_metric(name, buckets);
     }
     let mut config = SuggestedConfig::new()
-        .align_keys(true)
+        .align_keys(commented)
         .header(header)
         .global(global)
         .defaults(defaults)
         .histograms(histograms);
     for (name, e) in entries {
-        let mut policy = SuggestedPolicy::new().comment(e.note).max_series(e.budget);
+        let mut policy = SuggestedPolicy::new();
+        if commented {
+            policy = policy.comment(e.note);
+        }
+        policy = policy.max_series(e.budget);
         for (label, n) in &e.label_limits {
             policy = policy.label_limit(label, *n);
         }
@@ -207,7 +280,7 @@ mod tests {
         }
         text.push_str("# TYPE c counter\nc_total{m=\"a\"} 1\nc_total{m=\"b\"} 1\n");
         let scrape = read_str(&text, Format::Prometheus).unwrap();
-        let toml = suggest(&scrape.inventory, "test", &SuggestOptions::default());
+        let toml = suggest(&scrape.inventory, "test", &SuggestOptions::default()).unwrap();
         let config =
             Config::from_toml(&toml, "suggested.toml").unwrap_or_else(|e| panic!("{e}\n{toml}"));
         let h = config.policy_for("h");
@@ -222,9 +295,29 @@ mod tests {
     fn a_summary_leaves_the_default_buckets_out() {
         let text = "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 1\ns_count 1\n";
         let scrape = read_str(text, Format::Prometheus).unwrap();
-        let toml = suggest(&scrape.inventory, "test", &SuggestOptions::default());
+        let toml = suggest(&scrape.inventory, "test", &SuggestOptions::default()).unwrap();
         let config = Config::from_toml(&toml, "suggested.toml").unwrap();
         assert!(config.histograms.buckets.is_none());
         assert_eq!(config.policy_for("s").max_series.get(), 2 * 9 + 9);
+    }
+
+    #[test]
+    fn numbers_saturate_at_what_the_config_takes() {
+        let mut text = String::new();
+        for i in 0..200 {
+            text.push_str(&format!("a_total{{u=\"{i}\"}} 1\nb_total{{u=\"{i}\"}} 1\n"));
+        }
+        let scrape = read_str(&text, Format::Prometheus).unwrap();
+        for (headroom, label_limit) in [(1e30, 100), (f64::NAN, u64::MAX), (1000.0, 1)] {
+            let options = SuggestOptions {
+                headroom,
+                label_limit,
+            };
+            let toml = suggest(&scrape.inventory, "test", &options).unwrap();
+            Config::from_toml(&toml, "suggested.toml").unwrap_or_else(|e| panic!("{e}\n{toml}"));
+        }
+        assert!(parse_headroom("1e30").is_err());
+        assert!(parse_headroom("NaN").is_err());
+        assert_eq!(parse_headroom("2.5"), Ok(2.5));
     }
 }

@@ -244,10 +244,15 @@ impl SuggestedHistograms {
     }
 
     /// `buckets`: the upper bounds of every histogram without an entry of
-    /// its own.
+    /// its own, as the config takes them: sorted, each once (`-0.0` is
+    /// `0.0`), the infinite and NaN ones left out (the exporter adds
+    /// `+Inf`). When none is left, the key is left out (the embedded
+    /// default's buckets stand).
     #[must_use]
     pub fn buckets(mut self, bounds: &[f64]) -> Self {
-        self.table.set("buckets", Value::Floats(bounds.to_vec()));
+        if let Some(bounds) = normalized(bounds) {
+            self.table.set("buckets", Value::Floats(bounds));
+        }
         self
     }
 
@@ -260,13 +265,51 @@ impl SuggestedHistograms {
     }
 
     /// A `[[histograms.per_metric]]` entry: histograms matching `pattern`
-    /// render with `bounds`.
+    /// render with `bounds`, normalized as [`buckets`](Self::buckets)
+    /// does. When none is left, no entry.
     #[must_use]
     pub fn per_metric(mut self, pattern: impl Into<String>, bounds: &[f64]) -> Self {
-        let mut table = Table::new("[[histograms.per_metric]]");
-        table.set("match", Value::Str(pattern.into()));
-        table.set("buckets", Value::Floats(bounds.to_vec()));
-        self.per_metric.push(table);
+        if let Some(bounds) = normalized(bounds) {
+            let mut table = Table::new("[[histograms.per_metric]]");
+            table.set("match", Value::Str(pattern.into()));
+            table.set("buckets", Value::Floats(bounds));
+            self.per_metric.push(table);
+        }
         self
+    }
+}
+
+/// Bucket bounds as [`Buckets::new`](crate::Buckets::new) takes them: the
+/// finite ones, `-0.0` as `0.0`, sorted, each once; `None` when none is left.
+fn normalized(bounds: &[f64]) -> Option<Vec<f64>> {
+    let mut bounds: Vec<f64> = bounds
+        .iter()
+        .filter(|b| b.is_finite())
+        .map(|b| b + 0.0)
+        .collect();
+    bounds.sort_by(f64::total_cmp);
+    bounds.dedup();
+    (!bounds.is_empty()).then_some(bounds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, SuggestedConfig};
+
+    #[test]
+    fn bucket_bounds_are_written_as_the_config_takes_them() {
+        let hostile = [2.0, -0.0, f64::NAN, 0.0, f64::INFINITY, 1.0, 2.0, -1.0];
+        let histograms = SuggestedHistograms::new()
+            .buckets(&hostile)
+            .per_metric("h", &hostile)
+            .per_metric("none", &[f64::NAN, f64::NEG_INFINITY]);
+        let toml = SuggestedConfig::new().histograms(histograms).to_toml();
+        let config = Config::from_toml(&toml, "suggested.toml").unwrap_or_else(|e| panic!("{e}"));
+        let bounds = [-1.0, 0.0, 1.0, 2.0];
+        assert_eq!(config.histograms.buckets.as_ref().unwrap().bounds(), bounds);
+        assert_eq!(config.histograms.buckets_for("h").unwrap().bounds(), bounds);
+        assert!(!toml.contains("\"none\""), "{toml}");
+        assert_eq!(normalized(&[-0.0]).unwrap()[0].to_bits(), 0.0f64.to_bits());
     }
 }

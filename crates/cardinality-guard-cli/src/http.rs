@@ -1,0 +1,137 @@
+//! Fetching a URL: one GET within the deadline, its redirects followed only
+//! to the same scheme, host and port unless `--follow-redirects` says
+//! otherwise, and at most [`MAX_REDIRECTS`] of them.
+
+use ureq::http::uri::{Scheme, Uri};
+
+use crate::deadline::Deadline;
+use crate::source::{ReadError, ACCEPT};
+use cardinality_guard_core::text::Format;
+
+/// Redirects followed at most.
+pub(crate) const MAX_REDIRECTS: usize = 10;
+
+/// A response whose body is the exposition (no `Debug`: its body has none).
+pub(crate) struct Fetched {
+    /// The URL it came from in the end.
+    pub(crate) url: String,
+    /// The grammar its `Content-Type` names.
+    pub(crate) format: Format,
+    /// Its body.
+    pub(crate) body: ureq::BodyReader<'static>,
+}
+
+/// GETs `url`, following redirects (any with `follow_redirects`, else the
+/// same scheme, host and port only), until `deadline`.
+pub(crate) fn get(
+    url: &str,
+    follow_redirects: bool,
+    deadline: Deadline,
+) -> Result<Fetched, ReadError> {
+    let mut url = url.to_owned();
+    for _ in 0..=MAX_REDIRECTS {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(deadline.remaining()))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        let response = agent
+            .get(&url)
+            .header("Accept", ACCEPT)
+            .call()
+            .map_err(|e| match e {
+                ureq::Error::Timeout(_) => ReadError::TimedOut(deadline.timeout()),
+                e => ReadError::Io(format!("{url}: {e}")),
+            })?;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok());
+        if let (300..=399, Some(location)) = (status, location) {
+            let next = resolve(&url, location)
+                .ok_or_else(|| ReadError::Io(format!("{url}: a redirect to {location:?}")))?;
+            if !follow_redirects && !same_origin(&url, &next) {
+                return Err(ReadError::Redirect { to: next });
+            }
+            url = next;
+            continue;
+        }
+        if !(200..300).contains(&status) {
+            return Err(ReadError::Status(status));
+        }
+        let format = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map_or(Format::Prometheus, Format::from_content_type);
+        let body = response.into_body().into_reader();
+        return Ok(Fetched { url, format, body });
+    }
+    Err(ReadError::Io(format!(
+        "more than {MAX_REDIRECTS} redirects, the last to {url}"
+    )))
+}
+
+/// `location` (absolute, `//host/path`, `/path` or a relative path) read
+/// against `base`; `None` unless it is an http(s) URL.
+fn resolve(base: &str, location: &str) -> Option<String> {
+    let base: Uri = base.parse().ok()?;
+    let scheme = base.scheme_str()?;
+    let authority = base.authority()?.as_str();
+    let url = if location.contains("://") {
+        location.to_owned()
+    } else if let Some(rest) = location.strip_prefix("//") {
+        format!("{scheme}://{rest}")
+    } else if location.starts_with('/') {
+        format!("{scheme}://{authority}{location}")
+    } else {
+        let path = base.path();
+        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        let dir = if dir.is_empty() { "/" } else { dir };
+        format!("{scheme}://{authority}{dir}{location}")
+    };
+    let uri: Uri = url.parse().ok()?;
+    let web = uri.scheme() == Some(&Scheme::HTTP) || uri.scheme() == Some(&Scheme::HTTPS);
+    (web && uri.host().is_some()).then_some(url)
+}
+
+/// Whether `a` and `b` have one scheme, host and port (the scheme's default
+/// when none is written).
+fn same_origin(a: &str, b: &str) -> bool {
+    let origin = |url: &str| {
+        let uri: Uri = url.parse().ok()?;
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let default = if scheme == "https" { 443 } else { 80 };
+        let port = uri.port_u16().unwrap_or(default);
+        Some((scheme, uri.host()?.to_ascii_lowercase(), port))
+    };
+    matches!((origin(a), origin(b)), (Some(a), Some(b)) if a == b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_resolve_against_the_url() {
+        let base = "http://h:9100/a/metrics?x=1";
+        let resolved = |l| resolve(base, l);
+        assert_eq!(resolved("/m").as_deref(), Some("http://h:9100/m"));
+        assert_eq!(resolved("m2").as_deref(), Some("http://h:9100/a/m2"));
+        assert_eq!(resolved("//o:1/m").as_deref(), Some("http://o:1/m"));
+        assert_eq!(resolved("https://o/m").as_deref(), Some("https://o/m"));
+        assert_eq!(resolved("file:///etc/passwd"), None);
+        assert_eq!(resolved("http://"), None);
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        assert!(same_origin("http://H:80/a", "http://h/b"));
+        assert!(same_origin("https://h/a", "https://h:443/b"));
+        assert!(!same_origin("http://h:1/a", "http://h:2/a"));
+        assert!(!same_origin("http://h/a", "https://h/a"));
+        assert!(!same_origin("http://h/a", "http://i/a"));
+    }
+}
