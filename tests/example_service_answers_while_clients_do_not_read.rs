@@ -14,6 +14,8 @@
 //! buffer, as a client across a real network might: then about 50 KB fill
 //! the buffers, the server's writes wait, and the kernel holds some 70 MB.
 
+#![cfg(unix)] // the attackers' MSS is set with TCP_MAXSEG
+
 #[path = "../examples/shared/app.rs"]
 mod app;
 #[path = "../examples/shared/server.rs"]

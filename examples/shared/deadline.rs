@@ -25,8 +25,8 @@ use tokio::time::{Instant, Sleep};
 /// - **Write timeout**: what the server starts writing (a response, or each
 ///   part of a streamed body) must be all handed to the kernel by then.
 ///   The clock starts at its first byte and stops when it is flushed, so a
-///   client that reads slowly but steadily is cut off too, as Go's
-///   `WriteTimeout` does.
+///   client that reads slowly but steadily is cut off too, as with Go's
+///   `WriteTimeout` (whose clock starts earlier, when the request is read).
 /// - **Idle timeout**: a read that waits while no request is under way
 ///   (after the connection opened, or after a response went out) fails
 ///   after it. A request's first byte stops the clock.
