@@ -6,7 +6,10 @@
 //! Both flags are optional: the defaults are that address and the embedded config.
 //! `--max-connections N` (default 1024) caps the connections served at once;
 //! `--header-read-timeout SECS` (default 10) closes connections whose request
-//! head is not complete in time. SIGTERM or SIGINT stops it gracefully (exit 0).
+//! head is not complete in time, `--write-timeout SECS` (default 10) those
+//! whose client does not take a response, `--idle-timeout SECS` (default 5)
+//! kept-alive connections without a request. SIGTERM or SIGINT stops it
+//! gracefully (exit 0).
 //! SIGHUP reloads the `--config` file without a restart; a file that can't
 //! load keeps the running config (the error names file, line and key).
 
@@ -24,11 +27,14 @@ use std::time::Duration;
 
 use cardinality_guard::{Config, PrometheusGuard};
 
-const USAGE: &str = "usage: service [--listen ADDR] [--config FILE] [--max-connections N] [--header-read-timeout SECS]
+const USAGE: &str = "usage: service [--listen ADDR] [--config FILE] [--max-connections N]
+               [--header-read-timeout SECS] [--write-timeout SECS] [--idle-timeout SECS]
   --listen ADDR                address to serve on (default 127.0.0.1:3000)
   --config FILE                guard.toml (default: the embedded config); SIGHUP reloads it
   --max-connections N          connections served at once; more wait (default 1024)
-  --header-read-timeout SECS   close a connection whose request head is late (default 10)";
+  --header-read-timeout SECS   close a connection whose request head is late (default 10)
+  --write-timeout SECS         close a connection whose client does not take a response (default 10)
+  --idle-timeout SECS          close a kept-alive connection without a request (default 5)";
 
 struct Args {
     listen: SocketAddr,
@@ -59,17 +65,25 @@ fn parse_args() -> Result<Args, String> {
                 };
             }
             "--header-read-timeout" => {
-                let v = value("--header-read-timeout")?;
-                args.limits.header_read_timeout = match v.parse::<f64>() {
-                    Ok(secs) if secs > 0.0 && secs.is_finite() => Duration::from_secs_f64(secs),
-                    _ => return Err(format!("--header-read-timeout {v}: positive seconds")),
-                };
+                args.limits.header_read_timeout = seconds(&arg, &value(&arg)?)?;
             }
+            "--write-timeout" => args.limits.write_timeout = seconds(&arg, &value(&arg)?)?,
+            "--idle-timeout" => args.limits.idle_timeout = seconds(&arg, &value(&arg)?)?,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     Ok(args)
+}
+
+/// A timeout flag's value: positive seconds, fractions allowed.
+fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
+    match v.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs.is_finite() => {
+            Duration::try_from_secs_f64(secs).map_err(|e| format!("{flag} {v}: {e}"))
+        }
+        _ => Err(format!("{flag} {v}: positive seconds")),
+    }
 }
 
 fn main() -> ExitCode {

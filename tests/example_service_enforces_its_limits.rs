@@ -1,8 +1,9 @@
 //! The example service's server, in process over real HTTP on 127.0.0.1:
 //! a half-sent request's connection is closed after the header-read timeout
-//! (and not before), and the connection cap holds: with the cap's worth of
-//! idle connections open, one more connection is not served until one of
-//! them closes.
+//! (and not before), a connection without a request (fresh, or kept alive
+//! after a response) after the idle timeout (and not before), and the
+//! connection cap holds: with the cap's worth of idle connections open, one
+//! more connection is not served until one of them closes.
 
 #[path = "../examples/shared/app.rs"]
 mod app;
@@ -86,10 +87,60 @@ async fn a_half_sent_request_is_dropped_after_the_header_read_timeout() {
 }
 
 #[tokio::test]
+async fn an_idle_connection_is_closed_after_the_idle_timeout() {
+    let idle = Duration::from_millis(400);
+    let addr = start(server::Limits {
+        idle_timeout: idle,
+        // Only the idle timeout can close these connections.
+        header_read_timeout: Duration::from_secs(600),
+        ..server::Limits::default()
+    })
+    .await;
+
+    // Kept alive after a response: closed, the response delivered whole.
+    let mut kept = TcpStream::connect(addr).await.unwrap();
+    kept.write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0_u8; 12];
+    tokio::time::timeout(PATIENCE, kept.read_exact(&mut head))
+        .await
+        .expect("served")
+        .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    let answered = Instant::now();
+    let rest = read_to_close(&mut kept, PATIENCE).await;
+    let elapsed = answered.elapsed();
+    let rest = rest.unwrap_or_else(|| panic!("kept alive and idle for over {PATIENCE:?}"));
+    assert!(
+        String::from_utf8_lossy(&rest).contains("example service"),
+        "the whole response came before the close"
+    );
+    assert!(
+        elapsed >= idle - Duration::from_millis(50),
+        "closed after {elapsed:?}, before the {idle:?} idle timeout"
+    );
+
+    // Opened, and nothing sent: closed too.
+    let opened = Instant::now();
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let closed = read_to_close(&mut silent, PATIENCE).await;
+    let elapsed = opened.elapsed();
+    assert_eq!(closed, Some(Vec::new()), "closed without a word");
+    assert!(
+        elapsed >= idle - Duration::from_millis(50),
+        "closed after {elapsed:?}, before the {idle:?} idle timeout"
+    );
+}
+
+#[tokio::test]
 async fn beyond_the_connection_cap_new_connections_wait() {
     const CAP: usize = 4;
     let addr = start(server::Limits {
         max_connections: CAP,
+        // The idle connections below stay until the test closes one.
+        idle_timeout: Duration::from_secs(600),
+        header_read_timeout: Duration::from_secs(600),
         ..server::Limits::default()
     })
     .await;

@@ -1,14 +1,19 @@
 //! Serving the example app with the limits a service exposed to the
 //! internet needs, which `axum::serve` leaves to the caller: a header-read
-//! timeout (a half-sent request's connection is closed), a connection cap
-//! (beyond it new connections wait in the listen backlog, unaccepted), and a
-//! graceful shutdown on SIGTERM or SIGINT.
+//! timeout (a half-sent request's connection is closed), a write timeout (a
+//! response the client does not take closes its connection), an idle
+//! timeout (so does a kept-alive connection without a request), a
+//! connection cap (beyond it new connections wait in the listen backlog,
+//! unaccepted), and a graceful shutdown on SIGTERM or SIGINT.
 #![allow(dead_code)] // each includer uses a part
 #![allow(unreachable_pub)] // `pub` for the examples, benches and tests that include this file
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+
+#[path = "deadline.rs"]
+mod deadline;
 
 use axum::Router;
 use hyper::server::conn::http1;
@@ -27,6 +32,17 @@ pub struct Limits {
     /// A connection whose request head is not complete this long after it
     /// started (or after the previous response) is closed. Default 10 s.
     pub header_read_timeout: Duration,
+    /// A response (or each part of a streamed body) that the client has not
+    /// taken this long after its first byte was written closes the
+    /// connection: a client that does not read can't hold its slot under
+    /// the cap. Default 10 s.
+    pub write_timeout: Duration,
+    /// A connection with no request under way (since it opened, or since
+    /// the last response went out) is closed after this. The header-read
+    /// timeout also runs from the end of a response, so the shorter of the
+    /// two closes an idle kept-alive connection. Default 5 s (Node.js's
+    /// keep-alive default).
+    pub idle_timeout: Duration,
     /// Connections served at once; more wait in the listen backlog until one
     /// closes. Default 1024.
     pub max_connections: usize,
@@ -36,6 +52,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             header_read_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(5),
             max_connections: 1024,
         }
     }
@@ -75,7 +93,8 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let service = TowerToHyperService::new(app.clone());
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let io = deadline::Deadlines::new(stream, limits.write_timeout, limits.idle_timeout);
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(io), service));
         tokio::spawn(async move {
             let _ = connection.await;
             drop(permit);

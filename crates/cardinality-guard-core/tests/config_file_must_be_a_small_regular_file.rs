@@ -1,13 +1,16 @@
 //! `Config::from_file` reads a regular file of at most 1 MiB. A FIFO, a
-//! device or a directory is refused without being opened (a FIFO would
+//! device or a directory is refused without being read (a FIFO would
 //! block, `/dev/zero` would never end), a larger file without being read;
-//! the error names the file. An I/O error is the error's `source()`, as
+//! the error names the file. What is checked is what was opened, and the
+//! open never waits: a path swapped to a FIFO between a check and the open
+//! is refused too, at once. An I/O error is the error's `source()`, as
 //! is a `BucketsError` or `PatternError` behind an invalid value.
 
 use std::error::Error as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use cardinality_guard_core::config::{ErrorKind, MAX_CONFIG_FILE_BYTES};
@@ -52,7 +55,7 @@ fn a_device_is_refused_without_reading_it() {
 }
 
 #[test]
-fn a_fifo_is_refused_without_opening_it() {
+fn a_fifo_is_refused_without_reading_it() {
     let dir = temp_dir("fifo");
     let fifo = dir.join("guard.toml");
     let made = Command::new("mkfifo")
@@ -61,6 +64,113 @@ fn a_fifo_is_refused_without_opening_it() {
         .expect("mkfifo runs");
     assert!(made.success());
     assert_refused(&fifo, "not a regular file");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_reload_from_a_fifo_is_refused_and_the_running_config_stays() {
+    use cardinality_guard_core::{PrometheusGuard, ReloadError};
+    let dir = temp_dir("reload-fifo");
+    let fifo = dir.join("guard.toml");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let (_recorder, exporter) = PrometheusGuard::builder(Config::default())
+        .upkeep_interval(None)
+        .build()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(exporter.reload_file(&path));
+    });
+    let Ok(outcome) = rx.recv_timeout(Duration::from_secs(60)) else {
+        let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+        panic!("reload_file({}) blocked for over a minute", fifo.display());
+    };
+    let err = outcome.expect_err("refused");
+    assert!(
+        matches!(&err, ReloadError::Config(e) if e.kind() == ErrorKind::Io),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    assert!(
+        err.to_string().contains(&fifo.display().to_string()),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The attack of issue 19: the config path swapped between a regular file
+/// and a FIFO while it is read, so that a check of the path sees the file
+/// and the open meets the FIFO (which blocks until a writer comes, on
+/// whatever thread reloads). Every read returns, either the file or a
+/// refusal naming the path.
+#[test]
+fn a_path_swapped_to_a_fifo_while_it_is_read_never_blocks() {
+    const READS: usize = 20_000;
+    let dir = temp_dir("swap");
+    let regular = dir.join("regular.toml");
+    std::fs::write(&regular, "[defaults]\nmax_series = 7\n").unwrap();
+    let fifo = dir.join("fifo.toml");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let path = dir.join("guard.toml");
+    std::fs::hard_link(&regular, &path).unwrap();
+
+    // Swaps what `path` names, each swap atomic (a link, then a rename).
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (stop, dir, path) = (stop.clone(), dir.clone(), path.clone());
+        let (regular, fifo) = (regular.clone(), fifo.clone());
+        std::thread::spawn(move || {
+            let next = dir.join("next");
+            while !stop.load(Ordering::Relaxed) {
+                for target in [&fifo, &regular] {
+                    let _ = std::fs::remove_file(&next);
+                    std::fs::hard_link(target, &next).unwrap();
+                    std::fs::rename(&next, &path).unwrap();
+                }
+            }
+        })
+    };
+    let (tx, rx) = mpsc::channel();
+    {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let (mut read, mut refused) = (0, 0);
+            for _ in 0..READS {
+                match Config::from_file(&path) {
+                    Ok(config) => {
+                        assert_eq!(config.defaults.max_series.get(), 7);
+                        read += 1;
+                    }
+                    Err(e) => {
+                        assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+                        assert!(e.message().contains("not a regular file"), "{e}");
+                        assert_eq!(e.file(), path.display().to_string());
+                        refused += 1;
+                    }
+                }
+            }
+            let _ = tx.send((read, refused));
+        });
+    }
+    let outcome = rx.recv_timeout(Duration::from_secs(60));
+    stop.store(true, Ordering::Relaxed);
+    swapper.join().unwrap();
+    let Ok((read, refused)) = outcome else {
+        // Let the blocked open go (a writer comes), then fail.
+        let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+        panic!("a read of a path swapped to a FIFO blocked for over a minute");
+    };
+    assert_eq!(read + refused, READS);
+    assert!(read > 0 && refused > 0, "{read} read, {refused} refused");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

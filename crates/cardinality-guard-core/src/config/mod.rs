@@ -114,7 +114,9 @@ impl Config {
     ///
     /// The path must be a regular file of at most [`MAX_CONFIG_FILE_BYTES`]:
     /// a directory, a FIFO or a device (`/dev/zero`) is refused without
-    /// being opened, a larger file without being read.
+    /// being read, a larger file without being read past the limit. The
+    /// check is made on what was opened, and the open never waits (on Unix
+    /// it is non-blocking): a path swapped to a FIFO is refused at once.
     ///
     /// # Errors
     /// A [`ConfigError`] of kind [`ErrorKind::Io`] naming the path when it
