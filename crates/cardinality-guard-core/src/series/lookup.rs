@@ -238,3 +238,20 @@ impl Lookup {
         bounds.give_alias(self.sanitized.forget(|_| true));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alias_costs_its_bytes_and_a_fixed_overhead() {
+        let empty = alias_cost(&Key::from_name("x"));
+        let labelled = alias_cost(&Key::from_parts(
+            "x",
+            vec![metrics::Label::new("ab", "cde")],
+        ));
+        eprintln!("entry {empty}, label {}", labelled - empty - 5);
+        assert!((100..=256).contains(&empty), "{empty}");
+        assert_eq!(labelled - empty, std::mem::size_of::<metrics::Label>() + 5);
+    }
+}
