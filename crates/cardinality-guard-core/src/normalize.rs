@@ -8,8 +8,9 @@
 //!   does (invalid characters become `_`), so spellings that render alike are
 //!   one series;
 //! - an empty name, one longer than `max_metric_name_length`, one in the
-//!   guard's own namespace (`cardinality_guard_`) or in the `__` namespace
-//!   (where the self-report counts refused and untracked names) is refused;
+//!   guard's own namespace (`cardinality_guard_`), or one of the names under
+//!   which the self-report counts refused and untracked names
+//!   (`__invalid__`, `__untracked__`) is refused;
 //! - label keys that are empty, longer than `max_label_key_length`, start
 //!   with `__`, are the overflow marker, or the kind's own (`le` on a
 //!   histogram, `quantile` on a summary) are removed;
@@ -29,7 +30,7 @@ use metrics::{Key, Label};
 use metrics_exporter_prometheus::formatting::{sanitize_label_key, sanitize_metric_name};
 
 use crate::text::{is_label_name, is_metric_name};
-use crate::vocabulary::{OVERFLOW_LABEL, RESERVED_PREFIX};
+use crate::vocabulary::{INVALID_METRIC, OVERFLOW_LABEL, RESERVED_PREFIX, UNTRACKED_METRIC};
 
 /// The value that replaces a label value beyond its label's limit, or one
 /// longer than `global.max_label_value_length`.
@@ -37,9 +38,9 @@ pub const LABEL_OVERFLOW: &str = "__overflow__";
 
 /// The name as it renders, or `None` when it can't be a user metric:
 /// empty, longer than `max_length` bytes (as registered), in the guard's
-/// reserved namespace, or in the `__` namespace (the self-report's
-/// `metric="__invalid__"` and `metric="__untracked__"` live there, so no
-/// user metric can render a second line of theirs).
+/// reserved namespace, or the self-report's `metric="__invalid__"` or
+/// `metric="__untracked__"` (so no user metric renders a second line of
+/// theirs).
 pub(crate) fn metric_name(raw: &str, max_length: usize) -> Option<Cow<'_, str>> {
     if raw.len() > max_length {
         return None;
@@ -49,7 +50,10 @@ pub(crate) fn metric_name(raw: &str, max_length: usize) -> Option<Cow<'_, str>> 
     } else {
         Cow::Owned(sanitize_metric_name(raw))
     };
-    let refused = name.is_empty() || name.starts_with(RESERVED_PREFIX) || name.starts_with("__");
+    let refused = name.is_empty()
+        || name.starts_with(RESERVED_PREFIX)
+        || name == INVALID_METRIC
+        || name == UNTRACKED_METRIC;
     (!refused).then_some(name)
 }
 
@@ -249,9 +253,10 @@ mod tests {
         let name = |raw| metric_name(raw, 16);
         assert!(name("").is_none());
         assert!(name("cardinality_guard_series").is_none());
-        // The self-report's buckets live in `__`: no user name renders there.
+        // The self-report's buckets: no user name renders as one of them.
         assert!(name("__invalid__").is_none());
         assert!(name("..untracked__").is_none());
+        assert_eq!(name("__dunder").as_deref(), Some("__dunder"));
         assert!(name("a_name_of_17_byte").is_none());
         assert_eq!(name("http.requests").as_deref(), Some("http_requests"));
         assert_eq!(name("ok_total").as_deref(), Some("ok_total"));

@@ -125,8 +125,9 @@ pub struct GlobalReport {
     pub untracked_registrations: u64,
     /// Registrations refused because the name can't render as a metric of
     /// its own: empty, longer than `global.max_metric_name_length`, in the
-    /// guard's reserved `cardinality_guard_` or `__` namespace, or already
-    /// rendered by another kind.
+    /// guard's reserved `cardinality_guard_` namespace, `__invalid__` or
+    /// `__untracked__` (the self-report's own), or already rendered by
+    /// another kind.
     pub invalid_registrations: u64,
     /// Label-set entries the guard keeps in memory (bounded by the budgets,
     /// except in shadow mode, which admits everything).

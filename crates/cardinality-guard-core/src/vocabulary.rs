@@ -7,6 +7,17 @@ use serde::Serialize;
 /// The guard's namespace: user metrics with such names are refused.
 pub const RESERVED_PREFIX: &str = "cardinality_guard_";
 
+/// The `metric` label value under which registrations of metric names beyond
+/// `global.max_metrics` are counted (their own names are unbounded). A user
+/// metric that renders this name is refused, so it is never counted twice.
+pub const UNTRACKED_METRIC: &str = "__untracked__";
+
+/// The `metric` label value under which refused names are counted (reason
+/// `invalid`): empty, longer than `global.max_metric_name_length`, reserved
+/// (`cardinality_guard_*`, this name and [`UNTRACKED_METRIC`]), or rendered
+/// by another kind already.
+pub const INVALID_METRIC: &str = "__invalid__";
+
 /// The label that marks a metric's overflow series (the OpenTelemetry marker,
 /// written the Prometheus way).
 pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";

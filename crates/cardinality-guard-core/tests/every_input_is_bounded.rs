@@ -234,22 +234,30 @@ fn a_folded_label_set_of_2000_labels_allocates_nothing_again() {
     assert_eq!(support::sum_of(&text, "wide_total"), 101.0);
 }
 
-/// No user name can render a second self-report line: names in the `__`
-/// namespace (where `metric="__invalid__"` and `metric="__untracked__"`
-/// count refused and untracked names) are refused themselves.
+/// No user name can render a second self-report line: the names under
+/// which the self-report counts refused and untracked names
+/// (`metric="__invalid__"`, `metric="__untracked__"`) are refused as user
+/// metrics, however they are spelled.
 #[test]
 fn no_user_name_renders_a_second_self_report_line() {
-    let config = Config::from_toml("[global]\nmax_metrics = 3\n", "<test>").unwrap();
+    let config = Config::from_toml("[global]\nmax_metrics = 4\n", "<test>").unwrap();
     let (guard, exporter) = PrometheusGuard::builder(config)
         .upkeep_interval(None)
         .build()
         .unwrap();
-    for name in ["__invalid__", "__untracked__", "..invalid..", "__x"] {
+    for name in [
+        "__invalid__",
+        "__untracked__",
+        "..invalid..",
+        "__untracked..",
+    ] {
         // A removed label key would count `invalid` under the name itself.
         counter(&guard, name, vec![Label::new("__removed", "1")]);
     }
     counter(&guard, "", vec![]);
     counter(&guard, "cardinality_guard_series", vec![]);
+    // Other `__` names are user metrics like any other.
+    counter(&guard, "__dunder_total", vec![Label::new("__removed", "1")]);
     for i in 0..5 {
         counter(&guard, format!("user_{i}_total"), vec![]);
     }
@@ -257,5 +265,7 @@ fn no_user_name_renders_a_second_self_report_line() {
     assert_no_sample_twice(&text);
     assert_eq!(overflow_total(&text, "__invalid__", "invalid"), 6.0);
     assert_eq!(overflow_total(&text, "__untracked__", "max_metrics"), 2.0);
-    assert!(!text.contains("\n__"), "{text}");
+    assert_eq!(overflow_total(&text, "__dunder_total", "invalid"), 1.0);
+    assert!(!text.contains("\n__invalid__"), "{text}");
+    assert!(!text.contains("\n__untracked__"), "{text}");
 }

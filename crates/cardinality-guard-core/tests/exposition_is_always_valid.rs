@@ -5,7 +5,7 @@
 //!
 //! - names are sanitized as the exporter does (spellings that render alike
 //!   are one metric); an empty name, one in the reserved `cardinality_guard_`
-//!   or `__` namespaces, or one another kind renders already (a gauge `same` beside a
+//!   namespace, or one another kind renders already (a gauge `same` beside a
 //!   counter `same`, a counter `x_count` beside a histogram `x`) is refused
 //!   and counted (`reason="invalid"`, `metric="__invalid__"`);
 //! - label keys are sanitized; a key that is empty, starts with `__`, is the
@@ -293,8 +293,7 @@ fn round(seed: u64) -> Round {
 }
 
 fn reserved_name(raw: &str) -> bool {
-    let name = sanitize_metric_name(raw);
-    name.starts_with("cardinality_guard_") || name.starts_with("__")
+    sanitize_metric_name(raw).starts_with("cardinality_guard_")
 }
 
 fn apply(recorder: &GuardRecorder, op: &Op) {
@@ -379,7 +378,7 @@ impl Model {
         let (kind, raw, labels, update) = match op {
             Op::Describe(_, raw, text) => {
                 let name = sanitize_metric_name(raw);
-                if !name.is_empty() && !reserved_name(&name) {
+                if !name.is_empty() && !name.starts_with("cardinality_guard_") {
                     self.descriptions
                         .entry(name)
                         .or_insert_with(|| text.clone());
@@ -389,7 +388,7 @@ impl Model {
             Op::Update(kind, raw, labels, update) => (*kind, raw, labels, update),
         };
         let name = sanitize_metric_name(raw);
-        if name.is_empty() || reserved_name(&name) {
+        if name.is_empty() || name.starts_with("cardinality_guard_") {
             self.invalid_names += 1;
             return;
         }
