@@ -269,3 +269,38 @@ fn no_user_name_renders_a_second_self_report_line() {
     assert!(!text.contains("\n__invalid__"), "{text}");
     assert!(!text.contains("\n__untracked__"), "{text}");
 }
+
+/// Shadow mode alters nothing the budgets decide, but the bounds hold
+/// there too: a label set of too many labels is folded, not stored.
+#[test]
+fn shadow_mode_folds_too_many_labels_too() {
+    let config = Config::from_toml(
+        "[global]\nmax_labels = 3\n[defaults]\nmode = \"shadow\"\n",
+        "<test>",
+    )
+    .unwrap();
+    let (guard, exporter) = PrometheusGuard::builder(config)
+        .upkeep_interval(None)
+        .build()
+        .unwrap();
+    let labels = |n: usize, v: &str| {
+        (0..n)
+            .map(|i| Label::new(format!("k{i}"), v.to_owned()))
+            .collect()
+    };
+    counter(&guard, "shadowed_total", labels(3, "kept"));
+    for v in ["a", "b", "c"] {
+        counter(&guard, "shadowed_total", labels(4, v));
+    }
+    let text = exporter.render();
+    assert_eq!(
+        support::rendered_series(&text, "shadowed_total"),
+        2,
+        "{text}"
+    );
+    assert_eq!(
+        overflow_total(&text, "shadowed_total", "too_many_labels"),
+        3.0
+    );
+    assert_eq!(support::sum_of(&text, "shadowed_total"), 4.0);
+}
