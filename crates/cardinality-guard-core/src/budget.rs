@@ -28,8 +28,6 @@ pub(crate) struct Global {
     max_metrics: AtomicUsize,
     /// `global.warn_interval` in ms (changed by a reload).
     warn_interval_ms: AtomicU64,
-    /// `global.max_label_value_length` (changed by a reload).
-    max_value_length: AtomicUsize,
     reserved: AtomicU64,
     series: AtomicU64,
     metrics: AtomicUsize,
@@ -46,7 +44,6 @@ impl Global {
             max_series: AtomicU64::new(0),
             max_metrics: AtomicUsize::new(0),
             warn_interval_ms: AtomicU64::new(0),
-            max_value_length: AtomicUsize::new(0),
             reserved: AtomicU64::new(0),
             series: AtomicU64::new(0),
             metrics: AtomicUsize::new(0),
@@ -68,8 +65,6 @@ impl Global {
             u64::try_from(limits.warn_interval.as_millis()).unwrap_or(u64::MAX),
             Ordering::Release,
         );
-        self.max_value_length
-            .store(limits.max_label_value_length.get(), Ordering::Release);
     }
 
     pub(crate) fn max_series(&self) -> u64 {
@@ -82,10 +77,6 @@ impl Global {
 
     pub(crate) fn warn_interval_ms(&self) -> u64 {
         self.warn_interval_ms.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn max_value_length(&self) -> usize {
-        self.max_value_length.load(Ordering::Relaxed)
     }
 
     /// Takes `cost` from the global budget if it fits, atomically.
@@ -145,6 +136,7 @@ impl Global {
             untracked_registrations: self.untracked.load(Ordering::Relaxed),
             invalid_registrations: self.invalid.load(Ordering::Relaxed),
             tracked_label_sets,
+            alias_bytes: 0, // the registry's to fill in
         }
     }
 }

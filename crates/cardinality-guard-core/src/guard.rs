@@ -157,23 +157,34 @@ impl<R> Guard<R> {
     pub fn inner(&self) -> &R {
         &self.inner
     }
+
+    /// `description` as the guard keeps it (shortened to
+    /// `max_description_length`), for the wrapped recorder; `None` when the
+    /// name is refused or beyond the descriptions' room.
+    fn kept(&self, name: &KeyName, description: SharedString) -> Option<SharedString> {
+        let kept = self.registry.describe(name, &description)?.len();
+        Some(match kept == description.len() {
+            true => description,
+            false => SharedString::from(description[..kept].to_owned()),
+        })
+    }
 }
 
 impl<R: Recorder> Recorder for Guard<R> {
     fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        if self.registry.describe(&key, &description) {
+        if let Some(description) = self.kept(&key, description) {
             self.inner.describe_counter(key, unit, description);
         }
     }
 
     fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        if self.registry.describe(&key, &description) {
+        if let Some(description) = self.kept(&key, description) {
             self.inner.describe_gauge(key, unit, description);
         }
     }
 
     fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        if self.registry.describe(&key, &description) {
+        if let Some(description) = self.kept(&key, description) {
             self.inner.describe_histogram(key, unit, description);
         }
     }
@@ -242,6 +253,7 @@ impl GuardHandle {
                         untracked_registrations: 0,
                         invalid_registrations: 0,
                         tracked_label_sets: 0,
+                        alias_bytes: 0,
                     },
                     metrics: Vec::new(),
                 }

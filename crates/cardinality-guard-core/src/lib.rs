@@ -52,6 +52,7 @@
 //! [`Stack`](metrics_util::layers::Stack) and the [`Layer`](metrics_util::layers::Layer)
 //! trait) and the exporter types in [`prometheus_exporter`].
 
+mod bounds;
 mod budget;
 mod clock;
 pub mod config;

@@ -302,15 +302,15 @@ impl fmt::Debug for GuardRecorder {
 
 impl Recorder for GuardRecorder {
     fn describe_counter(&self, key: KeyName, _: Option<Unit>, description: SharedString) {
-        self.registry.describe(&key, &description);
+        let _kept = self.registry.describe(&key, &description);
     }
 
     fn describe_gauge(&self, key: KeyName, _: Option<Unit>, description: SharedString) {
-        self.registry.describe(&key, &description);
+        let _kept = self.registry.describe(&key, &description);
     }
 
     fn describe_histogram(&self, key: KeyName, _: Option<Unit>, description: SharedString) {
-        self.registry.describe(&key, &description);
+        let _kept = self.registry.describe(&key, &description);
     }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {

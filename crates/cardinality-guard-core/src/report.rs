@@ -44,7 +44,8 @@ pub struct MetricReport {
     /// Whether the overflow series exists (something was folded into it).
     pub overflow_series: bool,
     /// Registrations folded or dropped, by reason (`label_limit`,
-    /// `value_too_long` and `invalid` rewrite one label and go on).
+    /// `value_too_long` and `invalid` rewrite one label and go on;
+    /// `too_many_labels` folds or drops the label set whole).
     pub overflow: OverflowCounts,
     /// Label sets admitted so far (new series created, re-admissions after
     /// expiry included): the growth.
@@ -123,12 +124,17 @@ pub struct GlobalReport {
     /// through untracked in shadow mode).
     pub untracked_registrations: u64,
     /// Registrations refused because the name can't render as a metric of
-    /// its own: empty, in the guard's reserved `cardinality_guard_`
-    /// namespace, or already rendered by another kind.
+    /// its own: empty, longer than `global.max_metric_name_length`, in the
+    /// guard's reserved `cardinality_guard_` namespace, `__invalid__` or
+    /// `__untracked__` (the self-report's own), or already rendered by
+    /// another kind.
     pub invalid_registrations: u64,
     /// Label-set entries the guard keeps in memory (bounded by the budgets,
     /// except in shadow mode, which admits everything).
     pub tracked_label_sets: usize,
+    /// Bytes spent remembering other spellings of stored label sets (at
+    /// most `global.max_alias_bytes`).
+    pub alias_bytes: usize,
 }
 
 /// A snapshot of the guard: global figures and one entry per metric, sorted by

@@ -3,7 +3,10 @@
 //! drift from what renders; over another recorder they are published through
 //! that recorder, never re-entering the guard. Their cardinality is bounded
 //! by `global.max_metrics`, and their names are reserved: user metrics named
-//! `cardinality_guard_*` are refused, so the self-report can't be spoofed.
+//! `cardinality_guard_*` are refused, so the self-report can't be spoofed,
+//! and so are the names under which the self-report counts refused and
+//! untracked names ([`INVALID_METRIC`], [`UNTRACKED_METRIC`]): no user name
+//! renders a second line of theirs.
 
 use std::sync::OnceLock;
 
@@ -11,7 +14,7 @@ use metrics::{Counter, Gauge, Key, Label};
 
 use crate::store::Store;
 use crate::vocabulary::{MetricKind, OverflowReason};
-pub use crate::vocabulary::{OVERFLOW_LABEL, RESERVED_PREFIX};
+pub use crate::vocabulary::{INVALID_METRIC, OVERFLOW_LABEL, RESERVED_PREFIX, UNTRACKED_METRIC};
 
 /// The outcome of the last (re)load of the config.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -59,12 +62,6 @@ pub const CONFIG_LAST_RELOAD_SUCCESSFUL: &str = "cardinality_guard_config_last_r
 /// the running config was loaded (Unix time, seconds).
 pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP: &str =
     "cardinality_guard_config_last_reload_success_timestamp_seconds";
-/// The `metric` label value under which registrations of metric names beyond
-/// `global.max_metrics` are counted (their own names are unbounded).
-pub const UNTRACKED_METRIC: &str = "__untracked__";
-/// The `metric` label value under which refused names are counted (reason
-/// `invalid`): empty, reserved, or rendered by another kind already.
-pub const INVALID_METRIC: &str = "__invalid__";
 
 /// Every self-report gauge, with its `# HELP` text.
 pub(crate) const GAUGES: [(&str, &str); 8] = [

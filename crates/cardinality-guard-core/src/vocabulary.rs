@@ -7,6 +7,17 @@ use serde::Serialize;
 /// The guard's namespace: user metrics with such names are refused.
 pub const RESERVED_PREFIX: &str = "cardinality_guard_";
 
+/// The `metric` label value under which registrations of metric names beyond
+/// `global.max_metrics` are counted (their own names are unbounded). A user
+/// metric that renders this name is refused, so it is never counted twice.
+pub const UNTRACKED_METRIC: &str = "__untracked__";
+
+/// The `metric` label value under which refused names are counted (reason
+/// `invalid`): empty, longer than `global.max_metric_name_length`, reserved
+/// (`cardinality_guard_*`, this name and [`UNTRACKED_METRIC`]), or rendered
+/// by another kind already.
+pub const INVALID_METRIC: &str = "__invalid__";
+
 /// The label that marks a metric's overflow series (the OpenTelemetry marker,
 /// written the Prometheus way).
 pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
@@ -59,26 +70,31 @@ pub enum OverflowReason {
     /// A label value was longer than `global.max_label_value_length`: it
     /// became `__overflow__` in that label only.
     ValueTooLong = 4,
-    /// The name or a label key can't render: an empty or reserved name, a
-    /// name another kind already renders, a reserved label key (removed).
+    /// The name or a label key can't render: an empty, over-long or
+    /// reserved name, a name another kind already renders, a reserved or
+    /// over-long label key (removed).
     Invalid = 5,
+    /// The label set has more labels than `global.max_labels`: it is
+    /// folded (or dropped) whole, as a label set beyond the budget is.
+    TooManyLabels = 6,
 }
 
 impl OverflowReason {
     /// Every reason, in the order of their indices (`ALL[r as usize] == r`).
-    pub const ALL: [OverflowReason; 6] = [
+    pub const ALL: [OverflowReason; 7] = [
         OverflowReason::SeriesLimit,
         OverflowReason::GlobalLimit,
         OverflowReason::LabelLimit,
         OverflowReason::MaxMetrics,
         OverflowReason::ValueTooLong,
         OverflowReason::Invalid,
+        OverflowReason::TooManyLabels,
     ];
 
     pub(crate) const COUNT: usize = OverflowReason::ALL.len();
 
     /// The `reason` label value: `series_limit`, `global_limit`, `label_limit`,
-    /// `max_metrics`, `value_too_long` or `invalid`.
+    /// `max_metrics`, `value_too_long`, `invalid` or `too_many_labels`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -88,6 +104,7 @@ impl OverflowReason {
             OverflowReason::MaxMetrics => "max_metrics",
             OverflowReason::ValueTooLong => "value_too_long",
             OverflowReason::Invalid => "invalid",
+            OverflowReason::TooManyLabels => "too_many_labels",
         }
     }
 
@@ -118,6 +135,8 @@ pub struct OverflowCounts {
     pub value_too_long: u64,
     /// Reason `invalid`.
     pub invalid: u64,
+    /// Reason `too_many_labels`.
+    pub too_many_labels: u64,
 }
 
 impl OverflowCounts {
@@ -146,6 +165,7 @@ impl OverflowCounts {
             OverflowReason::MaxMetrics => &mut self.max_metrics,
             OverflowReason::ValueTooLong => &mut self.value_too_long,
             OverflowReason::Invalid => &mut self.invalid,
+            OverflowReason::TooManyLabels => &mut self.too_many_labels,
         }
     }
 }

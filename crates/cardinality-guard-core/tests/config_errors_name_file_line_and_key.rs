@@ -1144,3 +1144,69 @@ fn label_value_length_and_global_labels() {
     );
     assert_eq!(config.global_labels.len(), 2);
 }
+
+#[test]
+fn bounds_on_names_labels_descriptions_and_spellings() {
+    let keys = [
+        ("max_metric_name_length", "a length in bytes"),
+        ("max_label_key_length", "a length in bytes"),
+        ("max_labels", "a number of labels"),
+        ("max_description_length", "a length in bytes"),
+        ("max_alias_bytes", "a size in bytes"),
+    ];
+    let mut rows = Vec::new();
+    for (key, what) in keys {
+        let dotted = format!("global.{key}").leak();
+        let positive = format!("{what} must be a positive whole number").leak();
+        rows.push(row(
+            format!("[global]\nmax_series = 10\n{key} = 0\n"),
+            3,
+            dotted,
+            InvalidValue,
+            positive,
+        ));
+        rows.push(row(
+            format!("[global]\n{key} = -3\n"),
+            2,
+            dotted,
+            InvalidValue,
+            "got -3",
+        ));
+        rows.push(row(
+            format!("[global]\n\n{key} = \"64\"\n"),
+            3,
+            dotted,
+            Syntax,
+            "invalid type: string",
+        ));
+    }
+    rows.push(row(
+        "[global]\nmax_label_key_length = 3\nlabels = { region = \"eu\" }\n",
+        3,
+        "global.labels.region",
+        InvalidValue,
+        "longer than max_label_key_length (3)",
+    ));
+    check_all(&rows);
+    let config = Config::from_toml(
+        "[global]\nmax_metric_name_length = 100\nmax_label_key_length = 50\nmax_labels = 20\n\
+         max_description_length = 300\nmax_alias_bytes = 1048576\n",
+        "guard.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let g = config.global;
+    assert_eq!(
+        (
+            g.max_metric_name_length.get(),
+            g.max_label_key_length.get(),
+            g.max_labels.get(),
+            g.max_description_length.get(),
+            g.max_alias_bytes.get(),
+        ),
+        (100, 50, 20, 300, 1_048_576)
+    );
+    // What a file leaves out is the embedded default's.
+    let default = Config::from_toml("", "guard.toml").unwrap().global;
+    assert_eq!(default, cardinality_guard_core::GlobalLimits::default());
+    assert_eq!(default.max_labels.get(), 64);
+}

@@ -409,3 +409,47 @@ fn over_another_recorder_the_layer_reloads_budgets_but_not_buckets() {
         Some(0.0)
     );
 }
+
+/// The bounds of `[global]` apply to what is registered after a reload:
+/// what is stored stays, and remembered spellings over a lowered
+/// `max_alias_bytes` are forgotten at once (a cache: their registrations
+/// still find their series).
+#[test]
+fn lowered_bounds_apply_to_the_next_registrations() {
+    let (guard, exporter) = guarded("");
+    let wide = |n: usize, v: &str| {
+        let labels: Vec<Label> = (0..n)
+            .map(|i| Label::new(format!("k{i}"), v.to_owned()))
+            .collect();
+        let key = Key::from_parts("wide_total", labels);
+        guard.register_counter(&key, &METADATA).increment(1);
+    };
+    wide(10, "a");
+    let spelled = Key::from_parts("spelled.total", vec![Label::new("user.id", "1")]);
+    guard.register_counter(&spelled, &METADATA).increment(1);
+    guard.register_counter(&spelled, &METADATA).increment(1);
+    assert!(exporter.report().global.alias_bytes > 0);
+    exporter
+        .reload(config(
+            "[global]\nmax_labels = 5\nmax_alias_bytes = 1\nmax_metric_name_length = 13\n",
+        ))
+        .unwrap();
+    assert_eq!(exporter.report().global.alias_bytes, 0);
+    // The stored label set of 10 labels stays; a new one folds.
+    wide(10, "a");
+    wide(10, "b");
+    // The spelling still finds its series, without being remembered.
+    guard.register_counter(&spelled, &METADATA).increment(1);
+    assert_eq!(exporter.report().global.alias_bytes, 0);
+    // A name over the lowered length is refused (names under it register).
+    let long = Key::from_parts("fourteen_bytes", vec![]);
+    guard.register_counter(&long, &METADATA).increment(1);
+    let text = exporter.render();
+    assert_eq!(
+        labeled_value(&text, "wide_total", &[("k0", "a")]),
+        Some(2.0)
+    );
+    assert_eq!(overflow_total(&text, "wide_total", "too_many_labels"), 1.0);
+    assert_eq!(sum_of(&text, "spelled_total"), 3.0);
+    assert_eq!(overflow_total(&text, "__invalid__", "invalid"), 1.0);
+}

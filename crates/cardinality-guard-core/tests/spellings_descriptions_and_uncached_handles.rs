@@ -130,3 +130,25 @@ fn describes_of_untracked_names_are_not_bounded_by_max_metrics() {
          {names} names described): description memory is unbounded"
     );
 }
+
+/// Over the exporter too, a description reaches it shortened to
+/// `max_description_length` (on a character boundary), and a name longer
+/// than `max_metric_name_length` reaches it not at all.
+#[test]
+fn descriptions_reach_the_exporter_shortened_and_long_names_not_at_all() {
+    let config = config("[global]\nmax_description_length = 9\nmax_metric_name_length = 20\n");
+    let recorder = prometheus_builder(&config).unwrap().build_recorder();
+    let render = recorder.handle();
+    let guard = GuardLayer::new(config).layer(recorder);
+    let long = "a_name_longer_than_20_bytes_total";
+    metrics::with_local_recorder(&guard, || {
+        metrics::describe_counter!("jobs_total", "Jobs runé, by queue");
+        metrics::counter!("jobs_total").increment(1);
+        metrics::describe_counter!(long, "help");
+        metrics::counter!(long).increment(1);
+    });
+    let text = render.render();
+    // "Jobs runé" is 10 bytes: the cut falls inside "é".
+    assert!(text.contains("# HELP jobs_total Jobs run\n"), "{text}");
+    assert!(!text.contains(long), "{text}");
+}

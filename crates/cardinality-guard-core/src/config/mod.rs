@@ -9,6 +9,7 @@
 mod duration;
 mod error;
 mod file;
+mod global;
 mod histograms;
 mod locate;
 mod pattern;
@@ -25,9 +26,10 @@ use std::time::Duration;
 
 pub use duration::{parse_duration, DurationError};
 pub use error::{ConfigError, ErrorKind};
+pub use global::GlobalLimits;
 pub use histograms::{Buckets, BucketsError, HistogramConfig, DEFAULT_BUCKETS};
 pub use pattern::{Pattern, PatternError};
-pub use policy::{GlobalLimits, MetricPolicy, MetricRule, Mode, OnOverflow, PinnedValues};
+pub use policy::{MetricPolicy, MetricRule, Mode, OnOverflow, PinnedValues};
 
 /// The embedded default configuration, used when no file is given.
 pub const EMBEDDED_CONFIG: &str = include_str!("default.toml");

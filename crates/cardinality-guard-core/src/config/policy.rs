@@ -1,8 +1,8 @@
-//! Budgets and behaviour: per metric ([`MetricPolicy`], [`MetricRule`]) and
-//! over all metrics ([`GlobalLimits`]).
+//! Budgets and behaviour per metric: [`MetricPolicy`], [`MetricRule`]
+//! (the limits over all metrics are `global.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::num::{NonZeroU64, NonZeroUsize};
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -162,99 +162,6 @@ impl MetricPolicy {
     #[must_use]
     pub fn with_idle_timeout(mut self, idle_timeout: Option<Duration>) -> Self {
         self.idle_timeout = idle_timeout;
-        self
-    }
-}
-
-/// Limits over all guarded metrics together (`[global]`).
-///
-/// ```
-/// use cardinality_guard_core::GlobalLimits;
-/// use std::num::{NonZeroU64, NonZeroUsize};
-///
-/// let global = GlobalLimits::default()
-///     .with_max_series(NonZeroU64::new(10_000).unwrap())
-///     .with_max_metrics(NonZeroUsize::new(200).unwrap());
-/// assert_eq!((global.max_series.get(), global.max_metrics.get()), (10_000, 200));
-/// ```
-///
-/// The config types are `#[non_exhaustive]` (they may grow): outside this
-/// crate they are built with `default()` and the `with_*` methods, not with
-/// struct literals.
-///
-/// ```compile_fail,E0639
-/// use cardinality_guard_core::GlobalLimits;
-/// use std::num::NonZeroU64;
-///
-/// let global = GlobalLimits { max_series: NonZeroU64::MIN, ..GlobalLimits::default() };
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct GlobalLimits {
-    /// The most exported series all guarded metrics may hold together. Default: 50,000.
-    pub max_series: NonZeroU64,
-    /// The most distinct metric names the guard tracks; registrations of
-    /// further names are dropped (reason `max_metrics`). Default: 1000.
-    pub max_metrics: NonZeroUsize,
-    /// The most label keys per metric whose demand (distinct values) the
-    /// guard estimates, each in a 2 KiB sketch; labels with a `label_limits`
-    /// entry come first. Default: 8.
-    pub max_labels_per_metric: NonZeroUsize,
-    /// After the first warning that a metric folds, at most one reminder
-    /// per metric per this interval. Default: 10 minutes.
-    pub warn_interval: Duration,
-    /// The longest label value (in bytes) that renders; a longer one becomes
-    /// `__overflow__` in that label only (reason `value_too_long`), so memory
-    /// and scrape size are bounded by the budgets. Default: 1024.
-    pub max_label_value_length: NonZeroUsize,
-}
-
-impl Default for GlobalLimits {
-    /// The embedded default's `[global]`.
-    fn default() -> Self {
-        GlobalLimits {
-            max_series: super::nonzero_u64(50_000),
-            max_metrics: NonZeroUsize::new(1000).unwrap_or(NonZeroUsize::MIN),
-            max_labels_per_metric: NonZeroUsize::new(8).unwrap_or(NonZeroUsize::MIN),
-            warn_interval: Duration::from_secs(600),
-            max_label_value_length: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
-        }
-    }
-}
-
-impl GlobalLimits {
-    /// Sets [`GlobalLimits::max_series`].
-    #[must_use]
-    pub fn with_max_series(mut self, max_series: NonZeroU64) -> Self {
-        self.max_series = max_series;
-        self
-    }
-
-    /// Sets [`GlobalLimits::max_metrics`].
-    #[must_use]
-    pub fn with_max_metrics(mut self, max_metrics: NonZeroUsize) -> Self {
-        self.max_metrics = max_metrics;
-        self
-    }
-
-    /// Sets [`GlobalLimits::max_labels_per_metric`].
-    #[must_use]
-    pub fn with_max_labels_per_metric(mut self, max: NonZeroUsize) -> Self {
-        self.max_labels_per_metric = max;
-        self
-    }
-
-    /// Sets [`GlobalLimits::warn_interval`].
-    #[must_use]
-    pub fn with_warn_interval(mut self, interval: Duration) -> Self {
-        self.warn_interval = interval;
-        self
-    }
-
-    /// Sets [`GlobalLimits::max_label_value_length`].
-    #[must_use]
-    pub fn with_max_label_value_length(mut self, bytes: NonZeroUsize) -> Self {
-        self.max_label_value_length = bytes;
         self
     }
 }

@@ -2,14 +2,13 @@
 //! errors that name file, line and key.
 
 use std::collections::{BTreeMap, HashSet};
-use std::num::NonZeroUsize;
 
 use serde::Deserialize;
 use toml::Spanned;
 
 pub(super) use super::values::Source;
 use super::values::{check_global_label, RawBuckets};
-use super::{Config, ConfigError, GlobalLimits, MetricRule};
+use super::{Config, ConfigError, MetricRule};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +27,11 @@ struct RawGlobal {
     max_labels_per_metric: Option<Spanned<i64>>,
     warn_interval: Option<Spanned<String>>,
     max_label_value_length: Option<Spanned<i64>>,
+    max_metric_name_length: Option<Spanned<i64>>,
+    max_label_key_length: Option<Spanned<i64>>,
+    max_labels: Option<Spanned<i64>>,
+    max_description_length: Option<Spanned<i64>>,
+    max_alias_bytes: Option<Spanned<i64>>,
     labels: Option<BTreeMap<String, Spanned<String>>>,
 }
 
@@ -83,41 +87,73 @@ pub(super) fn parse(text: &str, origin: &str, base: Config) -> Result<Config, Co
         if let Some(v) = &g.max_series {
             config.global.max_series = src.budget(v, "global.max_series".into())?;
         }
-        if let Some(v) = &g.max_metrics {
-            let n = src.budget(v, "global.max_metrics".into())?;
-            config.global.max_metrics = usize::try_from(n.get())
-                .ok()
-                .and_then(NonZeroUsize::new)
-                .unwrap_or(GlobalLimits::default().max_metrics);
-        }
-        if let Some(v) = &g.max_labels_per_metric {
-            let n = src.budget(v, "global.max_labels_per_metric".into())?;
-            config.global.max_labels_per_metric = usize::try_from(n.get())
-                .ok()
-                .and_then(NonZeroUsize::new)
-                .unwrap_or(GlobalLimits::default().max_labels_per_metric);
+        let global = &mut config.global;
+        // Each with what its error calls it (as the budgets before them).
+        let sizes = [
+            (
+                &g.max_metrics,
+                "max_metrics",
+                "a budget",
+                &mut global.max_metrics,
+            ),
+            (
+                &g.max_labels_per_metric,
+                "max_labels_per_metric",
+                "a budget",
+                &mut global.max_labels_per_metric,
+            ),
+            (
+                &g.max_label_value_length,
+                "max_label_value_length",
+                "a budget",
+                &mut global.max_label_value_length,
+            ),
+            (
+                &g.max_metric_name_length,
+                "max_metric_name_length",
+                "a length in bytes",
+                &mut global.max_metric_name_length,
+            ),
+            (
+                &g.max_label_key_length,
+                "max_label_key_length",
+                "a length in bytes",
+                &mut global.max_label_key_length,
+            ),
+            (
+                &g.max_labels,
+                "max_labels",
+                "a number of labels",
+                &mut global.max_labels,
+            ),
+            (
+                &g.max_description_length,
+                "max_description_length",
+                "a length in bytes",
+                &mut global.max_description_length,
+            ),
+            (
+                &g.max_alias_bytes,
+                "max_alias_bytes",
+                "a size in bytes",
+                &mut global.max_alias_bytes,
+            ),
+        ];
+        for (value, name, what, slot) in sizes {
+            if let Some(v) = value {
+                *slot = src.size(v, format!("global.{name}"), what)?;
+            }
         }
         if let Some(v) = &g.warn_interval {
             config.global.warn_interval = src.duration(v, "global.warn_interval".into())?;
-        }
-        if let Some(v) = &g.max_label_value_length {
-            let n = src.budget(v, "global.max_label_value_length".into())?;
-            config.global.max_label_value_length = usize::try_from(n.get())
-                .ok()
-                .and_then(NonZeroUsize::new)
-                .unwrap_or(GlobalLimits::default().max_label_value_length);
         }
         if g.labels.is_some() {
             config.global_labels.clear();
         }
         for (label, value) in g.labels.iter().flatten() {
             let key = format!("global.labels.{label}");
-            check_global_label(
-                label,
-                value.get_ref(),
-                config.global.max_label_value_length.get(),
-            )
-            .map_err(|m| src.invalid(value.span(), key, m))?;
+            check_global_label(label, value.get_ref(), &config.global)
+                .map_err(|m| src.invalid(value.span(), key, m))?;
             config
                 .global_labels
                 .insert(label.clone(), value.get_ref().clone());

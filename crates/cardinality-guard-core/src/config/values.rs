@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::num::NonZeroU64;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +13,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::duration::{parse_duration, DurationError};
-use super::{Buckets, ConfigError, ErrorKind, Mode, OnOverflow, Pattern, PinnedValues};
+use super::{
+    Buckets, ConfigError, ErrorKind, GlobalLimits, Mode, OnOverflow, Pattern, PinnedValues,
+};
 
 /// `[histograms] buckets`: a list of bounds, or `"summary"`.
 pub(super) enum RawBuckets {
@@ -101,6 +103,30 @@ impl Source<'_> {
                     key,
                     format!(
                         "a budget must be a positive whole number, got {}",
+                        value.get_ref()
+                    ),
+                )
+            })
+    }
+
+    /// A length, count or size: a positive whole number (`what` names it
+    /// in the error: "a length in bytes").
+    pub(super) fn size(
+        &self,
+        value: &Spanned<i64>,
+        key: String,
+        what: &str,
+    ) -> Result<NonZeroUsize, ConfigError> {
+        u64::try_from(*value.get_ref())
+            .ok()
+            .and_then(|n| usize::try_from(n).ok())
+            .and_then(NonZeroUsize::new)
+            .ok_or_else(|| {
+                self.invalid(
+                    value.span(),
+                    key,
+                    format!(
+                        "{what} must be a positive whole number, got {}",
                         value.get_ref()
                     ),
                 )
@@ -268,8 +294,20 @@ fn check_label_name(label: &str) -> Result<(), String> {
 
 /// A `[global] labels` entry: a label name that renders as written and is
 /// not reserved, with a value that renders.
-pub(crate) fn check_global_label(label: &str, value: &str, max_len: usize) -> Result<(), String> {
+pub(crate) fn check_global_label(
+    label: &str,
+    value: &str,
+    bounds: &GlobalLimits,
+) -> Result<(), String> {
     check_label_name(label)?;
+    let max_key = bounds.max_label_key_length.get();
+    if label.len() > max_key {
+        return Err(format!(
+            "the label name is {} bytes, longer than max_label_key_length ({max_key})",
+            label.len()
+        ));
+    }
+    let max_len = bounds.max_label_value_length.get();
     if label.starts_with("__") || ["le", "quantile", "otel_metric_overflow"].contains(&label) {
         return Err(format!(
             "{label:?} is reserved (`__` prefix, `le`, `quantile`, `otel_metric_overflow`)"

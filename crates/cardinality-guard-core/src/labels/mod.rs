@@ -164,12 +164,14 @@ impl MetricLabels {
         if refused.is_empty() {
             return None;
         }
+        // `refused` is in increasing order: one pass over both.
+        let mut refused = refused.into_iter().peekable();
         let labels: Vec<Label> = key
             .labels()
             .enumerate()
-            .map(|(i, l)| match refused.contains(&i) {
-                true => Label::new(l.key().to_owned(), LABEL_OVERFLOW),
-                false => l.clone(),
+            .map(|(i, l)| match refused.next_if_eq(&i) {
+                Some(_) => Label::new(l.key().to_owned(), LABEL_OVERFLOW),
+                None => l.clone(),
             })
             .collect();
         Some(Key::from_parts(key.name().to_owned(), labels))

@@ -1,7 +1,9 @@
 //! Admission of a new label set into its metric, top to bottom:
 //!
-//! 1. **labels**: as they render (reserved keys removed, over-long values
-//!    replaced, empty values absent);
+//! 0. **bounds**: a label set with more than `max_labels` labels is folded
+//!    whole (one comparison: no work per label);
+//! 1. **labels**: as they render (reserved and over-long keys removed,
+//!    over-long values replaced, empty values absent);
 //! 2. **label limits**: a value beyond its label's limit becomes `__overflow__`;
 //! 3. **budgets**: a closed budget folds at once, without a lock (unless the
 //!    label set is one the metric holds, reached through another spelling);
@@ -52,11 +54,20 @@ impl Metric {
     /// when a reload changed them meanwhile.
     fn try_admit(&self, key: &Key, admissions: u64) -> Option<Option<Arc<Series>>> {
         let generation = self.generation.load(Ordering::Acquire);
-        // 1. The labels, as they render.
         let mut reasons = Reasons::default();
+        let bounds = &self.env.bounds;
+        // 0. Too many labels: folded whole, before any work per label (in
+        // shadow mode too: memory is bounded whatever the mode).
+        if key.labels().len() > bounds.labels() {
+            reasons.add(OverflowReason::TooManyLabels);
+            self.count(reasons);
+            return Some(self.fold_target());
+        }
+        // 1. The labels, as they render.
         let rules = LabelRules {
             own_key: self.own_key,
-            max_value_length: self.env.global.max_value_length(),
+            max_key_length: bounds.key_length(),
+            max_value_length: bounds.value_length(),
         };
         let (normalized, changes) = rules.apply(key, &self.name);
         if changes.invalid {
@@ -106,7 +117,7 @@ impl Metric {
                 // changed or counted, so what is counted is counted at
                 // every registration.
                 if series.shadow_reasons.is_empty() && reasons.is_empty() && !series.is_key(key) {
-                    self.env.lookup(self.kind).remember(key, &series);
+                    self.env.lookup(self.kind).remember(key, &series, bounds);
                 }
                 Some(Some(series))
             }

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::Duration;
 
+use crate::bounds::Bounds;
 use crate::budget::{Budget, Global};
 use crate::clock::Timeline;
 use crate::config::{MetricPolicy, Mode};
@@ -34,6 +35,8 @@ pub(crate) type Table = Vec<Arc<Series>>;
 /// What all metrics of one guard share.
 pub(crate) struct Env {
     pub(crate) global: Global,
+    /// The bounds on names, labels and descriptions.
+    pub(crate) bounds: Bounds,
     pub(crate) time: Timeline,
     /// Labels every series renders with (`[global] labels`).
     pub(crate) global_labels: Arc<GlobalLabels>,

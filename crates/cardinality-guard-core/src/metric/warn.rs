@@ -39,13 +39,20 @@ impl Metric {
         let total = self.overflow_counts().total();
         let policy = self.policy();
         let action = match (policy.mode, reason, policy.on_overflow) {
+            // Bounds apply in shadow mode too.
+            (_, OverflowReason::TooManyLabels, OnOverflow::Fold) => {
+                "folds label sets with more than max_labels labels of"
+            }
+            (_, OverflowReason::TooManyLabels, OnOverflow::Drop) => {
+                "drops label sets with more than max_labels labels of"
+            }
             (Mode::Shadow, _, _) => "would fold or drop (shadow mode)",
             (Mode::Enforce, OverflowReason::LabelLimit, _) => "folds label values of",
             (Mode::Enforce, OverflowReason::ValueTooLong, _) => {
                 "replaces over-long label values (by __overflow__) of"
             }
             (Mode::Enforce, OverflowReason::Invalid, _) => {
-                "removes label keys that can't render (empty, `__`-prefixed, reserved) from"
+                "removes label keys that can't render (empty, over-long, `__`-prefixed, reserved) from"
             }
             (Mode::Enforce, _, OnOverflow::Fold) => "folds",
             (Mode::Enforce, _, OnOverflow::Drop) => "drops",

@@ -19,7 +19,7 @@ use super::recommendation::{plural, Action, Recommendation};
 use super::rules::{Observed, HEADROOM};
 use super::suggested::SuggestedConfig;
 use super::tables::{SuggestedGlobal, SuggestedHistograms, SuggestedPolicy};
-use crate::config::{Config, MetricPolicy, MetricRule, Mode, OnOverflow, Pattern};
+use crate::config::{Config, GlobalLimits, MetricPolicy, MetricRule, Mode, OnOverflow, Pattern};
 
 /// The suggestion for the metrics `observed` (holding `series` series in
 /// all) under the `running` config.
@@ -170,6 +170,9 @@ fn header(series: u64, running: &Config, entries: &[Entry<'_>]) -> String {
     )
 }
 
+/// A `SuggestedGlobal` setter of one bound.
+type SetBound = fn(SuggestedGlobal, usize) -> SuggestedGlobal;
+
 fn global(running: &Config, entries: &[Entry<'_>]) -> SuggestedGlobal {
     let g = &running.global;
     let sum: u64 = entries.iter().map(|e| e.max_series).sum();
@@ -189,6 +192,39 @@ fn global(running: &Config, entries: &[Entry<'_>]) -> SuggestedGlobal {
         .max_labels_per_metric(g.max_labels_per_metric.get())
         .warn_interval(g.warn_interval)
         .max_label_value_length(g.max_label_value_length.get());
+    // The bounds of issue 19 only when the running config changed them.
+    let d = GlobalLimits::default();
+    let bounds: [(usize, usize, SetBound); 5] = [
+        (
+            g.max_metric_name_length.get(),
+            d.max_metric_name_length.get(),
+            SuggestedGlobal::max_metric_name_length,
+        ),
+        (
+            g.max_label_key_length.get(),
+            d.max_label_key_length.get(),
+            SuggestedGlobal::max_label_key_length,
+        ),
+        (
+            g.max_labels.get(),
+            d.max_labels.get(),
+            SuggestedGlobal::max_labels,
+        ),
+        (
+            g.max_description_length.get(),
+            d.max_description_length.get(),
+            SuggestedGlobal::max_description_length,
+        ),
+        (
+            g.max_alias_bytes.get(),
+            d.max_alias_bytes.get(),
+            SuggestedGlobal::max_alias_bytes,
+        ),
+    ];
+    let global = bounds
+        .into_iter()
+        .filter(|(running, default, _)| running != default)
+        .fold(global, |global, (running, _, set)| set(global, running));
     if running.global_labels.is_empty() {
         global
     } else {
@@ -296,6 +332,7 @@ mod tests {
     fn the_running_config_round_trips_when_nothing_was_observed() {
         let running = Config::from_toml(
             "[global]\nlabels = { region = \"eu\" }\nwarn_interval = \"90s\"\n\
+             max_labels = 20\nmax_alias_bytes = 4096\nmax_metric_name_length = 100\n\
              [defaults]\nmode = \"shadow\"\nidle_timeout = \"10m\"\nlabel_limits = { user = 5 }\n\
              pinned = { user = [\"admin\"] }\n\
              [histograms]\nbuckets = \"summary\"\n\

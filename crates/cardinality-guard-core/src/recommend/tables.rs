@@ -74,6 +74,41 @@ impl SuggestedGlobal {
         self
     }
 
+    /// `max_metric_name_length`.
+    #[must_use]
+    pub fn max_metric_name_length(self, bytes: usize) -> Self {
+        self.int("max_metric_name_length", bytes)
+    }
+
+    /// `max_label_key_length`.
+    #[must_use]
+    pub fn max_label_key_length(self, bytes: usize) -> Self {
+        self.int("max_label_key_length", bytes)
+    }
+
+    /// `max_labels`.
+    #[must_use]
+    pub fn max_labels(self, n: usize) -> Self {
+        self.int("max_labels", n)
+    }
+
+    /// `max_description_length`.
+    #[must_use]
+    pub fn max_description_length(self, bytes: usize) -> Self {
+        self.int("max_description_length", bytes)
+    }
+
+    /// `max_alias_bytes`.
+    #[must_use]
+    pub fn max_alias_bytes(self, bytes: usize) -> Self {
+        self.int("max_alias_bytes", bytes)
+    }
+
+    fn int(mut self, key: &'static str, n: usize) -> Self {
+        self.table.set(key, Value::Int(n as u64));
+        self
+    }
+
     /// `labels`: the labels added to every series.
     #[must_use]
     pub fn labels<K: Into<String>, V: Into<String>>(

@@ -5,7 +5,8 @@
 //! precomputed hash, then a reference-count increment: no write lock, no
 //! allocation. Anything else goes down [`Registry::register_new`]:
 //!
-//! 1. **name**: as it renders; an empty or reserved name is refused;
+//! 1. **name**: as it renders; an empty, over-long or reserved name is
+//!    refused;
 //! 2. **metric**: found, or created if `max_metrics` allows and no other
 //!    kind renders that name;
 //! 3. **admission**: the metric decides ([`Metric::admit`]): labels, label
@@ -25,6 +26,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName};
 
+use crate::bounds::Bounds;
 use crate::budget::Global;
 use crate::clock::{Clock, Timeline};
 use crate::config::Config;
@@ -82,6 +84,7 @@ impl Registry {
         let gauges = GlobalGauges::register(&*store, max_series, loaded.success_timestamp);
         let env = Env {
             global: Global::new(config.global),
+            bounds: Bounds::new(&config.global),
             time: Timeline::new(clock),
             global_labels: Arc::new(GlobalLabels::new(
                 config
@@ -92,7 +95,7 @@ impl Registry {
             )),
             store,
             gauges,
-            lookup: MetricKind::ALL.map(|_| Lookup::new(max_series)),
+            lookup: MetricKind::ALL.map(|_| Lookup::new()),
             admissions: AtomicU64::new(0),
         };
         Registry {
@@ -203,7 +206,7 @@ impl Registry {
     #[inline(never)]
     fn register_new(&self, kind: MetricKind, key: &Key, admissions: u64) -> Option<Arc<Series>> {
         // 1. The name, as it renders.
-        let Some(name) = metric_name(key.name()) else {
+        let Some(name) = metric_name(key.name(), self.env.bounds.name_length()) else {
             self.refuse_invalid();
             return None;
         };
@@ -229,23 +232,24 @@ impl Registry {
         self.env.gauges.count_invalid(&*self.env.store);
     }
 
-    /// Keeps the description of `name` (the first one), for as many names
-    /// as three times `max_metrics`. True if it is kept (or was).
-    pub(crate) fn describe(&self, name: &KeyName, description: &str) -> bool {
-        let Some(rendered) = metric_name(name.as_str()) else {
-            return false;
-        };
+    /// Keeps the description of `name` (the first one), shortened to
+    /// `max_description_length`, for as many names as three times
+    /// `max_metrics`. The description as kept (or as it would be, when one
+    /// was kept before), or `None` when it is not.
+    pub(crate) fn describe<'d>(&self, name: &KeyName, description: &'d str) -> Option<&'d str> {
+        let rendered = metric_name(name.as_str(), self.env.bounds.name_length())?;
+        let description = self.env.bounds.description(description);
         if self.descriptions.contains_key(&*rendered) {
-            return true;
+            return Some(description);
         }
         let room = self.env.global.max_metrics().saturating_mul(3);
         if !take_slot(&self.described, room) {
-            return false;
+            return None;
         }
         self.descriptions
             .entry(rendered.into_owned())
             .or_insert_with(|| description.to_owned());
-        true
+        Some(description)
     }
 
     /// The metric `name` of `kind`, created if there is room; the reason

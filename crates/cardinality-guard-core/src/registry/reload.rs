@@ -2,7 +2,11 @@
 //! not at all.
 //!
 //! Budgets, label limits, pinned values, modes, overflow policies, idle
-//! timeouts and global limits change in place. Each metric takes its new
+//! timeouts, global limits and bounds (name, label key and value lengths,
+//! `max_labels`, `max_description_length`, `max_alias_bytes`) change in
+//! place; a bound applies to what is registered next (what is stored
+//! stays; a lower `max_alias_bytes` forgets the remembered spellings, a
+//! cache, at once). Each metric takes its new
 //! policy under its table's lock and bumps its generation, so every
 //! registration is decided wholly under the old settings or wholly under
 //! the new (one that raced the reload decides again). What is admitted
@@ -168,6 +172,12 @@ impl Registry {
             }
         }
         self.env.global.set_limits(&config.global);
+        self.env.bounds.set(&config.global);
+        if self.env.bounds.aliases_over() {
+            for lookup in &self.env.lookup {
+                lookup.forget_spellings(&self.env.bounds);
+            }
+        }
         self.env.gauges.set_limit(config.global.max_series.get());
         for metric in &metrics {
             let policy = config.policy_for(&metric.name);

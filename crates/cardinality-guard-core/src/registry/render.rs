@@ -37,7 +37,7 @@ impl Registry {
         }
         if expired {
             for lookup in &self.env.lookup {
-                lookup.forget_expired();
+                lookup.forget_expired(&self.env.bounds);
             }
         }
     }
@@ -76,8 +76,8 @@ impl Registry {
     }
 
     /// Label sets in the tables (overflow series included): bounded by the
-    /// budgets. The keys that lead to them are bounded apart, by twice
-    /// `global.max_series`.
+    /// budgets. The other spellings that lead to them are bounded apart,
+    /// by `global.max_alias_bytes`.
     pub(crate) fn tracked_label_sets(&self) -> usize {
         self.metrics.iter().map(|m| m.lock().len()).sum()
     }
@@ -101,6 +101,7 @@ impl Registry {
             global: self.env.global.report(self.tracked_label_sets()),
             metrics: metrics.iter().map(|m| m.report()).collect(),
         };
+        report.global.alias_bytes = self.env.bounds.alias_bytes();
         self.history
             .record_report(self.env.time.now_ms(), &mut report.metrics);
         for m in &mut report.metrics {

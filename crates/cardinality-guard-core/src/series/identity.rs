@@ -94,8 +94,14 @@ impl Identity {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let mut canonical: Vec<Label> = Vec::new();
+        // A normalized key repeats no key: only the global labels are
+        // searched (a few), so this is linear in the key.
+        let globals = rendered.len();
         for label in key.labels() {
-            match rendered.iter_mut().find(|(k, _)| *k == label.key()) {
+            match rendered[..globals]
+                .iter_mut()
+                .find(|(k, _)| *k == label.key())
+            {
                 Some(slot) => slot.1 = label.value(),
                 None => rendered.push((label.key(), label.value())),
             }

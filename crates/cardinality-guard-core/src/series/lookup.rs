@@ -10,9 +10,10 @@
 //!
 //! Keys that render otherwise than they are spelled (a name or label key
 //! that is sanitized, a label that names a global one) are *aliases*: kept
-//! whole, beside the table, at most twice the global budget of them per
-//! kind (but the own keys of series whose labels name a global label,
-//! which the budgets bound).
+//! whole, beside the table. Other spellings cost at most
+//! `global.max_alias_bytes` (all kinds together, each counted by
+//! [`alias_cost`]); the own keys of series whose labels name a global
+//! label are bounded by the budgets.
 
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +26,7 @@ use metrics_util::KeyHasher;
 
 use super::identity::same_labels;
 use super::{Family, Series};
+use crate::bounds::Bounds;
 
 const SHARDS: usize = 64;
 
@@ -36,15 +38,15 @@ pub(crate) struct Lookup {
     /// budgets).
     naming_globals: Aliases,
     /// Keys that sanitize into a stored label set (another spelling of its
-    /// name or of a label key), at most `room`.
+    /// name or of a label key), within `global.max_alias_bytes`.
     sanitized: Aliases,
-    room: usize,
 }
 
-/// Keys kept whole, leading to their series.
+/// Keys kept whole, leading to their series, each with the bytes it was
+/// counted for.
 #[derive(Default)]
 struct Aliases {
-    map: DashMap<Key, Arc<Series>, BuildHasherDefault<KeyHasher>>,
+    map: DashMap<Key, (Arc<Series>, usize), BuildHasherDefault<KeyHasher>>,
     /// Entries in `map`: a lookup skips the map while it is empty.
     count: AtomicUsize,
 }
@@ -55,29 +57,49 @@ impl Aliases {
         if self.count.load(Ordering::Acquire) == 0 {
             return None;
         }
-        self.map.get(key).map(|series| f(&series))
+        self.map.get(key).map(|entry| f(&entry.0))
     }
 
-    /// Inserts `key` unless it is there; false if it was.
-    fn insert(&self, key: Key, series: &Arc<Series>) -> bool {
-        if self.map.insert(key, series.clone()).is_some() {
-            return false;
+    /// Inserts `key` (counted for `cost` bytes) unless it is there; false
+    /// if it was.
+    fn insert(&self, key: Key, series: &Arc<Series>, cost: usize) -> bool {
+        match self.map.entry(key) {
+            dashmap::Entry::Occupied(_) => false,
+            dashmap::Entry::Vacant(place) => {
+                place.insert((series.clone(), cost));
+                self.count.fetch_add(1, Ordering::AcqRel);
+                true
+            }
         }
-        self.count.fetch_add(1, Ordering::AcqRel);
-        true
     }
 
-    /// Forgets the keys of expired series; how many went.
-    fn forget_expired(&self) -> usize {
-        let mut gone = 0;
-        self.map.retain(|_, series| {
-            let keep = !series.is_expired();
-            gone += usize::from(!keep);
+    /// Forgets the keys `gone` says; the bytes they were counted for.
+    fn forget(&self, gone: impl Fn(&Arc<Series>) -> bool) -> usize {
+        let (mut keys, mut bytes) = (0, 0);
+        self.map.retain(|_, (series, cost)| {
+            let keep = !gone(series);
+            if !keep {
+                keys += 1;
+                bytes += *cost;
+            }
             keep
         });
-        self.count.fetch_sub(gone, Ordering::AcqRel);
-        gone
+        self.count.fetch_sub(keys, Ordering::AcqRel);
+        bytes
     }
+}
+
+/// What remembering `key` costs at most, in bytes: its name and labels
+/// (as if each were an allocation of its own) and a fixed overhead for the
+/// table entry (the key, the series pointer and the table's slack).
+pub(crate) fn alias_cost(key: &Key) -> usize {
+    const ENTRY: usize = 2 * std::mem::size_of::<(Key, (Arc<Series>, usize))>() + 16;
+    const LABEL: usize = std::mem::size_of::<metrics::Label>();
+    let labels: usize = key
+        .labels()
+        .map(|l| LABEL + l.key().len() + l.value().len())
+        .sum();
+    ENTRY + key.name().len() + labels
 }
 
 /// A shard held for a new series (see [`Lookup::find_or_vacancy`]).
@@ -102,14 +124,11 @@ fn write(shard: &Shard) -> std::sync::RwLockWriteGuard<'_, HashTable<Arc<Series>
 }
 
 impl Lookup {
-    pub(crate) fn new(max_series: u64) -> Lookup {
+    pub(crate) fn new() -> Lookup {
         Lookup {
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             naming_globals: Aliases::default(),
             sanitized: Aliases::default(),
-            room: usize::try_from(max_series)
-                .unwrap_or(usize::MAX)
-                .saturating_mul(2),
         }
     }
 
@@ -180,7 +199,7 @@ impl Lookup {
             return;
         }
         let own = own.cloned().unwrap_or_else(|| series.key());
-        self.naming_globals.insert(own, series);
+        self.naming_globals.insert(own, series, 0);
     }
 
     /// Takes `series` out (it expired, under its metric's lock); its
@@ -193,18 +212,46 @@ impl Lookup {
         series.listed.store(false, Ordering::Release);
     }
 
-    /// Makes another spelling `key` lead to `series`, if there is room.
-    pub(crate) fn remember(&self, key: &Key, series: &Arc<Series>) {
+    /// Makes another spelling `key` lead to `series`, if its bytes fit in
+    /// `global.max_alias_bytes`.
+    pub(crate) fn remember(&self, key: &Key, series: &Arc<Series>, bounds: &Bounds) {
         let sanitized = &self.sanitized;
-        if sanitized.map.contains_key(key) || sanitized.count.load(Ordering::Acquire) >= self.room {
+        if sanitized.map.contains_key(key) {
             return;
         }
-        sanitized.insert(key.clone(), series);
+        let cost = alias_cost(key);
+        if bounds.take_alias(cost) && !sanitized.insert(key.clone(), series, cost) {
+            bounds.give_alias(cost); // remembered meanwhile
+        }
     }
 
     /// Forgets every alias of an expired series.
-    pub(crate) fn forget_expired(&self) {
-        self.naming_globals.forget_expired();
-        self.sanitized.forget_expired();
+    pub(crate) fn forget_expired(&self, bounds: &Bounds) {
+        self.naming_globals.forget(|s| s.is_expired());
+        bounds.give_alias(self.sanitized.forget(|s| s.is_expired()));
+    }
+
+    /// Forgets every other spelling (a reload lowered
+    /// `global.max_alias_bytes` under what they cost): later registrations
+    /// of them remember them again, within the new bound.
+    pub(crate) fn forget_spellings(&self, bounds: &Bounds) {
+        bounds.give_alias(self.sanitized.forget(|_| true));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alias_costs_its_bytes_and_a_fixed_overhead() {
+        let empty = alias_cost(&Key::from_name("x"));
+        let labelled = alias_cost(&Key::from_parts(
+            "x",
+            vec![metrics::Label::new("ab", "cde")],
+        ));
+        eprintln!("entry {empty}, label {}", labelled - empty - 5);
+        assert!((100..=256).contains(&empty), "{empty}");
+        assert_eq!(labelled - empty, std::mem::size_of::<metrics::Label>() + 5);
     }
 }
