@@ -5,8 +5,12 @@
 use ureq::http::uri::{Scheme, Uri};
 
 use crate::deadline::Deadline;
-use crate::source::{ReadError, ACCEPT};
+use crate::read_error::ReadError;
 use cardinality_guard_core::text::Format;
+
+/// The `Accept` header sent: OpenMetrics first, Prometheus text as the
+/// fallback (what a Prometheus server sends, without protobuf).
+pub(crate) const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 /// Redirects followed at most.
 pub(crate) const MAX_REDIRECTS: usize = 10;

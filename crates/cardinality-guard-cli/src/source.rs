@@ -1,21 +1,17 @@
 //! Where an exposition comes from (a URL, a file, stdin) and reading it, one
 //! line at a time, with the body, each line and the time taken bounded.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, BufReader, Read};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::deadline::{duration_text, Deadline, Timed};
+use crate::deadline::{Deadline, Timed};
 use crate::http;
 use crate::inventory::Inventory;
 use crate::lines::{Lines, Next, DEFAULT_MAX_LINE_BYTES};
+use crate::read_error::ReadError;
 use cardinality_guard_core::text::{Format, Line, ParseError, Parser};
-
-/// The `Accept` header sent: OpenMetrics first, Prometheus text as the
-/// fallback (what a Prometheus server sends, without protobuf).
-pub(crate) const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 /// The default cap on the body: 256 MiB.
 pub(crate) const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
@@ -53,9 +49,6 @@ impl fmt::Display for Source {
         }
     }
 }
-
-/// At most this many bytes of a malformed line are quoted in its error.
-const QUOTED_BYTES: usize = 300;
 
 /// Lines read between two looks at the deadline (and at most one line
 /// longer than 64 KiB).
@@ -99,106 +92,6 @@ pub(crate) struct Scrape {
     pub(crate) bytes: u64,
     /// The URL read in the end (a URL's, after its redirects).
     pub(crate) url: Option<String>,
-}
-
-/// Why an exposition could not be read: exit status 2.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ReadError {
-    /// The file or stdin could not be read, or the request failed.
-    Io(String),
-    /// The server answered with an error status.
-    Status(u16),
-    /// The body is longer than the cap.
-    TooLarge(u64),
-    /// A line is longer than the cap.
-    LineTooLong {
-        /// Its number (1-based).
-        line: usize,
-        /// The cap, in bytes.
-        limit: u64,
-    },
-    /// Reading and parsing took longer than the timeout.
-    TimedOut(Duration),
-    /// The URL redirects to another scheme, host or port (not followed
-    /// without `--follow-redirects`).
-    Redirect {
-        /// Where to.
-        to: String,
-    },
-    /// A malformed line.
-    Parse(ParseError),
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReadError::Io(e) => f.write_str(e),
-            ReadError::Status(code) => write!(f, "the server answered HTTP {code}"),
-            ReadError::TooLarge(limit) => write!(
-                f,
-                "the body is larger than {} bytes ({}); refusing to read on (raise --max-bytes)",
-                limit,
-                human_bytes(*limit)
-            ),
-            ReadError::LineTooLong { line, limit } => write!(
-                f,
-                "line {line} is longer than {limit} bytes ({}); refusing to read on (raise --max-line-bytes)",
-                human_bytes(*limit)
-            ),
-            ReadError::TimedOut(timeout) => write!(
-                f,
-                "reading and parsing took longer than --timeout {}; gave up",
-                duration_text(*timeout)
-            ),
-            ReadError::Redirect { to } => write!(
-                f,
-                "it redirects to {}, another scheme, host or port: not followed (--follow-redirects follows it)",
-                shortened(to)
-            ),
-            ReadError::Parse(e) => write!(
-                f,
-                "malformed exposition: line {}: {}",
-                e.line,
-                shortened(&e.message)
-            ),
-        }
-    }
-}
-
-/// `text`, or its first [`QUOTED_BYTES`] (cut on a character boundary) and
-/// a word that it was shortened: an error quotes that much of a line.
-fn shortened(text: &str) -> Cow<'_, str> {
-    if text.len() <= QUOTED_BYTES {
-        return Cow::Borrowed(text);
-    }
-    let mut end = QUOTED_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    Cow::Owned(format!(
-        "{}... (shortened: {} bytes in all)",
-        &text[..end],
-        text.len()
-    ))
-}
-
-impl std::error::Error for ReadError {}
-
-/// `1.5 MiB`
-pub(crate) fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 /// Reads `source` and sums it up, within `options.timeout`.
@@ -317,24 +210,5 @@ mod tests {
             passed,
         );
         assert!(matches!(error, Err(ReadError::TimedOut(d)) if d.is_zero()));
-    }
-
-    #[test]
-    fn errors_quote_a_few_hundred_bytes() {
-        assert_eq!(shortened("short"), "short");
-        let long = "é".repeat(1000);
-        let short = shortened(&long);
-        assert!(short.len() < QUOTED_BYTES + 50, "{short}");
-        assert!(
-            short.ends_with("... (shortened: 2000 bytes in all)"),
-            "{short}"
-        );
-        let text = format!("m 1 {long}\n");
-        let error = read_str(&text, Format::Prometheus).unwrap_err().to_string();
-        assert!(
-            error.starts_with("malformed exposition: line 1: m: \"éé"),
-            "{error}"
-        );
-        assert!(error.len() < 400, "{error}");
     }
 }

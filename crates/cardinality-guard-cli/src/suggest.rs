@@ -32,8 +32,8 @@ use cardinality_guard_core::{
 };
 
 use crate::inventory::{Family, Inventory};
+use crate::read_error::human_bytes;
 use crate::report::{plural, thousands};
-use crate::source::human_bytes;
 use cardinality_guard_core::text::Kind;
 
 /// The headroom `--headroom` takes: from 1 (what was observed) to 1,000.

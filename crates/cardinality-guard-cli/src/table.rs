@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
+use crate::read_error::human_bytes;
 use crate::report::{plural, thousands, Audit};
-use crate::source::human_bytes;
 
 /// The widest the text table's name column grows, in characters: a longer
 /// name runs past its column (and the formatter refuses widths over 65,535).
