@@ -16,6 +16,15 @@ use std::time::Duration;
 use cardinality_guard_core::config::{ErrorKind, MAX_CONFIG_FILE_BYTES};
 use cardinality_guard_core::{Config, ConfigError};
 
+/// Makes a named pipe at `path`.
+fn mkfifo(path: &Path) {
+    let made = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
 /// A fresh directory under the system's temp directory.
 fn temp_dir(tag: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
@@ -58,11 +67,7 @@ fn a_device_is_refused_without_reading_it() {
 fn a_fifo_is_refused_without_reading_it() {
     let dir = temp_dir("fifo");
     let fifo = dir.join("guard.toml");
-    let made = Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo runs");
-    assert!(made.success());
+    mkfifo(&fifo);
     assert_refused(&fifo, "not a regular file");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -72,11 +77,7 @@ fn a_reload_from_a_fifo_is_refused_and_the_running_config_stays() {
     use cardinality_guard_core::{PrometheusGuard, ReloadError};
     let dir = temp_dir("reload-fifo");
     let fifo = dir.join("guard.toml");
-    let made = Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo runs");
-    assert!(made.success());
+    mkfifo(&fifo);
     let (_recorder, exporter) = PrometheusGuard::builder(Config::default())
         .upkeep_interval(None)
         .build()
@@ -115,11 +116,7 @@ fn a_path_swapped_to_a_fifo_while_it_is_read_never_blocks() {
     let regular = dir.join("regular.toml");
     std::fs::write(&regular, "[defaults]\nmax_series = 7\n").unwrap();
     let fifo = dir.join("fifo.toml");
-    let made = Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo runs");
-    assert!(made.success());
+    mkfifo(&fifo);
     let path = dir.join("guard.toml");
     std::fs::hard_link(&regular, &path).unwrap();
 
