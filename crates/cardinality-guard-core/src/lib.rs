@@ -98,7 +98,7 @@ pub mod prometheus_exporter {
 
 pub use clock::{Clock, ManualClock};
 pub use config::{
-    Buckets, BucketsError, Config, ConfigError, GlobalLimits, HistogramConfig, MetricPolicy,
+    Buckets, BucketsError, Config, ConfigError, GlobalLimits, HistogramConfig, Keep, MetricPolicy,
     MetricRule, Mode, OnOverflow, Pattern,
 };
 pub use guard::{Guard, GuardHandle, GuardLayer};

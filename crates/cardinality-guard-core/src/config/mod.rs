@@ -29,7 +29,7 @@ pub use error::{ConfigError, ErrorKind};
 pub use global::GlobalLimits;
 pub use histograms::{Buckets, BucketsError, HistogramConfig, DEFAULT_BUCKETS};
 pub use pattern::{Pattern, PatternError};
-pub use policy::{MetricPolicy, MetricRule, Mode, OnOverflow, PinnedValues};
+pub use policy::{Keep, MetricPolicy, MetricRule, Mode, OnOverflow, PinnedValues};
 
 /// The embedded default configuration, used when no file is given.
 pub const EMBEDDED_CONFIG: &str = include_str!("default.toml");
@@ -158,6 +158,7 @@ impl Config {
                 label_limits: merged(&d.label_limits, &r.label_limits),
                 pinned: merged(&d.pinned, &r.pinned),
                 idle_timeout: r.idle_timeout.unwrap_or(d.idle_timeout),
+                keep: r.keep.unwrap_or(d.keep),
             },
         }
     }

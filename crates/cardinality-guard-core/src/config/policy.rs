@@ -57,6 +57,38 @@ impl Mode {
     }
 }
 
+/// What a metric's budget holds when more label sets want in than it has
+/// room for (`keep = "..."`). Hot-reloadable; see the crate docs' section
+/// on what the budget keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Keep {
+    /// The label sets that came first (until they expire). The default.
+    #[default]
+    First,
+    /// The label sets with the most updates recently: at upkeep, an
+    /// admitted series that a folded label set clearly outranks gives it
+    /// its place.
+    Busiest,
+    /// The label sets whose hash ranks lowest (a fixed seed): every replica
+    /// that sees the same population keeps the same subset, with no
+    /// coordination.
+    Consistent,
+}
+
+impl Keep {
+    /// `"first"`, `"busiest"` or `"consistent"`, as in the config.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Keep::First => "first",
+            Keep::Busiest => "busiest",
+            Keep::Consistent => "consistent",
+        }
+    }
+}
+
 /// Pinned values of one label. Shared (an [`Arc`]), not copied, by every
 /// metric whose policy holds them: a long `[defaults] pinned` list costs its
 /// memory once, however many metrics there are.
@@ -100,6 +132,8 @@ pub struct MetricPolicy {
     /// Only on the Prometheus path ([`PrometheusGuard`](crate::PrometheusGuard)),
     /// which stores the series itself.
     pub idle_timeout: Option<Duration>,
+    /// What the budget holds when demand exceeds it. Default: [`Keep::First`].
+    pub keep: Keep,
 }
 
 impl Default for MetricPolicy {
@@ -112,6 +146,7 @@ impl Default for MetricPolicy {
             label_limits: BTreeMap::new(),
             pinned: BTreeMap::new(),
             idle_timeout: None,
+            keep: Keep::First,
         }
     }
 }
@@ -158,6 +193,13 @@ impl MetricPolicy {
         self
     }
 
+    /// Sets [`MetricPolicy::keep`].
+    #[must_use]
+    pub fn with_keep(mut self, keep: Keep) -> Self {
+        self.keep = keep;
+        self
+    }
+
     /// Sets [`MetricPolicy::idle_timeout`] (`None`: never expire).
     #[must_use]
     pub fn with_idle_timeout(mut self, idle_timeout: Option<Duration>) -> Self {
@@ -198,6 +240,8 @@ pub struct MetricRule {
     /// Overrides [`MetricPolicy::idle_timeout`]: `Some(None)` turns expiry
     /// off for the matched metrics (`idle_timeout = "off"`).
     pub idle_timeout: Option<Option<Duration>>,
+    /// Overrides [`MetricPolicy::keep`].
+    pub keep: Option<Keep>,
 }
 
 impl MetricRule {
@@ -212,7 +256,15 @@ impl MetricRule {
             label_limits: BTreeMap::new(),
             pinned: BTreeMap::new(),
             idle_timeout: None,
+            keep: None,
         }
+    }
+
+    /// Overrides [`MetricPolicy::keep`].
+    #[must_use]
+    pub fn with_keep(mut self, keep: Keep) -> Self {
+        self.keep = Some(keep);
+        self
     }
 
     /// Overrides [`MetricPolicy::max_series`].

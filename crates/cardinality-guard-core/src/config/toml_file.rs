@@ -44,6 +44,7 @@ struct RawPolicy {
     label_limits: Option<BTreeMap<String, Spanned<i64>>>,
     pinned: Option<BTreeMap<String, Spanned<Vec<String>>>>,
     idle_timeout: Option<Spanned<String>>,
+    keep: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +73,7 @@ struct RawRule {
     label_limits: Option<BTreeMap<String, Spanned<i64>>>,
     pinned: Option<BTreeMap<String, Spanned<Vec<String>>>>,
     idle_timeout: Option<Spanned<String>>,
+    keep: Option<Spanned<String>>,
 }
 
 /// `text` over `base`: each key of `[global]` and `[defaults]` the text
@@ -185,6 +187,9 @@ pub(super) fn parse(text: &str, origin: &str, base: Config) -> Result<Config, Co
         if let Some(v) = &d.idle_timeout {
             policy.idle_timeout = src.idle_timeout(v, "defaults.idle_timeout".into())?;
         }
+        if let Some(v) = &d.keep {
+            policy.keep = src.keep(v, "defaults.keep".into())?;
+        }
     }
 
     if let Some(h) = raw.histograms {
@@ -264,6 +269,9 @@ pub(super) fn parse(text: &str, origin: &str, base: Config) -> Result<Config, Co
         rule.pinned = labels.1;
         if let Some(v) = &r.idle_timeout {
             rule.idle_timeout = Some(src.idle_timeout(v, key("idle_timeout"))?);
+        }
+        if let Some(v) = &r.keep {
+            rule.keep = Some(src.keep(v, key("keep"))?);
         }
         config.metrics.push(rule);
     }

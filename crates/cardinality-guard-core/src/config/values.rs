@@ -14,7 +14,7 @@ use toml::Spanned;
 
 use super::duration::{parse_duration, DurationError};
 use super::{
-    Buckets, ConfigError, ErrorKind, GlobalLimits, Mode, OnOverflow, Pattern, PinnedValues,
+    Buckets, ConfigError, ErrorKind, GlobalLimits, Keep, Mode, OnOverflow, Pattern, PinnedValues,
 };
 
 /// `[histograms] buckets`: a list of bounds, or `"summary"`.
@@ -145,6 +145,21 @@ impl Source<'_> {
                 value.span(),
                 key,
                 format!("unknown value {other:?}: expected \"fold\" or \"drop\""),
+            )),
+        }
+    }
+
+    pub(super) fn keep(&self, value: &Spanned<String>, key: String) -> Result<Keep, ConfigError> {
+        match value.get_ref().as_str() {
+            "first" => Ok(Keep::First),
+            "busiest" => Ok(Keep::Busiest),
+            "consistent" => Ok(Keep::Consistent),
+            other => Err(self.invalid(
+                value.span(),
+                key,
+                format!(
+                    "unknown value {other:?}: expected \"first\", \"busiest\" or \"consistent\""
+                ),
             )),
         }
     }

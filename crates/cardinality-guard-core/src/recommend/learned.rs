@@ -19,7 +19,9 @@ use super::recommendation::{plural, Action, Recommendation};
 use super::rules::{Observed, HEADROOM};
 use super::suggested::SuggestedConfig;
 use super::tables::{SuggestedGlobal, SuggestedHistograms, SuggestedPolicy};
-use crate::config::{Config, GlobalLimits, MetricPolicy, MetricRule, Mode, OnOverflow, Pattern};
+use crate::config::{
+    Config, GlobalLimits, Keep, MetricPolicy, MetricRule, Mode, OnOverflow, Pattern,
+};
 
 /// The suggestion for the metrics `observed` (holding `series` series in
 /// all) under the `running` config.
@@ -242,10 +244,14 @@ fn defaults(d: &MetricPolicy) -> SuggestedPolicy {
         Mode::Shadow => policy.note("was shadow"),
         Mode::Enforce => policy,
     };
-    policy
+    let policy = policy
         .label_limits(d.label_limits.iter().map(|(k, v)| (k.as_str(), v.get())))
         .pinned(pinned(d))
-        .idle_timeout(d.idle_timeout)
+        .idle_timeout(d.idle_timeout);
+    match d.keep {
+        Keep::First => policy,
+        keep => policy.keep(keep),
+    }
 }
 
 fn histograms(running: &Config) -> SuggestedHistograms {
@@ -273,6 +279,9 @@ fn kept(rule: &MetricRule) -> SuggestedPolicy {
     }
     if let Some(mode) = rule.mode {
         policy = policy.mode(mode);
+    }
+    if let Some(keep) = rule.keep {
+        policy = policy.keep(keep);
     }
     if !rule.label_limits.is_empty() {
         policy = policy.label_limits(rule.label_limits.iter().map(|(k, v)| (k.as_str(), v.get())));

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::toml::{Table, Value};
-use crate::config::{Mode, OnOverflow};
+use crate::config::{Keep, Mode, OnOverflow};
 
 /// The `[global]` table of a [`SuggestedConfig`](super::SuggestedConfig): the keys given, in the
 /// order given (the others stay the embedded default's).
@@ -176,6 +176,13 @@ impl SuggestedPolicy {
     pub fn on_overflow(mut self, on_overflow: OnOverflow) -> Self {
         let value = Value::Str(on_overflow.as_str().to_owned());
         self.table.set("on_overflow", value);
+        self
+    }
+
+    /// `keep`: what the budget holds when demand exceeds it.
+    #[must_use]
+    pub fn keep(mut self, keep: Keep) -> Self {
+        self.table.set("keep", Value::Str(keep.as_str().to_owned()));
         self
     }
 
