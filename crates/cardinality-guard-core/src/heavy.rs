@@ -143,7 +143,7 @@ impl Busiest {
             })
             .filter(|c| c.guaranteed > 0)
             .collect();
-        candidates.sort_by(|a, b| b.guaranteed.cmp(&a.guaranteed));
+        candidates.sort_by_key(|c| std::cmp::Reverse(c.guaranteed));
         (candidates, lapsed)
     }
 

@@ -91,7 +91,7 @@ impl Consistent {
     pub(crate) fn update(&self, room: u64, held: impl Iterator<Item = u64>) -> u64 {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         windows.upkeeps += 1;
-        if windows.upkeeps % WINDOW == 0 {
+        if windows.upkeeps.is_multiple_of(WINDOW) {
             let windows = &mut *windows;
             std::mem::swap(&mut windows.current, &mut windows.previous);
             windows.current = Sketch::new();

@@ -190,7 +190,7 @@ impl Metric {
     }
 
     /// `series`, the ones `keep` prefers first.
-    pub(super) fn preferred_first<'a>(&self, series: &mut Vec<&'a Arc<Series>>, keep: Keep) {
+    pub(super) fn preferred_first(&self, series: &mut [&Arc<Series>], keep: Keep) {
         match keep {
             Keep::First => {} // the table is in admission order
             Keep::Busiest => {
