@@ -122,9 +122,7 @@ fn renders_account_for_every_increment_through_evictions() {
     let report = exporter.report();
     let logins = report.metric("logins_total").unwrap();
     eprintln!("evicted: {:?}", logins.evicted);
-    assert!(
-        logins.evicted.total() > 0,
-        "evictions happened: {:?}",
-        logins.evicted
-    );
+    // (Uniform users give `busiest` little to swap: outranked may be 0.)
+    let e = logins.evicted;
+    assert!(e.reload > 0 && e.rank > 0, "evictions happened: {e:?}");
 }
