@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Barrier};
 
 use cardinality_guard_core::{Config, PrometheusGuard};
@@ -43,40 +42,13 @@ fn key(user: usize) -> Key {
     )
 }
 
-/// What Prometheus would read as the increase over `renders`, per series:
-/// a series absent from the render before starts from zero.
-struct Increase {
-    last: HashMap<String, f64>,
-    total: f64,
-}
-
-impl Increase {
-    fn add(&mut self, text: &str) {
-        let mut now = HashMap::new();
-        for s in parse(text).into_iter().filter(|s| s.name == "logins_total") {
-            let id = format!("{:?}", s.labels);
-            let before = self.last.get(&id).copied().unwrap_or(0.0);
-            self.total += if s.value >= before {
-                s.value - before
-            } else {
-                s.value
-            };
-            now.insert(id, s.value);
-        }
-        self.last = now;
-    }
-}
-
 #[test]
 fn renders_account_for_every_increment_through_evictions() {
     let (recorder, exporter, _clock) = on_manual_clock(config(1));
     let recorder = Arc::new(recorder);
     let exporter: Arc<PrometheusGuard> = Arc::new(exporter);
     let phases = Barrier::new(THREADS + 1);
-    let mut increase = Increase {
-        last: HashMap::new(),
-        total: 0.0,
-    };
+    let mut increase = Increase::of("logins_total");
     std::thread::scope(|scope| {
         for t in 0..THREADS {
             let recorder = recorder.clone();
@@ -118,7 +90,11 @@ fn renders_account_for_every_increment_through_evictions() {
     }
     increase.add(&exporter.render());
     let sent = (THREADS * PHASES * EVENTS) as f64;
-    assert_eq!(increase.total, sent, "every increment in some render, once");
+    assert_eq!(
+        increase.total(),
+        sent,
+        "every increment in some render, once"
+    );
     let report = exporter.report();
     let logins = report.metric("logins_total").unwrap();
     eprintln!("evicted: {:?}", logins.evicted);
