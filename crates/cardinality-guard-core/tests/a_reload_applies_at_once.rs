@@ -224,6 +224,45 @@ fn the_issues_new_label_limit_applies_after_a_render_and_an_upkeep() {
     run.assert_every_increment_rendered();
 }
 
+/// Traffic never pauses: users the reload no longer admits that are
+/// updated both before and after every render (a busy user of a live
+/// service, whose upkeep and scrapes interleave with its traffic) are
+/// evicted like the others once two renders and two upkeeps have followed
+/// the reload, and none of their increments is lost. (An eviction that
+/// waits for a moment when no update is unrendered never comes for them.)
+#[test]
+fn busy_users_are_evicted_too_though_their_updates_never_pause() {
+    for policy in [
+        "max_series = 500\nlabel_limits = { user = 100 }\n",
+        "max_series = 101\n",
+    ] {
+        let mut run = Run::new("max_series = 500\n");
+        for u in 0..600 {
+            run.login(u, 1);
+        }
+        run.scrape();
+        run.reload(policy);
+        // Admitted, and not among the first 100: the reload evicts them.
+        let busy = [150, 300, 450];
+        for _ in 0..2 {
+            busy.iter().for_each(|&u| run.login(u, 1));
+            run.scrape();
+            busy.iter().for_each(|&u| run.login(u, 1));
+            run.upkeep();
+        }
+        busy.iter().for_each(|&u| run.login(u, 1));
+        let text = run.scrape();
+        let users = own_users(&text);
+        let first = named(0..100);
+        let over: BTreeSet<&String> = users.difference(&first).collect();
+        assert!(
+            over.is_empty() && users.len() >= 90,
+            "{policy}: still admitted after two renders and two upkeeps: {over:?}"
+        );
+        run.assert_every_increment_rendered();
+    }
+}
+
 /// The issue's operator path, reload after reload: `{ user = 398 }`, then
 /// `{ user = 1 }` (each applied by one render and one upkeep).
 #[test]
