@@ -10,9 +10,9 @@
 #![allow(dead_code)] // each test binary uses a different subset of the helpers
 #![allow(unreachable_pub)] // `pub` for the test files that include this one; not a library API
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use crate::support::{parse, samples_of};
+use crate::support::parse;
 
 /// A series' labels.
 pub type LabelSet = BTreeMap<String, String>;
@@ -26,8 +26,8 @@ pub fn is_overflow_set(labels: &LabelSet) -> bool {
 #[derive(Debug)]
 pub struct Scrapes {
     metric: String,
-    /// The last render's series and values.
-    last: BTreeMap<LabelSet, f64>,
+    /// The last render's series (by their text) with their labels and values.
+    last: HashMap<String, (LabelSet, f64)>,
     /// Renders read.
     pub renders: usize,
     /// The increase over every render read, every series summed.
@@ -60,71 +60,77 @@ impl Scrapes {
     pub fn new(metric: &str) -> Scrapes {
         Scrapes {
             metric: metric.to_owned(),
-            last: BTreeMap::new(),
+            last: HashMap::new(),
             renders: 0,
             total_increase: 0.0,
         }
     }
 
-    /// Reads the next render.
+    /// Reads the next render. A series is known by its text (the sample
+    /// line up to its value, as the exporter renders it, which is the same
+    /// on every render); only a new series' line goes through the parser.
     pub fn read(&mut self, text: &str) -> Scrape {
-        let samples = parse(text);
-        let mut now = BTreeMap::new();
-        for s in samples_of(&samples, &self.metric) {
-            let repeated = now.insert(s.labels.clone(), s.value);
-            assert!(
-                repeated.is_none(),
-                "render {}: {} {:?} rendered twice",
-                self.renders,
-                self.metric,
-                s.labels
-            );
-        }
-        let mut scrape = Scrape {
-            series: now.len(),
-            ..Scrape::default()
-        };
-        for (labels, &value) in &now {
-            let increase = match self.last.get(labels) {
-                Some(&before) => {
+        let mut before = std::mem::take(&mut self.last);
+        let mut scrape = Scrape::default();
+        let render = self.renders;
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix(self.metric.as_str()) else {
+                continue;
+            };
+            if !rest.starts_with(['{', ' ']) {
+                continue; // another metric whose name starts with this one's
+            }
+            let (series, value) = line
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("render {render}: no value: {line}"));
+            let value: f64 = value
+                .parse()
+                .unwrap_or_else(|e| panic!("render {render}: {e}: {line}"));
+            let (labels, increase) = match before.remove(series) {
+                Some((labels, was)) => {
                     assert!(
-                        value >= before,
-                        "render {}: {} {labels:?} went from {before} down to {value}: a silent reset",
-                        self.renders,
-                        self.metric
+                        value >= was,
+                        "render {render}: {series} went from {was} down to {value}: a silent reset"
                     );
-                    value - before
+                    (labels, value - was)
                 }
                 None => {
-                    if !is_overflow_set(labels) {
+                    assert!(
+                        !self.last.contains_key(series),
+                        "render {render}: {series} rendered twice"
+                    );
+                    let labels = parse(line).pop().expect("a sample line").labels;
+                    if !is_overflow_set(&labels) {
                         scrape.created.push(labels.clone());
                     }
-                    value
+                    (labels, value)
                 }
             };
-            if is_overflow_set(labels) {
+            if is_overflow_set(&labels) {
                 scrape.overflow_increase += increase;
             } else {
                 scrape.admitted_increase += increase;
             }
+            self.last.insert(series.to_owned(), (labels, value));
         }
-        scrape.ended = self.last.keys().filter(|l| !now.contains_key(*l)).count();
-        self.last = now;
+        scrape.series = self.last.len();
+        scrape.ended = before.len();
         self.renders += 1;
         self.total_increase += scrape.increase();
         scrape
     }
 
     /// The last render's series and their values.
-    pub fn current(&self) -> &BTreeMap<LabelSet, f64> {
-        &self.last
+    pub fn current(&self) -> impl Iterator<Item = (&LabelSet, f64)> {
+        self.last.values().map(|(labels, value)| (labels, *value))
     }
 
     /// The values label `key` takes in the last render's own series (the
     /// overflow series excluded).
     pub fn values_of<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.last
-            .keys()
+            .values()
+            .map(|(labels, _)| labels)
             .filter(|labels| !is_overflow_set(labels))
             .filter_map(move |labels| labels.get(key).map(String::as_str))
     }
