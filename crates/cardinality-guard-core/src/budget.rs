@@ -298,6 +298,43 @@ impl Budget {
         Err(reason)
     }
 
+    /// A promoted label set (`keep = "busiest"`) takes room the upkeep
+    /// freed for it: decided like [`decide`](Self::decide) but past a
+    /// closed budget, which stays closed for the others.
+    pub(crate) fn decide_promoted(&self, global: &Global) -> Result<(), OverflowReason> {
+        let used = self.reserved.load(Ordering::Acquire);
+        if used + self.cost > self.admission_limit.load(Ordering::Acquire) {
+            return Err(OverflowReason::SeriesLimit);
+        }
+        if !global.try_reserve(self.cost) {
+            return Err(OverflowReason::GlobalLimit);
+        }
+        self.reserved.fetch_add(self.cost, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// The label sets the budget holds (the overflow series' room aside).
+    pub(crate) fn label_sets_allowed(&self) -> u64 {
+        self.admission_limit.load(Ordering::Acquire) / self.cost
+    }
+
+    /// The label sets it holds now.
+    pub(crate) fn label_sets_held(&self) -> u64 {
+        self.reserved.load(Ordering::Acquire) / self.cost
+    }
+
+    /// Reopens a budget closed by its own limit as soon as one label set
+    /// fits (`keep = "consistent"`, where the rank decides admission and
+    /// first-come churn does not arise, needs no hysteresis).
+    pub(crate) fn reopen_if_room(&self) {
+        let used = self.reserved.load(Ordering::Acquire);
+        if self.closed() == Some(OverflowReason::SeriesLimit)
+            && used + self.cost <= self.admission_limit.load(Ordering::Acquire)
+        {
+            self.closed.store(OPEN, Ordering::Release);
+        }
+    }
+
     /// Sets the reservations to those of `label_sets` label sets, the global
     /// budget's with them (even past it: nothing stored is cut).
     pub(crate) fn set_reserved(&self, label_sets: u64, global: &Global) {

@@ -15,12 +15,13 @@ use crate::metric::Metric;
 use crate::report::GlobalReport;
 use crate::self_report::{
     ReloadStatus, ADMITTED_TOTAL, CONFIG_LAST_RELOAD_SUCCESSFUL,
-    CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, COUNTERS, GAUGES, GLOBAL_SERIES, GLOBAL_SERIES_LIMIT,
-    INVALID_METRIC, LABEL_VALUES, METRICS, OVERFLOW_TOTAL, SERIES, SERIES_LIMIT, UNTRACKED_METRIC,
+    CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, COUNTERS, EVICTED_TOTAL, GAUGES, GLOBAL_SERIES,
+    GLOBAL_SERIES_LIMIT, INVALID_METRIC, LABEL_VALUES, METRICS, OVERFLOW_TOTAL, SERIES,
+    SERIES_LIMIT, UNTRACKED_METRIC,
 };
 use crate::series::{Series, Storage};
 use crate::text::{escape_help_into, write_f64, write_labels};
-use crate::vocabulary::{MetricKind, OverflowReason};
+use crate::vocabulary::{EvictionReason, MetricKind, OverflowReason};
 
 /// `name[_suffix]{labels[,extra]} ` (the value follows).
 fn write_start(
@@ -70,6 +71,7 @@ pub(crate) fn write_metric(
     now: quanta::Instant,
 ) -> u64 {
     let table = metric.lock();
+    metric.rendered();
     if table.is_empty() {
         return 0;
     }
@@ -80,15 +82,13 @@ pub(crate) fn write_metric(
         (MetricKind::Histogram, None) => "histogram",
     };
     write_header(out, &metric.name, type_name, help);
-    let expiring = metric.idle_timeout_ms().is_some();
     // Sorted by their labels (in any order, global labels included): the
     // same order whatever spelling admitted them.
     let mut rows: Vec<&Series> = table.iter().map(|s| &**s).collect();
     rows.sort_by_cached_key(|s| s.sort_key());
     for series in rows {
-        if expiring {
-            series.scraped();
-        }
+        // What upkeep may evict or expire: only what a render has shown.
+        series.scraped();
         write_series(out, &metric.name, series, now);
     }
     out.push('\n');
@@ -184,8 +184,17 @@ pub(crate) fn write_self_report(
     per_metric(SERIES_LIMIT, &|r| Some(r.metric.policy().max_series.get()));
     per_metric(ADMITTED_TOTAL, &|r| Some(r.metric.report_admitted()));
     let mut overflow = Vec::new();
+    let mut evicted = Vec::new();
     let mut demand = Vec::new();
     for r in rendered {
+        let counts = r.metric.evicted_counts();
+        for reason in EvictionReason::ALL {
+            let n = counts.get(reason);
+            if n > 0 {
+                let l = labels(&[("metric", &r.metric.name), ("reason", reason.as_str())]);
+                evicted.push((l, n.to_string()));
+            }
+        }
         let counts = r.metric.overflow_counts();
         for reason in OverflowReason::ALL {
             let n = counts.get(reason);
@@ -217,6 +226,7 @@ pub(crate) fn write_self_report(
         }
     }
     families.push((OVERFLOW_TOTAL, overflow));
+    families.push((EVICTED_TOTAL, evicted));
     families.push((LABEL_VALUES, demand));
     let series: u64 = rendered.iter().map(|r| r.series).sum();
     families.push((GLOBAL_SERIES, vec![(labels(&[]), series.to_string())]));

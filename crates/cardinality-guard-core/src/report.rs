@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 
-use crate::config::{Config, Mode, OnOverflow};
+use crate::config::{Config, Keep, Mode, OnOverflow};
 use crate::recommend::{self, Observed, Recommendation};
-use crate::vocabulary::{MetricKind, OverflowCounts};
+use crate::vocabulary::{EvictedCounts, MetricKind, OverflowCounts};
 
 /// One guarded metric: an entry of [`Report::metrics`].
 ///
@@ -69,8 +69,18 @@ pub struct MetricReport {
     pub blame: Option<String>,
     /// Its idle timeout in seconds, if its label sets expire.
     pub idle_timeout_seconds: Option<f64>,
-    /// Label sets expired so far (their budget given back).
+    /// Label sets expired so far (their budget given back): `evicted.idle`.
     pub expired: u64,
+    /// Series evicted so far, by reason (`idle`, `reload`, `outranked`,
+    /// `rank`): their series ended, their value moved nowhere.
+    pub evicted: EvictedCounts,
+    /// What its budget keeps when demand exceeds it.
+    pub keep: Keep,
+    /// The share (0 to 1) of its recent traffic (counter increments,
+    /// histogram observations, over the last upkeeps, decayed) that its
+    /// admitted series carry rather than the overflow series; `None` for a
+    /// gauge, over another recorder, or before upkeep measured any traffic.
+    pub admitted_share: Option<f64>,
     /// Expired label sets brought back by an update through a handle user
     /// code kept (a registration after expiry admits a new series).
     pub revived: u64,

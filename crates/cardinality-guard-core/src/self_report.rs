@@ -49,6 +49,10 @@ pub const OVERFLOW_TOTAL: &str = "cardinality_guard_overflow_total";
 /// `cardinality_guard_admitted_total{metric}`: label sets admitted
 /// (re-admissions after expiry included): the growth rate.
 pub const ADMITTED_TOTAL: &str = "cardinality_guard_admitted_total";
+/// `cardinality_guard_evicted_total{metric, reason}`: stored series evicted
+/// (reason `idle`, `reload`, `outranked` or `rank`); on the Prometheus path,
+/// where the guard stores its series.
+pub const EVICTED_TOTAL: &str = "cardinality_guard_evicted_total";
 /// `cardinality_guard_global_series`: all guarded series.
 pub const GLOBAL_SERIES: &str = "cardinality_guard_global_series";
 /// `cardinality_guard_global_series_limit`: `global.max_series`.
@@ -97,7 +101,7 @@ pub(crate) const GAUGES: [(&str, &str); 8] = [
 ];
 
 /// Every self-report counter, with its `# HELP` text.
-pub(crate) const COUNTERS: [(&str, &str); 2] = [
+pub(crate) const COUNTERS: [(&str, &str); 3] = [
     (
         OVERFLOW_TOTAL,
         "Registrations the cardinality guard folded into the overflow series or dropped, by reason.",
@@ -105,6 +109,10 @@ pub(crate) const COUNTERS: [(&str, &str); 2] = [
     (
         ADMITTED_TOTAL,
         "Label sets the cardinality guard admitted (new series, re-admissions after expiry included).",
+    ),
+    (
+        EVICTED_TOTAL,
+        "Stored series the cardinality guard evicted (their series ended), by reason.",
     ),
 ];
 

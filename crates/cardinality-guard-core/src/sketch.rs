@@ -47,6 +47,12 @@ impl Sketch {
         // foldhash's quality variant with a fixed seed: well mixed, fast on
         // short strings, and the same in every run.
         let hash = foldhash::quality::FixedState::with_seed(SEED).hash_one(value);
+        self.insert_hash(hash)
+    }
+
+    /// Counts a value by its well-mixed 64-bit `hash`; true when the
+    /// estimate changed.
+    pub(crate) fn insert_hash(&self, hash: u64) -> bool {
         let index = (hash >> (64 - PRECISION)) as usize;
         let rest = hash << PRECISION;
         let rank = (rest.leading_zeros().min(64 - PRECISION) + 1) as u8;

@@ -170,6 +170,90 @@ impl OverflowCounts {
     }
 }
 
+/// Why a stored series was evicted: its series ends (its value is not moved
+/// anywhere), and its label set's later updates go where the config sends
+/// them now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EvictionReason {
+    /// It went without an update for its `idle_timeout`.
+    Idle = 0,
+    /// A reload (a lower budget, a new or tighter label limit, another
+    /// `keep`) would not admit it.
+    Reload = 1,
+    /// `keep = "busiest"`: a folded label set clearly outranked it.
+    Outranked = 2,
+    /// `keep = "consistent"`: its rank rose above the threshold as the
+    /// metric's demand grew.
+    Rank = 3,
+}
+
+impl EvictionReason {
+    /// Every reason, in the order of their indices.
+    pub const ALL: [EvictionReason; 4] = [
+        EvictionReason::Idle,
+        EvictionReason::Reload,
+        EvictionReason::Outranked,
+        EvictionReason::Rank,
+    ];
+
+    pub(crate) const COUNT: usize = EvictionReason::ALL.len();
+
+    /// The `reason` label value: `idle`, `reload`, `outranked` or `rank`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvictionReason::Idle => "idle",
+            EvictionReason::Reload => "reload",
+            EvictionReason::Outranked => "outranked",
+            EvictionReason::Rank => "rank",
+        }
+    }
+}
+
+/// Series evicted so far, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct EvictedCounts {
+    /// Reason `idle` (idle expiry).
+    pub idle: u64,
+    /// Reason `reload`.
+    pub reload: u64,
+    /// Reason `outranked` (`keep = "busiest"`).
+    pub outranked: u64,
+    /// Reason `rank` (`keep = "consistent"`).
+    pub rank: u64,
+}
+
+impl EvictedCounts {
+    /// All reasons together.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.idle + self.reload + self.outranked + self.rank
+    }
+
+    /// The count of one reason.
+    #[must_use]
+    pub fn get(&self, reason: EvictionReason) -> u64 {
+        match reason {
+            EvictionReason::Idle => self.idle,
+            EvictionReason::Reload => self.reload,
+            EvictionReason::Outranked => self.outranked,
+            EvictionReason::Rank => self.rank,
+        }
+    }
+
+    pub(crate) fn from_fn(count: impl Fn(EvictionReason) -> u64) -> Self {
+        EvictedCounts {
+            idle: count(EvictionReason::Idle),
+            reload: count(EvictionReason::Reload),
+            outranked: count(EvictionReason::Outranked),
+            rank: count(EvictionReason::Rank),
+        }
+    }
+}
+
 /// The reasons of one registration, as a set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Reasons(u8);
@@ -216,6 +300,11 @@ mod tests {
             assert_eq!(counts.get(reason), 1 << i);
         }
         assert_eq!(counts.total(), (1 << OverflowReason::COUNT) - 1);
+        for (i, reason) in EvictionReason::ALL.iter().enumerate() {
+            assert_eq!(*reason as usize, i);
+            let counts = EvictedCounts::from_fn(|r| 1 << r as u64);
+            assert_eq!(counts.get(*reason), 1 << i);
+        }
         for (i, kind) in MetricKind::ALL.iter().enumerate() {
             assert_eq!(*kind as usize, i);
         }

@@ -87,9 +87,11 @@ impl MetricLabels {
     }
 
     /// Takes a reloaded policy's label limits and pinned values (under the
-    /// metric's lock; `values(label)`: the values of `label` its admitted
-    /// label sets hold). Returns the labels that get a limit but can't be
-    /// tracked: every slot (`max_labels_per_metric`) is taken by others.
+    /// metric's lock). `values`: for the labels that pick their values
+    /// again ([`repicking`](Self::repicking)), the values their stored label
+    /// sets hold, the preferred first. Returns the labels that get a limit
+    /// but can't be tracked: every slot (`max_labels_per_metric`) is taken
+    /// by others.
     pub(crate) fn configure(
         &self,
         policy: &MetricPolicy,
@@ -98,8 +100,9 @@ impl MetricLabels {
         let _serialized = self.fill.lock().unwrap_or_else(|p| p.into_inner());
         *self.policy.write().unwrap_or_else(|p| p.into_inner()) = policy.clone();
         let epoch = self.epoch.load(Ordering::Relaxed);
+        let picked = |name: &str| values.get(name).map(Vec::as_slice);
         for state in self.states() {
-            state.configure(policy, values, epoch);
+            state.configure(policy, picked(&state.name), epoch);
         }
         let mut untracked = Vec::new();
         for name in policy.label_limits.keys().chain(policy.pinned.keys()) {
@@ -109,7 +112,7 @@ impl MetricLabels {
             match self.slots.iter().find(|s| s.get().is_none()) {
                 Some(slot) => {
                     let state = slot.get_or_init(|| LabelState::unlimited(name));
-                    state.configure(policy, values, epoch);
+                    state.configure(policy, Some(picked(name).unwrap_or_default()), epoch);
                 }
                 None => untracked.push(name.clone()),
             }
@@ -117,34 +120,28 @@ impl MetricLabels {
         untracked
     }
 
-    /// The first half of a reload that gives labels a limit, before the
-    /// metric's lock is taken: their states (tracked now if need be) take
-    /// the places of `values`, the values their stored label sets hold.
-    /// [`configure`](Self::configure) then adds those admitted meanwhile.
-    pub(crate) fn preload(&self, policy: &MetricPolicy, values: &HashMap<String, Vec<String>>) {
-        let _serialized = self.fill.lock().unwrap_or_else(|p| p.into_inner());
-        let epoch = self.epoch.load(Ordering::Relaxed);
-        for (name, values) in values {
-            let state = match self.find(name) {
-                Some(state) => state,
-                None => match self.slots.iter().find(|s| s.get().is_none()) {
-                    Some(slot) => slot.get_or_init(|| LabelState::unlimited(name)),
-                    None => continue, // configure says it is untracked
-                },
-            };
-            state.preload(policy, values, epoch);
-        }
-    }
-
-    /// The labels `policy` gives a limit that have none now: a reload
-    /// adopts the values their stored label sets hold.
-    pub(crate) fn newly_limited(&self, policy: &MetricPolicy) -> Vec<String> {
+    /// The labels a reload to `policy` makes pick their values again (from
+    /// those stored label sets hold): they get a limit, or a room smaller
+    /// than the values they admit, or (`keep_changed`) any limit at all.
+    pub(crate) fn repicking(&self, policy: &MetricPolicy, keep_changed: bool) -> Vec<String> {
         policy
             .label_limits
             .keys()
-            .filter(|name| !self.find(name).is_some_and(LabelState::limited))
+            .filter(|name| match self.find(name) {
+                None => true,
+                Some(state) => keep_changed || state.repicks(policy),
+            })
             .cloned()
             .collect()
+    }
+
+    /// Whether a stored label set with `labels` keeps its place under the
+    /// label limits in force (read only).
+    pub(crate) fn hold<'a>(
+        &self,
+        mut labels: impl Iterator<Item = (&'a str, Cow<'a, str>)>,
+    ) -> bool {
+        labels.all(|(key, value)| self.find(key).is_none_or(|state| state.holds(&value)))
     }
 
     /// Observes the demand of every tracked label of `key` (normalized) and

@@ -1,7 +1,6 @@
 //! One label key of one metric: its limit and pinned values, the values
 //! admitted under the limit (by keyed hash), and its demand.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use foldhash::fast::RandomState;
@@ -97,26 +96,21 @@ impl LabelState {
         self.limit.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes a reloaded policy's limit and pinned values. A label that
-    /// gets a limit admits the `values` its live label sets hold (they are
-    /// never cut), then new ones while there is room; a limit lowered under
-    /// the values admitted admits no new one until it is under it again
-    /// (with idle expiry, values no label set uses any more are forgotten).
-    pub(super) fn configure(
-        &self,
-        policy: &MetricPolicy,
-        values: &HashMap<String, Vec<String>>,
-        epoch: u64,
-    ) {
+    /// Takes a reloaded policy's limit and pinned values. `values`: for a
+    /// label that gets a limit, or a lower one, or another `keep`, the
+    /// values its stored label sets hold, the preferred first: it admits
+    /// the first that fit in its room (the stored label sets holding others
+    /// are evicted at upkeep). Otherwise (`None`) the values admitted stay.
+    pub(super) fn configure(&self, policy: &MetricPolicy, values: Option<&[String]>, epoch: u64) {
         let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
         let limit = Limit::of(&self.name, policy);
-        let was_limited = Limit::limited(&self.limit()).is_some();
-        match Limit::limited(&limit) {
-            None => self.admitted.clear(),
-            Some(limit) if !was_limited => {
-                self.adopt(limit, values.get(&self.name).into_iter().flatten(), epoch);
+        match (Limit::limited(&limit), values) {
+            (None, _) => self.admitted.clear(),
+            (Some(limit), Some(values)) => {
+                self.admitted.clear();
+                self.adopt(limit, values, epoch);
             }
-            Some(limit) => {
+            (Some(limit), None) => {
                 // Values pinned now take no room: one removal per pinned
                 // value, whatever the number of values admitted.
                 for pinned in limit.pinned.iter() {
@@ -131,27 +125,43 @@ impl LabelState {
         *self.limit.write().unwrap_or_else(|p| p.into_inner()) = limit;
     }
 
-    /// Takes the places of `values` for the limit `policy` gives it, while
-    /// it has none (nothing reads them until it has): see
-    /// [`Labels::preload`](super::Labels::preload).
-    pub(super) fn preload(&self, policy: &MetricPolicy, values: &[String], epoch: u64) {
-        let _serialized = self.decide.lock().unwrap_or_else(|p| p.into_inner());
-        let limit = Limit::of(&self.name, policy);
-        let (Some(limit), false) = (Limit::limited(&limit), self.limited()) else {
-            return;
-        };
-        self.adopt(limit, values, epoch);
-    }
-
-    /// Admits `values` (but `__overflow__`, which folded label sets carry,
-    /// and values `limit` pins, which take no place).
-    fn adopt<'a>(&self, limit: &Limit, values: impl IntoIterator<Item = &'a String>, epoch: u64) {
+    /// Admits the first distinct `values` that fit in `limit`'s room (but
+    /// `__overflow__`, which folded label sets carry, and values `limit`
+    /// pins, which take no room).
+    fn adopt(&self, limit: &Limit, values: &[String], epoch: u64) {
         for value in values {
+            if self.admitted.len() as u64 >= limit.room {
+                break;
+            }
             if value != LABEL_OVERFLOW && !limit.pinned.contains(value) {
                 let hash = self.hasher.hash_one(value);
                 self.admitted.insert(hash, AtomicU64::new(epoch));
             }
         }
+    }
+
+    /// Whether a reload to `policy` must pick the values it admits again:
+    /// it gets a limit, or a room smaller than the values it admits.
+    pub(super) fn repicks(&self, policy: &MetricPolicy) -> bool {
+        let Some(new) = Limit::of(&self.name, policy) else {
+            return false;
+        };
+        if new.limit.is_none() {
+            return false;
+        }
+        !self.limited() || self.admitted_count.load(Ordering::Acquire) > new.room
+    }
+
+    /// Whether a stored label set holding `value` keeps its place: no
+    /// limit, or the value is admitted (read only).
+    pub(super) fn holds(&self, value: &str) -> bool {
+        let limit = self.limit();
+        let Some(limit) = Limit::limited(&limit) else {
+            return true;
+        };
+        value == LABEL_OVERFLOW
+            || limit.pinned.contains(value)
+            || self.admitted.contains_key(&self.hasher.hash_one(value))
     }
 
     /// Whether it has a limit now.

@@ -21,10 +21,22 @@ use metrics::{Key, Label};
 use super::{Metric, Table};
 use crate::config::OnOverflow;
 use crate::normalize::LabelRules;
+use crate::rank::rank;
 use crate::series::identity::{sorted, GlobalLabels, Identity};
 use crate::series::lookup::Vacancy;
 use crate::series::{Series, SeriesParts};
 use crate::vocabulary::{OverflowReason, Reasons, OVERFLOW_LABEL};
+
+/// What [`Metric::place_locked`] is given besides the identity.
+#[derive(Default)]
+pub(super) struct Admission<'k> {
+    /// The key the identity is of, when the caller has it.
+    pub(super) key: Option<&'k Key>,
+    /// In shadow mode: the label set enforce would have made of it.
+    pub(super) rewritten: Option<&'k Key>,
+    /// Promoted by upkeep (`keep = "busiest"`): the score it starts with.
+    pub(super) promoted: Option<u32>,
+}
 
 /// Where a registration goes.
 pub(crate) enum Placed {
@@ -87,10 +99,13 @@ impl Metric {
             }
         }
         let would_be = rewritten.as_ref().filter(|_| !enforces);
-        // 3. A closed budget folds without a lock or an allocation, unless
-        // the label set is one the metric holds.
-        if let Some(reason) = self.closed() {
-            if names_no_global(placed_key, &self.env.global_labels) {
+        // 3. A closed budget (or, under `keep = "consistent"`, a rank above
+        // the threshold) folds without a lock or an allocation, unless the
+        // label set is one the metric holds, or one upkeep promoted.
+        let mut promoted = None;
+        if let Some(reason) = self.closed().or_else(|| self.outranked(placed_key)) {
+            promoted = self.promoted(placed_key);
+            if promoted.is_none() && names_no_global(placed_key, &self.env.global_labels) {
                 // Look again unless it is the key just missed and nothing
                 // was admitted since (anywhere): a racing admission is seen.
                 let missed = std::ptr::eq(placed_key, key)
@@ -107,11 +122,14 @@ impl Metric {
                 }
                 reasons.add(reason);
                 self.count(reasons);
+                if let Some(busiest) = self.busiest() {
+                    busiest.observe(placed_key.get_hash());
+                }
                 return Some(self.fold_target());
             }
         }
         // 4. Storage.
-        match self.place(placed_key, would_be, reasons, generation) {
+        match self.place(placed_key, would_be, reasons, generation, promoted) {
             Placed::Series(series) => {
                 // The spelling user code used, only when nothing was
                 // changed or counted, so what is counted is counted at
@@ -132,6 +150,20 @@ impl Metric {
         self.budget.closed().filter(|_| self.enforces())
     }
 
+    /// Under `keep = "consistent"` (enforcing): counts `key` into the
+    /// demand, and folds it when its rank is above the threshold.
+    fn outranked(&self, key: &Key) -> Option<OverflowReason> {
+        let consistent = self.consistent().filter(|_| self.enforces())?;
+        let rank = rank(key.labels().map(|l| (l.key(), l.value())));
+        (!consistent.admits(rank)).then_some(OverflowReason::SeriesLimit)
+    }
+
+    /// Under `keep = "busiest"`: whether upkeep promoted `key`'s label
+    /// set (the score its series starts with).
+    fn promoted(&self, key: &Key) -> Option<u32> {
+        self.busiest()?.take_promotion(key.get_hash())
+    }
+
     /// Storage for a normalized `key` (in enforce mode already rewritten
     /// by the label limits): the series it goes to. `reasons` already
     /// holds what normalizing and the label limits did; every reason is
@@ -143,6 +175,7 @@ impl Metric {
         rewritten: Option<&Key>,
         mut reasons: Reasons,
         generation: u64,
+        promoted: Option<u32>,
     ) -> Placed {
         let identity = Identity::of(key, &self.env.global_labels);
         let placed = {
@@ -150,22 +183,30 @@ impl Metric {
             if self.generation.load(Ordering::Acquire) != generation {
                 return Placed::Stale;
             }
-            self.place_locked(&mut table, identity, Some(key), rewritten, &mut reasons)
+            let admission = Admission {
+                key: Some(key),
+                rewritten,
+                promoted,
+            };
+            self.place_locked(&mut table, identity, admission, &mut reasons)
         };
         self.count(reasons);
         placed
     }
 
-    /// [`place`](Self::place) under the table's lock. `key`: the key the
-    /// identity is of, when the caller has it.
+    /// [`place`](Self::place) under the table's lock.
     pub(super) fn place_locked(
         &self,
         table: &mut Table,
         identity: Identity,
-        key: Option<&Key>,
-        rewritten: Option<&Key>,
+        admission: Admission<'_>,
         reasons: &mut Reasons,
     ) -> Placed {
+        let Admission {
+            key,
+            rewritten,
+            promoted,
+        } = admission;
         let lookup = self.env.lookup(self.kind);
         let vacancy = match lookup.find_or_vacancy(identity.hash, &self.family, &identity.text) {
             Ok(series) => {
@@ -178,14 +219,30 @@ impl Metric {
             Err(vacancy) => vacancy,
         };
         if self.enforces() {
-            return match self.budget.decide(&self.env.global) {
+            // A label set evicted comes back only after a render showed it
+            // absent (Prometheus sees one series end and another start).
+            let decided = if self.evicted_unrendered(identity.hash) {
+                Err(OverflowReason::SeriesLimit)
+            } else if promoted.is_some() {
+                self.budget.decide_promoted(&self.env.global)
+            } else {
+                self.budget.decide(&self.env.global)
+            };
+            return match decided {
                 Ok(()) => {
                     let series =
                         self.insert(table, vacancy, identity, key, true, Reasons::default());
+                    series
+                        .activity
+                        .score
+                        .store(promoted.unwrap_or(0), Ordering::Relaxed);
                     Placed::Series(series)
                 }
                 Err(reason) => {
                     reasons.add(reason);
+                    if let (Some(busiest), Some(key)) = (self.busiest(), key) {
+                        busiest.observe(key.get_hash());
+                    }
                     Placed::Folded(self.fold_target_locked(table))
                 }
             };
@@ -231,6 +288,8 @@ impl Metric {
     ) -> Arc<Series> {
         let series = self.new_series(identity, false, shadow, key);
         series.reserved.store(reserved, Ordering::Relaxed);
+        let upkeep = self.upkeeps.load(Ordering::Relaxed);
+        (series.activity.since).store(upkeep as u32, Ordering::Relaxed);
         self.push(table, &series);
         vacancy.fill(&series);
         if shadow.is_empty() {

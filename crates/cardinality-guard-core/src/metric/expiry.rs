@@ -5,11 +5,11 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::admit::Placed;
+use super::admit::{Admission, Placed};
 use super::{Metric, Table};
 use crate::series::identity::Identity;
 use crate::series::{Revive, Series};
-use crate::vocabulary::{OverflowReason, Reasons};
+use crate::vocabulary::{EvictionReason, OverflowReason, Reasons};
 
 impl Metric {
     /// One upkeep pass at `now_ms` (sweep number `epoch`): expires idle
@@ -25,7 +25,7 @@ impl Metric {
         table.retain(|series| {
             if series.sweep(now_ms, timeout_ms) {
                 lookup.remove(series);
-                self.removed(series);
+                self.removed(series, EvictionReason::Idle);
                 return false;
             }
             if !series.overflow {
@@ -66,15 +66,16 @@ impl Metric {
         if let Some(rewritten) = self.labels.apply(&key, &self.name, &*self.env.store) {
             reasons.add(OverflowReason::LabelLimit);
             if self.enforces() {
-                let identity = Identity::of(&rewritten, &self.env.global_labels);
-                let target =
-                    match self.place_locked(table, identity, Some(&rewritten), None, reasons) {
-                        Placed::Series(s) => Some(s),
-                        Placed::Folded(target) => target,
-                        Placed::Stale => None, // `place_locked` decides under the lock: never stale
-                    };
+                let target = self.place_rewritten(table, &rewritten, reasons);
                 return series.redirect(target);
             }
+        }
+        if series.is_evicted() {
+            // Evicted: never brought back as it was; its label set goes
+            // where the settings send it now.
+            reasons.add(OverflowReason::SeriesLimit);
+            let target = self.fold_target_locked(table);
+            return series.redirect(target);
         }
         let reserved = match self.budget.decide(&self.env.global) {
             Ok(()) => true,
@@ -98,6 +99,28 @@ impl Metric {
         self.added(false);
         self.counts.revived.fetch_add(1, Ordering::Relaxed);
         None
+    }
+}
+
+impl Metric {
+    /// Where a label set rewritten by the label limits goes (under the
+    /// table's lock, so never stale).
+    fn place_rewritten(
+        &self,
+        table: &mut Table,
+        rewritten: &metrics::Key,
+        reasons: &mut Reasons,
+    ) -> Option<Arc<Series>> {
+        let identity = Identity::of(rewritten, &self.env.global_labels);
+        let admission = Admission {
+            key: Some(rewritten),
+            ..Admission::default()
+        };
+        match self.place_locked(table, identity, admission, reasons) {
+            Placed::Series(s) => Some(s),
+            Placed::Folded(target) => target,
+            Placed::Stale => None,
+        }
     }
 }
 

@@ -6,11 +6,12 @@
 
 mod admit;
 mod expiry;
+mod keep;
 mod reconfigure;
 mod warn;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -18,7 +19,9 @@ use crate::bounds::Bounds;
 use crate::budget::{Budget, Global};
 use crate::clock::Timeline;
 use crate::config::{MetricPolicy, Mode};
+use crate::heavy::Busiest;
 use crate::labels::MetricLabels;
+use crate::rank::Consistent;
 use crate::report::{ratio, LabelReport, MetricReport};
 use crate::self_report::{GlobalGauges, MetricGauges};
 use crate::series::identity::GlobalLabels;
@@ -26,7 +29,9 @@ use crate::series::lookup::Lookup;
 use crate::series::{Family, Revive, Series};
 use crate::shape::HistogramStore;
 use crate::store::Store;
-use crate::vocabulary::{MetricKind, OverflowCounts, OverflowReason};
+use crate::vocabulary::{
+    EvictedCounts, EvictionReason, MetricKind, OverflowCounts, OverflowReason,
+};
 
 /// A metric's series, in the order they were admitted (a render sorts
 /// them by their labels).
@@ -79,7 +84,7 @@ struct Counts {
     label_sets: AtomicU64,
     overflow_live: AtomicBool,
     admitted: AtomicU64,
-    expired: AtomicU64,
+    evicted: [AtomicU64; EvictionReason::COUNT],
     revived: AtomicU64,
     /// Series pushed onto the table so far (the newest are at its end).
     pushed: AtomicU64,
@@ -111,6 +116,22 @@ pub(crate) struct Metric {
     /// enforce would have admitted (sorted label text). Taken under `table`.
     shadow_admitted: Mutex<HashSet<String>>,
     overflow: OnceLock<Arc<Series>>,
+    /// What its budget keeps (`policy.keep`, for lock-free reads).
+    keep: AtomicU8,
+    /// Under `keep = "busiest"`: the folded label sets that register most.
+    busiest: OnceLock<Busiest>,
+    /// Under `keep = "consistent"`: the demand and the rank threshold.
+    consistent: OnceLock<Consistent>,
+    /// Set by a reload: the next upkeeps evict the stored series the new
+    /// settings would not admit.
+    redeciding: AtomicBool,
+    /// Label sets evicted (by the hash of their identity) that no render has
+    /// shown absent yet: not admitted again before one has. Taken under `table`.
+    evicted_unrendered: Mutex<HashSet<u64>>,
+    /// Upkeeps so far (a series' residence is counted in them).
+    upkeeps: AtomicU64,
+    /// What its admitted and overflow series counted, for the traffic share.
+    traffic: Mutex<keep::Traffic>,
     counts: Counts,
     /// When the last warning about this metric was logged (ms by the
     /// guard's clock, plus one); 0: never.
@@ -139,7 +160,7 @@ impl Metric {
                 name: parts.name,
                 kind: parts.kind,
                 enforce: AtomicBool::new(parts.policy.mode == Mode::Enforce),
-                policy: RwLock::new(Arc::new(parts.policy)),
+                policy: RwLock::new(Arc::new(parts.policy.clone())),
                 generation: AtomicU64::new(0),
                 own_key: parts.own_key,
                 idle_timeout_ms: AtomicU64::new(timeout_ms(idle_timeout)),
@@ -148,6 +169,13 @@ impl Metric {
                 table: Mutex::new(Table::new()),
                 shadow_admitted: Mutex::new(HashSet::new()),
                 overflow: OnceLock::new(),
+                keep: AtomicU8::new(parts.policy.keep as u8),
+                busiest: OnceLock::new(),
+                consistent: OnceLock::new(),
+                redeciding: AtomicBool::new(false),
+                evicted_unrendered: Mutex::new(HashSet::new()),
+                upkeeps: AtomicU64::new(0),
+                traffic: Mutex::new(keep::Traffic::default()),
                 counts: Counts::default(),
                 warned_at: AtomicU64::new(0),
                 gauges,
@@ -195,14 +223,15 @@ impl Metric {
         self.env.gauges.add_series(self.budget.cost);
     }
 
-    /// Accounts a series that expired.
-    fn removed(&self, series: &Series) {
+    /// Accounts a series that expired or was evicted, for `reason`.
+    fn removed(&self, series: &Series, reason: EvictionReason) {
+        self.departed(series);
         if series.overflow {
             self.counts.overflow_live.store(false, Ordering::Release);
             self.budget.overflow_gone(&self.env.global);
         } else {
             self.counts.label_sets.fetch_sub(1, Ordering::AcqRel);
-            self.counts.expired.fetch_add(1, Ordering::Relaxed);
+            self.counts.evicted[reason as usize].fetch_add(1, Ordering::Relaxed);
             if series.reserved.swap(false, Ordering::Relaxed) {
                 self.budget.release(&self.env.global);
             }
@@ -244,6 +273,10 @@ impl Metric {
 
     pub(crate) fn report_admitted(&self) -> u64 {
         self.counts.admitted.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn evicted_counts(&self) -> EvictedCounts {
+        EvictedCounts::from_fn(|r| self.counts.evicted[r as usize].load(Ordering::Relaxed))
     }
 
     pub(crate) fn overflow_counts(&self) -> OverflowCounts {
@@ -288,7 +321,10 @@ impl Metric {
             on_overflow: policy.on_overflow,
             mode: policy.mode,
             idle_timeout_seconds: self.idle_timeout_ms().map(|ms| ms as f64 / 1000.0),
-            expired: self.counts.expired.load(Ordering::Relaxed),
+            expired: self.counts.evicted[EvictionReason::Idle as usize].load(Ordering::Relaxed),
+            evicted: self.evicted_counts(),
+            keep: policy.keep,
+            admitted_share: self.admitted_share(),
             revived: self.counts.revived.load(Ordering::Relaxed),
             recommendation: None,
         }

@@ -13,30 +13,35 @@ impl Metric {
     /// Takes a reloaded `policy` (`idle_timeout`: `None` over another
     /// recorder): all at once under the table's lock, so every admission
     /// is decided wholly under the old settings or wholly under the new.
-    /// Admitted series stay; see [`Budget::configure`](crate::budget::Budget::configure).
+    /// Then the next upkeeps evict the stored series the new settings would
+    /// not admit (`keep.rs`); see [`Budget::configure`](crate::budget::Budget::configure).
     pub(crate) fn reconfigure(&self, policy: MetricPolicy, idle_timeout: Option<Duration>) {
-        // Labels that get a limit adopt the values stored label sets hold.
-        // They are read from a copy of the table and take their places
-        // without its lock; under it, only the values of the label sets
-        // admitted meanwhile (at the table's end).
-        let adopting = self.labels.newly_limited(&policy);
-        let mut values = HashMap::new();
+        // Labels that get a limit, a lower one, or another `keep` pick the
+        // values they admit from those stored label sets hold, the ones
+        // `keep` prefers first. They are read from a copy of the table,
+        // without its lock; under it, the values of the label sets admitted
+        // meanwhile (at the table's end) come last.
+        let keep_changed = policy.keep != self.keep();
+        let repicking = self.labels.repicking(&policy, keep_changed);
+        // Every label that picks again has its list (perhaps empty).
+        let mut values: HashMap<String, Vec<String>> =
+            repicking.iter().map(|l| (l.clone(), Vec::new())).collect();
         let mut read = 0;
-        if !adopting.is_empty() {
+        if !repicking.is_empty() {
             let copy = {
                 let table = self.lock();
                 read = self.counts.pushed.load(Ordering::Acquire);
                 table.clone()
             };
-            held_values(&copy, &adopting, &mut values);
-            self.labels.preload(&policy, &values);
-            values.clear();
+            let mut preferred: Vec<&Arc<Series>> = copy.iter().collect();
+            self.preferred_first(&mut preferred, policy.keep);
+            held_values(preferred, &repicking, &mut values);
         }
         let table = self.lock();
-        if !adopting.is_empty() {
+        if !repicking.is_empty() {
             let meanwhile = self.counts.pushed.load(Ordering::Acquire) - read;
             let start = table.len().saturating_sub(meanwhile as usize);
-            held_values(&table[start..], &adopting, &mut values);
+            held_values(table[start..].iter(), &repicking, &mut values);
         }
         self.generation.fetch_add(1, Ordering::AcqRel);
         let untracked = self.labels.configure(&policy, &values);
@@ -56,7 +61,7 @@ impl Metric {
             // stored, exactly: each stored label set holds one reservation
             // (the shadow reservations of rewritten label sets are given
             // back), and its own key leads to it (the closed fast path
-            // relies on that).
+            // relies on that). Upkeep then evicts what enforce would not hold.
             let lookup = self.env.lookup(self.kind);
             let mut stored = 0;
             for series in table.iter().filter(|s| !s.overflow) {
@@ -78,6 +83,8 @@ impl Metric {
         self.budget
             .configure(&policy, &self.env.global, overflow_live);
         self.enforce.store(enforce, Ordering::Release);
+        self.set_keep(policy.keep);
+        self.redeciding.store(true, Ordering::Release);
         self.idle_timeout_ms
             .store(timeout_ms(idle_timeout), Ordering::Release);
         self.gauges.set_limit(policy.max_series.get());
@@ -87,14 +94,15 @@ impl Metric {
 }
 
 /// Adds the values of the `labels` that `series` hold (the overflow series
-/// and shadow mode's folded label sets aside) to `values`, by label.
-fn held_values(
-    series: &[Arc<Series>],
+/// and shadow mode's folded label sets aside) to `values`, by label, in
+/// the order of `series`.
+fn held_values<'a>(
+    series: impl IntoIterator<Item = &'a Arc<Series>>,
     labels: &[String],
     values: &mut HashMap<String, Vec<String>>,
 ) {
     for s in series
-        .iter()
+        .into_iter()
         .filter(|s| !s.overflow && s.shadow_reasons.is_empty())
     {
         for (key, value) in s.labels() {

@@ -17,6 +17,7 @@ impl Registry {
     pub(crate) fn upkeep(&self) {
         let metrics = self.all_metrics();
         self.sweep(&metrics);
+        self.redecide(&metrics);
         let now_ms = self.env.time.now_ms();
         self.history.record(
             now_ms,
@@ -36,6 +37,23 @@ impl Registry {
             expired |= metric.sweep(now_ms, *sweeps);
         }
         if expired {
+            for lookup in &self.env.lookup {
+                lookup.forget_expired(&self.env.bounds);
+            }
+        }
+    }
+
+    /// Admission decided again (when the guard stores its series): what a
+    /// reload would no longer admit, and what `keep` prefers, are evicted.
+    fn redecide(&self, metrics: &[Arc<Metric>]) {
+        if !self.env.store.owns_series() {
+            return;
+        }
+        let mut evicted = false;
+        for metric in metrics {
+            evicted |= metric.redecide();
+        }
+        if evicted {
             for lookup in &self.env.lookup {
                 lookup.forget_expired(&self.env.bounds);
             }

@@ -18,7 +18,7 @@ pub(crate) mod lookup;
 mod storage;
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use metrics::{Counter, Gauge, Histogram, Key, Label};
@@ -35,6 +35,8 @@ const UNSCRAPED: u8 = 2;
 const EXPIRED: u8 = 4;
 /// Folded (or dropped) for good after expiring: updates go to `redirect`.
 const REDIRECTED: u8 = 8;
+/// Evicted (re-decided away, not idle): never brought back as it was.
+const EVICTED: u8 = 16;
 const ACTIVE: u8 = TOUCHED | UNSCRAPED;
 
 /// Brings an expired series back: implemented by its metric.
@@ -43,6 +45,20 @@ pub(crate) trait Revive: Send + Sync {
     /// update already in it), else redirects it for good and returns where
     /// its updates go now (`None` as well when they are dropped).
     fn revive(&self, series: &Arc<Series>) -> Option<Arc<Series>>;
+}
+
+/// What upkeep measures of a series, read and written under its metric's
+/// lock (atomics only so a series stays `Sync`).
+#[derive(Default)]
+pub(crate) struct Activity {
+    /// Its [`level`](Series::level) at the last upkeep.
+    pub(crate) level: AtomicU64,
+    /// Its recent activity: updates per upkeep, decayed by a quarter at
+    /// each (`keep = "busiest"`).
+    pub(crate) score: AtomicU32,
+    /// The upkeep it was admitted at (the residence before it may be
+    /// outranked).
+    pub(crate) since: AtomicU32,
 }
 
 /// What the series of one metric share.
@@ -86,6 +102,8 @@ pub(crate) struct Series {
     pub(crate) listed: AtomicBool,
     /// When a sweep last found it touched (ms by the guard's clock).
     seen_ms: AtomicU64,
+    /// What upkeep measures of it (`keep = "busiest"`, the traffic share).
+    pub(crate) activity: Activity,
     /// The hash of its canonical key: where the lookup keeps it.
     pub(crate) hash: u64,
     /// Its labels as rendered (`k="v",...`, global labels included).
@@ -119,6 +137,7 @@ impl Series {
             listed: AtomicBool::new(false),
             // New series are touched: the first sweep sets it.
             seen_ms: AtomicU64::new(0),
+            activity: Activity::default(),
             hash: parts.hash,
             text: parts.text.into_boxed_str(),
             family,
@@ -214,6 +233,46 @@ impl Series {
 
     pub(crate) fn is_expired(&self) -> bool {
         self.flags.load(Ordering::Acquire) & EXPIRED != 0
+    }
+
+    /// Whether it was evicted (not only expired).
+    pub(crate) fn is_evicted(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & EVICTED != 0
+    }
+
+    /// Evicts it unless an update no render has shown yet keeps it (as
+    /// idle expiry would): true when it is evicted now. An update racing
+    /// the eviction wins, and keeps it.
+    pub(crate) fn evict(&self) -> bool {
+        let before = self.flags.load(Ordering::SeqCst);
+        if before & (UNSCRAPED | EXPIRED) != 0 {
+            return false;
+        }
+        self.flags
+            .compare_exchange(
+                before,
+                before | EXPIRED | EVICTED,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok()
+    }
+
+    /// How much it has counted so far: a counter's value, a histogram's
+    /// observations (a gauge: 0; over another recorder: 0).
+    pub(crate) fn level(&self) -> u64 {
+        match &self.storage {
+            Storage::Counter(v) => v.load(Ordering::Acquire),
+            Storage::Histogram(d) => {
+                use metrics_exporter_prometheus::Distribution;
+                match &*d.lock().unwrap_or_else(|p| p.into_inner()) {
+                    Distribution::Histogram(h) => h.count(),
+                    Distribution::Summary(s, _, _) => s.count() as u64,
+                    Distribution::NativeHistogram(_) => 0,
+                }
+            }
+            _ => 0,
+        }
     }
 
     /// After an update: the cold path unless the flags already say it all.

@@ -1,0 +1,314 @@
+//! Admission decided again at upkeep: what a reload would no longer admit,
+//! and what the budget keeps (`keep`), are evicted; the traffic the
+//! admitted series carry is measured.
+//!
+//! An eviction follows the rule of idle expiry: a series whose last update
+//! no render has shown yet is kept until one has (the next upkeep tries
+//! again). Its series ends, its value is moved nowhere, and its label set is
+//! not admitted again before a render has shown it absent; a handle user
+//! code kept sends its later updates where the config sends the label set
+//! now (see `expiry.rs`).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{Metric, Table};
+use crate::config::Keep;
+use crate::heavy::Busiest;
+use crate::rank::{rank, Consistent};
+use crate::series::Series;
+use crate::vocabulary::EvictionReason;
+
+/// Upkeeps a series stays before a folded label set may outrank it.
+const RESIDENCE: u64 = 5;
+/// A folded label set outranks an admitted series when the count it surely
+/// reached is above `MARGIN` times the series' score, and at least
+/// [`MIN_COUNT`] (scores and counts decay alike: a quarter per upkeep).
+const MARGIN: u64 = 2;
+const MIN_COUNT: u32 = 4;
+/// At most a fiftieth of the label sets the budget holds (at least one)
+/// are swapped per upkeep.
+const SWAP_SHARE: u64 = 50;
+/// Consistent ranks are evicted a tenth above the threshold that admits
+/// them: the demand estimate's noise does not make series flap.
+const RANK_SLACK: u64 = 10;
+
+/// What the admitted and the overflow series counted, at the last upkeep.
+#[derive(Default)]
+pub(crate) struct Traffic {
+    admitted: u64,
+    overflow: u64,
+    /// Levels of series that are gone (admitted, overflow).
+    departed: [u64; 2],
+    /// Recent counts (decayed a quarter per upkeep).
+    recent_admitted: f64,
+    recent_total: f64,
+}
+
+impl Metric {
+    /// What its budget keeps now.
+    pub(crate) fn keep(&self) -> Keep {
+        match self.keep.load(Ordering::Acquire) {
+            1 => Keep::Busiest,
+            2 => Keep::Consistent,
+            _ => Keep::First,
+        }
+    }
+
+    pub(super) fn set_keep(&self, keep: Keep) {
+        self.keep.store(keep as u8, Ordering::Release);
+    }
+
+    pub(super) fn busiest(&self) -> Option<&Busiest> {
+        match self.keep() {
+            Keep::Busiest => Some(self.busiest.get_or_init(Busiest::new)),
+            _ => None,
+        }
+    }
+
+    pub(super) fn consistent(&self) -> Option<&Consistent> {
+        match self.keep() {
+            Keep::Consistent => Some(self.consistent.get_or_init(Consistent::new)),
+            _ => None,
+        }
+    }
+
+    /// A series' level is gone with it (it expired or was evicted).
+    pub(super) fn departed(&self, series: &Series) {
+        let level = series.level();
+        let mut traffic = self.traffic.lock().unwrap_or_else(|p| p.into_inner());
+        traffic.departed[usize::from(series.overflow)] += level;
+    }
+
+    /// The share of the recent traffic its admitted series carry.
+    pub(crate) fn admitted_share(&self) -> Option<f64> {
+        let traffic = self.traffic.lock().unwrap_or_else(|p| p.into_inner());
+        (traffic.recent_total > 0.0).then(|| traffic.recent_admitted / traffic.recent_total)
+    }
+
+    /// Forgets the label sets evicted before this render (under the
+    /// table's lock, as the render reads it): it shows them absent.
+    pub(crate) fn rendered(&self) {
+        let mut evicted = self
+            .evicted_unrendered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !evicted.is_empty() {
+            evicted.clear();
+        }
+    }
+
+    /// Whether the label set of identity `hash` was evicted and no render
+    /// has shown it absent yet (under the table's lock).
+    pub(super) fn evicted_unrendered(&self, hash: u64) -> bool {
+        let evicted = self
+            .evicted_unrendered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        !evicted.is_empty() && evicted.contains(&hash)
+    }
+
+    /// One upkeep (when the guard stores its series): measures the traffic,
+    /// then, enforcing, evicts what a reload would no longer admit and what
+    /// `keep` prefers to hold instead. True if any series was evicted.
+    pub(crate) fn redecide(&self) -> bool {
+        let upkeep = self.upkeeps.fetch_add(1, Ordering::AcqRel) + 1;
+        let keep = self.keep();
+        let mut table = self.lock();
+        self.measure(&table);
+        if !self.enforces() {
+            return false;
+        }
+        let mut evicted: Vec<(Arc<Series>, EvictionReason)> = Vec::new();
+        if self.redeciding.load(Ordering::Acquire)
+            && self.evict_for_reload(&table, keep, &mut evicted)
+        {
+            self.redeciding.store(false, Ordering::Release);
+        }
+        match keep {
+            Keep::Consistent => self.evict_by_rank(&table, &mut evicted),
+            Keep::Busiest => self.outrank(&table, upkeep, &mut evicted),
+            Keep::First => {}
+        }
+        if evicted.is_empty() {
+            return false;
+        }
+        self.remove_evicted(&mut table, &evicted);
+        if keep == Keep::Consistent {
+            self.budget.reopen_if_room();
+        }
+        true
+    }
+
+    /// Takes the evicted series out of the table, the lookup and the
+    /// budget; their label sets wait for a render before they come back.
+    fn remove_evicted(&self, table: &mut Table, evicted: &[(Arc<Series>, EvictionReason)]) {
+        table.retain(|s| !s.is_evicted());
+        let lookup = self.env.lookup(self.kind);
+        let mut unrendered = self
+            .evicted_unrendered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (series, reason) in evicted {
+            lookup.remove(series);
+            unrendered.insert(series.hash);
+            self.removed(series, *reason);
+        }
+    }
+
+    /// Updates the traffic share and (under `busiest`) the series' scores.
+    fn measure(&self, table: &Table) {
+        let scored = self.keep() == Keep::Busiest;
+        let (mut admitted, mut overflow) = (0u64, 0u64);
+        for series in table.iter() {
+            let level = series.level();
+            if series.overflow {
+                overflow += level;
+                continue;
+            }
+            admitted += level;
+            if scored {
+                let activity = &series.activity;
+                let delta = level.saturating_sub(activity.level.swap(level, Ordering::Relaxed));
+                let score = activity.score.load(Ordering::Relaxed);
+                let decayed = score - score / 4;
+                let delta = u32::try_from(delta).unwrap_or(u32::MAX);
+                activity
+                    .score
+                    .store(decayed.saturating_add(delta), Ordering::Relaxed);
+            }
+        }
+        let mut traffic = self.traffic.lock().unwrap_or_else(|p| p.into_inner());
+        let admitted = admitted + traffic.departed[0];
+        let overflow = overflow + traffic.departed[1];
+        let new_admitted = admitted.saturating_sub(traffic.admitted) as f64;
+        let new_overflow = overflow.saturating_sub(traffic.overflow) as f64;
+        traffic.admitted = admitted;
+        traffic.overflow = overflow;
+        traffic.recent_admitted = traffic.recent_admitted * 0.75 + new_admitted;
+        traffic.recent_total = traffic.recent_total * 0.75 + new_admitted + new_overflow;
+    }
+
+    /// `series`, the ones `keep` prefers first.
+    pub(super) fn preferred_first<'a>(&self, series: &mut Vec<&'a Arc<Series>>, keep: Keep) {
+        match keep {
+            Keep::First => {} // the table is in admission order
+            Keep::Busiest => {
+                series.sort_by_key(|s| std::cmp::Reverse(s.activity.score.load(Ordering::Relaxed)));
+            }
+            Keep::Consistent => series.sort_by_cached_key(|s| series_rank(s)),
+        }
+    }
+
+    /// Evicts what the settings in force would not admit: label sets
+    /// holding a value their label limit no longer admits, then the least
+    /// preferred beyond the budget. True once nothing is left to evict.
+    fn evict_for_reload(
+        &self,
+        table: &Table,
+        keep: Keep,
+        evicted: &mut Vec<(Arc<Series>, EvictionReason)>,
+    ) -> bool {
+        let mut done = true;
+        let mut held: Vec<&Arc<Series>> = Vec::with_capacity(table.len());
+        for series in table.iter().filter(|s| !s.overflow) {
+            if self.labels.hold(series.labels()) {
+                held.push(series);
+            } else if series.evict() {
+                evicted.push((series.clone(), EvictionReason::Reload));
+            } else {
+                done = false; // not rendered yet: next upkeep
+            }
+        }
+        let allowed = self.budget.label_sets_allowed() as usize;
+        if held.len() > allowed {
+            self.preferred_first(&mut held, keep);
+            for series in &held[allowed..] {
+                if series.evict() {
+                    evicted.push(((*series).clone(), EvictionReason::Reload));
+                } else {
+                    done = false;
+                }
+            }
+        }
+        done
+    }
+
+    /// `keep = "consistent"`: the threshold from the demand; the series
+    /// ranked well above it are evicted.
+    fn evict_by_rank(&self, table: &Table, evicted: &mut Vec<(Arc<Series>, EvictionReason)>) {
+        let Some(consistent) = self.consistent() else {
+            return;
+        };
+        let live = || table.iter().filter(|s| !s.overflow && !s.is_evicted());
+        let ranks: Vec<u64> = live().map(|s| series_rank(s)).collect();
+        let threshold = consistent.update(self.budget.label_sets_allowed(), ranks.iter().copied());
+        let evict_above = threshold.saturating_add(threshold / RANK_SLACK);
+        for (series, rank) in live().zip(ranks).collect::<Vec<_>>() {
+            if rank >= evict_above && series.evict() {
+                evicted.push((series.clone(), EvictionReason::Rank));
+            }
+        }
+    }
+
+    /// `keep = "busiest"`: with the budget full, promotes the folded label
+    /// sets that clearly outrank the quietest admitted series, which are
+    /// evicted to make room (free room is given first).
+    fn outrank(
+        &self,
+        table: &Table,
+        upkeep: u64,
+        evicted: &mut Vec<(Arc<Series>, EvictionReason)>,
+    ) {
+        let Some(busiest) = self.busiest() else {
+            return;
+        };
+        let (candidates, _lapsed) = busiest.upkeep();
+        if self.budget.closed().is_none() {
+            return; // room for all: nothing to choose
+        }
+        let allowed = self.budget.label_sets_allowed();
+        let mut swaps = (allowed / SWAP_SHARE).max(1) as usize;
+        let mut candidates = candidates
+            .into_iter()
+            .filter(|c| c.guaranteed >= MIN_COUNT)
+            .peekable();
+        // Free room first (left by evictions, or promotions that lapsed).
+        let waiting = busiest.waiting() as u64;
+        let free = allowed.saturating_sub(self.budget.label_sets_held() + waiting);
+        for _ in 0..free.min(swaps as u64) {
+            let Some(candidate) = candidates.next() else {
+                return;
+            };
+            busiest.promote(candidate);
+            swaps -= 1;
+        }
+        let mut quietest: Vec<&Arc<Series>> = table
+            .iter()
+            .filter(|s| !s.overflow && !s.is_evicted())
+            .filter(|s| u64::from(s.activity.since.load(Ordering::Relaxed)) + RESIDENCE <= upkeep)
+            .collect();
+        quietest.sort_by_key(|s| s.activity.score.load(Ordering::Relaxed));
+        let mut quietest = quietest.into_iter();
+        while swaps > 0 {
+            let (Some(candidate), Some(series)) = (candidates.peek(), quietest.next()) else {
+                return;
+            };
+            let score = u64::from(series.activity.score.load(Ordering::Relaxed));
+            if u64::from(candidate.guaranteed) <= MARGIN * score {
+                return; // the quietest left are not outranked either
+            }
+            if series.evict() {
+                evicted.push((series.clone(), EvictionReason::Outranked));
+                busiest.promote(*candidate);
+                candidates.next();
+                swaps -= 1;
+            }
+        }
+    }
+}
+
+/// A stored series' rank (`keep = "consistent"`).
+fn series_rank(series: &Series) -> u64 {
+    rank(series.labels())
+}
