@@ -160,11 +160,16 @@ fn run(keep: &str) -> Figures {
         figures.events as f64,
         "keep = {keep}: the window's increase is what was sent in it"
     );
+    let report = exporter.report();
+    let m = report.metric(M).expect("tracked");
+    // The window lasts `cycles / 4` upkeeps on the guard's clock.
+    let window_hours = (cycles / 4) as f64 * UPKEEP_EVERY.as_secs_f64() / 3600.0;
     eprintln!(
         "keep = {keep}: last quarter ({} events): admitted series carry {:.1}% \
          ({:.0} increments), the busiest {HEAD} users sent {:.1}% ({}): {:.1}% of the \
-         busiest; overflow {:.1}%; user series created {} (report: admitted {}); at most {} \
-         series in a render",
+         busiest; overflow {:.1}%; user series created {} (report: admitted {}; {:.0} per \
+         hour at the 5 s upkeep); at most {} series in a render; at the end the report says \
+         admitted_share {:?}, evicted {:?}",
         figures.events,
         100.0 * figures.admitted / figures.events as f64,
         figures.admitted,
@@ -174,7 +179,18 @@ fn run(keep: &str) -> Figures {
         100.0 * figures.overflow / figures.events as f64,
         figures.created,
         figures.admitted_label_sets,
+        figures.created as f64 / window_hours,
         figures.most_series,
+        m.admitted_share,
+        m.evicted,
+    );
+    // The report's figure is the measured one: the population is stationary,
+    // so the recent share is the last quarter's.
+    let measured = figures.admitted / figures.events as f64;
+    let reported = m.admitted_share.expect("traffic was measured");
+    assert!(
+        (reported - measured).abs() <= 0.05,
+        "keep = {keep}: the report's admitted_share {reported:.3}, measured {measured:.3}"
     );
     figures
 }

@@ -69,6 +69,8 @@ struct Replica {
     sent: u64,
     /// Events since its last render.
     pending: usize,
+    /// User series that appeared in its renders after the first.
+    created: usize,
 }
 
 impl Replica {
@@ -83,6 +85,7 @@ impl Replica {
             scrapes: Scrapes::new(M),
             sent: 0,
             pending: 0,
+            created: 0,
         }
     }
 
@@ -98,6 +101,9 @@ impl Replica {
             self.scrapes.renders,
             scrape.series
         );
+        if self.scrapes.renders > 1 {
+            self.created += scrape.created.len();
+        }
         if upkeep {
             self.exporter.run_upkeep();
         }
@@ -118,6 +124,10 @@ struct Figures {
     most_series: usize,
     /// Distinct users the fleet saw.
     seen: usize,
+    /// User series created after the first render, and evicted by rank,
+    /// per replica on average.
+    created: f64,
+    evicted_by_rank: f64,
 }
 
 /// Runs the fleet with `keep` over `population`.
@@ -152,6 +162,7 @@ fn run(keep: &str, population: Population, seed: u64) -> Figures {
 
     let mut exported: BTreeMap<String, usize> = BTreeMap::new();
     let (mut fewest_series, mut most_series) = (usize::MAX, 0);
+    let (mut created, mut evicted_by_rank) = (0, 0);
     for (i, replica) in replicas.iter_mut().enumerate() {
         let series = replica.scrape(&format!("{name}, replica {i}"), false);
         fewest_series = fewest_series.min(series);
@@ -160,6 +171,14 @@ fn run(keep: &str, population: Population, seed: u64) -> Figures {
             replica.scrapes.total_increase, replica.sent as f64,
             "{name}, replica {i}: the renders' increase is what was sent to it"
         );
+        created += replica.created;
+        evicted_by_rank += replica
+            .exporter
+            .report()
+            .metric(M)
+            .expect("tracked")
+            .evicted
+            .rank;
         for user in replica.scrapes.values_of("user") {
             *exported.entry(user.to_owned()).or_default() += 1;
         }
@@ -170,16 +189,21 @@ fn run(keep: &str, population: Population, seed: u64) -> Figures {
         fewest_series,
         most_series,
         seen: seen.iter().filter(|&&s| s).count(),
+        created: created as f64 / REPLICAS as f64,
+        evicted_by_rank: evicted_by_rank as f64 / REPLICAS as f64,
     };
     eprintln!(
         "{name}: {} distinct users exported across {REPLICAS} replicas ({:.2} budgets; {} \
-         users seen), {} of them by every replica; {}..{} series per replica at the end",
+         users seen), {} of them by every replica; {}..{} series per replica at the end; per \
+         replica, {:.0} user series created after its first render, {:.0} evicted by rank",
         figures.union,
         figures.union as f64 / BUDGET as f64,
         figures.seen,
         figures.on_every_replica,
         figures.fewest_series,
         figures.most_series,
+        figures.created,
+        figures.evicted_by_rank,
     );
     // Each replica still uses its budget: consistency must not come from
     // admitting less.
