@@ -91,7 +91,7 @@ impl Consistent {
     pub(crate) fn update(&self, room: u64, held: impl Iterator<Item = u64>) -> u64 {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         windows.upkeeps += 1;
-        if windows.upkeeps % WINDOW == 0 {
+        if windows.upkeeps.is_multiple_of(WINDOW) {
             let windows = &mut *windows;
             std::mem::swap(&mut windows.current, &mut windows.previous);
             windows.current = Sketch::new();
@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn ranks_are_fixed_across_releases() {
         // Replicas on different versions must agree: this value may never change.
-        assert_eq!(rank([("user", "42")].into_iter()), 0x56c0_b1c3_3b44_bf87);
+        assert_eq!(rank([("user", "42")].into_iter()), 0xce50_f41e_86a7_d761);
     }
 
     #[test]

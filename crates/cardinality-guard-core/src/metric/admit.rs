@@ -103,7 +103,8 @@ impl Metric {
         // the threshold) folds without a lock or an allocation, unless the
         // label set is one the metric holds, or one upkeep promoted.
         let mut promoted = None;
-        if let Some(reason) = self.closed().or_else(|| self.outranked(placed_key)) {
+        let outranked = self.outranked(placed_key); // counts the demand too
+        if let Some(reason) = self.closed().or(outranked) {
             promoted = self.promoted(placed_key);
             if promoted.is_none() && names_no_global(placed_key, &self.env.global_labels) {
                 // Look again unless it is the key just missed and nothing

@@ -14,24 +14,25 @@ use std::sync::Arc;
 
 use super::{Metric, Table};
 use crate::config::Keep;
-use crate::heavy::Busiest;
+use crate::heavy::{Busiest, DECAY_SHIFT};
 use crate::rank::{rank, Consistent};
 use crate::series::Series;
 use crate::vocabulary::EvictionReason;
 
 /// Upkeeps a series stays before a folded label set may outrank it.
 const RESIDENCE: u64 = 5;
-/// A folded label set outranks an admitted series when the count it surely
-/// reached is above `MARGIN` times the series' score, and at least
-/// [`MIN_COUNT`] (scores and counts decay alike: a quarter per upkeep).
+/// A folded label set outranks an admitted series when its estimated count
+/// is above `MARGIN` times the series' score plus [`MIN_COUNT`] (scores and
+/// counts decay alike: an eighth per upkeep, so about one update per
+/// upkeep reads 8).
 const MARGIN: u64 = 2;
-const MIN_COUNT: u32 = 4;
+const MIN_COUNT: u64 = 8;
 /// At most a fiftieth of the label sets the budget holds (at least one)
 /// are swapped per upkeep.
 const SWAP_SHARE: u64 = 50;
-/// Consistent ranks are evicted a tenth above the threshold that admits
+/// Consistent ranks are evicted a twentieth above the threshold that admits
 /// them: the demand estimate's noise does not make series flap.
-const RANK_SLACK: u64 = 10;
+const RANK_SLACK: u64 = 20;
 
 /// What the admitted and the overflow series counted, at the last upkeep.
 #[derive(Default)]
@@ -134,6 +135,9 @@ impl Metric {
             return false;
         }
         self.remove_evicted(&mut table, &evicted);
+        // As after idle expiry: a budget a tenth free reopens (under
+        // `consistent`, as soon as one label set fits: the rank decides).
+        self.budget.maybe_reopen(&self.env.global);
         if keep == Keep::Consistent {
             self.budget.reopen_if_room();
         }
@@ -171,7 +175,7 @@ impl Metric {
                 let activity = &series.activity;
                 let delta = level.saturating_sub(activity.level.swap(level, Ordering::Relaxed));
                 let score = activity.score.load(Ordering::Relaxed);
-                let decayed = score - score / 4;
+                let decayed = score - (score >> DECAY_SHIFT);
                 let delta = u32::try_from(delta).unwrap_or(u32::MAX);
                 activity
                     .score
@@ -190,7 +194,7 @@ impl Metric {
     }
 
     /// `series`, the ones `keep` prefers first.
-    pub(super) fn preferred_first<'a>(&self, series: &mut Vec<&'a Arc<Series>>, keep: Keep) {
+    pub(super) fn preferred_first(&self, series: &mut [&Arc<Series>], keep: Keep) {
         match keep {
             Keep::First => {} // the table is in admission order
             Keep::Busiest => {
@@ -263,7 +267,7 @@ impl Metric {
         let Some(busiest) = self.busiest() else {
             return;
         };
-        let (candidates, _lapsed) = busiest.upkeep();
+        let (candidates, waiting) = busiest.upkeep();
         if self.budget.closed().is_none() {
             return; // room for all: nothing to choose
         }
@@ -271,11 +275,10 @@ impl Metric {
         let mut swaps = (allowed / SWAP_SHARE).max(1) as usize;
         let mut candidates = candidates
             .into_iter()
-            .filter(|c| c.guaranteed >= MIN_COUNT)
+            .filter(|c| u64::from(c.estimate) > MIN_COUNT)
             .peekable();
         // Free room first (left by evictions, or promotions that lapsed).
-        let waiting = busiest.waiting() as u64;
-        let free = allowed.saturating_sub(self.budget.label_sets_held() + waiting);
+        let free = allowed.saturating_sub(self.budget.label_sets_held() + waiting as u64);
         for _ in 0..free.min(swaps as u64) {
             let Some(candidate) = candidates.next() else {
                 return;
@@ -295,7 +298,7 @@ impl Metric {
                 return;
             };
             let score = u64::from(series.activity.score.load(Ordering::Relaxed));
-            if u64::from(candidate.guaranteed) <= MARGIN * score {
+            if u64::from(candidate.estimate) <= MARGIN * score + MIN_COUNT {
                 return; // the quietest left are not outranked either
             }
             if series.evict() {
