@@ -38,6 +38,8 @@ const BUDGET: usize = 1_000;
 const EVENTS: usize = 600_000;
 /// A replica's own events between two of its render + upkeep cycles.
 const CYCLE: usize = 1_500;
+/// Renders a replica makes on average (besides the last).
+const RENDERS: usize = EVENTS / REPLICAS / CYCLE;
 /// The upkeep cadence on each replica's clock.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
@@ -69,8 +71,10 @@ struct Replica {
     sent: u64,
     /// Events since its last render.
     pending: usize,
-    /// User series that appeared in its renders after the first.
+    /// User series that appeared in its renders after the first, and in
+    /// the last quarter of its renders.
     created: usize,
+    created_late: usize,
 }
 
 impl Replica {
@@ -86,6 +90,7 @@ impl Replica {
             sent: 0,
             pending: 0,
             created: 0,
+            created_late: 0,
         }
     }
 
@@ -103,6 +108,9 @@ impl Replica {
         );
         if self.scrapes.renders > 1 {
             self.created += scrape.created.len();
+        }
+        if self.scrapes.renders > RENDERS * 3 / 4 {
+            self.created_late += scrape.created.len();
         }
         if upkeep {
             self.exporter.run_upkeep();
@@ -124,9 +132,10 @@ struct Figures {
     most_series: usize,
     /// Distinct users the fleet saw.
     seen: usize,
-    /// User series created after the first render, and evicted by rank,
-    /// per replica on average.
+    /// User series created after the first render, created in the last
+    /// quarter of the renders, and evicted by rank, per replica on average.
     created: f64,
+    created_late: f64,
     evicted_by_rank: f64,
 }
 
@@ -162,7 +171,7 @@ fn run(keep: &str, population: Population, seed: u64) -> Figures {
 
     let mut exported: BTreeMap<String, usize> = BTreeMap::new();
     let (mut fewest_series, mut most_series) = (usize::MAX, 0);
-    let (mut created, mut evicted_by_rank) = (0, 0);
+    let (mut created, mut created_late, mut evicted_by_rank) = (0, 0, 0);
     for (i, replica) in replicas.iter_mut().enumerate() {
         let series = replica.scrape(&format!("{name}, replica {i}"), false);
         fewest_series = fewest_series.min(series);
@@ -172,6 +181,7 @@ fn run(keep: &str, population: Population, seed: u64) -> Figures {
             "{name}, replica {i}: the renders' increase is what was sent to it"
         );
         created += replica.created;
+        created_late += replica.created_late;
         evicted_by_rank += replica
             .exporter
             .report()
@@ -190,12 +200,14 @@ fn run(keep: &str, population: Population, seed: u64) -> Figures {
         most_series,
         seen: seen.iter().filter(|&&s| s).count(),
         created: created as f64 / REPLICAS as f64,
+        created_late: created_late as f64 / REPLICAS as f64,
         evicted_by_rank: evicted_by_rank as f64 / REPLICAS as f64,
     };
     eprintln!(
         "{name}: {} distinct users exported across {REPLICAS} replicas ({:.2} budgets; {} \
          users seen), {} of them by every replica; {}..{} series per replica at the end; per \
-         replica, {:.0} user series created after its first render, {:.0} evicted by rank",
+         replica, {:.0} user series created after its first render ({:.0} in the last quarter of \
+         its renders), {:.0} evicted by rank",
         figures.union,
         figures.union as f64 / BUDGET as f64,
         figures.seen,
@@ -203,6 +215,7 @@ fn run(keep: &str, population: Population, seed: u64) -> Figures {
         figures.fewest_series,
         figures.most_series,
         figures.created,
+        figures.created_late,
         figures.evicted_by_rank,
     );
     // Each replica still uses its budget: consistency must not come from
