@@ -112,6 +112,8 @@ impl MetricReport {
             labels: (self.labels.iter())
                 .map(|l| (l.name.as_str(), l.demand, l.pinned as u64))
                 .collect(),
+            keep: self.keep,
+            admitted_share: self.admitted_share,
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::config::Keep;
 use crate::heavy::{Busiest, DECAY_SHIFT};
 use crate::rank::{rank, Consistent};
 use crate::series::Series;
+use crate::store::Store;
 use crate::vocabulary::EvictionReason;
 
 /// Upkeeps a series stays before a folded label set may outrank it.
@@ -57,6 +58,7 @@ impl Metric {
     }
 
     pub(super) fn set_keep(&self, keep: Keep) {
+        let keep = effective(keep, &*self.env.store);
         self.keep.store(keep as u8, Ordering::Release);
     }
 
@@ -308,6 +310,16 @@ impl Metric {
                 swaps -= 1;
             }
         }
+    }
+}
+
+/// What a metric keeps where its series live: `keep` re-decides at
+/// upkeep, which only the Prometheus path runs (over another recorder, as
+/// with idle expiry, what is admitted stays: `first`).
+pub(super) fn effective(keep: Keep, store: &dyn Store) -> Keep {
+    match store.owns_series() {
+        true => keep,
+        false => Keep::First,
     }
 }
 

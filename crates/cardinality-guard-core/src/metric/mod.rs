@@ -147,6 +147,7 @@ impl Metric {
             .policy
             .idle_timeout
             .filter(|_| env.store.owns_series());
+        let keep = keep::effective(parts.policy.keep, &*env.store);
         Arc::new_cyclic(|me: &std::sync::Weak<Metric>| {
             let owner: std::sync::Weak<dyn Revive> = me.clone();
             Metric {
@@ -169,7 +170,7 @@ impl Metric {
                 table: Mutex::new(Table::new()),
                 shadow_admitted: Mutex::new(HashSet::new()),
                 overflow: OnceLock::new(),
-                keep: AtomicU8::new(parts.policy.keep as u8),
+                keep: AtomicU8::new(keep as u8),
                 busiest: OnceLock::new(),
                 consistent: OnceLock::new(),
                 redeciding: AtomicBool::new(false),
@@ -323,7 +324,7 @@ impl Metric {
             idle_timeout_seconds: self.idle_timeout_ms().map(|ms| ms as f64 / 1000.0),
             expired: self.counts.evicted[EvictionReason::Idle as usize].load(Ordering::Relaxed),
             evicted: self.evicted_counts(),
-            keep: policy.keep,
+            keep: self.keep(),
             admitted_share: self.admitted_share(),
             revived: self.counts.revived.load(Ordering::Relaxed),
             recommendation: None,

@@ -120,6 +120,11 @@ impl<'a> Entry<'a> {
         if self.running.mode == Mode::Shadow {
             policy = policy.note("was shadow: the learning phase is over");
         }
+        match self.advice.as_ref().and_then(|a| a.keep) {
+            Some(keep) => policy = policy.keep(keep),
+            None if self.running.keep != Keep::First => policy = policy.keep(self.running.keep),
+            None => {}
+        }
         let mut limits: BTreeMap<&str, u64> = self
             .running
             .label_limits

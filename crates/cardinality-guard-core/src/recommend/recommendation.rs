@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::config::Keep;
+
 /// What to do about one metric: an entry of
 /// [`MetricReport::recommendation`](crate::MetricReport::recommendation).
 /// Its [`Display`](fmt::Display) (and [`text`](Recommendation::text)) is
@@ -42,6 +44,10 @@ pub struct Recommendation {
     pub expected_series: u64,
     /// The advice in one line.
     pub text: String,
+    /// The `keep` to set too, if any: `busiest` when the label sets that
+    /// came first carry little of the traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep: Option<Keep>,
 }
 
 /// The change a [`Recommendation`] advises.

@@ -2,7 +2,7 @@
 //! metric, and their tuning (the prose: [the module](crate::recommend)).
 
 use super::recommendation::{plural, Action, Recommendation};
-use crate::config::{Mode, OnOverflow};
+use crate::config::{Keep, Mode, OnOverflow};
 
 /// A demand up to this many times the budget is "close": raise the budget.
 /// Beyond it, a label that explodes is limited instead.
@@ -21,6 +21,11 @@ const DWARFING_FACTOR: f64 = 10.0;
 /// room for a quarter more than observed, and for the error of the demand
 /// estimates.
 pub(crate) const HEADROOM: f64 = 1.25;
+
+/// A metric that folds, under `keep = "first"`, whose admitted series carry
+/// less than this share of its recent traffic is advised `keep = "busiest"`
+/// too: the label sets that came first are not the ones that matter.
+const BUSIEST_SHARE: f64 = 0.5;
 
 /// What was observed of one metric: the figures of its report that the
 /// rules (and the suggested `guard.toml`) read.
@@ -43,12 +48,35 @@ pub(crate) struct Observed<'a> {
     pub(crate) mode: Mode,
     /// (name, demand, pinned values) of its tracked labels.
     pub(crate) labels: Vec<(&'a str, u64, u64)>,
+    /// What its budget keeps.
+    pub(crate) keep: Keep,
+    /// The share of its recent traffic its admitted series carry.
+    pub(crate) admitted_share: Option<f64>,
 }
 
 impl Observed<'_> {
     /// What to do about the metric; `None` when it is comfortably within
     /// its budget.
     pub(crate) fn recommend(&self) -> Option<Recommendation> {
+        let advice = self.advise()?;
+        let share = self.admitted_share.unwrap_or(1.0);
+        if self.keep != Keep::First || self.folded == 0 || share >= BUSIEST_SHARE {
+            return Some(advice);
+        }
+        let text = format!(
+            "{}; and keep = \"busiest\": its admitted series carry only {:.0}% of its \
+             recent traffic, the rest folds",
+            advice.text,
+            100.0 * share
+        );
+        Some(Recommendation {
+            keep: Some(Keep::Busiest),
+            text,
+            ..advice
+        })
+    }
+
+    fn advise(&self) -> Option<Recommendation> {
         let facts = Facts::of(self);
         let comfortable = Recommendation::COMFORTABLE_UTILIZATION * facts.limit as f64;
         if facts.need as f64 <= comfortable {
@@ -165,6 +193,7 @@ impl Facts {
             max_series,
             expected_series: self.need,
             text,
+            keep: None,
         }
     }
 
@@ -201,6 +230,7 @@ impl Facts {
             max_series,
             expected_series: sets * self.cost,
             text,
+            keep: None,
         }
     }
 
@@ -227,6 +257,7 @@ impl Facts {
             max_series,
             expected_series: sets * self.cost,
             text,
+            keep: None,
         }
     }
 
@@ -236,5 +267,48 @@ impl Facts {
             .saturating_mul(limit.saturating_add(1))
             .min(self.label_sets)
             .max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full(keep: Keep, admitted_share: Option<f64>) -> Observed<'static> {
+        Observed {
+            name: "logins_total",
+            limit: 500,
+            series_per_label_set: 1,
+            label_sets: 499,
+            folded: 5_000,
+            on_overflow: OnOverflow::Fold,
+            mode: Mode::Enforce,
+            labels: vec![("user", 5_000, 0)],
+            keep,
+            admitted_share,
+        }
+    }
+
+    #[test]
+    fn busiest_is_advised_when_the_first_label_sets_carry_little_traffic() {
+        let advice = full(Keep::First, Some(0.1)).recommend().unwrap();
+        assert_eq!(advice.keep, Some(Keep::Busiest));
+        assert!(
+            advice.text.contains("keep = \"busiest\""),
+            "{}",
+            advice.text
+        );
+        assert!(advice.text.contains("only 10%"), "{}", advice.text);
+        // The label advice stays what it was.
+        let plain = full(Keep::First, Some(0.9)).recommend().unwrap();
+        assert_eq!(plain.keep, None);
+        assert_eq!(plain.action, advice.action);
+        assert!(advice.text.starts_with(&plain.text));
+        // Not when it already keeps something else, nor without a measure.
+        assert_eq!(
+            full(Keep::Busiest, Some(0.1)).recommend().unwrap().keep,
+            None
+        );
+        assert_eq!(full(Keep::First, None).recommend().unwrap().keep, None);
     }
 }
