@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use cardinality_guard_core::MetricReport;
+use cardinality_guard_core::{EvictionReason, Keep, MetricReport};
 
 use super::meter::bar;
 use super::refresh::SUGGESTED_REFRESH;
@@ -100,6 +100,12 @@ fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) 
             labels.join(" &middot; ")
         );
     }
+    if let Some(kept) = keep_row(m) {
+        let _ = write!(
+            out,
+            "<tr class=\"demand\"><td colspan=\"{COLUMNS}\">{kept}</td></tr>"
+        );
+    }
     out.push_str(&advice_row(m));
     if let Some(sample) = sample.filter(|s| !s.is_empty()) {
         let items: String = sample
@@ -111,6 +117,34 @@ fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) 
             "<tr class=\"labels\"><td colspan=\"{COLUMNS}\"><ul>{items}</ul></td></tr>"
         );
     }
+}
+
+/// What the budget keeps, the share of the traffic it carries, and what
+/// was evicted: `None` when there is nothing to tell (it keeps the first
+/// label sets, carries all the traffic, evicted nothing).
+fn keep_row(m: &MetricReport) -> Option<String> {
+    let mut parts = Vec::new();
+    if m.keep != Keep::First {
+        parts.push(format!(
+            "keeps the <code>{}</code> label sets",
+            m.keep.as_str()
+        ));
+    }
+    if let Some(share) = m.admitted_share.filter(|s| *s < 0.995) {
+        parts.push(format!(
+            "admitted series carry {:.0}% of the recent traffic",
+            100.0 * share
+        ));
+    }
+    let evicted: Vec<String> = EvictionReason::ALL
+        .iter()
+        .filter(|r| m.evicted.get(**r) > 0)
+        .map(|r| format!("{} {}", m.evicted.get(*r), r.as_str()))
+        .collect();
+    if !evicted.is_empty() {
+        parts.push(format!("evicted: {}", evicted.join(", ")));
+    }
+    (!parts.is_empty()).then(|| parts.join(" &middot; "))
 }
 
 /// The table's two header rows: what each column counts, with a tooltip.
@@ -339,6 +373,51 @@ mod tests {
         assert_eq!(ys, ["18.0", "10.0", "2.0"], "{points}");
         assert!(row.contains("now 6 (limit 6)</title>"), "{row}");
         assert!(!html.contains(" style="), "the CSP blocks style attributes");
+    }
+
+    #[test]
+    fn a_metric_says_what_its_budget_keeps_and_evicted() {
+        use cardinality_guard_core::{Config, PrometheusGuard};
+        let config = Config::from_toml(
+            "[[metrics]]\nmatch = \"jobs_total\"\nmax_series = 5\nkeep = \"busiest\"\n",
+            "guard.toml",
+        )
+        .unwrap();
+        let (recorder, exporter) = PrometheusGuard::builder(config)
+            .upkeep_interval(None)
+            .build()
+            .unwrap();
+        let count = |first: u64, last: u64| {
+            metrics::with_local_recorder(&recorder, || {
+                for job in first..last {
+                    metrics::counter!("jobs_total", "job" => job.to_string()).increment(1);
+                }
+            });
+        };
+        count(0, 12);
+        exporter.run_upkeep();
+        let report = exporter.report();
+        let row = keep_row(report.metric("jobs_total").unwrap()).unwrap();
+        assert_eq!(
+            row,
+            "keeps the <code>busiest</code> label sets &middot; admitted series carry 33% of \
+             the recent traffic"
+        );
+        let lower = "[[metrics]]\nmatch = \"jobs_total\"\nmax_series = 3\n";
+        exporter
+            .reload(Config::from_toml(lower, "guard.toml").unwrap())
+            .unwrap();
+        let _ = exporter.render();
+        exporter.run_upkeep();
+        let report = exporter.report();
+        let row = keep_row(report.metric("jobs_total").unwrap()).unwrap();
+        assert!(row.ends_with("evicted: 2 reload"), "{row}");
+        assert!(!row.contains("keeps the"), "{row}");
+        let page = Page {
+            report,
+            label_sets: None,
+        };
+        assert!(render(&page, None).contains(&row));
     }
 
     #[test]
