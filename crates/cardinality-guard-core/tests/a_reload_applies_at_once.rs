@@ -9,12 +9,15 @@
 //! sends them. Read as Prometheus reads the renders, every increment sent
 //! is counted once. On the real render, on the manual clock: nothing sleeps.
 
+#[path = "support/scrapes.rs"]
+mod scrapes;
 mod support;
 
 use std::collections::BTreeSet;
 
 use cardinality_guard_core::{Config, GuardRecorder, MetricReport, PrometheusGuard};
 use metrics::{Counter, Key, Label, Level, Metadata, Recorder};
+use scrapes::Scrapes;
 use support::*;
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
@@ -56,12 +59,13 @@ fn evicted_total(text: &str, reason: &str) -> Option<f64> {
 }
 
 /// A guard on a manual clock (no upkeep thread), the increments sent to it,
-/// and what Prometheus reads from its renders.
+/// and what Prometheus reads from its renders (a series that goes down
+/// between two renders, a silent reset, fails the test).
 struct Run {
     recorder: GuardRecorder,
     exporter: PrometheusGuard,
     sent: u64,
-    increase: Increase,
+    scrapes: Scrapes,
 }
 
 impl Run {
@@ -71,7 +75,7 @@ impl Run {
             recorder,
             exporter,
             sent: 0,
-            increase: Increase::of(M),
+            scrapes: Scrapes::new(M),
         }
     }
 
@@ -105,7 +109,7 @@ impl Run {
     fn scrape(&mut self) -> String {
         let text = self.exporter.render();
         assert_series_accounting(&text, &self.exporter.report());
-        self.increase.add(&text);
+        self.scrapes.read(&text);
         text
     }
 
@@ -121,8 +125,7 @@ impl Run {
     fn assert_every_increment_rendered(&mut self) {
         self.scrape();
         assert_eq!(
-            self.increase.total(),
-            self.sent as f64,
+            self.scrapes.total_increase, self.sent as f64,
             "the increase over the renders is what was sent"
         );
     }

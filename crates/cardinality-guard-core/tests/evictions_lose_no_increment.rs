@@ -6,12 +6,15 @@
 //! the renders account for every increment sent: none lost, none counted
 //! twice. Fixed work, no timing.
 
+#[path = "support/scrapes.rs"]
+mod scrapes;
 mod support;
 
 use std::sync::{Arc, Barrier};
 
 use cardinality_guard_core::{Config, PrometheusGuard};
 use metrics::{Counter, Key, Label, Level, Metadata, Recorder};
+use scrapes::Scrapes;
 use support::*;
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
@@ -48,7 +51,7 @@ fn renders_account_for_every_increment_through_evictions() {
     let recorder = Arc::new(recorder);
     let exporter: Arc<PrometheusGuard> = Arc::new(exporter);
     let phases = Barrier::new(THREADS + 1);
-    let mut increase = Increase::of("logins_total");
+    let mut scrapes = Scrapes::new("logins_total");
     std::thread::scope(|scope| {
         for t in 0..THREADS {
             let recorder = recorder.clone();
@@ -75,7 +78,7 @@ fn renders_account_for_every_increment_through_evictions() {
         // Each phase, while the threads count: a render, perhaps a reload,
         // an upkeep.
         for phase in 0..PHASES {
-            increase.add(&exporter.render());
+            scrapes.read(&exporter.render());
             if phase % 5 == 0 {
                 exporter.reload(config(phase / 5)).expect("reload applies");
             }
@@ -85,14 +88,13 @@ fn renders_account_for_every_increment_through_evictions() {
     });
     // Two more rounds: what was kept for a render is evicted, and shown.
     for _ in 0..2 {
-        increase.add(&exporter.render());
+        scrapes.read(&exporter.render());
         exporter.run_upkeep();
     }
-    increase.add(&exporter.render());
+    scrapes.read(&exporter.render());
     let sent = (THREADS * PHASES * EVENTS) as f64;
     assert_eq!(
-        increase.total(),
-        sent,
+        scrapes.total_increase, sent,
         "every increment in some render, once"
     );
     let report = exporter.report();

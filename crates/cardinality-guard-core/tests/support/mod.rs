@@ -7,11 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Barrier;
 
 mod exposition;
-mod increase;
 mod rng;
 pub use exposition::*;
-#[allow(unused_imports)] // each test binary uses a different subset
-pub use increase::Increase;
 #[allow(unused_imports)] // each test binary uses a different subset
 pub use rng::Rng;
 
