@@ -455,6 +455,37 @@ fn a_kept_handle_of_a_series_evicted_by_a_lowered_budget_folds_its_updates() {
     run.assert_every_increment_rendered();
 }
 
+/// A kept handle goes where a registration of its label set goes: once a
+/// render has shown an evicted label set absent and a raised budget has
+/// room for it, its handle's next update starts the label set's new series
+/// (from zero), as a `counter!` call would; it does not fold for good.
+#[test]
+fn a_kept_handle_of_an_evicted_series_follows_a_raised_budget() {
+    let mut run = Run::new("max_series = 20\n");
+    let handles: Vec<Counter> = (0..10).map(|u| run.handle(u)).collect();
+    for h in &handles {
+        run.bump(h, 5);
+    }
+    run.scrape();
+    run.reload("max_series = 5\n");
+    run.upkeep();
+    let text = run.scrape(); // users 4..9 shown absent
+    assert_eq!(own_users(&text), named(0..4), "{text}");
+
+    run.reload("max_series = 20\n");
+    run.bump(&handles[9], 1); // through the handle kept since before
+    run.login(8, 1); // a registration, for comparison
+    let text = run.scrape();
+    assert_eq!(user_value(&text, 8), Some(1.0), "registered: {text}");
+    assert_eq!(
+        user_value(&text, 9),
+        Some(1.0),
+        "the kept handle: its label set's new series, like a registration:\n{text}"
+    );
+    assert_eq!(value_exact(&text, M, &OVERFLOW), None, "{text}");
+    run.assert_every_increment_rendered();
+}
+
 /// Handles kept for series a new label limit evicted: their later updates
 /// go to `user="__overflow__"`.
 #[test]
