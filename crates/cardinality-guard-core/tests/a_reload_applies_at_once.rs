@@ -105,10 +105,13 @@ impl Run {
     }
 
     /// A scrape: the render (read into the increase), checked against the
-    /// self-report and the report.
+    /// self-report and the report taken just before it (a render that shows
+    /// a retiring series' last value ends it: a report after it no longer
+    /// counts it).
     fn scrape(&mut self) -> String {
+        let report = self.exporter.report();
         let text = self.exporter.render();
-        assert_series_accounting(&text, &self.exporter.report());
+        assert_series_accounting(&text, &report);
         self.scrapes.read(&text);
         text
     }
