@@ -177,6 +177,7 @@ impl Metric {
             gone
         };
         self.remove_evicted(table, &gone);
+        self.env.retired.store(true, Ordering::Release);
         self.budget.maybe_reopen(&self.env.global);
         if self.keep() == Keep::Consistent {
             self.budget.reopen_if_room();

@@ -56,6 +56,9 @@ pub(crate) struct Env {
     /// a registration that saw no change since before its first lookup, and
     /// then finds the metric closed, knows its label set is not admitted.
     pub(crate) admissions: AtomicU64,
+    /// A render ended retiring series: the other spellings that lead to
+    /// them are to be forgotten.
+    pub(crate) retired: AtomicBool,
 }
 
 impl Env {
