@@ -143,3 +143,23 @@ fn an_update_no_render_has_shown_keeps_its_series_until_one_has() {
     let expect: BTreeSet<String> = (0..80).map(|i| format!("user-{i}")).collect();
     assert_eq!(left, expect, "the first 80 stay");
 }
+
+#[test]
+fn busiest_swaps_no_gauge_it_cannot_measure() {
+    let toml = "[[metrics]]\nmatch = \"workers\"\nmax_series = 51\nkeep = \"busiest\"\n";
+    let (recorder, exporter, _clock) = on_manual_clock(Config::from_toml(toml, "<test>").unwrap());
+    for _ in 0..60 {
+        for worker in 0..100 {
+            for _ in 0..3 {
+                let key = Key::from_parts("workers", vec![Label::new("id", worker.to_string())]);
+                recorder.register_gauge(&key, &METADATA).set(1.0);
+            }
+        }
+        let _ = exporter.render();
+        exporter.run_upkeep();
+    }
+    let report = exporter.report();
+    let workers = report.metric("workers").unwrap();
+    assert_eq!(workers.evicted.outranked, 0, "{:?}", workers.evicted);
+    assert_eq!(workers.admitted, 50);
+}

@@ -18,7 +18,7 @@ use crate::heavy::{Busiest, DECAY_SHIFT};
 use crate::rank::{rank, Consistent};
 use crate::series::Series;
 use crate::store::Store;
-use crate::vocabulary::EvictionReason;
+use crate::vocabulary::{EvictionReason, MetricKind};
 
 /// Upkeeps a series stays before a folded label set may outrank it.
 const RESIDENCE: u64 = 5;
@@ -308,6 +308,11 @@ impl Metric {
             return;
         };
         let (candidates, waiting) = busiest.upkeep();
+        if self.kind == MetricKind::Gauge {
+            // Upkeep measures no activity of a gauge (its value is no
+            // count): nothing would tell a busy one from a quiet one.
+            return;
+        }
         if self.budget.closed().is_none() {
             return; // room for all: nothing to choose
         }
