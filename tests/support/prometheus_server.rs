@@ -85,6 +85,18 @@ pub async fn start_prometheus_with_rules(
     interval: &str,
     rules: Option<&str>,
 ) -> Prometheus {
+    start_prometheus_over(client, &[(job, &[target])], interval, rules).await
+}
+
+/// Starts Prometheus scraping each job's targets every `interval` (and
+/// evaluating `rules`, if any), and waits until it is ready.
+pub async fn start_prometheus_over(
+    client: &Http,
+    jobs: &[(&str, &[SocketAddr])],
+    interval: &str,
+    rules: Option<&str>,
+) -> Prometheus {
+    let job = jobs.first().map_or("none", |(job, _)| *job);
     let dir = std::env::temp_dir().join(format!(
         "cg-ingests-{job}-{}-{}",
         std::process::id(),
@@ -99,9 +111,19 @@ pub async fn start_prometheus_with_rules(
         }
         None => "",
     };
+    let scrape_configs: String = jobs
+        .iter()
+        .map(|(job, targets)| {
+            let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+            format!(
+                "  - job_name: {job}\n    static_configs:\n      - targets: [{}]\n",
+                targets.join(", ")
+            )
+        })
+        .collect();
     let config = format!(
         "global:\n  scrape_interval: {interval}\n  scrape_timeout: 1s\n  evaluation_interval: {interval}\n\
-         {rule_files}scrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
+         {rule_files}scrape_configs:\n{scrape_configs}"
     );
     std::fs::write(dir.join("prometheus.yml"), config).expect("write config");
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));

@@ -63,6 +63,13 @@ struct Windows {
     upkeeps: u64,
 }
 
+impl Windows {
+    /// Distinct label sets seen in this window and the one before.
+    fn demand(&self) -> u64 {
+        self.current.estimate().max(self.previous.estimate())
+    }
+}
+
 impl Consistent {
     pub(crate) fn new() -> Self {
         Consistent {
@@ -76,10 +83,15 @@ impl Consistent {
     }
 
     /// Counts a label set of `rank` into the demand, and tells whether the
-    /// rank is admitted. Lock-free unless a window is turning.
-    pub(crate) fn admits(&self, rank: u64) -> bool {
+    /// rank is admitted for `room` label sets. The threshold follows the
+    /// demand as it grows (the estimate is O(1) to read), so a burst is
+    /// ranked before the next upkeep. Lock-free unless a window is turning.
+    pub(crate) fn admits(&self, rank: u64, room: u64) -> bool {
         if let Ok(windows) = self.windows.try_lock() {
-            windows.current.insert_hash(rank);
+            if windows.current.insert_hash(rank) {
+                let lower = threshold(room, windows.demand());
+                self.threshold.fetch_min(lower, Ordering::AcqRel);
+            }
         }
         rank < self.threshold.load(Ordering::Acquire)
     }
@@ -99,8 +111,7 @@ impl Consistent {
                 windows.current.insert_hash(rank);
             }
         }
-        let demand = windows.current.estimate().max(windows.previous.estimate());
-        let threshold = threshold(room, demand);
+        let threshold = threshold(room, windows.demand());
         self.threshold.store(threshold, Ordering::Release);
         threshold
     }
@@ -157,12 +168,15 @@ mod tests {
         assert!((share - 0.25).abs() < 1e-9, "{share}");
         let consistent = Consistent::new();
         for i in 0..4_000u64 {
-            consistent.admits(mix(i));
+            consistent.admits(mix(i), 1_000);
         }
+        // The threshold followed the demand before any upkeep.
+        let before = consistent.threshold.load(Ordering::Acquire) as f64 / u64::MAX as f64;
+        assert!((0.22..0.28).contains(&before), "{before}");
         let t = consistent.update(1_000, std::iter::empty());
         let share = t as f64 / u64::MAX as f64;
         assert!((0.22..0.28).contains(&share), "{share}");
-        assert!(!consistent.admits(u64::MAX - 1));
-        assert!(consistent.admits(0));
+        assert!(!consistent.admits(u64::MAX - 1, 1_000));
+        assert!(consistent.admits(0, 1_000));
     }
 }

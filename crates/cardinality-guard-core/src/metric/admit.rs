@@ -156,7 +156,8 @@ impl Metric {
     fn outranked(&self, key: &Key) -> Option<OverflowReason> {
         let consistent = self.consistent().filter(|_| self.enforces())?;
         let rank = rank(key.labels().map(|l| (l.key(), l.value())));
-        (!consistent.admits(rank)).then_some(OverflowReason::SeriesLimit)
+        let room = self.budget.label_sets_allowed();
+        (!consistent.admits(rank, room)).then_some(OverflowReason::SeriesLimit)
     }
 
     /// Under `keep = "busiest"`: whether upkeep promoted `key`'s label
