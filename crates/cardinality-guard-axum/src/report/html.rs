@@ -42,7 +42,7 @@ th[title] { text-decoration: underline dotted; cursor: help; }
 td { white-space: nowrap; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.name { font-family: monospace; width: 30%; }
-td.name, td.blame, tr.demand td, tr.labels td { white-space: normal; overflow-wrap: anywhere; }
+td.name, td.blame, tr.demand td, tr.advice td, tr.labels td { white-space: normal; overflow-wrap: anywhere; }
 .bar { width: 4em; height: .9em; vertical-align: middle; }
 .pct { margin-left: .3em; font-variant-numeric: tabular-nums; }
 svg.spark { display: block; }
@@ -54,7 +54,7 @@ td.blame { color: #c0392b; font-family: monospace; }
 /// Nothing but [`STYLE`]: no scripts, no other styles, no images, frames,
 /// forms or base URL.
 pub(super) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
-style-src 'sha256-F3igHekN49hMFSZ87P2mLX8q6iv+l6R9sm8p6it2w1g='; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+style-src 'sha256-IjdMPhXGCGxf2VkJovDohmOqH+dTRIXVYNyRvTxtEoA='; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 fn metric_row(out: &mut String, m: &MetricReport, sample: Option<&Vec<String>>) {
     let o = &m.overflow;
