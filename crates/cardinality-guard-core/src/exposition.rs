@@ -7,6 +7,7 @@
 //! then the guard's self-report, computed from what was just written.
 
 use std::fmt::Write;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::Distribution;
@@ -70,7 +71,7 @@ pub(crate) fn write_metric(
     help: Option<&str>,
     now: quanta::Instant,
 ) -> u64 {
-    let table = metric.lock();
+    let mut table = metric.lock();
     metric.rendered();
     if table.is_empty() {
         return 0;
@@ -86,13 +87,23 @@ pub(crate) fn write_metric(
     // same order whatever spelling admitted them.
     let mut rows: Vec<&Series> = table.iter().map(|s| &**s).collect();
     rows.sort_by_cached_key(|s| s.sort_key());
+    let mut retired = false;
     for series in rows {
         // What upkeep may evict or expire: only what a render has shown.
         series.scraped();
         write_series(out, &metric.name, series, now);
+        // A series upkeep evicts while updates keep coming: its last value
+        // is shown now, and it ends here (unless an update raced the line).
+        if series.retiring.load(Ordering::Relaxed) {
+            retired |= series.evict();
+        }
     }
     out.push('\n');
-    table.len() as u64 * metric.budget.cost
+    let rendered = table.len() as u64 * metric.budget.cost;
+    if retired {
+        metric.remove_retired(&mut table);
+    }
+    rendered
 }
 
 fn write_series(out: &mut String, name: &str, series: &Series, now: quanta::Instant) {

@@ -6,13 +6,15 @@
 //! the renders account for every increment sent: none lost, none counted
 //! twice. Fixed work, no timing.
 
+#[path = "support/scrapes.rs"]
+mod scrapes;
 mod support;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Barrier};
 
 use cardinality_guard_core::{Config, PrometheusGuard};
 use metrics::{Counter, Key, Label, Level, Metadata, Recorder};
+use scrapes::Scrapes;
 use support::*;
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
@@ -43,40 +45,13 @@ fn key(user: usize) -> Key {
     )
 }
 
-/// What Prometheus would read as the increase over `renders`, per series:
-/// a series absent from the render before starts from zero.
-struct Increase {
-    last: HashMap<String, f64>,
-    total: f64,
-}
-
-impl Increase {
-    fn add(&mut self, text: &str) {
-        let mut now = HashMap::new();
-        for s in parse(text).into_iter().filter(|s| s.name == "logins_total") {
-            let id = format!("{:?}", s.labels);
-            let before = self.last.get(&id).copied().unwrap_or(0.0);
-            self.total += if s.value >= before {
-                s.value - before
-            } else {
-                s.value
-            };
-            now.insert(id, s.value);
-        }
-        self.last = now;
-    }
-}
-
 #[test]
 fn renders_account_for_every_increment_through_evictions() {
     let (recorder, exporter, _clock) = on_manual_clock(config(1));
     let recorder = Arc::new(recorder);
     let exporter: Arc<PrometheusGuard> = Arc::new(exporter);
     let phases = Barrier::new(THREADS + 1);
-    let mut increase = Increase {
-        last: HashMap::new(),
-        total: 0.0,
-    };
+    let mut scrapes = Scrapes::new("logins_total");
     std::thread::scope(|scope| {
         for t in 0..THREADS {
             let recorder = recorder.clone();
@@ -103,7 +78,7 @@ fn renders_account_for_every_increment_through_evictions() {
         // Each phase, while the threads count: a render, perhaps a reload,
         // an upkeep.
         for phase in 0..PHASES {
-            increase.add(&exporter.render());
+            scrapes.read(&exporter.render());
             if phase % 5 == 0 {
                 exporter.reload(config(phase / 5)).expect("reload applies");
             }
@@ -113,12 +88,15 @@ fn renders_account_for_every_increment_through_evictions() {
     });
     // Two more rounds: what was kept for a render is evicted, and shown.
     for _ in 0..2 {
-        increase.add(&exporter.render());
+        scrapes.read(&exporter.render());
         exporter.run_upkeep();
     }
-    increase.add(&exporter.render());
+    scrapes.read(&exporter.render());
     let sent = (THREADS * PHASES * EVENTS) as f64;
-    assert_eq!(increase.total, sent, "every increment in some render, once");
+    assert_eq!(
+        scrapes.total_increase, sent,
+        "every increment in some render, once"
+    );
     let report = exporter.report();
     let logins = report.metric("logins_total").unwrap();
     eprintln!("evicted: {:?}", logins.evicted);

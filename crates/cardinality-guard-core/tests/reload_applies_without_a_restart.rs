@@ -1,9 +1,11 @@
 //! `PrometheusGuard::reload` (and `GuardHandle::reload`) put a new config in
-//! force without a restart: raised budgets reopen, lowered ones cut nothing
-//! and admit nothing until the metric is under them, label limits, pinned
-//! values, modes and idle timeouts change in place; what can't apply (new
-//! buckets for a histogram with series, new global labels, a bad file) is
-//! refused whole, and the self-report says so. Checked on the real render.
+//! force without a restart: raised budgets reopen at once; lowered ones and
+//! new label limits cut nothing until the next upkeep after a render, which
+//! evicts what the new config would not admit (issue 20; the details are in
+//! a_reload_applies_at_once.rs); pinned values, modes and idle timeouts
+//! change in place; what can't apply (new buckets for a histogram with
+//! series, new global labels, a bad file) is refused whole, and the
+//! self-report says so. Checked on the real render.
 
 mod support;
 
@@ -76,8 +78,12 @@ fn a_raised_budget_reopens_the_metric_at_once() {
     assert_eq!(label_sets(&exporter, "logins_total"), 19);
 }
 
+/// A lowered budget cuts nothing before an upkeep, and admits nothing new
+/// while the metric is over it; the next upkeep (its series rendered)
+/// evicts down to it, keeping the first admitted (`keep = "first"`); idle
+/// expiry then frees room as before.
 #[test]
-fn a_lowered_budget_cuts_nothing_and_admits_nothing_until_the_metric_is_under_it() {
+fn a_lowered_budget_cuts_nothing_before_an_upkeep_then_evicts_down_to_it() {
     let (recorder, exporter, clock) = expiring(
         "[[metrics]]\nmatch = \"logins_total\"\nmax_series = 40\nidle_timeout = \"10s\"\n",
     );
@@ -87,7 +93,7 @@ fn a_lowered_budget_cuts_nothing_and_admits_nothing_until_the_metric_is_under_it
             "[[metrics]]\nmatch = \"logins_total\"\nmax_series = 6\nidle_timeout = \"10s\"\n",
         ))
         .unwrap();
-    // Nothing admitted is cut...
+    // Nothing admitted is cut by the reload itself...
     let text = exporter.render();
     assert_eq!(rendered_series(&text, "logins_total"), 20);
     // ...and nothing new is admitted while the metric is over its budget.
@@ -95,21 +101,42 @@ fn a_lowered_budget_cuts_nothing_and_admits_nothing_until_the_metric_is_under_it
     let text = exporter.render();
     assert_eq!(label_sets(&exporter, "logins_total"), 20);
     assert_eq!(overflow_total(&text, "logins_total", "series_limit"), 10.0);
-    assert!(
-        label_values(&text, "logins_total", "user").contains("__overflow__") || {
-            // the overflow series is marked by its own label
-            parse(&text).iter().any(is_overflow)
-        }
-    );
+    assert!(parse(&text).iter().any(is_overflow), "{text}");
 
-    // Users 0..3 stay active; the rest go idle and expire.
+    // The next upkeep evicts down to the budget (5 label sets + the
+    // overflow series' room): the first five admitted stay, the overflow
+    // series keeps what it counted (evicted values move nowhere).
+    exporter.run_upkeep();
+    let logins = exporter.report().metric("logins_total").cloned().unwrap();
+    assert_eq!(
+        (logins.label_sets, logins.evicted.reload, logins.expired),
+        (5, 15, 0)
+    );
+    let text = exporter.render();
+    assert_eq!(
+        label_values(&text, "logins_total", "user"),
+        (0..5).map(|u| u.to_string()).collect()
+    );
+    assert_eq!(
+        value_exact(&text, "logins_total", &[("otel_metric_overflow", "true")]),
+        Some(10.0)
+    );
+    // Exactly full: a new user folds.
+    login(&recorder, 150);
+    assert_eq!(label_sets(&exporter, "logins_total"), 5);
+
+    // Users 0, 1 and 2 stay active; users 3 and 4 go idle and expire.
     for _ in 0..3 {
         clock.advance(Duration::from_secs(4));
         (0..3).for_each(|u| login(&recorder, u));
         let _ = exporter.render();
     }
     exporter.run_upkeep();
-    assert_eq!(label_sets(&exporter, "logins_total"), 3);
+    let logins = exporter.report().metric("logins_total").cloned().unwrap();
+    assert_eq!(
+        (logins.label_sets, logins.evicted.reload, logins.expired),
+        (3, 15, 2)
+    );
     // Under its budget (5 label sets + the overflow series' room): admits again.
     (200..210).for_each(|u| login(&recorder, u));
     assert_eq!(label_sets(&exporter, "logins_total"), 5);
@@ -117,8 +144,14 @@ fn a_lowered_budget_cuts_nothing_and_admits_nothing_until_the_metric_is_under_it
     assert_series_accounting(&exporter.render(), &report);
 }
 
+/// A label limit added by a reload keeps the values of the first admitted
+/// label sets (`keep = "first"`), as many as its room (the limit less the
+/// pinned values, which are always admitted); the stored label sets
+/// holding other values keep their series until the next upkeep after a
+/// render, then are evicted, and their later registrations fold into
+/// `user="__overflow__"` like new values.
 #[test]
-fn a_label_limit_added_by_a_reload_keeps_live_values_and_folds_new_ones() {
+fn a_label_limit_added_by_a_reload_keeps_the_first_values_and_evicts_the_others_at_upkeep() {
     let (recorder, exporter) =
         guarded("[[metrics]]\nmatch = \"logins_total\"\nmax_series = 1000\n");
     let visit = |user: u32, method: &str| {
@@ -138,7 +171,7 @@ fn a_label_limit_added_by_a_reload_keeps_live_values_and_folds_new_ones() {
         ))
         .unwrap();
     (30..40).for_each(|u| visit(u, "POST"));
-    (0..30).for_each(|u| visit(u, "GET")); // live values: still their own series
+    (0..30).for_each(|u| visit(u, "GET")); // stored: their own series until an upkeep
     let admin = Key::from_parts(
         "logins_total",
         vec![Label::new("method", "GET"), Label::new("user", "admin")],
@@ -146,21 +179,20 @@ fn a_label_limit_added_by_a_reload_keeps_live_values_and_folds_new_ones() {
     recorder.register_counter(&admin, &METADATA).increment(1);
 
     let text = exporter.render();
-    let sets = label_sets_of(&text, "logins_total");
-    let user = |u: &str, m: &str| {
-        sets.iter().any(|s| {
+    let has = |text: &str, u: &str, m: &str| {
+        label_sets_of(text, "logins_total").iter().any(|s| {
             s.get("user").map(String::as_str) == Some(u)
                 && s.get("method").map(String::as_str) == Some(m)
         })
     };
-    assert!((0..30).all(|u| user(&u.to_string(), "GET")), "{sets:?}");
+    assert!((0..30).all(|u| has(&text, &u.to_string(), "GET")), "{text}");
     assert!(
-        !user("35", "POST") && user("__overflow__", "POST"),
-        "{sets:?}"
+        !has(&text, "35", "POST") && has(&text, "__overflow__", "POST"),
+        "{text}"
     );
     assert!(
-        user("admin", "GET"),
-        "a pinned value is always admitted: {sets:?}"
+        has(&text, "admin", "GET"),
+        "a pinned value is always admitted: {text}"
     );
     assert_eq!(
         labeled_value(
@@ -176,14 +208,51 @@ fn a_label_limit_added_by_a_reload_keeps_live_values_and_folds_new_ones() {
     let user_label = user_label.iter().find(|l| l.name == "user").unwrap();
     assert_eq!((user_label.limit, user_label.pinned), (Some(10), 1));
     assert_series_accounting(&text, &report);
+
+    // The upkeep after that render evicts the label sets of users 9..29:
+    // the limit of 10 holds "admin" and nine more values.
+    exporter.run_upkeep();
+    (0..30).for_each(|u| visit(u, "GET"));
+    let text = exporter.render();
+    assert!((0..9).all(|u| has(&text, &u.to_string(), "GET")), "{text}");
+    assert!(
+        (9..30).all(|u| !has(&text, &u.to_string(), "GET")),
+        "{text}"
+    );
+    assert!(has(&text, "admin", "GET"), "pinned: kept: {text}");
+    assert_eq!(
+        labeled_value(&text, "logins_total", &[("user", "0"), ("method", "GET")]),
+        Some(3.0)
+    );
+    assert_eq!(
+        labeled_value(
+            &text,
+            "logins_total",
+            &[("user", "__overflow__"), ("method", "GET")]
+        ),
+        Some(21.0)
+    );
+    assert_eq!(overflow_total(&text, "logins_total", "label_limit"), 31.0);
+    let report = exporter.report();
+    assert_eq!(report.metric("logins_total").unwrap().evicted.reload, 21);
+    assert_series_accounting(&text, &report);
 }
 
+/// Shadow mode evicts nothing at upkeep; enforce keeps what shadow stored
+/// until an upkeep after a render, which evicts down to the budget.
 #[test]
-fn shadow_to_enforce_keeps_what_shadow_stored_and_enforces_from_then_on() {
+fn shadow_to_enforce_keeps_what_shadow_stored_until_an_upkeep_and_enforces_from_then_on() {
     let (recorder, exporter) =
         guarded("[[metrics]]\nmatch = \"logins_total\"\nmax_series = 5\nmode = \"shadow\"\n");
     (0..10).for_each(|u| login(&recorder, u));
     assert_eq!(label_sets(&exporter, "logins_total"), 10);
+    let _ = exporter.render();
+    exporter.run_upkeep();
+    assert_eq!(
+        label_sets(&exporter, "logins_total"),
+        10,
+        "shadow alters nothing"
+    );
     let before = exporter
         .report()
         .metric("logins_total")
@@ -218,7 +287,22 @@ fn shadow_to_enforce_keeps_what_shadow_stored_and_enforces_from_then_on() {
     let report = exporter.report();
     let logins = report.metric("logins_total").unwrap();
     assert_eq!((logins.label_sets, logins.series), (19, 20));
+    assert_eq!(logins.evicted.reload, 0, "no upkeep since shadow");
     assert_series_accounting(&exporter.render(), &report);
+
+    // Back to 5, and an upkeep after that render: the first four stored
+    // (by shadow) stay.
+    exporter.reload(budget("logins_total", 5)).unwrap();
+    exporter.run_upkeep();
+    let report = exporter.report();
+    let logins = report.metric("logins_total").unwrap();
+    assert_eq!((logins.label_sets, logins.evicted.reload), (4, 15));
+    let text = exporter.render();
+    assert_eq!(
+        label_values(&text, "logins_total", "user"),
+        (0..4).map(|u| u.to_string()).collect()
+    );
+    assert_series_accounting(&text, &report);
 }
 
 #[test]

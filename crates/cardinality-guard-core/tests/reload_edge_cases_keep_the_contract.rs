@@ -146,8 +146,22 @@ fn a_label_limit_removed_then_restored_does_not_count_the_overflow_value() {
             "[[metrics]]\nmatch = \"logins_total\"\nlabel_limits = { user = 5 }\n",
         ))
         .unwrap();
-    // The live values 0..=3 are admitted again; `__overflow__` is not a value.
+    // The values stored label sets hold, 0..=3, are picked again (they fit
+    // the room of 5); `__overflow__` is not a value.
     assert_eq!(values(&exporter), Some(4));
+    // So an upkeep after a render evicts none of them.
+    let _ = exporter.render();
+    exporter.run_upkeep();
+    assert_eq!(label_sets(&exporter, "logins_total"), 5);
+    assert_eq!(
+        exporter
+            .report()
+            .metric("logins_total")
+            .unwrap()
+            .evicted
+            .reload,
+        0
+    );
     // So one more value fits, and the next folds.
     login(&recorder, 10);
     login(&recorder, 11);

@@ -66,15 +66,21 @@ impl Metric {
         if let Some(rewritten) = self.labels.apply(&key, &self.name, &*self.env.store) {
             reasons.add(OverflowReason::LabelLimit);
             if self.enforces() {
-                let target = self.place_rewritten(table, &rewritten, reasons);
+                let target = self.place_key(table, &rewritten, reasons);
                 return series.redirect(target);
             }
         }
-        if series.is_evicted() {
-            // Evicted: never brought back as it was; its label set goes
-            // where the settings send it now.
+        if series.is_evicted() && self.evicted_unrendered(series.hash) {
+            // Evicted, and no render has shown it absent yet: this update
+            // folds (not for good: once a render has, the label set is
+            // decided again, as an expired one is).
             reasons.add(OverflowReason::SeriesLimit);
-            let target = self.fold_target_locked(table);
+            return self.fold_target_locked(table);
+        }
+        if series.is_evicted() {
+            // Shown absent since: its label set goes where a registration
+            // of it would, a new series (from zero) if admitted.
+            let target = self.place_key(table, &key, reasons);
             return series.redirect(target);
         }
         let reserved = match self.budget.decide(&self.env.global) {
@@ -103,17 +109,17 @@ impl Metric {
 }
 
 impl Metric {
-    /// Where a label set rewritten by the label limits goes (under the
-    /// table's lock, so never stale).
-    fn place_rewritten(
+    /// Where a registration of `key` (normalized, perhaps rewritten by the
+    /// label limits) goes, decided under the table's lock (so never stale).
+    fn place_key(
         &self,
         table: &mut Table,
-        rewritten: &metrics::Key,
+        key: &metrics::Key,
         reasons: &mut Reasons,
     ) -> Option<Arc<Series>> {
-        let identity = Identity::of(rewritten, &self.env.global_labels);
+        let identity = Identity::of(key, &self.env.global_labels);
         let admission = Admission {
-            key: Some(rewritten),
+            key: Some(key),
             ..Admission::default()
         };
         match self.place_locked(table, identity, admission, reasons) {

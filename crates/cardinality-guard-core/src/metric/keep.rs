@@ -146,6 +146,44 @@ impl Metric {
         true
     }
 
+    /// Evicts `series` for `reason` now if a render has shown its last
+    /// update; else retires it: the next render shows its last value and
+    /// evicts it then ([`remove_retired`](Self::remove_retired)), so a
+    /// series whose updates never pause is evicted too. True if evicted now.
+    fn evict_or_retire(
+        &self,
+        series: &Arc<Series>,
+        reason: EvictionReason,
+        evicted: &mut Vec<(Arc<Series>, EvictionReason)>,
+    ) -> bool {
+        if series.evict() {
+            evicted.push((series.clone(), reason));
+            return true;
+        }
+        if !series.retiring.swap(true, Ordering::AcqRel) {
+            let mut retiring = self.retiring.lock().unwrap_or_else(|p| p.into_inner());
+            retiring.push((series.clone(), reason));
+        }
+        false
+    }
+
+    /// After a render (under the table's lock): the retiring series it
+    /// evicted leave as upkeep's evictions do.
+    pub(crate) fn remove_retired(&self, table: &mut Table) {
+        let gone: Vec<(Arc<Series>, EvictionReason)> = {
+            let mut retiring = self.retiring.lock().unwrap_or_else(|p| p.into_inner());
+            let (gone, staying) = retiring.drain(..).partition(|(s, _)| s.is_evicted());
+            *retiring = staying;
+            gone
+        };
+        self.remove_evicted(table, &gone);
+        self.env.retired.store(true, Ordering::Release);
+        self.budget.maybe_reopen(&self.env.global);
+        if self.keep() == Keep::Consistent {
+            self.budget.reopen_if_room();
+        }
+    }
+
     /// Takes the evicted series out of the table, the lookup and the
     /// budget; their label sets wait for a render before they come back.
     fn remove_evicted(&self, table: &mut Table, evicted: &[(Arc<Series>, EvictionReason)]) {
@@ -156,6 +194,7 @@ impl Metric {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         for (series, reason) in evicted {
+            series.retiring.store(false, Ordering::Release);
             lookup.remove(series);
             unrendered.insert(series.hash);
             self.removed(series, *reason);
@@ -220,19 +259,15 @@ impl Metric {
         for series in table.iter().filter(|s| !s.overflow) {
             if self.labels.hold(series.labels()) {
                 held.push(series);
-            } else if series.evict() {
-                evicted.push((series.clone(), EvictionReason::Reload));
-            } else {
-                done = false; // not rendered yet: next upkeep
+            } else if !self.evict_or_retire(series, EvictionReason::Reload, evicted) {
+                done = false; // retiring: the next render evicts it
             }
         }
         let allowed = self.budget.label_sets_allowed() as usize;
         if held.len() > allowed {
             self.preferred_first(&mut held, keep);
             for series in &held[allowed..] {
-                if series.evict() {
-                    evicted.push(((*series).clone(), EvictionReason::Reload));
-                } else {
+                if !self.evict_or_retire(series, EvictionReason::Reload, evicted) {
                     done = false;
                 }
             }
@@ -246,13 +281,16 @@ impl Metric {
         let Some(consistent) = self.consistent() else {
             return;
         };
-        let live = || table.iter().filter(|s| !s.overflow && !s.is_evicted());
+        let live = || {
+            (table.iter())
+                .filter(|s| !s.overflow && !s.is_evicted() && !s.retiring.load(Ordering::Relaxed))
+        };
         let ranks: Vec<u64> = live().map(|s| series_rank(s)).collect();
         let threshold = consistent.update(self.budget.label_sets_allowed(), ranks.iter().copied());
         let evict_above = threshold.saturating_add(threshold / RANK_SLACK);
         for (series, rank) in live().zip(ranks).collect::<Vec<_>>() {
-            if rank >= evict_above && series.evict() {
-                evicted.push((series.clone(), EvictionReason::Rank));
+            if rank >= evict_above {
+                self.evict_or_retire(series, EvictionReason::Rank, evicted);
             }
         }
     }
@@ -290,7 +328,7 @@ impl Metric {
         }
         let mut quietest: Vec<&Arc<Series>> = table
             .iter()
-            .filter(|s| !s.overflow && !s.is_evicted())
+            .filter(|s| !s.overflow && !s.is_evicted() && !s.retiring.load(Ordering::Relaxed))
             .filter(|s| u64::from(s.activity.since.load(Ordering::Relaxed)) + RESIDENCE <= upkeep)
             .collect();
         quietest.sort_by_key(|s| s.activity.score.load(Ordering::Relaxed));
@@ -303,12 +341,12 @@ impl Metric {
             if u64::from(candidate.estimate) <= MARGIN * score + MIN_COUNT {
                 return; // the quietest left are not outranked either
             }
-            if series.evict() {
-                evicted.push((series.clone(), EvictionReason::Outranked));
+            // A retiring series' room is promoted from once it is free.
+            if self.evict_or_retire(series, EvictionReason::Outranked, evicted) {
                 busiest.promote(*candidate);
                 candidates.next();
-                swaps -= 1;
             }
+            swaps -= 1;
         }
     }
 }

@@ -56,6 +56,9 @@ pub(crate) struct Env {
     /// a registration that saw no change since before its first lookup, and
     /// then finds the metric closed, knows its label set is not admitted.
     pub(crate) admissions: AtomicU64,
+    /// A render ended retiring series: the other spellings that lead to
+    /// them are to be forgotten.
+    pub(crate) retired: AtomicBool,
 }
 
 impl Env {
@@ -128,6 +131,9 @@ pub(crate) struct Metric {
     /// Label sets evicted (by the hash of their identity) that no render has
     /// shown absent yet: not admitted again before one has. Taken under `table`.
     evicted_unrendered: Mutex<HashSet<u64>>,
+    /// Series upkeep evicts once a render has shown their last update,
+    /// with the reason. Taken under `table`.
+    retiring: Mutex<Vec<(Arc<Series>, EvictionReason)>>,
     /// Upkeeps so far (a series' residence is counted in them).
     upkeeps: AtomicU64,
     /// What its admitted and overflow series counted, for the traffic share.
@@ -175,6 +181,7 @@ impl Metric {
                 consistent: OnceLock::new(),
                 redeciding: AtomicBool::new(false),
                 evicted_unrendered: Mutex::new(HashSet::new()),
+                retiring: Mutex::new(Vec::new()),
                 upkeeps: AtomicU64::new(0),
                 traffic: Mutex::new(keep::Traffic::default()),
                 counts: Counts::default(),

@@ -44,6 +44,15 @@ impl Metric {
             held_values(table[start..].iter(), &repicking, &mut values);
         }
         self.generation.fetch_add(1, Ordering::AcqRel);
+        // What the old settings retired is decided again at upkeep.
+        for (series, _) in self
+            .retiring
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            series.retiring.store(false, Ordering::Release);
+        }
         let untracked = self.labels.configure(&policy, &values);
         if !untracked.is_empty() {
             tracing::warn!(

@@ -97,6 +97,7 @@ impl Registry {
             gauges,
             lookup: MetricKind::ALL.map(|_| Lookup::new()),
             admissions: AtomicU64::new(0),
+            retired: std::sync::atomic::AtomicBool::new(false),
         };
         Registry {
             settings: RwLock::new(Arc::new(Settings {

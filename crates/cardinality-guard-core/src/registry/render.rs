@@ -80,6 +80,11 @@ impl Registry {
             drop(help);
             rendered.push(Rendered { metric, series });
         }
+        if self.env.retired.swap(false, Ordering::AcqRel) {
+            for lookup in &self.env.lookup {
+                lookup.forget_expired(&self.env.bounds);
+            }
+        }
         let global = self.env.global.report(0);
         let reload = self.reload_status();
         write_self_report(

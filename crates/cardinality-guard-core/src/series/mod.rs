@@ -43,7 +43,9 @@ const ACTIVE: u8 = TOUCHED | UNSCRAPED;
 pub(crate) trait Revive: Send + Sync {
     /// Re-admits `series` if there is room (`None`: it is live again, the
     /// update already in it), else redirects it for good and returns where
-    /// its updates go now (`None` as well when they are dropped).
+    /// its updates go now (`None` as well when they are dropped). An
+    /// evicted series no render has shown absent yet is neither: the
+    /// update goes to the overflow series, and the next one asks again.
     fn revive(&self, series: &Arc<Series>) -> Option<Arc<Series>>;
 }
 
@@ -100,6 +102,9 @@ pub(crate) struct Series {
     /// Whether a registration of its key finds it without its metric (not
     /// in shadow mode while enforce would fold it: those are counted again).
     pub(crate) listed: AtomicBool,
+    /// Upkeep evicts it, but an update no render has shown yet kept it: the
+    /// next render shows its last value and evicts it at once.
+    pub(crate) retiring: AtomicBool,
     /// When a sweep last found it touched (ms by the guard's clock).
     seen_ms: AtomicU64,
     /// What upkeep measures of it (`keep = "busiest"`, the traffic share).
@@ -135,6 +140,7 @@ impl Series {
             shadow_reasons: parts.shadow_reasons,
             reserved: AtomicBool::new(false),
             listed: AtomicBool::new(false),
+            retiring: AtomicBool::new(false),
             // New series are touched: the first sweep sets it.
             seen_ms: AtomicU64::new(0),
             activity: Activity::default(),
