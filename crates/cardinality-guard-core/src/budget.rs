@@ -189,8 +189,9 @@ impl Budget {
     /// overflow series renders now (its room is then kept).
     ///
     /// Nothing admitted is given back here: a budget lowered under what the
-    /// metric holds closes; the next upkeeps evict the series beyond it
-    /// (`metric/keep.rs`, once a render has shown their last update), and it
+    /// metric holds closes; the next upkeep evicts the series beyond it
+    /// (`metric/keep.rs`; a series with an update no render has shown yet
+    /// ends at the next render), and it
     /// admits again once it is a tenth under it. A raised budget opens at
     /// once if one more label set fits. A metric turned from drop to fold gets its overflow
     /// series' room only once the room fits beside what it holds; until

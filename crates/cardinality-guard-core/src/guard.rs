@@ -305,10 +305,11 @@ impl GuardHandle {
     /// limits. All of it or, on an error, none of it.
     ///
     /// - A raised budget reopens its metric at once.
-    /// - A lowered one folds new label sets at once, and the next upkeeps
-    ///   evict the series beyond it, keeping the ones
-    ///   [`keep`](crate::Keep) prefers (on the Prometheus path; once a
-    ///   render has shown their last update). A lowered `global.max_series`
+    /// - A lowered one folds new label sets at once, and the next upkeep
+    ///   evicts the series beyond it, keeping the ones
+    ///   [`keep`](crate::Keep) prefers (on the Prometheus path; a series
+    ///   with an update no render has shown yet ends at the next render,
+    ///   which shows it). A lowered `global.max_series`
     ///   evicts nothing: no metric admits until the guard is under it.
     /// - A new or tighter label limit keeps the values of the series `keep`
     ///   prefers; the series holding other values are evicted the same way,
@@ -317,8 +318,9 @@ impl GuardHandle {
     ///   config or wholly under the new: budgets stay exact.
     /// - Handles user code keeps go on updating the series they were given
     ///   (an overflow series included) until they are registered again; a
-    ///   handle of an evicted series sends its updates where the new config
-    ///   sends its label set.
+    ///   handle of an evicted series folds its updates until a render has
+    ///   shown the series absent, then sends them where a registration of
+    ///   its label set goes.
     ///
     /// Over another recorder nothing is evicted: what is admitted stays.
     ///

@@ -75,16 +75,19 @@
 //! - ends the series: it leaves the storage, its budget is given back, its
 //!   value is moved nowhere (Prometheus' `rate()` and `increase()` over the
 //!   remaining series stay right);
-//! - waits for a render: a series whose last update no render has shown is
-//!   kept until an upkeep finds it rendered (every render marks the series
-//!   it shows as scraped);
+//! - hides no update: every render marks the series it shows as scraped,
+//!   and a series whose last update no render has shown yet is retired
+//!   instead: the next render shows its last value and ends it (so a busy
+//!   series is evicted too, within one upkeep and one render);
 //! - is not undone silently: the label set is not admitted again before a
 //!   render has shown it absent (its registrations fold meanwhile, counted
 //!   as [`OverflowReason::SeriesLimit`]);
 //! - loses nothing: a handle user code kept sends its later updates where
-//!   the config sends the label set now (the overflow series, or
-//!   `__overflow__` in a label whose limit refuses the value), never to the
-//!   evicted series;
+//!   the config sends the label set now: the overflow series (or
+//!   `__overflow__` in a label whose limit refuses the value) until a render
+//!   has shown the series absent, then wherever a registration of the label
+//!   set goes (a new series from zero if admitted), never to the evicted
+//!   series and its old value;
 //! - reopens a budget freed by a tenth, as idle expiry does (under
 //!   `consistent`, as soon as one label set fits).
 //!

@@ -14,14 +14,16 @@
 //! A reload applies at once: a metric whose new settings would not admit
 //! all it stores (a lower `max_series`, a new or tighter label limit,
 //! pinned values that leave its other values less room, another `keep`,
-//! shadow turned to enforce) folds new label sets at once, and its next
-//! upkeeps evict the stored series it would not admit (reason `reload`),
+//! shadow turned to enforce) decides new label sets under them at once,
+//! and its next upkeep evicts the stored series it would not admit (reason
+//! `reload`),
 //! keeping the ones `keep` prefers (`first`: the earliest admitted;
 //! `busiest`: the busiest; `consistent`: the lowest ranks). A label that
 //! gets a limit keeps the values of the preferred series. As with idle
-//! expiry, a series whose last update no render has shown yet is kept
-//! until an upkeep finds it rendered, and an evicted label set comes back
-//! only after a render has shown it absent; see the crate docs. A lower
+//! expiry, no update is hidden: a series whose last update no render has
+//! shown yet is retired, and the next render shows that update and ends
+//! it; an evicted label set comes back only after a render has shown it
+//! absent. See the crate docs. A lower
 //! `global.max_series` evicts nothing: no metric admits a new label set
 //! until the guard is under it. Over another recorder nothing is evicted.
 //!
