@@ -86,7 +86,9 @@ pub enum Keep {
     First,
     /// The label sets with the most updates recently: at upkeep, an
     /// admitted series that a folded label set clearly outranks gives it
-    /// its place.
+    /// its place. Admitted series are measured by their increments and
+    /// observations, folded label sets by their registrations; a gauge's
+    /// series count no updates, so prefer another `keep` for gauges.
     Busiest,
     /// The label sets whose hash ranks lowest (a fixed seed): every replica
     /// that sees the same population keeps the same subset, with no
