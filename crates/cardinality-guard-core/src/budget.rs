@@ -7,11 +7,12 @@
 //!
 //! A metric whose next label set does not fit closes (a lock-free check for
 //! later registrations): decisions are sticky without remembering rejected
-//! label sets. Without idle expiry a closed budget stays closed. With it,
-//! expired label sets give their budget back, and a closed budget reopens
-//! with hysteresis: only once a tenth of it (at least one label set) is free,
-//! so a budget at its edge admits in batches rather than trading one series
-//! for another at every expiry.
+//! label sets. Without idle expiry or evictions a closed budget stays
+//! closed. Expired and evicted label sets give their budget back, and a
+//! closed budget reopens with hysteresis: only once a tenth of it (at least
+//! one label set) is free, so a budget at its edge admits in batches rather
+//! than trading one series for another at every expiry (under
+//! `keep = "consistent"`, where the rank decides, as soon as one fits).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
@@ -187,10 +188,12 @@ impl Budget {
     /// reload, under the metric's lock). `overflow_live`: whether the
     /// overflow series renders now (its room is then kept).
     ///
-    /// Nothing admitted is given back: a budget lowered under what the metric
-    /// holds closes, and admits again once it is a tenth under it (with idle
-    /// expiry, as series expire). A raised budget opens at once if one more
-    /// label set fits. A metric turned from drop to fold gets its overflow
+    /// Nothing admitted is given back here: a budget lowered under what the
+    /// metric holds closes; the next upkeep evicts the series beyond it
+    /// (`metric/keep.rs`; a series with an update no render has shown yet
+    /// ends at the next render), and it
+    /// admits again once it is a tenth under it. A raised budget opens at
+    /// once if one more label set fits. A metric turned from drop to fold gets its overflow
     /// series' room only once the room fits beside what it holds; until
     /// then it admits nothing and drops (the metric never exceeds its budget).
     pub(crate) fn configure(&self, policy: &MetricPolicy, global: &Global, overflow_live: bool) {

@@ -305,14 +305,24 @@ impl GuardHandle {
     /// limits. All of it or, on an error, none of it.
     ///
     /// - A raised budget reopens its metric at once.
-    /// - A lowered one cuts nothing: the metric admits no new label set
-    ///   until it is under it again (with idle expiry, as series expire).
-    /// - A new label limit keeps the values live series hold and admits new
-    ///   ones while there is room.
+    /// - A lowered one folds new label sets at once, and the next upkeep
+    ///   evicts the series beyond it, keeping the ones
+    ///   [`keep`](crate::Keep) prefers (on the Prometheus path; a series
+    ///   with an update no render has shown yet ends at the next render,
+    ///   which shows it). A lowered `global.max_series`
+    ///   evicts nothing: no metric admits until the guard is under it.
+    /// - A new or tighter label limit keeps the values of the series `keep`
+    ///   prefers; the series holding other values are evicted the same way,
+    ///   and those values fold to `__overflow__` in that label.
     /// - Registrations racing the reload are decided wholly under the old
     ///   config or wholly under the new: budgets stay exact.
     /// - Handles user code keeps go on updating the series they were given
-    ///   (an overflow series included) until they are registered again.
+    ///   (an overflow series included) until they are registered again; a
+    ///   handle of an evicted series folds its updates until a render has
+    ///   shown the series absent, then sends them where a registration of
+    ///   its label set goes.
+    ///
+    /// Over another recorder nothing is evicted: what is admitted stays.
     ///
     /// The self-report publishes the outcome:
     /// `cardinality_guard_config_last_reload_successful` (1 or 0) and

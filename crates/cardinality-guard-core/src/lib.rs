@@ -46,6 +46,58 @@
 //! [`PrometheusGuard::builder`] returns a [`PrometheusGuardBuilder`], consumed
 //! by `build` or `install`.
 //!
+//! # What the budget keeps, and eviction
+//!
+//! When more label sets want in than a metric's budget holds, its
+//! [`Keep`] (`keep = "first" | "busiest" | "consistent"`, per metric,
+//! hot-reloadable) says which ones the budget holds:
+//!
+//! - [`Keep::First`] (the default): the label sets admitted first keep their
+//!   series until they expire (`idle_timeout`) or a reload evicts them.
+//! - [`Keep::Busiest`]: at each upkeep, an admitted series that a folded
+//!   label set clearly outranks in recent updates (a margin, a minimum
+//!   residence, at most a fiftieth of the budget per upkeep) is evicted, and
+//!   that label set is admitted at its next registration, starting at zero.
+//! - [`Keep::Consistent`]: a label set is admitted when its rank (a hash of
+//!   its labels with a fixed seed, independent of label order and of
+//!   `[global] labels`) is below a threshold of about *room / demand*;
+//!   admitted series ranked clearly above a threshold that fell are evicted.
+//!   Replicas that see the same population keep the same label sets.
+//!
+//! Upkeep ([`PrometheusGuard::run_upkeep`], every 5 s on the upkeep thread)
+//! also evicts, after a reload, the stored series the new config would not
+//! admit (a lower `max_series`, a new or tighter label limit, another
+//! `keep`, shadow turned to enforce), keeping the ones `keep` prefers. A
+//! lower `global.max_series` evicts nothing: no metric admits until the
+//! guard is under it. Every eviction, whatever its
+//! [`EvictionReason`] (`idle`, `reload`, `outranked`, `rank`):
+//!
+//! - ends the series: it leaves the storage, its budget is given back, its
+//!   value is moved nowhere (Prometheus' `rate()` and `increase()` over the
+//!   remaining series stay right);
+//! - hides no update: every render marks the series it shows as scraped,
+//!   and a series whose last update no render has shown yet is retired
+//!   instead: the next render shows its last value and ends it (so a busy
+//!   series is evicted too, within one upkeep and one render);
+//! - is not undone silently: the label set is not admitted again before a
+//!   render has shown it absent (its registrations fold meanwhile, counted
+//!   as [`OverflowReason::SeriesLimit`]);
+//! - loses nothing: a handle user code kept sends its later updates where
+//!   the config sends the label set now: the overflow series (or
+//!   `__overflow__` in a label whose limit refuses the value) until a render
+//!   has shown the series absent, then wherever a registration of the label
+//!   set goes (a new series from zero if admitted), never to the evicted
+//!   series and its old value;
+//! - reopens a budget freed by a tenth, as idle expiry does (under
+//!   `consistent`, as soon as one label set fits).
+//!
+//! Only the Prometheus path ([`PrometheusGuard`]) evicts, as only it
+//! expires: over another recorder ([`GuardLayer`]) every metric keeps
+//! `first`. The self-report counts evictions in
+//! `cardinality_guard_evicted_total{metric, reason}`, and
+//! [`MetricReport`] carries `keep`, `evicted` and `admitted_share` (the
+//! share of the recent traffic the admitted series carry).
+//!
 //! The crates whose types appear in this crate's API are re-exported, so a
 //! user names one version of each: [`metrics`] (its macros work as
 //! `cardinality_guard_core::metrics::counter!`), [`metrics_util`] (for

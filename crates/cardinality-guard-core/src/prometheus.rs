@@ -123,7 +123,9 @@ impl PrometheusGuard {
     }
 
     /// The upkeep the background thread runs: with idle timeouts, a sweep;
-    /// then a sample of each metric's series for
+    /// admission decided again (what a reload no longer admits, and what
+    /// [`keep`](crate::Keep) would rather hold, is evicted: see the crate
+    /// docs); then a sample of each metric's series for
     /// [`MetricReport::history`](crate::MetricReport::history); for when
     /// [`PrometheusGuardBuilder::upkeep_interval`] is `None` (or a test
     /// drives a [`ManualClock`](crate::ManualClock)).
@@ -204,8 +206,9 @@ pub struct PrometheusGuardBuilder {
 
 impl PrometheusGuardBuilder {
     /// How often a background thread runs upkeep: with idle timeouts, a
-    /// sweep (at least every [`Config::sweep_interval`]), and a sample of
-    /// each metric's series for the report's history. Histogram samples
+    /// sweep (at least every [`Config::sweep_interval`]), the evictions of
+    /// reloads and [`keep`](crate::Keep), and a sample of each metric's
+    /// series for the report's history. Histogram samples
     /// need none: they go straight into their distributions. `None`: you
     /// call [`PrometheusGuard::run_upkeep`] yourself (a render sweeps too).
     /// Default: 5 s. The thread stops when the last clone of the

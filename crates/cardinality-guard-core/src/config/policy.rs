@@ -58,18 +58,37 @@ impl Mode {
 }
 
 /// What a metric's budget holds when more label sets want in than it has
-/// room for (`keep = "..."`). Hot-reloadable; see the crate docs' section
-/// on what the budget keeps.
+/// room for (`keep = "..."`, in `[defaults]` or a `[[metrics]]` entry).
+/// Hot-reloadable; on the Prometheus path only (over another recorder every
+/// metric keeps [`Keep::First`]). See the crate docs' section on what the
+/// budget keeps, and eviction.
+///
+/// ```
+/// use cardinality_guard_core::{Config, Keep};
+///
+/// let config = Config::from_toml(
+///     "[defaults]\nkeep = \"busiest\"\n\n[[metrics]]\nmatch = \"app_*\"\nkeep = \"consistent\"\n",
+///     "guard.toml",
+/// )?;
+/// assert_eq!(config.policy_for("app_logins_total").keep, Keep::Consistent);
+/// assert_eq!(config.policy_for("jobs_total").keep, Keep::Busiest);
+/// assert_eq!(Config::default().policy_for("jobs_total").keep, Keep::First);
+/// assert_eq!(Keep::Consistent.as_str(), "consistent");
+/// # Ok::<(), cardinality_guard_core::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Keep {
-    /// The label sets that came first (until they expire). The default.
+    /// The label sets that came first (until they expire, or a reload
+    /// evicts them). The default.
     #[default]
     First,
     /// The label sets with the most updates recently: at upkeep, an
     /// admitted series that a folded label set clearly outranks gives it
-    /// its place.
+    /// its place. Admitted series are measured by their increments and
+    /// observations, folded label sets by their registrations; a gauge's
+    /// series count no updates, so prefer another `keep` for gauges.
     Busiest,
     /// The label sets whose hash ranks lowest (a fixed seed): every replica
     /// that sees the same population keeps the same subset, with no

@@ -9,10 +9,23 @@
 //! cache, at once). Each metric takes its new
 //! policy under its table's lock and bumps its generation, so every
 //! registration is decided wholly under the old settings or wholly under
-//! the new (one that raced the reload decides again). What is admitted
-//! stays: a budget lowered under what a metric holds admits nothing new
-//! until the metric is under it again (with idle expiry, as its series
-//! expire).
+//! the new (one that raced the reload decides again).
+//!
+//! A reload applies at once: a metric whose new settings would not admit
+//! all it stores (a lower `max_series`, a new or tighter label limit,
+//! pinned values that leave its other values less room, another `keep`,
+//! shadow turned to enforce) decides new label sets under them at once,
+//! and its next upkeep evicts the stored series it would not admit (reason
+//! `reload`),
+//! keeping the ones `keep` prefers (`first`: the earliest admitted;
+//! `busiest`: the busiest; `consistent`: the lowest ranks). A label that
+//! gets a limit keeps the values of the preferred series. As with idle
+//! expiry, no update is hidden: a series whose last update no render has
+//! shown yet is retired, and the next render shows that update and ends
+//! it; an evicted label set comes back only after a render has shown it
+//! absent. See the crate docs. A lower
+//! `global.max_series` evicts nothing: no metric admits a new label set
+//! until the guard is under it. Over another recorder nothing is evicted.
 //!
 //! Refused, with nothing changed: new `[global] labels` (every series'
 //! identity would change), and new buckets (or summary quantiles) for a

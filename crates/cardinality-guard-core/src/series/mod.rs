@@ -55,7 +55,7 @@ pub(crate) trait Revive: Send + Sync {
 pub(crate) struct Activity {
     /// Its [`level`](Series::level) at the last upkeep.
     pub(crate) level: AtomicU64,
-    /// Its recent activity: updates per upkeep, decayed by a quarter at
+    /// Its recent activity: updates per upkeep, decayed by an eighth at
     /// each (`keep = "busiest"`).
     pub(crate) score: AtomicU32,
     /// The upkeep it was admitted at (the residence before it may be
