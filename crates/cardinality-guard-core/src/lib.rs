@@ -163,7 +163,8 @@ pub use prometheus::{
     PrometheusGuardBuilder,
 };
 pub use recommend::{
-    Action, Recommendation, SuggestedConfig, SuggestedGlobal, SuggestedHistograms, SuggestedPolicy,
+    Action, Observation, ObservedLabel, Recommendation, SuggestedConfig, SuggestedGlobal,
+    SuggestedHistograms, SuggestedPolicy,
 };
 pub use registry::ReloadError;
 pub use report::{GlobalReport, LabelReport, MetricReport, Report};

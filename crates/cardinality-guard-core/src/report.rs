@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::config::{Config, Keep, Mode, OnOverflow};
-use crate::recommend::{self, Observed, Recommendation};
+use crate::recommend::{Observation, ObservedLabel, Recommendation, SuggestedConfig};
 use crate::vocabulary::{EvictedCounts, MetricKind, OverflowCounts};
 
 /// One guarded metric: an entry of [`Report::metrics`].
@@ -96,25 +96,26 @@ impl MetricReport {
     /// and their thresholds: see [the module](crate::recommend).
     #[must_use]
     pub fn recommend(&self) -> Option<Recommendation> {
-        self.observed().recommend()
+        self.observation().recommend()
     }
 
-    /// The figures the recommendations read.
-    fn observed(&self) -> Observed<'_> {
-        Observed {
-            name: &self.name,
-            limit: self.limit,
-            series_per_label_set: self.series_per_label_set,
-            label_sets: self.label_sets,
-            folded: self.overflow.series_limit + self.overflow.global_limit,
-            on_overflow: self.on_overflow,
-            mode: self.mode,
-            labels: (self.labels.iter())
-                .map(|l| (l.name.as_str(), l.demand, l.pinned as u64))
-                .collect(),
-            keep: self.keep,
-            admitted_share: self.admitted_share,
+    /// What the suggestion engine reads of this metric (the same engine
+    /// reads what `cardinality-guard audit` observes in a scrape).
+    #[must_use]
+    pub fn observation(&self) -> Observation {
+        let mut observation = Observation::new(&self.name, self.limit, self.series_per_label_set)
+            .label_sets(self.label_sets)
+            .folded(self.overflow.series_limit + self.overflow.global_limit)
+            .on_overflow(self.on_overflow)
+            .mode(self.mode)
+            .keep(self.keep);
+        observation.admitted_share = self.admitted_share;
+        for l in &self.labels {
+            let mut label = ObservedLabel::new(&l.name, l.demand).pinned(l.pinned as u64);
+            label.limit = l.limit;
+            observation = observation.label(label);
         }
+        observation
     }
 }
 
@@ -218,8 +219,9 @@ impl Report {
     /// ```
     #[must_use]
     pub fn suggested_config(&self, running: &Config) -> String {
-        let observed: Vec<Observed<'_>> = self.metrics.iter().map(MetricReport::observed).collect();
-        recommend::suggest(self.global.series, &observed, running).to_toml()
+        let observed: Vec<Observation> =
+            self.metrics.iter().map(MetricReport::observation).collect();
+        SuggestedConfig::from_observations(self.global.series, &observed, running).to_toml()
     }
 
     pub(crate) fn sort(&mut self) {

@@ -15,20 +15,35 @@
 
 use std::collections::BTreeMap;
 
+use super::observation::Observation;
 use super::recommendation::{plural, Action, Recommendation};
-use super::rules::{Observed, HEADROOM};
+use super::rules::HEADROOM;
 use super::suggested::SuggestedConfig;
 use super::tables::{SuggestedGlobal, SuggestedHistograms, SuggestedPolicy};
 use crate::config::{
     Config, GlobalLimits, Keep, MetricPolicy, MetricRule, Mode, OnOverflow, Pattern,
 };
 
-/// The suggestion for the metrics `observed` (holding `series` series in
-/// all) under the `running` config.
-pub(crate) fn suggest(series: u64, observed: &[Observed<'_>], running: &Config) -> SuggestedConfig {
+impl SuggestedConfig {
+    /// The suggestion for the metrics `observed` (holding `series` series
+    /// in all) under the `running` config: the one engine behind
+    /// [`Report::suggested_config`](crate::Report::suggested_config) and
+    /// `cardinality-guard audit --suggest`. What it writes: [the
+    /// module](crate::recommend).
+    #[must_use]
+    pub fn from_observations(
+        series: u64,
+        observed: &[Observation],
+        running: &Config,
+    ) -> SuggestedConfig {
+        suggest(series, observed, running)
+    }
+}
+
+fn suggest(series: u64, observed: &[Observation], running: &Config) -> SuggestedConfig {
     let entries: Vec<Entry<'_>> = observed
         .iter()
-        .filter(|m| matches!(Pattern::parse(m.name), Ok(Pattern::Exact(_))))
+        .filter(|m| matches!(Pattern::parse(&m.name), Ok(Pattern::Exact(_))))
         .map(|m| Entry::of(m, running))
         .collect();
     let mut config = SuggestedConfig::new()
@@ -41,13 +56,13 @@ pub(crate) fn suggest(series: u64, observed: &[Observed<'_>], running: &Config) 
              series as the guard counts them: label sets x series per label set.",
         );
     for entry in &entries {
-        config = config.metric(entry.metric.name, entry.policy(running));
+        config = config.metric(entry.metric.name.as_str(), entry.policy(running));
     }
     let others: Vec<&MetricRule> = running
         .metrics
         .iter()
         .filter(|r| match &r.pattern {
-            Pattern::Exact(name) => !entries.iter().any(|e| e.metric.name == *name),
+            Pattern::Exact(name) => !entries.iter().any(|e| e.metric.name == **name),
             _ => true,
         })
         .collect();
@@ -62,19 +77,19 @@ pub(crate) fn suggest(series: u64, observed: &[Observed<'_>], running: &Config) 
 
 /// One observed metric and what the suggestion does with it.
 struct Entry<'a> {
-    metric: &'a Observed<'a>,
+    metric: &'a Observation,
     running: MetricPolicy,
     advice: Option<Recommendation>,
     max_series: u64,
 }
 
 impl<'a> Entry<'a> {
-    fn of(metric: &'a Observed<'a>, running: &Config) -> Self {
+    fn of(metric: &'a Observation, running: &Config) -> Self {
         let advice = metric.recommend();
         let max_series = advice.as_ref().map_or(metric.limit, |a| a.max_series);
         Entry {
             metric,
-            running: running.policy_for(metric.name),
+            running: running.policy_for(&metric.name),
             advice,
             max_series,
         }

@@ -34,14 +34,14 @@
 //! estimates (nearly exact below a few hundred values, about 2% off above).
 
 mod learned;
+mod observation;
 mod recommendation;
 mod rules;
 mod suggested;
 mod tables;
 mod toml;
 
-pub(crate) use learned::suggest;
+pub use observation::{Observation, ObservedLabel};
 pub use recommendation::{Action, Recommendation};
-pub(crate) use rules::Observed;
 pub use suggested::SuggestedConfig;
 pub use tables::{SuggestedGlobal, SuggestedHistograms, SuggestedPolicy};

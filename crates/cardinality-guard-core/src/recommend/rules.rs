@@ -1,6 +1,7 @@
 //! The rules that choose a [`Recommendation`] from what was observed of a
 //! metric, and their tuning (the prose: [the module](crate::recommend)).
 
+use super::observation::Observation;
 use super::recommendation::{plural, Action, Recommendation};
 use crate::config::{Keep, Mode, OnOverflow};
 
@@ -27,37 +28,12 @@ pub(crate) const HEADROOM: f64 = 1.25;
 /// too: the label sets that came first are not the ones that matter.
 const BUSIEST_SHARE: f64 = 0.5;
 
-/// What was observed of one metric: the figures of its report that the
-/// rules (and the suggested `guard.toml`) read.
-#[derive(Debug, Clone)]
-pub(crate) struct Observed<'a> {
-    /// The metric name.
-    pub(crate) name: &'a str,
-    /// Its budget in series.
-    pub(crate) limit: u64,
-    /// Exported series one label set costs.
-    pub(crate) series_per_label_set: u64,
-    /// Distinct label sets admitted.
-    pub(crate) label_sets: u64,
-    /// Registrations folded or dropped for lack of budget (its own or the
-    /// global one).
-    pub(crate) folded: u64,
-    /// Its overflow policy.
-    pub(crate) on_overflow: OnOverflow,
-    /// Enforce or shadow.
-    pub(crate) mode: Mode,
-    /// (name, demand, pinned values) of its tracked labels.
-    pub(crate) labels: Vec<(&'a str, u64, u64)>,
-    /// What its budget keeps.
-    pub(crate) keep: Keep,
-    /// The share of its recent traffic its admitted series carry.
-    pub(crate) admitted_share: Option<f64>,
-}
-
-impl Observed<'_> {
+impl Observation {
     /// What to do about the metric; `None` when it is comfortably within
-    /// its budget.
-    pub(crate) fn recommend(&self) -> Option<Recommendation> {
+    /// its budget. The rules and their thresholds: [the
+    /// module](crate::recommend).
+    #[must_use]
+    pub fn recommend(&self) -> Option<Recommendation> {
         let advice = self.advise()?;
         let share = self.admitted_share.unwrap_or(1.0);
         if self.keep != Keep::First || self.folded == 0 || share >= BUSIEST_SHARE {
@@ -118,12 +94,12 @@ struct Top<'a> {
 }
 
 impl Facts {
-    fn of(m: &Observed<'_>) -> Facts {
+    fn of(m: &Observation) -> Facts {
         let cost = m.series_per_label_set.max(1);
         let mut labels: Vec<(String, u64, u64)> = m
             .labels
             .iter()
-            .map(|&(name, demand, pinned)| (name.to_owned(), demand, pinned))
+            .map(|l| (l.name.clone(), l.demand, l.pinned))
             .collect();
         labels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let folded = m.folded;
@@ -273,20 +249,16 @@ impl Facts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recommend::ObservedLabel;
 
-    fn full(keep: Keep, admitted_share: Option<f64>) -> Observed<'static> {
-        Observed {
-            name: "logins_total",
-            limit: 500,
-            series_per_label_set: 1,
-            label_sets: 499,
-            folded: 5_000,
-            on_overflow: OnOverflow::Fold,
-            mode: Mode::Enforce,
-            labels: vec![("user", 5_000, 0)],
-            keep,
-            admitted_share,
-        }
+    fn full(keep: Keep, admitted_share: Option<f64>) -> Observation {
+        let mut full = Observation::new("logins_total", 500, 1)
+            .label_sets(499)
+            .folded(5_000)
+            .keep(keep)
+            .label(ObservedLabel::new("user", 5_000));
+        full.admitted_share = admitted_share;
+        full
     }
 
     #[test]
