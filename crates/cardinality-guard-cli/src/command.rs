@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::growth::Growth;
 use crate::report::{thousands, Audit};
 use crate::source::{self, ReadOptions, Scrape, Source};
-use crate::suggest::{parse_headroom, suggest, SuggestOptions};
+use crate::suggest::suggest;
 
 #[derive(Parser)]
 #[command(
@@ -47,19 +47,13 @@ struct AuditArgs {
     /// Series budget per metric for the time-to-budget estimate (the embedded default max_series).
     #[arg(long, default_value_t = 2000)]
     budget: u64,
-    /// Print a guard.toml for this service instead of the report.
+    /// Print a guard.toml for this service instead of the report (the suggestion engine of the guard's own report; for the proxy when the target does not run the guard).
     #[arg(long)]
     suggest: bool,
-    /// With --suggest: budgets are the observed label sets times this (x the series each costs); 1 to 1000.
-    #[arg(long, value_parser = parse_headroom, default_value = "1.5")]
-    headroom: f64,
-    /// With --suggest: labels with more distinct values than this get a label limit of this.
-    #[arg(long, default_value_t = 100)]
-    label_limit: u64,
-    /// Exit 1 if any metric holds more series than this.
+    /// Exit 1 if any metric family holds more series than this (the guard's own cardinality_guard_* families included).
     #[arg(long)]
     max_series: Option<u64>,
-    /// Exit 1 if all metrics together hold more series than this.
+    /// Exit 1 if all metrics together hold more series than this (every line exported, the guard's self-report included).
     #[arg(long)]
     max_total: Option<u64>,
     /// Refuse a body larger than this (bytes; KiB, MiB, GiB suffixes allowed).
@@ -170,11 +164,7 @@ fn audit(args: &AuditArgs) -> Result<ExitCode, String> {
         audit.redirected_from = Some(asked);
     }
     if args.suggest {
-        let options = SuggestOptions {
-            headroom: args.headroom,
-            label_limit: args.label_limit,
-        };
-        print!("{}", suggest(&inventory, &name, &options)?);
+        print!("{}", suggest(&inventory, &name, growth.as_ref())?);
     } else {
         match args.format {
             OutputFormat::Text => print!("{}", audit.to_text()),
@@ -184,15 +174,23 @@ fn audit(args: &AuditArgs) -> Result<ExitCode, String> {
     Ok(gates(&audit, args))
 }
 
-/// The CI gates: exit 1 when exceeded.
+/// The CI gates: exit 1 when exceeded. They count what the service
+/// exports: the guard's self-report families are held to `--max-series`
+/// too, and their lines count in `--max-total`.
 fn gates(audit: &Audit, args: &AuditArgs) -> ExitCode {
     let mut exceeded = false;
     if let Some(max) = args.max_series {
-        for m in audit.metrics.iter().filter(|m| m.series > max) {
+        let own = audit.self_report.iter().flat_map(|s| &s.families);
+        let families = audit
+            .metrics
+            .iter()
+            .map(|m| (&m.name, m.series))
+            .chain(own.map(|f| (&f.name, f.series)));
+        for (name, series) in families.filter(|(_, series)| *series > max) {
             eprintln!(
                 "cardinality-guard: {} holds {} series, more than --max-series {}",
-                m.name,
-                thousands(m.series),
+                name,
+                thousands(series),
                 thousands(max)
             );
             exceeded = true;

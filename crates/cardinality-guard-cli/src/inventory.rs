@@ -1,6 +1,12 @@
 //! What one scrape holds: per family its kind, series, label sets and the
 //! distinct values of each label.
 //!
+//! A guarded target's folds are not values: the overflow series
+//! (`otel_metric_overflow="true"`) is counted apart (`overflow_series`), not
+//! as a label set, and a label value `__overflow__` is not one of the label's
+//! distinct values (its label sets are `folded_sets`). The guard's own
+//! families (`cardinality_guard_*`) are read into a [`SelfReport`] too.
+//!
 //! Identities are kept as 64-bit hashes (SipHash with fixed keys), never as
 //! text, so a million series cost a few tens of MB; two distinct values
 //! collide with a chance of about n²/2⁶⁵ (3·10⁻⁸ for a million).
@@ -8,7 +14,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
+use cardinality_guard_core::self_report::OVERFLOW_LABEL;
 use cardinality_guard_core::text::{Kind, Sample};
+use cardinality_guard_core::LABEL_OVERFLOW;
+
+use crate::self_report::{is_self_report, SelfReport};
 
 /// A `HashSet` of values that are hashes already.
 pub(crate) type HashIds = HashSet<u64, BuildHasherDefault<IdHasher>>;
@@ -42,6 +52,13 @@ pub(crate) struct LabelStats {
     pub(crate) values: HashIds,
     /// Distinct label sets that carry it (the others lack it).
     pub(crate) label_sets: u64,
+    /// Updates (see [`Family::updates`]) of the series whose value of it is
+    /// `__overflow__`.
+    pub(crate) folded_updates: f64,
+    /// Distinct values starting with `/`: a raw request path.
+    pub(crate) paths: u64,
+    /// Some label set has `__overflow__` as its value (a label limit folded it).
+    pub(crate) folds: bool,
 }
 
 /// One metric family.
@@ -67,6 +84,16 @@ pub(crate) struct Family {
     /// The name metrics-rs would register: for a counter the sample name
     /// without `_created` (`x_total`), otherwise the family name.
     pub(crate) guard_name: Option<String>,
+    /// Sample lines of its overflow series (`otel_metric_overflow="true"`).
+    pub(crate) overflow_series: u64,
+    /// Distinct label sets with a value `__overflow__` (folded by a label limit).
+    pub(crate) folded_sets: HashIds,
+    /// The sum of its counters' values (or of its histograms' and
+    /// summaries' `_count`), over every series, the overflow series
+    /// included; `None` for a gauge or untyped family.
+    pub(crate) updates: Option<f64>,
+    /// The part of `updates` the overflow series carries.
+    pub(crate) overflow_updates: f64,
 }
 
 /// An `f64` ordered by value (finite numbers only, so the order is total).
@@ -99,6 +126,32 @@ impl Family {
             buckets: BTreeSet::new(),
             quantiles: BTreeSet::new(),
             guard_name: None,
+            overflow_series: 0,
+            folded_sets: HashIds::default(),
+            updates: matches!(
+                kind,
+                Kind::Counter | Kind::Histogram | Kind::GaugeHistogram | Kind::Summary
+            )
+            .then_some(0.0),
+            overflow_updates: 0.0,
+        }
+    }
+
+    /// The updates one of its samples carries: a counter's value (not its
+    /// `_created` timestamp), a histogram's or summary's `_count`.
+    fn updates_of(&self, sample: &Sample<'_>) -> f64 {
+        let counts = match self.kind {
+            Kind::Counter => sample.name == self.name || !sample.name.ends_with("_created"),
+            Kind::Histogram | Kind::Summary => {
+                sample.name.strip_prefix(self.name.as_str()) == Some("_count")
+            }
+            Kind::GaugeHistogram => sample.name.strip_prefix(self.name.as_str()) == Some("_gcount"),
+            _ => false,
+        };
+        if counts && sample.value.is_finite() && sample.value > 0.0 {
+            sample.value
+        } else {
+            0.0
         }
     }
 
@@ -119,6 +172,8 @@ pub(crate) struct Inventory {
     pub(crate) families: BTreeMap<String, Family>,
     /// Every sample line.
     pub(crate) total_series: u64,
+    /// The guard's self-report, if the target exports one.
+    pub(crate) self_report: SelfReport,
     track_series: bool,
 }
 
@@ -142,6 +197,13 @@ impl Inventory {
                 .or_insert_with(|| Family::new(sample.family, sample.kind)),
         };
         family.series += 1;
+        if is_self_report(sample.family) {
+            self.self_report.add(sample);
+        }
+        let updates = family.updates_of(sample);
+        if let Some(total) = &mut family.updates {
+            *total += updates;
+        }
         if family.kind == Kind::Counter
             && family.guard_name.is_none()
             && !sample.name.ends_with("_created")
@@ -164,6 +226,12 @@ impl Inventory {
             labels.hash(&mut h);
             family.series_ids.insert(h.finish());
         }
+        if sample.label(OVERFLOW_LABEL) == Some("true") {
+            // The overflow series: a fold, not a label set.
+            family.overflow_series += 1;
+            family.overflow_updates += updates;
+            return;
+        }
         let mut set = hasher();
         let mut shape_value = None;
         for (name, value) in &labels {
@@ -183,7 +251,8 @@ impl Inventory {
                 };
             }
         }
-        let new_set = family.label_sets.insert(set.finish());
+        let set = set.finish();
+        let new_set = family.label_sets.insert(set);
         for (name, value) in labels {
             if Some(name) == shape {
                 continue;
@@ -195,9 +264,18 @@ impl Inventory {
             if new_set {
                 stats.label_sets += 1;
             }
+            if value == LABEL_OVERFLOW {
+                // A fold, not a value.
+                stats.folded_updates += updates;
+                stats.folds = true;
+                family.folded_sets.insert(set);
+                continue;
+            }
             let mut h = hasher();
             value.hash(&mut h);
-            stats.values.insert(h.finish());
+            if stats.values.insert(h.finish()) && value.starts_with('/') {
+                stats.paths += 1;
+            }
         }
     }
 

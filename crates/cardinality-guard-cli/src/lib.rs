@@ -34,15 +34,20 @@ mod growth;
 mod http;
 mod inventory;
 mod lines;
+mod observe;
 mod read_error;
 mod report;
+mod self_report;
 mod source;
 mod suggest;
 mod table;
 
 pub use command::run;
 pub use read_error::ReadError;
-pub use report::{Audit, LabelAudit, MetricAudit, Offender, WatchSummary};
+pub use report::{
+    Audit, FoldingMetric, LabelAudit, MetricAudit, Offender, SelfReportAudit, SelfReportFamily,
+    WatchSummary,
+};
 
 /// The audit of the exposition `text` (named `source` in the audit), read
 /// with the grammar of `format`: what `cardinality-guard audit` reports for

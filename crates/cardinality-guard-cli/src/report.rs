@@ -1,11 +1,17 @@
 //! The audit of one exposition: what each family costs, the top offenders,
 //! what Prometheus pays for it, and (when watched) how fast it grows. Rendered
 //! as JSON here, as a text table in `table.rs`.
+//!
+//! A guarded target (one that exports the guard's self-report) is audited
+//! for what the service exports: the `cardinality_guard_*` families are
+//! left out of `metrics` and `top_offenders` and summed up in `self_report`;
+//! they still count in `total_series` (Prometheus stores them too).
 
 use serde::Serialize;
 
 use crate::growth::{hours_to_budget, Growth};
 use crate::inventory::{Family, Inventory};
+use crate::self_report::{is_self_report, SelfReport};
 use cardinality_guard_core::text::{Format, Kind};
 
 /// Memory one series costs a Prometheus server in its head block, in bytes:
@@ -21,8 +27,14 @@ const TOP_OFFENDERS: usize = 5;
 pub struct LabelAudit {
     /// The label name.
     pub name: String,
-    /// Its distinct values.
+    /// Its distinct values (`__overflow__` is a fold, not a value: left out).
     pub values: u64,
+    /// The guard's estimate of its distinct values, folded ones included
+    /// (`cardinality_guard_label_values`; guarded targets only, else null).
+    pub demand: Option<u64>,
+    /// Its running label limit (`cardinality_guard_label_limit`; guarded
+    /// targets only, else null).
+    pub label_limit: Option<u64>,
     /// New distinct values per hour (with `--watch`, else null).
     pub new_values_per_hour: Option<f64>,
 }
@@ -36,8 +48,20 @@ pub struct MetricAudit {
     pub kind: Kind,
     /// Sample lines: the series Prometheus stores.
     pub series: u64,
-    /// Distinct label sets (without `le` / `quantile`).
+    /// Distinct label sets (without `le` / `quantile`), the overflow series
+    /// left out.
     pub label_sets: u64,
+    /// Sample lines of its overflow series (`otel_metric_overflow="true"`,
+    /// where a guard folds what its budget can't hold): counted in `series`,
+    /// not as a label set.
+    pub overflow_series: u64,
+    /// Label sets with a value `__overflow__` (where a guard's label limit
+    /// folds the values beyond it): counted as label sets, the value not as
+    /// a value.
+    pub folded_values: u64,
+    /// Its budget, `cardinality_guard_series_limit` (guarded targets only,
+    /// else null).
+    pub series_limit: Option<u64>,
     /// Its labels, most distinct values first.
     pub labels: Vec<LabelAudit>,
     /// Finite bucket bounds seen (histograms), else null.
@@ -75,9 +99,50 @@ pub struct WatchSummary {
     pub budget: u64,
 }
 
+/// One `cardinality_guard_*` family of a guarded target.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SelfReportFamily {
+    /// The family name.
+    pub name: String,
+    /// Its series (sample lines).
+    pub series: u64,
+}
+
+/// A metric the guard folds for lack of budget.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FoldingMetric {
+    /// The metric.
+    pub metric: String,
+    /// Its series, `cardinality_guard_series`.
+    pub series: u64,
+    /// Its budget, `cardinality_guard_series_limit`.
+    pub series_limit: Option<u64>,
+    /// Registrations folded or dropped for lack of budget (its own or the
+    /// global one), `cardinality_guard_overflow_total`.
+    pub folded: u64,
+}
+
+/// The guard's self-report of a guarded target, summed up.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SelfReportAudit {
+    /// Its families (`cardinality_guard_*`), most series first.
+    pub families: Vec<SelfReportFamily>,
+    /// Their series together.
+    pub series: u64,
+    /// `cardinality_guard_global_series`: all guarded series.
+    pub global_series: Option<u64>,
+    /// `cardinality_guard_global_series_limit`: `global.max_series`.
+    pub global_series_limit: Option<u64>,
+    /// The metrics that folded for lack of budget, most folds first.
+    pub metrics_folding: Vec<FoldingMetric>,
+}
+
 /// The whole audit.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Audit {
+    /// Whether the target runs cardinality-guard: it exports the guard's
+    /// self-report (`cardinality_guard_series_limit` / `cardinality_guard_series`).
+    pub guarded: bool,
     /// What was read: the file, `<stdin>`, or the URL read in the end
     /// (after its redirects).
     pub source: String,
@@ -94,12 +159,15 @@ pub struct Audit {
     /// The per-series figure used: about 3 kB, Robust Perception's rule of
     /// thumb for a series in a Prometheus 2.20+ head block.
     pub prometheus_bytes_per_series: u64,
-    /// Families, most series first.
+    /// Families, most series first; the guard's own (`cardinality_guard_*`)
+    /// left out.
     pub metrics: Vec<MetricAudit>,
     /// The top offenders.
     pub top_offenders: Vec<Offender>,
     /// With `--watch`.
     pub watch: Option<WatchSummary>,
+    /// The guard's self-report, on a guarded target (else null).
+    pub self_report: Option<SelfReportAudit>,
 }
 
 impl Audit {
@@ -114,7 +182,8 @@ impl Audit {
         let metrics: Vec<MetricAudit> = inventory
             .by_series()
             .into_iter()
-            .map(|f| metric(f, growth))
+            .filter(|f| !is_self_report(&f.name))
+            .map(|f| metric(f, &inventory.self_report, growth))
             .collect();
         let total = inventory.total_series;
         // The few metrics that hold most series: at most five, each at least
@@ -140,6 +209,8 @@ impl Audit {
             })
             .collect();
         Audit {
+            guarded: inventory.self_report.guarded,
+            self_report: self_report_audit(inventory),
             source: source.to_owned(),
             redirected_from: None,
             format: match format {
@@ -171,14 +242,58 @@ impl Audit {
     }
 }
 
-fn metric(f: &Family, growth: Option<(&Growth, u64)>) -> MetricAudit {
+/// The `self_report` object of a guarded target.
+fn self_report_audit(inventory: &Inventory) -> Option<SelfReportAudit> {
+    let report = &inventory.self_report;
+    if !report.guarded {
+        return None;
+    }
+    let families: Vec<SelfReportFamily> = inventory
+        .by_series()
+        .into_iter()
+        .filter(|f| is_self_report(&f.name))
+        .map(|f| SelfReportFamily {
+            name: f.name.clone(),
+            series: f.series,
+        })
+        .collect();
+    let mut metrics_folding: Vec<FoldingMetric> = report
+        .folded
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(metric, n)| FoldingMetric {
+            metric: metric.clone(),
+            series: report.series.get(metric).copied().unwrap_or(0),
+            series_limit: report.series_limit.get(metric).copied(),
+            folded: *n,
+        })
+        .collect();
+    metrics_folding.sort_by(|a, b| {
+        b.folded
+            .cmp(&a.folded)
+            .then_with(|| a.metric.cmp(&b.metric))
+    });
+    Some(SelfReportAudit {
+        series: families.iter().map(|f| f.series).sum(),
+        families,
+        global_series: report.global_series,
+        global_series_limit: report.global_series_limit,
+        metrics_folding,
+    })
+}
+
+fn metric(f: &Family, report: &SelfReport, growth: Option<(&Growth, u64)>) -> MetricAudit {
     let family_growth = growth.and_then(|(g, _)| g.of(&f.name));
+    let guard_name = f.guard_name.as_deref().unwrap_or(&f.name);
+    let key = |label: &str| (guard_name.to_owned(), label.to_owned());
     let mut labels: Vec<LabelAudit> = f
         .labels
         .iter()
         .map(|(name, stats)| LabelAudit {
             name: name.clone(),
             values: stats.values.len() as u64,
+            demand: report.label_values.get(&key(name)).copied(),
+            label_limit: report.label_limits.get(&key(name)).copied(),
             new_values_per_hour: family_growth
                 .as_ref()
                 .map(|g| g.label_values_per_hour.get(name).copied().unwrap_or(0.0)),
@@ -191,6 +306,9 @@ fn metric(f: &Family, growth: Option<(&Growth, u64)>) -> MetricAudit {
         kind: f.kind,
         series: f.series,
         label_sets: f.label_sets.len() as u64,
+        overflow_series: f.overflow_series,
+        folded_values: f.folded_sets.len() as u64,
+        series_limit: report.series_limit.get(guard_name).copied(),
         labels,
         buckets: matches!(f.kind, Kind::Histogram | Kind::GaugeHistogram)
             .then(|| f.buckets.iter().map(|b| b.0).collect()),
@@ -243,6 +361,8 @@ mod tests {
             [LabelAudit {
                 name: "path".into(),
                 values: 2,
+                demand: None,
+                label_limit: None,
                 new_values_per_hour: None
             }]
         );
