@@ -188,3 +188,6 @@ pub(crate) fn is_created_twin(inventory: &Inventory, f: &Family) -> bool {
                 )
             })
 }
+
+#[cfg(test)]
+mod tests;

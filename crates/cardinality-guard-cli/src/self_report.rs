@@ -103,7 +103,6 @@ impl SelfReport {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::source::read_str;
     use cardinality_guard_core::text::Format;
 

@@ -34,6 +34,29 @@ impl Audit {
                 w.budget
             );
         }
+        if let Some(own) = &self.self_report {
+            let _ = writeln!(
+                out,
+                "guarded by cardinality-guard: its self-report ({}, {}) is left out of the table{}",
+                plural(own.families.len() as u64, "family", "families"),
+                plural(own.series, "series", "series"),
+                match (own.global_series, own.global_series_limit) {
+                    (Some(s), Some(l)) =>
+                        format!("; guarded series {} of {}", thousands(s), thousands(l)),
+                    _ => String::new(),
+                }
+            );
+            for m in &own.metrics_folding {
+                let _ = writeln!(
+                    out,
+                    "  {} folds for lack of budget: {} folded, {} series of {}",
+                    m.metric,
+                    thousands(m.folded),
+                    thousands(m.series),
+                    m.series_limit.map_or("?".into(), thousands)
+                );
+            }
+        }
         let _ = writeln!(
             out,
             "{} series in {}\n",
@@ -88,7 +111,22 @@ impl Audit {
                     _ => format!("{}={}", l.name, thousands(l.values)),
                 })
                 .collect();
-            let _ = writeln!(out, "  {}", labels.join(", "));
+            let _ = write!(out, "  {}", labels.join(", "));
+            if m.folded_values > 0 {
+                let _ = write!(
+                    out,
+                    " (+ __overflow__ in {})",
+                    plural(m.folded_values, "label set", "label sets")
+                );
+            }
+            if m.overflow_series > 0 {
+                let _ = write!(
+                    out,
+                    " (+ overflow series: {})",
+                    plural(m.overflow_series, "series", "series")
+                );
+            }
+            out.push('\n');
         }
         if !self.top_offenders.is_empty() {
             let _ = writeln!(out, "\ntop offenders");
