@@ -11,6 +11,10 @@
 //!    driven through a `PrometheusGuard` built from it stay within every
 //!    budget: the path label is capped (folded at its label limit, so
 //!    `method` survives), and no metric folds for lack of budget.
+//! 4. The app can't link the guard: the suggestion says it is for the
+//!    proxy, names the raw-path label's real fix (a route template), and
+//!    has an entry for the path metric only: none for `process_*`,
+//!    `python_*` (runtime metrics whose labels never grow) nor `_created`.
 
 mod support;
 
@@ -112,7 +116,41 @@ fn the_audit_finds_the_path_label_and_the_suggestion_caps_it() {
     let config = Config::from_toml(&suggestion, "suggested.toml")
         .unwrap_or_else(|e| panic!("{e}\n{suggestion}"));
     let latency = config.policy_for("http_request_duration_seconds");
-    assert_eq!(latency.label_limits.get("path").map(|n| n.get()), Some(100));
+    // The engine's limit: 400 paths x 17 series against the embedded
+    // default's 2000: (2000 / 17 - 1) / 1.25 = 92 label sets, one of them
+    // `__overflow__`.
+    assert_eq!(latency.label_limits.get("path").map(|n| n.get()), Some(91));
+    assert!(!latency.label_limits.contains_key("method"), "{suggestion}");
+    // 4: for the proxy, the path metric alone.
+    assert!(
+        suggestion.contains(&format!(
+            "cardinality-guard proxy --upstream {metrics_url} --listen ADDR --config guard.toml"
+        )),
+        "{suggestion}"
+    );
+    assert!(suggestion.contains("route template"), "{suggestion}");
+    let entries: Vec<&str> = suggestion
+        .split("[[metrics]]")
+        .skip(1)
+        .filter_map(|entry| entry.split('"').nth(1))
+        .collect();
+    assert_eq!(
+        entries,
+        ["http_request_duration_seconds", "http_server_request_duration_seconds"],
+        "the path metric, then the embedded default's rule\n{suggestion}"
+    );
+    for name in ["process_", "python_", "_created"] {
+        assert!(!suggestion.contains(name), "{name}\n{suggestion}");
+    }
+    assert!(
+        audit["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"].as_str().unwrap().starts_with("process_")),
+        "the audit still lists the runtime metrics"
+    );
+    assert_eq!(audit["guarded"], false);
     assert!(suggestion.contains("[[histograms.per_metric]]\nmatch   = \"http_request_duration_seconds\"\nbuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]"), "{suggestion}");
     // The summary (no buckets, no quantiles) leaves summaries on.
     assert!(config.histograms.buckets.is_none(), "{suggestion}");
@@ -139,10 +177,10 @@ fn the_audit_finds_the_path_label_and_the_suggestion_caps_it() {
     let latency = report
         .metric("http_request_duration_seconds")
         .expect("guarded");
-    // 100 paths + `__overflow__`, each 14 buckets + 3.
+    // 91 paths + `__overflow__`, each 14 buckets + 3.
     assert_eq!(latency.series_per_label_set, 17);
-    assert_eq!(latency.series, 101 * 17);
-    assert_eq!(latency.overflow.label_limit, (PATHS - 100) as u64);
+    assert_eq!(latency.series, 92 * 17);
+    assert_eq!(latency.overflow.label_limit, (PATHS - 91) as u64);
     let requests = report
         .metric("http_requests_total")
         .expect("the counter, by its sample name");

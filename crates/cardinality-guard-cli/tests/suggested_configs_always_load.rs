@@ -1,7 +1,7 @@
 //! `audit --suggest` never writes a config that `Config::from_toml` or
 //! `Config::from_file` refuses: bucket bounds normalized (`-0.0` and `0.0`
-//! are one bound), a file within its 1 MiB cap; and a `--headroom` it
-//! cannot honor is refused with a clear error.
+//! are one bound), a file within its 1 MiB cap. The engine's headroom is
+//! the only one: `--headroom` and `--label-limit` are gone (usage errors).
 
 mod support;
 
@@ -48,30 +48,36 @@ fn negative_zero_and_zero_are_one_bound() {
 }
 
 #[test]
-fn fifteen_thousand_families_fit_the_file_cap() {
+fn comments_go_first_when_the_file_would_not_fit() {
+    // 6,000 metrics with a label that grows (20 values): with its comments
+    // the file would pass 1 MiB, without them it fits.
     let mut text = String::new();
-    for i in 0..15_000 {
-        text.push_str(&format!(
-            "# TYPE family_number_{i:05}_total counter\nfamily_number_{i:05}_total{{a=\"b\"}} 1\n"
-        ));
+    for i in 0..6_000 {
+        text.push_str(&format!("# TYPE family_number_{i:05}_total counter\n"));
+        for v in 0..20 {
+            text.push_str(&format!("family_number_{i:05}_total{{a=\"{v}\"}} 1\n"));
+        }
     }
     let path = exposition("families", &text);
+    let toml = cli_ok(&["audit", &path, "--suggest"], 0);
+    assert!(!toml.contains('#'), "no comment left");
     let config = suggest("families", &path, &[]);
-    assert_eq!(
-        config
-            .policy_for("family_number_14999_total")
-            .max_series
-            .get(),
-        3
-    );
+    let policy = config.policy_for("family_number_05999_total");
+    // Nothing to do: 20 series of the embedded default's 2000 kept.
+    assert_eq!(policy.max_series.get(), 2000);
+    assert_eq!(config.metrics.len(), 6_000 + 1, "and the embedded default's rule");
 }
 
 #[test]
 fn too_many_long_names_for_the_file_cap_is_a_clear_error() {
+    // A guarded target: every metric gets an entry.
     let mut text = String::new();
     let long = "x".repeat(200);
     for i in 0..15_000 {
-        text.push_str(&format!("family_{long}_{i:05} 1\n"));
+        text.push_str(&format!(
+            "family_{long}_{i:05} 1\n\
+             cardinality_guard_series_limit{{metric=\"family_{long}_{i:05}\"}} 10\n"
+        ));
     }
     let path = exposition("long-families", &text);
     let out = cli(&["audit", &path, "--suggest"]);
@@ -82,13 +88,13 @@ fn too_many_long_names_for_the_file_cap_is_a_clear_error() {
 }
 
 #[test]
-fn a_headroom_out_of_range_is_refused() {
+fn the_headroom_and_label_limit_flags_are_gone() {
     let path = exposition("headroom", "c_total{a=\"1\"} 1\nd_total{a=\"2\"} 1\n");
-    for bad in ["1e30", "NaN", "inf", "0.5", "-1"] {
-        let out = cli(&["audit", &path, "--suggest", &format!("--headroom={bad}")]);
+    for flag in ["--headroom=2", "--label-limit=10"] {
+        let out = cli(&["audit", &path, "--suggest", flag]);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
-        assert!(stderr.contains("--headroom"), "{bad}: {stderr}");
-        assert!(out.stdout.is_empty(), "{bad}");
+        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(stderr.contains(flag.split('=').next().unwrap()), "{flag}: {stderr}");
+        assert!(out.stdout.is_empty(), "{flag}");
     }
 }
