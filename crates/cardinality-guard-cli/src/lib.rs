@@ -67,3 +67,38 @@ pub fn audit_text(
         None,
     ))
 }
+
+/// The `guard.toml` that `cardinality-guard audit --suggest` prints for the
+/// exposition `text` (named `source` in its header), read with the grammar
+/// of `format`: the suggestion of the core's one engine
+/// ([`SuggestedConfig::from_observations`]) for what the text shows. For a
+/// guarded target it is the advice of the guard's own report; otherwise the
+/// file is for the proxy, with entries only for the metrics whose labels
+/// grow. An error when the text can't be read, or when the file would not fit
+/// the config's 1 MiB cap.
+///
+/// ```
+/// use cardinality_guard_cli::suggest_text;
+/// use cardinality_guard_core::{text::Format, Config};
+///
+/// let mut text = String::from("# TYPE logins_total counter\n");
+/// for user in 0..5000 {
+///     text.push_str(&format!("logins_total{{user=\"u{user}\"}} 1\n"));
+/// }
+/// let toml = suggest_text("http://127.0.0.1:8000/metrics", &text, Format::Prometheus)?;
+/// assert!(toml.contains("cardinality-guard proxy --upstream http://127.0.0.1:8000/metrics"));
+/// let config = Config::from_toml(&toml, "guard.toml")?;
+/// // 5,000 user ids, over twice the default budget of 2,000: a label limit.
+/// assert!(config.policy_for("logins_total").label_limits.contains_key("user"));
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// ```
+///
+/// [`SuggestedConfig::from_observations`]: cardinality_guard_core::SuggestedConfig::from_observations
+pub fn suggest_text(
+    source: &str,
+    text: &str,
+    format: cardinality_guard_core::text::Format,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let scrape = source::read_str(text, format)?;
+    Ok(suggest::suggest(&scrape.inventory, source, None)?)
+}

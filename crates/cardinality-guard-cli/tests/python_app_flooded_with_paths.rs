@@ -136,7 +136,10 @@ fn the_audit_finds_the_path_label_and_the_suggestion_caps_it() {
         .collect();
     assert_eq!(
         entries,
-        ["http_request_duration_seconds", "http_server_request_duration_seconds"],
+        [
+            "http_request_duration_seconds",
+            "http_server_request_duration_seconds"
+        ],
         "the path metric, then the embedded default's rule\n{suggestion}"
     );
     for name in ["process_", "python_", "_created"] {

@@ -65,7 +65,11 @@ fn comments_go_first_when_the_file_would_not_fit() {
     let policy = config.policy_for("family_number_05999_total");
     // Nothing to do: 20 series of the embedded default's 2000 kept.
     assert_eq!(policy.max_series.get(), 2000);
-    assert_eq!(config.metrics.len(), 6_000 + 1, "and the embedded default's rule");
+    assert_eq!(
+        config.metrics.len(),
+        6_000 + 1,
+        "and the embedded default's rule"
+    );
 }
 
 #[test]
@@ -94,7 +98,10 @@ fn the_headroom_and_label_limit_flags_are_gone() {
         let out = cli(&["audit", &path, "--suggest", flag]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
-        assert!(stderr.contains(flag.split('=').next().unwrap()), "{flag}: {stderr}");
+        assert!(
+            stderr.contains(flag.split('=').next().unwrap()),
+            "{flag}: {stderr}"
+        );
         assert!(out.stdout.is_empty(), "{flag}");
     }
 }
