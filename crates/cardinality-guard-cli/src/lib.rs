@@ -20,6 +20,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! A target that runs the guard ("guarded": it exports the guard's
+//! self-report) is read for what it is: the `cardinality_guard_*` families
+//! are summed up apart ([`Audit::self_report`]), the overflow series and
+//! `__overflow__` values are folds, not values, and the running budgets and
+//! label limits are kept. [`suggest_text`] is `--suggest`: the core's one
+//! suggestion engine, the guard's own report's, for what the scrape shows.
+//!
 //! The parser is core's ([`cardinality_guard_core::text::Parser`]): strict,
 //! streaming and linear in its input, so memory follows the number of
 //! distinct series, not the size of the body. Every input is bounded: the

@@ -66,6 +66,26 @@ fn exit_1_when_a_metric_or_the_total_is_over() {
 }
 
 #[test]
+fn the_gates_count_a_guarded_target_s_self_report_too() {
+    // The app metric holds 1 series; the guard's label_values family 3.
+    let text = "a_total{u=\"1\"} 1\n\
+        cardinality_guard_series_limit{metric=\"a_total\"} 10\n\
+        cardinality_guard_label_values{metric=\"a_total\",label=\"u\"} 1\n\
+        cardinality_guard_label_values{metric=\"b_total\",label=\"u\"} 1\n\
+        cardinality_guard_label_values{metric=\"c_total\",label=\"u\"} 1\n";
+    let path = file("guarded", text);
+    let out = cli(&["audit", &path, "--max-series", "2", "--max-total", "4"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cardinality_guard_label_values holds 3 series, more than --max-series 2"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("5 series in all"), "{stderr}");
+    assert!(!stderr.contains("a_total holds"), "{stderr}");
+}
+
+#[test]
 fn exit_2_for_unreadable_input() {
     let missing = cli(&["audit", "/nonexistent/metrics.txt"]);
     assert_eq!(missing.status.code(), Some(2));
