@@ -110,7 +110,10 @@ fn the_report_and_the_audit_suggest_the_same_budgets() {
             );
             let both = format!("report:\n{from_report}\naudit:\n{from_audit}");
             assert_eq!(r.max_series, a.max_series, "{name}: max_series\n{both}");
-            assert_eq!(r.label_limits, a.label_limits, "{name}: label_limits\n{both}");
+            assert_eq!(
+                r.label_limits, a.label_limits,
+                "{name}: label_limits\n{both}"
+            );
             assert_eq!(r.keep, a.keep, "{name}: keep\n{both}");
         }
         println!("{from_audit}");
