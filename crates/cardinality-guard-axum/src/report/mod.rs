@@ -37,6 +37,7 @@
 //! loopback only or with a bearer token (see [`ReloadOnPost`] for the
 //! security trade-off); otherwise a `POST` is a 405, as any method but `GET`.
 
+mod bearer_token;
 mod html;
 mod meter;
 mod negotiation;
@@ -45,7 +46,8 @@ mod reload_on_post;
 mod sparkline;
 mod utc;
 
-pub use reload_on_post::{BearerToken, ReloadAccess, ReloadOnPost, TokenError};
+pub use bearer_token::{BearerToken, TokenError};
+pub use reload_on_post::{ReloadAccess, ReloadOnPost};
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
