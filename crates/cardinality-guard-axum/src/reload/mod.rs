@@ -80,13 +80,19 @@ impl Outcome {
 }
 
 /// `guard.reload_file(path)` on a thread of its own (see the module docs),
-/// awaited; with the sections it changed.
-pub(crate) async fn reload_off_the_runtime(guard: &GuardHandle, path: PathBuf) -> Outcome {
+/// awaited; with the sections it changed. `held` (a permit) is dropped when
+/// the thread is done, even if the caller stopped waiting.
+pub(crate) async fn reload_off_the_runtime(
+    guard: &GuardHandle,
+    path: PathBuf,
+    held: impl Send + 'static,
+) -> Outcome {
     let (done, outcome) = tokio::sync::oneshot::channel();
     let guard = guard.clone();
     let spawned = std::thread::Builder::new()
         .name("config-reload".into())
         .spawn(move || {
+            let _held = held;
             let before = guard.config();
             let reloaded = guard.reload_file(&path);
             let _ = done.send(reloaded.map(|()| changed_sections(&before, &guard.config())));

@@ -51,7 +51,7 @@ pub fn reload_on_sighup(
     let mut hangups = signal(SignalKind::hangup())?;
     Ok(runtime.spawn(async move {
         while hangups.recv().await.is_some() {
-            let outcome = reload_off_the_runtime(&guard, path.clone()).await;
+            let outcome = reload_off_the_runtime(&guard, path.clone(), ()).await;
             outcome.log(&path, "SIGHUP");
         }
     }))

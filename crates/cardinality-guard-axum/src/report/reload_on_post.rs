@@ -186,13 +186,15 @@ pub(super) async fn reload(
         }
         return response;
     }
-    let Ok(_one_at_a_time) = post.one_at_a_time.clone().try_acquire_owned() else {
+    // Held by the reload's thread until it is done: a client that hangs up
+    // does not let a second reload start beside a first that waits on its file.
+    let Ok(one_at_a_time) = post.one_at_a_time.clone().try_acquire_owned() else {
         return answer(
             StatusCode::CONFLICT,
             json!({"reloaded": false, "error": "a reload is under way; try again"}),
         );
     };
-    let outcome = reload_off_the_runtime(&endpoint.guard, post.path.clone()).await;
+    let outcome = reload_off_the_runtime(&endpoint.guard, post.path.clone(), one_at_a_time).await;
     outcome.log(&post.path, "POST");
     match outcome {
         Outcome::Reloaded { changed } => answer(
