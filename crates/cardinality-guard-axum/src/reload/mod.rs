@@ -62,19 +62,23 @@ impl Outcome {
     pub(crate) fn log(&self, path: &Path, trigger: &str) {
         let file = path.display();
         match self {
-            Outcome::Reloaded { changed } if changed.is_empty() => {
-                tracing::info!(%file, trigger, "cardinality guard: config reloaded from {file}: unchanged");
-            }
-            Outcome::Reloaded { changed } => {
-                let changed = changed.join(", ");
-                tracing::info!(%file, trigger, %changed, "cardinality guard: config reloaded from {file}: {changed} changed");
-            }
-            Outcome::Refused(e) => {
-                tracing::warn!(%file, trigger, error = %e, "cardinality guard: {e}; the running config stays");
-            }
-            Outcome::Failed(e) => {
-                tracing::error!(%file, trigger, error = %e, "cardinality guard: {e}; the running config stays");
-            }
+            Outcome::Reloaded { changed } if changed.is_empty() => tracing::info!(
+                trigger,
+                "cardinality guard: config reloaded from {file}: unchanged"
+            ),
+            Outcome::Reloaded { changed } => tracing::info!(
+                trigger,
+                "cardinality guard: config reloaded from {file}: {} changed",
+                changed.join(", ")
+            ),
+            Outcome::Refused(e) => tracing::warn!(
+                trigger,
+                "cardinality guard: reloading {file}: {e}; the running config stays"
+            ),
+            Outcome::Failed(e) => tracing::error!(
+                trigger,
+                "cardinality guard: reloading {file}: {e}; the running config stays"
+            ),
         }
     }
 }
