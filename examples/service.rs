@@ -10,13 +10,13 @@
 //! whose client does not take a response, `--idle-timeout SECS` (default 5)
 //! kept-alive connections without a request. SIGTERM or SIGINT stops it
 //! gracefully (exit 0).
-//! SIGHUP reloads the `--config` file without a restart; a file that can't
-//! load keeps the running config (the error names file, line and key).
+//! SIGHUP reloads the `--config` file without a restart
+//! (`cardinality_guard::axum::reload_on_sighup`, as an app of your own would
+//! call it); a file that can't load keeps the running config (the error,
+//! logged on stderr, names file, line and key).
 
 #[path = "shared/app.rs"]
 mod app;
-#[path = "shared/reload.rs"]
-mod reload;
 #[path = "shared/server.rs"]
 mod server;
 
@@ -87,6 +87,10 @@ fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
+    // The guard's warnings and the reloads' outcomes, on stderr.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let args = match parse_args() {
         Ok(args) => args,
         Err(e) => {
@@ -131,10 +135,32 @@ async fn serve(
     let shutdown = server::shutdown_signal();
     let exporter = PrometheusGuard::builder(config).install()?;
     #[cfg(unix)]
-    reload::reload_on_sighup(exporter.clone(), config_file)?;
+    match config_file {
+        Some(path) => {
+            cardinality_guard::axum::reload_on_sighup(path, exporter.guard().clone())?;
+        }
+        None => ignore_sighup()?,
+    }
+    #[cfg(not(unix))]
+    let _ = config_file;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("listening on http://{}", listener.local_addr()?);
     let app = app::router(app::Exposition::Guarded(exporter));
     server::serve(listener, app, limits, shutdown).await?;
+    Ok(())
+}
+
+/// Without a `--config` file there is nothing to reload: a SIGHUP gets a
+/// note instead of its default action (which would end the process).
+#[cfg(unix)]
+fn ignore_sighup() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+
+    let mut hangups = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            eprintln!("SIGHUP: no --config file to reload (the embedded config stays)");
+        }
+    });
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! From the alert to the fix without a restart: the example service,
 //! scraped by a real Prometheus evaluating the shipped rules, reloads its
-//! `--config` file on SIGHUP (`examples/shared/reload.rs`, as `service`
-//! does).
+//! `--config` file on SIGHUP (`cardinality_guard::axum::reload_on_sighup`,
+//! as `service` does).
 //! 1. A raised budget applies at once: new users get their own series, and
 //!    Prometheus sees the new limit and the new series.
 //! 2. A bad file keeps the running config: the budget holds, the
@@ -24,8 +24,6 @@ mod app;
 mod prometheus_api;
 #[path = "support/prometheus_server.rs"]
 mod prometheus_server;
-#[path = "../examples/shared/reload.rs"]
-mod reload;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -92,7 +90,8 @@ async fn sighup_reloads_the_config_and_a_bad_file_keeps_the_running_one() {
     // A current-thread runtime: the handlers run on this thread, with the
     // guard as its recorder.
     let _local = metrics::set_default_local_recorder(&recorder);
-    let _reloads = reload::reload_on_sighup(exporter.clone(), Some(path.clone())).unwrap();
+    let _reloads =
+        cardinality_guard::axum::reload_on_sighup(path.clone(), exporter.guard().clone()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let service = listener.local_addr().unwrap();
     let app = app::router(app::Exposition::Guarded(exporter.clone()));

@@ -3,7 +3,8 @@
 //! SIGHUPs come. A reload that met the FIFO used to block in `open()` on
 //! the runtime's thread, and the service stopped answering HTTP until a
 //! writer opened the FIFO. Now the open never waits, the FIFO is refused,
-//! and the reload runs off the runtime (`examples/shared/reload.rs`): every
+//! and the reload runs off the runtime (`cardinality_guard::axum::reload_on_sighup`,
+//! as the example service calls it): every
 //! request is answered, and a reload after the storm still works.
 //!
 //! The service runs on a current-thread runtime of its own thread (one
@@ -16,8 +17,6 @@
 
 #[path = "../examples/shared/app.rs"]
 mod app;
-#[path = "../examples/shared/reload.rs"]
-mod reload;
 #[path = "../examples/shared/server.rs"]
 mod server;
 
@@ -73,7 +72,8 @@ fn start_service(path: PathBuf) -> (SocketAddr, PrometheusGuard) {
             .build()
             .unwrap();
         runtime.block_on(async move {
-            let _reloads = reload::reload_on_sighup(exporter.clone(), Some(path)).unwrap();
+            let _reloads =
+                cardinality_guard::axum::reload_on_sighup(path, exporter.guard().clone()).unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let _ = tx.send(listener.local_addr().unwrap());
             let app = app::router(app::Exposition::Guarded(exporter));

@@ -4,7 +4,10 @@
 //! - [`HttpMetricsLayer`]: a tower layer recording request count, duration
 //!   and in-flight requests labelled by route *template* (never the raw
 //!   path), standard method and status code.
-//! - [`ReportEndpoint`]: the guard's report as JSON, or HTML for a browser.
+//! - [`ReportEndpoint`]: the guard's report as JSON, or HTML for a browser;
+//!   optionally a `POST` that reloads the config file
+//!   ([`ReportEndpoint::with_reload_on_post`]).
+//! - [`reload_on_sighup`] (Unix): reloads the config file on `SIGHUP`.
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -28,7 +31,12 @@
 //! ```
 
 pub mod http_metrics;
+pub mod reload;
 pub mod report;
 
 pub use http_metrics::{HttpMetrics, HttpMetricsLayer};
-pub use report::{ReportEndpoint, DEFAULT_REPORT_PATH};
+#[cfg(unix)]
+pub use reload::reload_on_sighup;
+pub use report::{
+    BearerToken, ReloadAccess, ReloadOnPost, ReportEndpoint, TokenError, DEFAULT_REPORT_PATH,
+};

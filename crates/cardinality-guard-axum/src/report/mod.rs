@@ -31,13 +31,23 @@
 //! by hash). Label values are never shown unless the endpoint
 //! was built [`with_label_values`](ReportEndpoint::with_label_values): they may
 //! hold personal data.
+//!
+//! `POST` to the same path reloads the config file when the endpoint was
+//! built [`with_reload_on_post`](ReportEndpoint::with_reload_on_post), from
+//! loopback only or with a bearer token (see [`ReloadOnPost`] for the
+//! security trade-off); otherwise a `POST` is a 405, as any method but `GET`.
 
+mod bearer_token;
 mod html;
 mod meter;
 mod negotiation;
 mod refresh;
+mod reload_on_post;
 mod sparkline;
 mod utc;
+
+pub use bearer_token::{BearerToken, TokenError};
+pub use reload_on_post::{ReloadAccess, ReloadOnPost};
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -78,6 +88,8 @@ pub const DEFAULT_REPORT_PATH: &str = "/debug/cardinality";
 pub struct ReportEndpoint {
     guard: GuardHandle,
     label_values: usize,
+    /// `POST` reloads: off unless opted in.
+    reload: Option<ReloadOnPost>,
 }
 
 /// A report with, when opted in, some admitted label sets per metric.
@@ -93,7 +105,32 @@ impl ReportEndpoint {
         ReportEndpoint {
             guard,
             label_values: 0,
+            reload: None,
         }
+    }
+
+    /// Opts in to reloading the config file on a `POST` to the endpoint's
+    /// path, under `reload`'s access rule. Default: off (a `POST` is a
+    /// 405). Who can `POST` can put the file in force: read the security
+    /// notes on [`ReloadOnPost`] first.
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use cardinality_guard_axum::{ReloadOnPost, ReportEndpoint};
+    /// use cardinality_guard_core::{Config, GuardLayer};
+    /// use std::net::SocketAddr;
+    ///
+    /// let guard = GuardLayer::new(Config::embedded()).handle();
+    /// let app: Router = ReportEndpoint::new(guard)
+    ///     .with_reload_on_post(ReloadOnPost::loopback_only("guard.toml"))
+    ///     .router();
+    /// // Loopback only needs the peer address: serve with
+    /// let _service = app.into_make_service_with_connect_info::<SocketAddr>();
+    /// // axum::serve(listener, _service).await?;
+    /// ```
+    pub fn with_reload_on_post(mut self, reload: ReloadOnPost) -> Self {
+        self.reload = Some(reload);
+        self
     }
 
     /// Opts in to showing up to `per_metric` admitted label sets of each
@@ -138,7 +175,9 @@ impl ReportEndpoint {
         Router::new().route(path, self.method_router())
     }
 
-    /// The `GET` handler alone, to mount with `Router::route`.
+    /// The handlers alone (`GET`, and `POST` when
+    /// [reloads](Self::with_reload_on_post) are on), to mount with
+    /// `Router::route`.
     ///
     /// ```
     /// use axum::Router;
@@ -150,7 +189,13 @@ impl ReportEndpoint {
     /// # let _ = app;
     /// ```
     pub fn method_router<S: Clone + Send + Sync + 'static>(self) -> MethodRouter<S> {
-        get(serve).with_state(self)
+        let handlers = get(serve);
+        let handlers = if self.reload.is_some() {
+            handlers.post(reload_on_post::reload)
+        } else {
+            handlers
+        };
+        handlers.with_state(self)
     }
 
     fn page(&self) -> Page {

@@ -1,0 +1,153 @@
+//! Reloading the guard's config file in a running app, without a restart:
+//! on `SIGHUP` ([`reload_on_sighup`], Unix) or, when opted in, on a `POST`
+//! to the report endpoint
+//! ([`ReportEndpoint::with_reload_on_post`](crate::ReportEndpoint::with_reload_on_post)).
+//!
+//! ```no_run
+//! # #[cfg(unix)]
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use cardinality_guard_core::{Config, PrometheusGuard};
+//!
+//! let exporter = PrometheusGuard::builder(Config::from_file("guard.toml")?).install()?;
+//! cardinality_guard_axum::reload_on_sighup("guard.toml", exporter.guard().clone())?;
+//! // ... serve the app; `kill -HUP <pid>` reloads guard.toml.
+//! # Ok(())
+//! # }
+//! # #[cfg(not(unix))]
+//! # fn main() {}
+//! ```
+//!
+//! Both read the file, and apply it, on a thread of their own, never on one
+//! of the runtime's workers (which serve HTTP): a read that waits (a config
+//! path on a hung network mount) stalls only the reloads, not the requests.
+//! Not `spawn_blocking`: a runtime waits for its blocking tasks when it shuts
+//! down, so a read that never returns would hold a graceful shutdown up; a
+//! thread of its own is left behind. The core's
+//! [`reload_file`](cardinality_guard_core::GuardHandle::reload_file) never
+//! waits on a FIFO and refuses anything but a small regular file.
+//!
+//! A file that can't load (or a change that needs a restart) leaves the
+//! running config in force: the outcome is logged with `tracing` (`info` when
+//! it applied, naming the sections that changed; `warn` with the error, which
+//! names file, line and key, when it did not), and the self-report's
+//! `cardinality_guard_config_last_reload_successful` says 1 or 0.
+
+#[cfg(unix)]
+mod sighup;
+
+#[cfg(unix)]
+pub use sighup::reload_on_sighup;
+
+use std::path::{Path, PathBuf};
+
+use cardinality_guard_core::{Config, GuardHandle, ReloadError};
+
+/// How one reload went.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The file applied; the `[sections]` that differ from the config it
+    /// replaced (none: the same config again).
+    Reloaded { changed: Vec<&'static str> },
+    /// The guard refused it (a bad file, a change that needs a restart, no
+    /// guard yet): the running config stays.
+    Refused(ReloadError),
+    /// The reload could not run (no thread to run it on, or it panicked):
+    /// the running config stays.
+    Failed(String),
+}
+
+impl Outcome {
+    /// Logs the outcome of reloading `path` on `trigger` (`SIGHUP`, `POST`).
+    pub(crate) fn log(&self, path: &Path, trigger: &str) {
+        let file = path.display();
+        match self {
+            Outcome::Reloaded { changed } if changed.is_empty() => tracing::info!(
+                trigger,
+                "cardinality guard: config reloaded from {file}: unchanged"
+            ),
+            Outcome::Reloaded { changed } => tracing::info!(
+                trigger,
+                "cardinality guard: config reloaded from {file}: {} changed",
+                changed.join(", ")
+            ),
+            Outcome::Refused(e) => tracing::warn!(
+                trigger,
+                "cardinality guard: reloading {file}: {e}; the running config stays"
+            ),
+            Outcome::Failed(e) => tracing::error!(
+                trigger,
+                "cardinality guard: reloading {file}: {e}; the running config stays"
+            ),
+        }
+    }
+}
+
+/// `guard.reload_file(path)` on a thread of its own (see the module docs),
+/// awaited; with the sections it changed. `held` (a permit) is dropped when
+/// the thread is done, even if the caller stopped waiting.
+pub(crate) async fn reload_off_the_runtime(
+    guard: &GuardHandle,
+    path: PathBuf,
+    held: impl Send + 'static,
+) -> Outcome {
+    let (done, outcome) = tokio::sync::oneshot::channel();
+    let guard = guard.clone();
+    let spawned = std::thread::Builder::new()
+        .name("config-reload".into())
+        .spawn(move || {
+            let _held = held;
+            let before = guard.config();
+            let reloaded = guard.reload_file(&path);
+            let _ = done.send(reloaded.map(|()| changed_sections(&before, &guard.config())));
+        });
+    if let Err(e) = spawned {
+        return Outcome::Failed(format!("config not reloaded: no thread to read it on: {e}"));
+    }
+    match outcome.await {
+        Ok(Ok(changed)) => Outcome::Reloaded { changed },
+        Ok(Err(e)) => Outcome::Refused(e),
+        Err(_) => Outcome::Failed("config not reloaded: the reload panicked".into()),
+    }
+}
+
+/// The sections of `after` that differ from `before`, in file order.
+fn changed_sections(before: &Config, after: &Config) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if before.global != after.global || before.global_labels != after.global_labels {
+        changed.push("[global]");
+    }
+    if before.defaults != after.defaults {
+        changed.push("[defaults]");
+    }
+    if before.histograms != after.histograms {
+        changed.push("[histograms]");
+    }
+    if before.metrics != after.metrics {
+        changed.push("[[metrics]]");
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::changed_sections;
+    use cardinality_guard_core::Config;
+
+    #[test]
+    fn changed_sections_name_what_differs() {
+        let base = Config::embedded();
+        assert!(changed_sections(&base, &base.clone()).is_empty());
+        let other = Config::from_toml(
+            "[defaults]\nmax_series = 7\n[[metrics]]\nmatch = \"a_total\"\nmax_series = 3\n",
+            "guard.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            changed_sections(&base, &other),
+            ["[defaults]", "[[metrics]]"]
+        );
+        let global = Config::from_toml("[global]\nmax_metrics = 9\n", "guard.toml").unwrap();
+        assert_eq!(changed_sections(&base, &global), ["[global]"]);
+    }
+}
