@@ -256,6 +256,13 @@ impl GuardHandle {
                         alias_bytes: 0,
                     },
                     metrics: Vec::new(),
+                    unmatched_rules: self
+                        .fallback
+                        .metrics
+                        .iter()
+                        .map(|r| r.pattern.to_string())
+                        .collect(),
+                    notes: self.fallback.notes().to_vec(),
                 }
             }
         }
