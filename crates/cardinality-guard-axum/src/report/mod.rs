@@ -35,6 +35,7 @@
 mod html;
 mod meter;
 mod negotiation;
+mod notices;
 mod refresh;
 mod sparkline;
 mod utc;

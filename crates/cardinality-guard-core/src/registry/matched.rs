@@ -8,6 +8,10 @@
 //! pattern, else the first in file order): a rule that another one always
 //! shadows counts as unmatched. Marked when a metric is created, computed
 //! again over the tracked metrics at a reload: never on the hot path.
+//!
+//! The embedded default's own rule (`http_server_request_duration_seconds`,
+//! 5000 series), inherited or restated as is, is never listed: it serves
+//! the HTTP layer, and an app without it has no such metric.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -20,13 +24,15 @@ pub(crate) struct MatchedRules {
 }
 
 impl MatchedRules {
-    /// The rules of `config` that some metric of `names` matches.
+    /// The rules of `config` that some metric of `names` matches (and the
+    /// embedded default's rule).
     pub(crate) fn new<'n>(config: &Config, names: impl IntoIterator<Item = &'n str>) -> Self {
+        let default = Config::embedded().metrics;
         let rules = MatchedRules {
             matched: config
                 .metrics
                 .iter()
-                .map(|_| AtomicBool::new(false))
+                .map(|r| AtomicBool::new(default.contains(r)))
                 .collect(),
         };
         for name in names {
@@ -68,13 +74,13 @@ impl MatchedRules {
 mod tests {
     use super::*;
 
-    fn config(toml: &str) -> Config {
+    fn config_of(toml: &str) -> Config {
         Config::from_toml(toml, "guard.toml").unwrap()
     }
 
     #[test]
     fn a_shadowed_rule_counts_as_unmatched() {
-        let config = config(
+        let config = config_of(
             "[[metrics]]\nmatch = \"app_*\"\n\n[[metrics]]\nmatch = \"app_users_*\"\n\n\
              [[metrics]]\nmatch = \"*_total\"\n",
         );
@@ -87,8 +93,21 @@ mod tests {
     }
 
     #[test]
+    fn the_embedded_defaults_rule_is_never_listed() {
+        let config = Config::default();
+        assert!(MatchedRules::new(&config, []).unmatched(&config).is_empty());
+        // Restated with another budget, it is the user's own rule.
+        let own = config_of("[[metrics]]\nmatch = \"http_server_request_duration_seconds\"\n");
+        let rules = MatchedRules::new(&own, []);
+        assert_eq!(
+            rules.unmatched(&own),
+            ["http_server_request_duration_seconds"]
+        );
+    }
+
+    #[test]
     fn marking_says_whether_it_is_new() {
-        let config = config("[[metrics]]\nmatch = \"a\"\n");
+        let config = config_of("[[metrics]]\nmatch = \"a\"\n");
         let rules = MatchedRules::new(&config, []);
         assert!(rules.mark(Some(0)));
         assert!(!rules.mark(Some(0)));

@@ -16,7 +16,7 @@ mod matched;
 mod reload;
 mod render;
 
-use matched::MatchedRules;
+pub(crate) use matched::MatchedRules;
 pub use reload::ReloadError;
 
 use std::cell::RefCell;
