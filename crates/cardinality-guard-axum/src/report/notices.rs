@@ -20,10 +20,10 @@ pub(super) fn notices(report: &Report) -> String {
             .iter()
             .map(|r| format!("<code>{}</code>", escape(r)))
             .collect();
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<p id=\"unmatched-rules\"><strong>[[metrics]] rules that matched no metric so \
-             far</strong> (a typo, or a rule another one always wins over): {}</p>\n",
+             far</strong> (a typo, or a rule another one always wins over): {}</p>",
             rules.join(", ")
         );
     }
@@ -33,9 +33,9 @@ pub(super) fn notices(report: &Report) -> String {
             .iter()
             .map(|n| format!("<li>{}</li>", escape(n)))
             .collect();
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<div id=\"notes\"><strong>Notes</strong><ul>{items}</ul></div>\n"
+            "<div id=\"notes\"><strong>Notes</strong><ul>{items}</ul></div>"
         );
     }
     out
