@@ -103,3 +103,24 @@ fn an_inherited_global_budget_gives_a_note_in_the_report_not_an_error() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["notes"][0], report.notes[0].as_str());
 }
+
+#[test]
+fn a_suggested_config_raises_the_global_budget_over_every_budget_it_writes() {
+    // The running config loaded with notes: budgets above an inherited (or
+    // lower) global budget. The suggestion writes both: it must still load.
+    for running in [
+        "[[metrics]]\nmatch = \"app_*\"\nmax_series = 100000\n",
+        "[global]\nmax_series = 1000\n",
+    ] {
+        let running = Config::from_toml(running, "guard.toml").unwrap();
+        assert!(!running.notes().is_empty());
+        let (recorder, exporter) = PrometheusGuard::builder(running.clone())
+            .upkeep_interval(None)
+            .build()
+            .unwrap();
+        metrics::with_local_recorder(&recorder, || metrics::counter!("jobs_total").increment(1));
+        let suggested = exporter.report().suggested_config(&running);
+        let loaded = Config::from_toml(&suggested, "suggested.toml");
+        assert!(loaded.is_ok(), "{loaded:?}\n{suggested}");
+    }
+}
