@@ -74,7 +74,7 @@ pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP: &str =
 /// lists them ([`Report::unmatched_rules`](crate::Report::unmatched_rules)).
 pub const CONFIG_UNMATCHED_RULES: &str = "cardinality_guard_config_unmatched_rules";
 /// `cardinality_guard_problems{problem}`: how many times each run-time
-/// problem ([`Problem`](crate::Problem)) was reported; one line per known
+/// problem ([`Problem`]) was reported; one line per known
 /// problem, always rendered, 0 when none.
 pub const PROBLEMS: &str = "cardinality_guard_problems";
 

@@ -137,7 +137,10 @@ impl Config {
     /// # Errors
     /// A [`ConfigError`] naming `origin`, the line and the key when the text
     /// is not valid TOML, has an unknown key, or holds a value that is not
-    /// allowed (a zero budget, unsorted buckets, a malformed pattern, ...).
+    /// allowed (a zero budget, unsorted buckets, a malformed pattern, ...),
+    /// or sets a `[[metrics]]` or `[defaults]` `max_series` above the
+    /// `[global] max_series` it also sets (one of them inherited from the
+    /// embedded default is a note instead: [`Config::notes`]).
     pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         toml_file::parse(text, origin, Config::embedded())
     }
