@@ -5,6 +5,10 @@
 //!
 //! The warnings are captured by a thread-local subscriber: `#[tokio::test]`
 //! runs the server, the client and the test on one thread.
+//!
+//! Without any subscriber, the misplacement is visible in the guard's
+//! report (`notes`) and its self-report
+//! (`cardinality_guard_problems{problem="http_layer_outside_router"}`).
 
 mod support;
 
@@ -16,7 +20,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Router, ServiceExt as _};
 use cardinality_guard_axum::HttpMetricsLayer;
-use support::HttpClient;
+use support::{guarded, parse, HttpClient, HTTP_CONFIG};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_layer::Layer;
@@ -161,4 +165,45 @@ async fn a_fallback_answering_200_inside_the_router_does_not_warn() {
     let addr = serve(app).await;
     traffic(addr, false).await;
     assert_eq!(captured.placement_warnings(), 0, "{}", captured.text());
+}
+
+/// `cardinality_guard_problems{problem="http_layer_outside_router"}`, as rendered.
+fn outside_router_reports(exporter: &cardinality_guard_core::PrometheusGuard) -> Option<f64> {
+    parse(&exporter.render())
+        .into_iter()
+        .find(|s| {
+            s.name == "cardinality_guard_problems"
+                && s.labels.get("problem").map(String::as_str) == Some("http_layer_outside_router")
+        })
+        .map(|s| s.value)
+}
+
+#[tokio::test]
+async fn without_a_subscriber_a_layer_around_the_router_shows_in_the_report_and_the_gauge() {
+    let (recorder, exporter) = guarded(HTTP_CONFIG);
+    let _local = metrics::set_default_local_recorder(&recorder);
+    assert_eq!(outside_router_reports(&exporter), Some(0.0));
+    let addr = serve(HttpMetricsLayer::new().layer(routes())).await;
+    traffic(addr, true).await;
+    // One layer, one report, however many requests.
+    assert_eq!(outside_router_reports(&exporter), Some(1.0));
+    let report = exporter.report();
+    assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+    assert!(
+        report.notes[0].contains("Router::layer") && report.notes[0].contains("unmatched"),
+        "{:?}",
+        report.notes
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["notes"][0], report.notes[0].as_str());
+}
+
+#[tokio::test]
+async fn without_a_subscriber_a_layer_inside_the_router_reports_nothing() {
+    let (recorder, exporter) = guarded(HTTP_CONFIG);
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let addr = serve(routes().layer(HttpMetricsLayer::new())).await;
+    traffic(addr, true).await;
+    assert_eq!(outside_router_reports(&exporter), Some(0.0));
+    assert!(exporter.report().notes.is_empty());
 }

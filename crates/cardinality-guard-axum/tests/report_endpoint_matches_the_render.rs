@@ -236,7 +236,8 @@ async fn the_json_report_tells_what_metrics_renders() {
     for value in [
         "/users/{id}",
         "/orders/{id}",
-        "unmatched",
+        // (as a JSON string: the report's `unmatched_rules` key is no label value)
+        "\"unmatched\"",
         "\"GET\"",
         "\"404\"",
     ] {

@@ -13,12 +13,13 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::Distribution;
 
 use crate::metric::Metric;
+use crate::problem::{Problem, PROBLEM_LABEL};
 use crate::report::GlobalReport;
 use crate::self_report::{
     ReloadStatus, ADMITTED_TOTAL, CONFIG_LAST_RELOAD_SUCCESSFUL,
-    CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, COUNTERS, EVICTED_TOTAL, GAUGES, GLOBAL_SERIES,
-    GLOBAL_SERIES_LIMIT, INVALID_METRIC, LABEL_VALUES, METRICS, OVERFLOW_TOTAL, SERIES,
-    SERIES_LIMIT, UNTRACKED_METRIC,
+    CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, CONFIG_UNMATCHED_RULES, COUNTERS, EVICTED_TOTAL, GAUGES,
+    GLOBAL_SERIES, GLOBAL_SERIES_LIMIT, INVALID_METRIC, LABEL_VALUES, METRICS, OVERFLOW_TOTAL,
+    PROBLEMS, SERIES, SERIES_LIMIT, UNTRACKED_METRIC,
 };
 use crate::series::{Series, Storage};
 use crate::text::{escape_help_into, write_f64, write_labels};
@@ -161,13 +162,15 @@ fn write_series(out: &mut String, name: &str, series: &Series, now: quanta::Inst
 }
 
 /// Writes the guard's self-report from what this render wrote: every
-/// figure matches the lines above it.
+/// figure matches the lines above it. `misconfig`: the rules that matched
+/// nothing, and the reports of each run-time problem.
 pub(crate) fn write_self_report(
     out: &mut String,
     rendered: &[Rendered],
     global: &GlobalReport,
     global_labels: &[(String, String)],
     reload: ReloadStatus,
+    misconfig: (usize, &[(Problem, u64)]),
 ) {
     // Global labels on every line, but the self-report's own labels win
     // (a global `metric` would otherwise repeat the key).
@@ -255,6 +258,15 @@ pub(crate) fn write_self_report(
         CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP,
         vec![(labels(&[]), loaded_at)],
     ));
+
+    let (unmatched_rules, problems) = misconfig;
+    let unmatched_rules = vec![(labels(&[]), unmatched_rules.to_string())];
+    families.push((CONFIG_UNMATCHED_RULES, unmatched_rules));
+    let problems = problems
+        .iter()
+        .map(|(p, n)| (labels(&[(PROBLEM_LABEL, p.as_str())]), n.to_string()))
+        .collect();
+    families.push((PROBLEMS, problems));
 
     families.sort_by(|a, b| a.0.cmp(b.0));
     for (name, mut lines) in families {

@@ -8,8 +8,8 @@ use metrics_util::layers::Layer;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::registry::Registry;
 use crate::registry::ReloadError;
+use crate::registry::{MatchedRules, Registry};
 use crate::report::{GlobalReport, Report};
 use crate::shape::HistogramShapes;
 use crate::store::InnerStore;
@@ -256,6 +256,9 @@ impl GuardHandle {
                         alias_bytes: 0,
                     },
                     metrics: Vec::new(),
+                    unmatched_rules: MatchedRules::new(&self.fallback, [])
+                        .unmatched(&self.fallback),
+                    notes: self.fallback.notes().to_vec(),
                 }
             }
         }

@@ -115,6 +115,7 @@ mod history;
 mod labels;
 mod metric;
 mod normalize;
+pub mod problem;
 mod prometheus;
 mod rank;
 pub mod recommend;
@@ -158,6 +159,7 @@ pub use config::{
 pub use guard::{Guard, GuardHandle, GuardLayer};
 pub use history::{HISTORY_POINTS, HISTORY_STEP};
 pub use normalize::LABEL_OVERFLOW;
+pub use problem::Problem;
 pub use prometheus::{
     install, prometheus_builder, GuardRecorder, InstallError, PrometheusGuard,
     PrometheusGuardBuilder,

@@ -180,6 +180,21 @@ pub struct Report {
     pub global: GlobalReport,
     /// One entry per metric.
     pub metrics: Vec<MetricReport>,
+    /// The `match` texts of the running config's `[[metrics]]` rules that
+    /// decided no tracked metric's policy so far, in file order (a typo,
+    /// `app_users_*` for `app_user_hits_total`, shows here; so does a rule
+    /// another rule always wins over). A reload matches the new rules
+    /// against the metrics tracked then. The self-report counts them:
+    /// `cardinality_guard_config_unmatched_rules`.
+    pub unmatched_rules: Vec<String>,
+    /// Misconfigurations that load or run without an error, one sentence
+    /// each: first what loading the config noticed ([`Config::notes`]: a
+    /// budget above an inherited `global.max_series`, a `[[metrics]]` list
+    /// that drops the default's HTTP rule), then the problems seen at run
+    /// time ([`Problem`](crate::Problem): an HTTP layer around the router),
+    /// which the self-report counts in `cardinality_guard_problems{problem}`.
+    /// All of it is visible here without a `tracing` subscriber.
+    pub notes: Vec<String>,
 }
 
 impl Report {

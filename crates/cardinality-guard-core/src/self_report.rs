@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use metrics::{Counter, Gauge, Key, Label};
 
+use crate::problem::{Problem, PROBLEM_LABEL};
 use crate::store::Store;
 use crate::vocabulary::{MetricKind, OverflowReason};
 pub use crate::vocabulary::{INVALID_METRIC, OVERFLOW_LABEL, RESERVED_PREFIX, UNTRACKED_METRIC};
@@ -67,8 +68,18 @@ pub const CONFIG_LAST_RELOAD_SUCCESSFUL: &str = "cardinality_guard_config_last_r
 pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP: &str =
     "cardinality_guard_config_last_reload_success_timestamp_seconds";
 
+/// `cardinality_guard_config_unmatched_rules`: `[[metrics]]` rules of the
+/// running config that decided no tracked metric's policy so far (a typo
+/// shows here); always rendered, 0 when every rule matched. The report
+/// lists them ([`Report::unmatched_rules`](crate::Report::unmatched_rules)).
+pub const CONFIG_UNMATCHED_RULES: &str = "cardinality_guard_config_unmatched_rules";
+/// `cardinality_guard_problems{problem}`: how many times each run-time
+/// problem ([`Problem`]) was reported; one line per known
+/// problem, always rendered, 0 when none.
+pub const PROBLEMS: &str = "cardinality_guard_problems";
+
 /// Every self-report gauge, with its `# HELP` text.
-pub(crate) const GAUGES: [(&str, &str); 8] = [
+pub(crate) const GAUGES: [(&str, &str); 10] = [
     (
         SERIES,
         "Exported series the metric holds now, its overflow series included.",
@@ -97,6 +108,14 @@ pub(crate) const GAUGES: [(&str, &str); 8] = [
     (
         CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP,
         "When the cardinality guard's running config was loaded, in Unix seconds.",
+    ),
+    (
+        CONFIG_UNMATCHED_RULES,
+        "[[metrics]] rules of the running config that matched no metric so far (see the report).",
+    ),
+    (
+        PROBLEMS,
+        "Misconfigurations seen at run time, by problem: times reported (see the report's notes).",
     ),
 ];
 
@@ -196,6 +215,8 @@ pub(crate) struct GlobalGauges {
     reload_timestamp: Gauge,
     untracked: OnceLock<Counter>,
     invalid: OnceLock<Counter>,
+    unmatched_rules: Gauge,
+    problems: [Gauge; Problem::COUNT],
 }
 
 impl GlobalGauges {
@@ -214,7 +235,18 @@ impl GlobalGauges {
             ),
             untracked: OnceLock::new(),
             invalid: OnceLock::new(),
+            unmatched_rules: gauge(store, CONFIG_UNMATCHED_RULES, vec![]),
+            problems: Problem::ALL
+                .map(|p| gauge(store, PROBLEMS, vec![Label::new(PROBLEM_LABEL, p.as_str())])),
         }
+    }
+
+    pub(crate) fn set_unmatched_rules(&self, rules: usize) {
+        self.unmatched_rules.set(rules as f64);
+    }
+
+    pub(crate) fn count_problem(&self, problem: Problem) {
+        self.problems[problem as usize].increment(1.0);
     }
 
     pub(crate) fn add_series(&self, cost: u64) {

@@ -211,7 +211,7 @@ fn the_global_budget_is_filled_exactly_and_never_beyond() {
         let max_series = THREADS * (COUNTERS.len() + HISTOGRAM_COST) + 10 + round % 40;
         let values = max_series;
         let toml = format!(
-            "[global]\nmax_series = {max_series}\n[defaults]\nmax_series = 100000\n\
+            "[global]\nmax_series = {max_series}\n[defaults]\nmax_series = {max_series}\n\
              [histograms]\nbuckets = {BUCKETS:?}\n"
         );
         let (guard, exporter) = guarded(&toml);

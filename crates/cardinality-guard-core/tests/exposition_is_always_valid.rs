@@ -638,7 +638,7 @@ fn check_round(seed: u64) {
             if f.name.starts_with("cardinality_guard_") {
                 for k in s.labels.keys() {
                     assert!(
-                        ["metric", "reason", "label", GLOBAL.0].contains(&k.as_str()),
+                        ["metric", "reason", "label", "problem", GLOBAL.0].contains(&k.as_str()),
                         "a self-report line with label {k}: {}",
                         ctx()
                     );

@@ -23,9 +23,10 @@ const HISTOGRAMS: &str = "[histograms]\nbuckets = [0.1, 1.0]\n";
 /// Series per label set of `latency_seconds`: 2 buckets + `+Inf`, `_sum`, `_count`.
 const HISTOGRAM_COST: u64 = 5;
 
-/// A metric's random policy, and its `max_series`.
-fn rule(rng: &mut Rng, name: &str, cost: u64) -> (String, u64) {
-    let max = cost * *rng.pick(&[1, 2, 3, 5, 8, 20]);
+/// A metric's random policy, and its `max_series` (at most `global`: a file
+/// can't set a metric's budget above the global one it sets).
+fn rule(rng: &mut Rng, name: &str, cost: u64, global: u64) -> (String, u64) {
+    let max = (cost * *rng.pick(&[1, 2, 3, 5, 8, 20])).min(global);
     let mut toml = format!("[[metrics]]\nmatch = \"{name}\"\nmax_series = {max}\n");
     toml += &format!("on_overflow = \"{}\"\n", rng.pick(&["fold", "drop"]));
     toml += &format!(
@@ -45,9 +46,9 @@ fn rule(rng: &mut Rng, name: &str, cost: u64) -> (String, u64) {
 
 /// A random config, and the `max_series` it gives each metric.
 fn random_config(rng: &mut Rng) -> (Config, [u64; 2]) {
-    let global = rng.pick(&[15, 40, 1_000]);
-    let (logins, logins_max) = rule(rng, "logins_total", 1);
-    let (latency, latency_max) = rule(rng, "latency_seconds", HISTOGRAM_COST);
+    let global = *rng.pick(&[15, 40, 1_000]);
+    let (logins, logins_max) = rule(rng, "logins_total", 1, global);
+    let (latency, latency_max) = rule(rng, "latency_seconds", HISTOGRAM_COST, global);
     let toml = format!("{HISTOGRAMS}[global]\nmax_series = {global}\n{logins}{latency}");
     let config = Config::from_toml(&toml, "<random>").expect("random config is valid");
     (config, [logins_max, latency_max])

@@ -22,9 +22,11 @@ fn self_report_series(text: &str) -> BTreeSet<String> {
 
 /// At most, per tracked metric: `cardinality_guard_series`, `_series_limit`
 /// and `_overflow_total` for each of the 4 reasons; and once: the 3 global
-/// gauges, the 2 config-reload gauges and the `__untracked__` overflow counter.
+/// gauges, the 2 config-reload gauges, the `__untracked__` overflow counter,
+/// the unmatched-rules gauge and one `cardinality_guard_problems` line per
+/// known problem.
 fn self_report_bound(tracked_metrics: usize) -> usize {
-    6 * tracked_metrics + 6
+    6 * tracked_metrics + 7 + cardinality_guard_core::Problem::COUNT
 }
 
 #[test]
@@ -92,7 +94,7 @@ fn the_self_report_is_bounded_by_the_tracked_metrics_not_the_label_values() {
     for k in [1, 2, 4, 8] {
         let (guard, exporter) = guarded(&format!(
             "[global]\nmax_metrics = {k}\nmax_series = {}\n\
-             [defaults]\nmax_series = 20\n\
+             [defaults]\nmax_series = 15\n\
              [[metrics]]\nmatch = \"m1_total\"\non_overflow = \"drop\"\n",
             15 * k
         ));

@@ -12,10 +12,17 @@
 //! - otherwise (other layers in between), a successful (2xx or 3xx) response
 //!   to a request without `MatchedPath`, while this layer has never seen a
 //!   request with one. A 404 from the fallback is no sign of anything.
+//!
+//! A misplacement is logged once (a `tracing` warning) and reported once to
+//! the guard through the `metrics` facade
+//! ([`Problem::HttpLayerOutsideRouter`]), so that an app without a
+//! subscriber sees it too: in the report's `notes` and in
+//! `cardinality_guard_problems{problem="http_layer_outside_router"}`.
 
 use std::any::TypeId;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use cardinality_guard_core::Problem;
 use http::StatusCode;
 
 /// Where a service built by the layer sits, as far as its type tells.
@@ -42,8 +49,8 @@ impl Placement {
     }
 }
 
-/// Shared by a layer and every service it builds: the warning is logged once
-/// per layer, not per request.
+/// Shared by a layer and every service it builds: the warning is logged (and
+/// the problem reported) once per layer, not per request.
 #[derive(Debug, Default)]
 pub(crate) struct PlacementCheck {
     matched_seen: AtomicBool,
@@ -80,6 +87,7 @@ impl PlacementCheck {
             && !self.warned.swap(true, Ordering::Relaxed)
         {
             tracing::warn!("{MISPLACED}");
+            Problem::HttpLayerOutsideRouter.report();
         }
     }
 }

@@ -9,6 +9,7 @@ use std::fmt::Write;
 use cardinality_guard_core::{EvictionReason, Keep, MetricReport};
 
 use super::meter::bar;
+use super::notices::notices;
 use super::refresh::SUGGESTED_REFRESH;
 use super::sparkline::sparkline;
 use super::utc::iso8601;
@@ -17,7 +18,7 @@ use super::Page;
 /// Columns of the metrics table.
 const COLUMNS: usize = 12;
 
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '<' => "&lt;".to_owned(),
@@ -214,7 +215,7 @@ pub(super) fn render(page: &Page, refresh: Option<u32>) -> String {
 metrics tracked: <strong>{metrics}</strong> of {max_metrics} &middot;
 registrations of untracked metrics: {untracked} &middot;
 <a href="?format=toml">suggested guard.toml</a> (from what was observed)</p>
-<table id="metrics">
+{notices}<table id="metrics">
 {HEADER}
 <tbody>
 {rows}</tbody></table>
@@ -228,6 +229,7 @@ registrations of untracked metrics: {untracked} &middot;
         metrics = g.metrics,
         max_metrics = g.max_metrics,
         untracked = g.untracked_registrations,
+        notices = notices(&page.report),
     )
 }
 

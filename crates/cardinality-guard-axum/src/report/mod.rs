@@ -41,6 +41,7 @@ mod bearer_token;
 mod html;
 mod meter;
 mod negotiation;
+mod notices;
 mod refresh;
 mod reload_on_post;
 mod sparkline;

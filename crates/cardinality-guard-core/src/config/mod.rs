@@ -12,6 +12,7 @@ mod file;
 mod global;
 mod histograms;
 mod locate;
+mod notes;
 mod pattern;
 mod policy;
 mod toml_file;
@@ -60,7 +61,7 @@ pub const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
 /// assert_eq!(config.policy_for("http_server_request_duration_seconds").max_series.get(), 5000);
 /// # Ok::<(), cardinality_guard_core::ConfigError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
     /// `[global]`.
@@ -74,6 +75,34 @@ pub struct Config {
     /// `[global] labels`: labels every series renders with (e.g. `region`),
     /// as the exporter's global labels. A key label of the same name wins.
     pub global_labels: BTreeMap<String, String>,
+    /// What loading noticed (see [`Config::notes`]).
+    notes: Vec<String>,
+}
+
+/// What a [`Config`] configures (all but its notes).
+type ConfiguredParts<'a> = (
+    GlobalLimits,
+    &'a MetricPolicy,
+    &'a HistogramConfig,
+    &'a Vec<MetricRule>,
+    &'a BTreeMap<String, String>,
+);
+
+impl PartialEq for Config {
+    /// Configs are equal when they configure the same: their
+    /// [`notes`](Config::notes), about how each was loaded, are not compared.
+    fn eq(&self, other: &Self) -> bool {
+        fn configured(c: &Config) -> ConfiguredParts<'_> {
+            (
+                c.global,
+                &c.defaults,
+                &c.histograms,
+                &c.metrics,
+                &c.global_labels,
+            )
+        }
+        configured(self) == configured(other)
+    }
 }
 
 impl Default for Config {
@@ -98,6 +127,7 @@ impl Config {
             ))
             .with_max_series(nonzero_u64(5000))],
             global_labels: BTreeMap::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -107,7 +137,10 @@ impl Config {
     /// # Errors
     /// A [`ConfigError`] naming `origin`, the line and the key when the text
     /// is not valid TOML, has an unknown key, or holds a value that is not
-    /// allowed (a zero budget, unsorted buckets, a malformed pattern, ...).
+    /// allowed (a zero budget, unsorted buckets, a malformed pattern, ...),
+    /// or sets a `[[metrics]]` or `[defaults]` `max_series` above the
+    /// `[global] max_series` it also sets (one of them inherited from the
+    /// embedded default is a note instead: [`Config::notes`]).
     pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         toml_file::parse(text, origin, Config::embedded())
     }
@@ -131,23 +164,58 @@ impl Config {
         Config::from_toml(&text, &path.display().to_string())
     }
 
+    /// What loading the file noticed that is allowed but likely not meant,
+    /// one sentence each, for the guard's report
+    /// ([`Report::notes`](crate::Report::notes)): a budget above
+    /// `global.max_series` where one of the two is the embedded default's
+    /// (when the file sets both, loading fails instead), and a `[[metrics]]`
+    /// list that drops the default's `http_server_request_duration_seconds`
+    /// rule. Empty for a config built in code.
+    ///
+    /// ```
+    /// use cardinality_guard_core::Config;
+    ///
+    /// let config = Config::from_toml("[[metrics]]\nmatch = \"app_*\"\nmax_series = 300\n", "guard.toml")?;
+    /// assert!(config.notes()[0].starts_with("the [[metrics]] list of guard.toml replaces the default's"));
+    /// # Ok::<(), cardinality_guard_core::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// The index in [`Config::metrics`] of the rule that decides the policy
+    /// of `name` (as [`Config::policy_for`] chooses it), if any.
+    pub(crate) fn rule_index(&self, name: &str) -> Option<usize> {
+        let exact = self
+            .metrics
+            .iter()
+            .position(|r| matches!(&r.pattern, Pattern::Exact(s) if s == name));
+        exact.or_else(|| {
+            let patterns = self.metrics.iter().enumerate().filter(|(_, r)| {
+                !matches!(r.pattern, Pattern::Exact(_)) && r.pattern.matches(name)
+            });
+            patterns
+                .fold(None::<(usize, &MetricRule)>, |best, (i, r)| match best {
+                    Some((_, b)) if b.pattern.fragment().len() >= r.pattern.fragment().len() => {
+                        best
+                    }
+                    _ => Some((i, r)),
+                })
+                .map(|(i, _)| i)
+        })
+    }
+
     /// The policy for a (sanitized) metric name: an exact `[[metrics]]` match
     /// wins, then the longest matching pattern (the first in file order on a
     /// tie), then `[defaults]`.
     pub fn policy_for(&self, name: &str) -> MetricPolicy {
-        let exact = self
-            .metrics
-            .iter()
-            .find(|r| matches!(&r.pattern, Pattern::Exact(s) if s == name));
-        let rule = exact.or_else(|| {
-            self.metrics
-                .iter()
-                .filter(|r| !matches!(r.pattern, Pattern::Exact(_)) && r.pattern.matches(name))
-                .fold(None::<&MetricRule>, |best, r| match best {
-                    Some(b) if b.pattern.fragment().len() >= r.pattern.fragment().len() => Some(b),
-                    _ => Some(r),
-                })
-        });
+        self.policy_of_rule(self.rule_index(name))
+    }
+
+    /// The policy the rule at `index` (`None`: no rule) gives over `[defaults]`.
+    pub(crate) fn policy_of_rule(&self, index: Option<usize>) -> MetricPolicy {
+        let rule = index.and_then(|i| self.metrics.get(i));
         let d = &self.defaults;
         match rule {
             None => d.clone(),

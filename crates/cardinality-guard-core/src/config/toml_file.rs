@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::notes::{self, SetByFile, HTTP_DURATION};
 pub(super) use super::values::Source;
 use super::values::{check_global_label, RawBuckets};
 use super::{Config, ConfigError, MetricRule};
@@ -83,11 +84,16 @@ struct RawRule {
 pub(super) fn parse(text: &str, origin: &str, base: Config) -> Result<Config, ConfigError> {
     let src = Source { text, origin };
     let raw: RawConfig = toml::from_str(text).map_err(|e| src.syntax(&e))?;
+    let base_http = base
+        .rule_index(HTTP_DURATION)
+        .map(|_| base.policy_for(HTTP_DURATION).max_series);
+    let mut set = SetByFile::default();
     let mut config = base;
 
     if let Some(g) = raw.global {
         if let Some(v) = &g.max_series {
             config.global.max_series = src.budget(v, "global.max_series".into())?;
+            set.global = Some(v.span());
         }
         let global = &mut config.global;
         // Each with what its error calls it (as the budgets before them).
@@ -166,6 +172,7 @@ pub(super) fn parse(text: &str, origin: &str, base: Config) -> Result<Config, Co
         let policy = &mut config.defaults;
         if let Some(v) = &d.max_series {
             policy.max_series = src.budget(v, "defaults.max_series".into())?;
+            set.defaults = Some(v.span());
         }
         if let Some(v) = &d.on_overflow {
             policy.on_overflow = src.on_overflow(v, "defaults.on_overflow".into())?;
@@ -217,8 +224,14 @@ pub(super) fn parse(text: &str, origin: &str, base: Config) -> Result<Config, Co
         }
     }
 
-    if raw.metrics.is_some() {
+    if let Some(rules) = &raw.metrics {
         config.metrics.clear();
+        set.rules = Some(
+            rules
+                .iter()
+                .map(|r| r.max_series.as_ref().map(Spanned::span))
+                .collect(),
+        );
     }
     let mut seen = HashSet::new();
     for (i, r) in raw.metrics.iter().flatten().enumerate() {
@@ -275,5 +288,6 @@ pub(super) fn parse(text: &str, origin: &str, base: Config) -> Result<Config, Co
         }
         config.metrics.push(rule);
     }
+    config.notes = notes::check(&src, &config, &set, base_http)?;
     Ok(config)
 }

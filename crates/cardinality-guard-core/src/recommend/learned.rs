@@ -198,11 +198,19 @@ type SetBound = fn(SuggestedGlobal, usize) -> SuggestedGlobal;
 fn global(running: &Config, entries: &[Entry<'_>]) -> SuggestedGlobal {
     let g = &running.global;
     let sum: u64 = entries.iter().map(|e| e.max_series).sum();
-    let global = if sum > g.max_series.get() {
-        SuggestedGlobal::new().max_series(sum).note(format!(
-            "was {}: the budgets below add up to {sum}",
-            g.max_series
-        ))
+    // A file can't set a budget above the global one it sets: the running
+    // [defaults] and rules, written below, need room too.
+    let kept = running.metrics.iter().filter_map(|r| r.max_series);
+    let largest = kept.fold(running.defaults.max_series.get(), |n, m| n.max(m.get()));
+    let needed = sum.max(largest);
+    let why = match largest > sum {
+        true => format!("the largest budget below is {largest}"),
+        false => format!("the budgets below add up to {sum}"),
+    };
+    let global = if needed > g.max_series.get() {
+        SuggestedGlobal::new()
+            .max_series(needed)
+            .note(format!("was {}: {why}", g.max_series))
     } else {
         SuggestedGlobal::new()
             .max_series(g.max_series.get())

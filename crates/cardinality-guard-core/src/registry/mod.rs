@@ -12,9 +12,11 @@
 //! 3. **admission**: the metric decides ([`Metric::admit`]): labels, label
 //!    limits, budgets, storage.
 
+mod matched;
 mod reload;
 mod render;
 
+pub(crate) use matched::MatchedRules;
 pub use reload::ReloadError;
 
 use std::cell::RefCell;
@@ -33,6 +35,7 @@ use crate::config::Config;
 use crate::history::History;
 use crate::metric::{Env, Metric, MetricParts};
 use crate::normalize::{metric_name, take_slot};
+use crate::problem::{Problem, Problems};
 use crate::self_report::{GlobalGauges, ReloadStatus};
 use crate::series::identity::GlobalLabels;
 use crate::series::lookup::Lookup;
@@ -47,6 +50,8 @@ pub(crate) struct Settings {
     /// How the recorder under the guard renders histograms (over another
     /// recorder; on the Prometheus path the config says it).
     pub(crate) shapes: HistogramShapes,
+    /// Which of `config`'s `[[metrics]]` rules matched a tracked metric.
+    pub(crate) matched: MatchedRules,
 }
 
 pub(crate) struct Registry {
@@ -69,6 +74,8 @@ pub(crate) struct Registry {
     render_size: AtomicUsize,
     /// Series over time, per metric (sampled at upkeep and report).
     history: History,
+    /// Run-time problems reported (through the reserved `PROBLEMS` name).
+    problems: Problems,
 }
 
 impl Registry {
@@ -82,6 +89,8 @@ impl Registry {
         let loaded = ReloadStatus::loaded_now();
         let max_series = config.global.max_series.get();
         let gauges = GlobalGauges::register(&*store, max_series, loaded.success_timestamp);
+        let matched = MatchedRules::new(&config, []);
+        gauges.set_unmatched_rules(matched.unmatched_count());
         let env = Env {
             global: Global::new(config.global),
             bounds: Bounds::new(&config.global),
@@ -103,6 +112,7 @@ impl Registry {
             settings: RwLock::new(Arc::new(Settings {
                 config: Arc::new(config),
                 shapes,
+                matched,
             })),
             reloading: Mutex::new(()),
             reload_status: Mutex::new(loaded),
@@ -114,6 +124,7 @@ impl Registry {
             sweeps: Mutex::new(0),
             render_size: AtomicUsize::new(0),
             history: History::default(),
+            problems: Problems::default(),
         }
     }
 
@@ -130,10 +141,17 @@ impl Registry {
         self.settings().config.clone()
     }
 
-    fn set_settings(&self, config: Config, shapes: HistogramShapes) {
+    /// Puts `config` in force (under the claims lock), with its rules
+    /// matched against the metrics tracked now.
+    fn set_settings(&self, config: Config, shapes: HistogramShapes, metrics: &[Arc<Metric>]) {
+        let matched = MatchedRules::new(&config, metrics.iter().map(|m| m.name.as_str()));
+        self.env
+            .gauges
+            .set_unmatched_rules(matched.unmatched_count());
         let settings = Arc::new(Settings {
             config: Arc::new(config),
             shapes,
+            matched,
         });
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
     }
@@ -208,7 +226,10 @@ impl Registry {
     fn register_new(&self, kind: MetricKind, key: &Key, admissions: u64) -> Option<Arc<Series>> {
         // 1. The name, as it renders.
         let Some(name) = metric_name(key.name(), self.env.bounds.name_length()) else {
-            self.refuse_invalid();
+            match Problem::reported_by(key) {
+                Some(problem) => self.count_problem(problem),
+                None => self.refuse_invalid(),
+            }
             return None;
         };
         // 2. The metric.
@@ -226,6 +247,12 @@ impl Registry {
         };
         // 3. Admission.
         metric.admit(key, admissions)
+    }
+
+    /// One report of `problem` (see [`Problem::report`]).
+    fn count_problem(&self, problem: Problem) {
+        self.problems.count(problem);
+        self.env.gauges.count_problem(problem);
     }
 
     fn refuse_invalid(&self) {
@@ -300,10 +327,15 @@ impl Registry {
         if !self.env.global.try_add_metric() {
             return Err(OverflowReason::MaxMetrics);
         }
+        let rule = config.rule_index(name);
+        if settings.matched.mark(rule) {
+            let unmatched = settings.matched.unmatched_count();
+            self.env.gauges.set_unmatched_rules(unmatched);
+        }
         let parts = MetricParts {
             name: name.to_owned(),
             kind,
-            policy: config.policy_for(name),
+            policy: config.policy_of_rule(rule),
             cost: shape.map_or(1, |s| s.series_per_label_set()),
             own_key: shape.map(|s| s.own_key()),
             histogram,

@@ -197,7 +197,7 @@ impl Registry {
             let idle_timeout = policy.idle_timeout.filter(|_| !over_another);
             metric.reconfigure(policy, idle_timeout);
         }
-        self.set_settings(config, shapes);
+        self.set_settings(config, shapes, &metrics);
         drop(claims);
         Ok(())
     }

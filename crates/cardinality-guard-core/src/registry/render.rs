@@ -87,12 +87,14 @@ impl Registry {
         }
         let global = self.env.global.report(0);
         let reload = self.reload_status();
+        let unmatched_rules = self.settings().matched.unmatched_count();
         write_self_report(
             &mut out,
             &rendered,
             &global,
             &self.env.global_labels.pairs,
             reload,
+            (unmatched_rules, &self.problems.counts()),
         );
         self.render_size.store(out.len(), Ordering::Relaxed);
         out
@@ -119,10 +121,14 @@ impl Registry {
 
     pub(crate) fn report(&self) -> Report {
         let metrics = self.all_metrics();
+        let settings = self.settings();
+        let notes = settings.config.notes().iter().cloned();
         let mut report = Report {
             generated_at_unix_ms: unix_ms_now(),
             global: self.env.global.report(self.tracked_label_sets()),
             metrics: metrics.iter().map(|m| m.report()).collect(),
+            unmatched_rules: settings.matched.unmatched(&settings.config),
+            notes: notes.chain(self.problems.notes()).collect(),
         };
         report.global.alias_bytes = self.env.bounds.alias_bytes();
         self.history
