@@ -140,18 +140,19 @@ impl<'a> Entry<'a> {
             None if self.running.keep != Keep::First => policy = policy.keep(self.running.keep),
             None => {}
         }
-        let mut limits: BTreeMap<&str, u64> = self
-            .running
-            .label_limits
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.get()))
-            .collect();
-        let added = self.advice.as_ref().and_then(|a| a.action.label_limit());
-        if let Some((label, limit)) = added {
-            limits.insert(label, limit);
-        }
+        let limits = self.label_limits();
         if !limits.is_empty() {
-            policy = policy.label_limits(limits);
+            for (label, limit) in &limits {
+                let was = self.running_limit(label);
+                let named = self.advice.as_ref().and_then(|a| a.action.label_limit());
+                if was.is_some_and(|was| was != *limit) && named.is_none_or(|(n, _)| n != label) {
+                    policy = policy.note(format!(
+                        "{label}: was {}; raised for the values the advice counts on",
+                        was.unwrap_or(0)
+                    ));
+                }
+            }
+            policy = policy.label_limits(limits.iter().map(|(k, v)| (k.as_str(), *v)));
             match self.advice.as_ref().map(|a| &a.action) {
                 Some(Action::LimitLabel { label, demand, .. }) => {
                     policy = policy.note(format!(
@@ -174,6 +175,41 @@ impl<'a> Entry<'a> {
             (None, Some(_)) => policy.idle_timeout(None),
             (None, None) => policy,
         }
+    }
+}
+
+impl Entry<'_> {
+    /// A running label limit: the observation's (what the guard, or the
+    /// audit from the self-report, saw in force), else the running
+    /// config's.
+    fn running_limit(&self, label: &str) -> Option<u64> {
+        let observed = self.metric.labels.iter().find(|l| l.name == label);
+        observed
+            .and_then(|l| l.limit)
+            .or_else(|| self.running.label_limits.get(label).map(|v| v.get()))
+    }
+
+    /// The label limits written: the running config's, the observed ones
+    /// over them, the advice's over both.
+    fn label_limits(&self) -> BTreeMap<String, u64> {
+        let mut limits: BTreeMap<String, u64> = self
+            .running
+            .label_limits
+            .iter()
+            .map(|(k, v)| (k.clone(), v.get()))
+            .collect();
+        for label in &self.metric.labels {
+            if let Some(limit) = label.limit {
+                limits.insert(label.name.clone(), limit);
+            }
+        }
+        if let Some(advice) = &self.advice {
+            limits.extend(advice.label_limits.iter().map(|(k, v)| (k.clone(), *v)));
+            if let Some((label, limit)) = advice.action.label_limit() {
+                limits.insert(label.to_owned(), limit);
+            }
+        }
+        limits
     }
 }
 

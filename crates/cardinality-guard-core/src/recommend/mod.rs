@@ -33,6 +33,7 @@
 //! most the product of the labels' demands. Label demands are HyperLogLog
 //! estimates (nearly exact below a few hundred values, about 2% off above).
 
+mod facts;
 mod learned;
 mod observation;
 mod recommendation;
