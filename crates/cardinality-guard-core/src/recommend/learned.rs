@@ -107,9 +107,9 @@ impl<'a> Entry<'a> {
                 "kept: {} label set{} x {cost} = {} series of {} ({:.0}%)",
                 m.label_sets,
                 plural(m.label_sets),
-                m.label_sets * cost,
+                m.label_sets.saturating_mul(cost),
                 m.limit,
-                100.0 * (m.label_sets * cost) as f64 / m.limit.max(1) as f64
+                100.0 * (m.label_sets.saturating_mul(cost)) as f64 / m.limit.max(1) as f64
             ),
             Some(advice) if advice.max_series == m.limit => format!(
                 "kept: the {} series expected fit, with headroom",

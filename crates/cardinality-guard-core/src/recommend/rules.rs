@@ -187,7 +187,7 @@ impl Facts {
             label = top.name,
             demand = top.demand,
             s = plural(others),
-            expected = sets * self.cost,
+            expected = sets.saturating_mul(self.cost),
             need = self.need,
         );
         let action = Action::LimitLabel {
@@ -195,7 +195,7 @@ impl Facts {
             demand: top.demand,
             label_limit: limit,
         };
-        Recommendation::new(action, max_series, sets * self.cost, text)
+        Recommendation::new(action, max_series, sets.saturating_mul(self.cost), text)
     }
 
     /// Remove `top` from the code: an id, or a label that dwarfs the
@@ -233,14 +233,14 @@ impl Facts {
              label_limits = {{ {label} = {limit} }} folds it, and the metric would hold \
              {expected} series",
             label = top.name,
-            expected = sets * self.cost,
+            expected = sets.saturating_mul(self.cost),
         );
         let action = Action::RemoveLabel {
             label: top.name.clone(),
             demand: top.demand,
             label_limit: limit,
         };
-        Recommendation::new(action, max_series, sets * self.cost, text)
+        Recommendation::new(action, max_series, sets.saturating_mul(self.cost), text)
     }
 
     /// Label sets with a label limited to `limit` values (plus
