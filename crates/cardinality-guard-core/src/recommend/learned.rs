@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use super::observation::Observation;
 use super::recommendation::{plural, Action, Recommendation};
 use super::rules::HEADROOM;
-use super::suggested::SuggestedConfig;
 use super::running::{defaults, histograms, kept, pinned};
+use super::suggested::SuggestedConfig;
 use super::tables::{SuggestedGlobal, SuggestedPolicy};
 use crate::config::{
     Config, GlobalLimits, Keep, MetricPolicy, MetricRule, Mode, OnOverflow, Pattern,

@@ -8,12 +8,16 @@
 //! label sets each cost `c` series (1, buckets + 3 or quantiles + 2):
 //!
 //! 1. **A label limit that folds most of the updates** is the problem,
-//!    whatever the budget: when the label sets whose value of a label is
-//!    `__overflow__` carry more than [`Recommendation::FOLDING_SHARE`] (50%)
-//!    of the metric's updates, the label is to be removed if it is an id
-//!    (rule 3's test), else its limit is raised to fit its demand (demand ×
-//!    1.25, rounded up: `limit_label` naming it) and `max_series` to hold
-//!    the label sets the raised limit lets through, if it does not already.
+//!    however comfortable the budget: when the label sets whose value of a
+//!    label is `__overflow__` carry more than
+//!    [`Recommendation::FOLDING_SHARE`] (50%) of the metric's updates, the
+//!    label is to be removed if it is an id (rule 3's test); else, when the
+//!    budget holds the label sets its limit raised to fit its demand
+//!    (demand × 1.25, rounded up) lets through, that limit is advised
+//!    (`limit_label` naming it). When the budget does not hold them, the
+//!    limit is what the budget affords (rule 6 advises such limits), and
+//!    the rules below decide: a suggestion applied to the same workload
+//!    asks for nothing more.
 //! 2. **Nothing to do** when the demand (label sets × `c`) is at most
 //!    [`Recommendation::COMFORTABLE_UTILIZATION`] (80%) of `max_series`.
 //! 3. **Remove an id**: a label whose demand alone (values × `c`) is beyond

@@ -63,10 +63,12 @@ impl Facts {
     /// The rules in order, and whether `keep = "busiest"` could help.
     fn choose(&self) -> Option<(Recommendation, bool)> {
         if let Some((label, share)) = self.folding_label() {
-            return Some(match self.is_id(label) {
-                true => (self.remove(label, Some(share)), false),
-                false => (self.refit(label, share), true),
-            });
+            if self.is_id(label) {
+                return Some((self.remove(label, Some(share)), false));
+            }
+            if let Some(refit) = self.refit(label, share) {
+                return Some((refit, true));
+            }
         }
         let comfortable = Recommendation::COMFORTABLE_UTILIZATION * self.limit as f64;
         if self.need as f64 <= comfortable {
@@ -135,34 +137,37 @@ impl Facts {
     }
 
     /// A running label limit that folds most of the updates, on a label
-    /// that is no id: raised to fit its demand, the budget sized for it.
-    fn refit(&self, label: &Label, share: f64) -> Recommendation {
+    /// that is no id, while the budget has room for the values it folds:
+    /// raised to fit its demand. `None` when the label sets the raised
+    /// limit lets through would not fit the budget: the limit is then what
+    /// the budget affords (as rule 6 would advise it), not the problem.
+    fn refit(&self, label: &Label, share: f64) -> Option<Recommendation> {
         let running = label.limit.unwrap_or(0);
         let to = label.fitting_limit();
         let others = self.others(&label.name);
         let expected = others.saturating_mul(label.demand.max(1));
         let fit = self.series_for(others.saturating_mul(to.saturating_add(1)));
-        let max_series = fit.max(self.limit);
-        let budget = match max_series > self.limit {
-            true => format!("max_series raised to {max_series} for them"),
-            false => format!("within max_series = {}", self.limit),
-        };
+        if fit > self.limit {
+            return None;
+        }
         let text = format!(
             "label_limits.{name} = {running} folds {pct:.0}% of the updates: raise it to {to} \
              (~{demand} values seen, the other labels {others} combination{s}); the metric \
-             would hold {series} series, {budget}",
+             would hold {series} series, within max_series = {limit}",
             name = label.name,
             pct = 100.0 * share,
             demand = label.demand,
             s = plural(others),
             series = expected.saturating_mul(self.cost),
+            limit = self.limit,
         );
         let action = Action::LimitLabel {
             label: label.name.clone(),
             demand: label.demand,
             label_limit: to,
         };
-        Recommendation::new(action, max_series, expected.saturating_mul(self.cost), text)
+        let expected = expected.saturating_mul(self.cost);
+        Some(Recommendation::new(action, self.limit, expected, text))
     }
 
     fn limit_label(&self, top: &Label) -> Recommendation {

@@ -66,6 +66,8 @@ pub(super) fn kept(rule: &MetricRule) -> SuggestedPolicy {
     }
 }
 
-pub(super) fn pinned(policy: &MetricPolicy) -> impl Iterator<Item = (&str, impl Iterator<Item = &String>)> {
+pub(super) fn pinned(
+    policy: &MetricPolicy,
+) -> impl Iterator<Item = (&str, impl Iterator<Item = &String>)> {
     policy.pinned.iter().map(|(k, v)| (k.as_str(), v.iter()))
 }
