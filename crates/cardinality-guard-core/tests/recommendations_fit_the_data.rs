@@ -249,6 +249,28 @@ fn observations_at_edge_values_never_panic_and_claim_no_id_without_updates() {
         "{}",
         advice.text
     );
+    // An id its running limit folds: the limit is named in the removal,
+    // unless it already folds the id as the removal would (limit 1).
+    let limited = |limit| {
+        Observation::new("logins_total", 500, 1)
+            .label_sets(101)
+            .updates(5_000)
+            .label(
+                ObservedLabel::new("user", 4_827)
+                    .limit(limit)
+                    .folded_updates(4_900),
+            )
+    };
+    let advice = limited(100).recommend().unwrap();
+    assert_eq!(advice.action.kind(), "remove_label");
+    assert!(
+        advice
+            .text
+            .contains("(label_limits.user = 100 folds 98% of the updates)"),
+        "{}",
+        advice.text
+    );
+    assert_eq!(limited(1).label_sets(2).recommend(), None);
     // u64::MAX updates: the values are no id.
     let advice = ids().updates(u64::MAX).recommend().unwrap();
     assert_eq!(advice.action.kind(), "limit_label");
@@ -273,7 +295,7 @@ fn observations_at_edge_values_never_panic_and_claim_no_id_without_updates() {
     let tiny = Observation::new("y_total", 0, 0)
         .label_sets(1)
         .updates(1)
-        .label(ObservedLabel::new("a", 3).limit(1).folded_updates(7));
+        .label(ObservedLabel::new("a", 3).limit(2).folded_updates(7));
     let advice = tiny.recommend().unwrap();
     assert!(
         advice.text.contains("folds 100% of the updates"),

@@ -11,7 +11,8 @@
 //!    however comfortable the budget: when the label sets whose value of a
 //!    label is `__overflow__` carry more than
 //!    [`Recommendation::FOLDING_SHARE`] (50%) of the metric's updates, the
-//!    label is to be removed if it is an id (rule 3's test); else, when the
+//!    label is to be removed if it is an id (rule 3's test; unless its
+//!    limit already folds it as the removal would meanwhile); else, when the
 //!    budget holds the label sets its limit raised to fit its demand
 //!    (demand × 1.25, rounded up) lets through, that limit is advised
 //!    (`limit_label` naming it). When the budget does not hold them, the

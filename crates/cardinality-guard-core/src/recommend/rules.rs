@@ -64,9 +64,12 @@ impl Facts {
     fn choose(&self) -> Option<(Recommendation, bool)> {
         if let Some((label, share)) = self.folding_label() {
             if self.is_id(label) {
-                return Some((self.remove(label, Some(share)), false));
-            }
-            if let Some(refit) = self.refit(label, share) {
+                // Unless the limit already folds it as the removal would
+                // meanwhile: the config has nothing more to do.
+                if label.limit > Some(label.pinned.max(1)) {
+                    return Some((self.remove(label, Some(share)), false));
+                }
+            } else if let Some(refit) = self.refit(label, share) {
                 return Some((refit, true));
             }
         }
