@@ -18,8 +18,8 @@ use crate::report::GlobalReport;
 use crate::self_report::{
     ReloadStatus, ADMITTED_TOTAL, CONFIG_LAST_RELOAD_SUCCESSFUL,
     CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, CONFIG_UNMATCHED_RULES, COUNTERS, EVICTED_TOTAL, GAUGES,
-    GLOBAL_SERIES, GLOBAL_SERIES_LIMIT, INVALID_METRIC, LABEL_VALUES, METRICS, OVERFLOW_TOTAL,
-    PROBLEMS, SERIES, SERIES_LIMIT, UNTRACKED_METRIC,
+    GLOBAL_SERIES, GLOBAL_SERIES_LIMIT, INVALID_METRIC, LABEL_LIMIT, LABEL_VALUES, METRICS,
+    OVERFLOW_TOTAL, PROBLEMS, SERIES, SERIES_LIMIT, UNTRACKED_METRIC,
 };
 use crate::series::{Series, Storage};
 use crate::text::{escape_help_into, write_f64, write_labels};
@@ -200,6 +200,7 @@ pub(crate) fn write_self_report(
     let mut overflow = Vec::new();
     let mut evicted = Vec::new();
     let mut demand = Vec::new();
+    let mut label_limits = Vec::new();
     for r in rendered {
         let counts = r.metric.evicted_counts();
         for reason in EvictionReason::ALL {
@@ -217,9 +218,14 @@ pub(crate) fn write_self_report(
                 overflow.push((l, n.to_string()));
             }
         }
-        for label in r.metric.label_reports().iter().filter(|l| l.demand > 0) {
-            let l = labels(&[("metric", &r.metric.name), ("label", &label.name)]);
-            demand.push((l, label.demand.to_string()));
+        for label in r.metric.label_reports() {
+            let l = || labels(&[("metric", &r.metric.name), ("label", &label.name)]);
+            if label.demand > 0 {
+                demand.push((l(), label.demand.to_string()));
+            }
+            if let Some(limit) = label.limit {
+                label_limits.push((l(), limit.to_string()));
+            }
         }
     }
     for (metric, reason, n) in [
@@ -242,6 +248,7 @@ pub(crate) fn write_self_report(
     families.push((OVERFLOW_TOTAL, overflow));
     families.push((EVICTED_TOTAL, evicted));
     families.push((LABEL_VALUES, demand));
+    families.push((LABEL_LIMIT, label_limits));
     let series: u64 = rendered.iter().map(|r| r.series).sum();
     families.push((GLOBAL_SERIES, vec![(labels(&[]), series.to_string())]));
     let limit = global.series_limit.to_string();

@@ -84,6 +84,14 @@ pub struct MetricReport {
     /// Expired label sets brought back by an update through a handle user
     /// code kept (a registration after expiry admits a new series).
     pub revived: u64,
+    /// Its updates so far, as a scrape shows them: the sum over the series
+    /// it holds now, the overflow series included, of a counter's values
+    /// (the increments, not their number) or a histogram's (or summary's)
+    /// `_count`; `None` for a gauge, and over another recorder (which keeps
+    /// the values). Read from the stored series when the report is taken
+    /// (nothing is added to an update), so a series that expired or was
+    /// evicted no longer counts, as it no longer renders.
+    pub updates: Option<u64>,
     /// What to do about it, in one line ([`MetricReport::recommend`]);
     /// `None` when it is comfortably within its budget: nothing to do.
     pub recommendation: Option<Recommendation>,
@@ -110,9 +118,11 @@ impl MetricReport {
             .mode(self.mode)
             .keep(self.keep);
         observation.admitted_share = self.admitted_share;
+        observation.updates = self.updates;
         for l in &self.labels {
             let mut label = ObservedLabel::new(&l.name, l.demand).pinned(l.pinned as u64);
             label.limit = l.limit;
+            label.folded_updates = l.folded_updates;
             observation = observation.label(label);
         }
         observation
@@ -275,6 +285,15 @@ pub struct LabelReport {
     pub values: Option<u64>,
     /// Pinned values.
     pub pinned: usize,
-    /// Registrations whose value of this label was replaced by `__overflow__`.
+    /// Registrations whose value of this label was replaced by `__overflow__`
+    /// (by its label limit, or for a value too long): every rewrite, those
+    /// the series budget then folded into the overflow series included
+    /// (which [`MetricReport::overflow`] counts under `series_limit` or
+    /// `global_limit` instead of `label_limit`).
     pub folded: u64,
+    /// The updates (as [`MetricReport::updates`]) its stored label sets
+    /// whose value of this label is `__overflow__` carry: what its label
+    /// limit folded, as a scrape shows it (the sum of those series' counter
+    /// values or `_count` lines). `None` where `updates` is.
+    pub folded_updates: Option<u64>,
 }

@@ -79,7 +79,7 @@ pub const CONFIG_UNMATCHED_RULES: &str = "cardinality_guard_config_unmatched_rul
 pub const PROBLEMS: &str = "cardinality_guard_problems";
 
 /// Every self-report gauge, with its `# HELP` text.
-pub(crate) const GAUGES: [(&str, &str); 10] = [
+pub(crate) const GAUGES: [(&str, &str); 11] = [
     (
         SERIES,
         "Exported series the metric holds now, its overflow series included.",
@@ -100,6 +100,10 @@ pub(crate) const GAUGES: [(&str, &str); 10] = [
     (
         LABEL_VALUES,
         "Estimated distinct values seen per label of a metric (demand, folded values included).",
+    ),
+    (
+        LABEL_LIMIT,
+        "The running label limit of a label of a metric (distinct values admitted, the rest fold into __overflow__).",
     ),
     (
         CONFIG_LAST_RELOAD_SUCCESSFUL,
@@ -284,6 +288,13 @@ impl GlobalGauges {
 /// `cardinality_guard_label_values{metric, label}`: the estimated distinct
 /// values seen of a label (the demand, kept while folding).
 pub const LABEL_VALUES: &str = "cardinality_guard_label_values";
+
+/// `cardinality_guard_label_limit{metric, label}`: the running
+/// `label_limits` entry of a label of a metric, one line per label that has
+/// one, so that `cardinality-guard audit` reads the limits a service runs
+/// under from its scrape. On the Prometheus path (where the guard renders
+/// its self-report).
+pub const LABEL_LIMIT: &str = "cardinality_guard_label_limit";
 
 pub(crate) fn label_values_gauge(store: &dyn Store, metric: &str, label: &str) -> Gauge {
     let labels = vec![

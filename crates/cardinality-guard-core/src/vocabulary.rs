@@ -63,7 +63,11 @@ pub enum OverflowReason {
     SeriesLimit = 0,
     /// `global.max_series` was reached.
     GlobalLimit = 1,
-    /// A label's `label_limits` entry was reached: its value became `__overflow__`.
+    /// A label's `label_limits` entry was reached: its value became
+    /// `__overflow__`, and the rewritten label set reached a series of its
+    /// own (when the budget then folded it, the registration counts under
+    /// [`SeriesLimit`](OverflowReason::SeriesLimit) or
+    /// [`GlobalLimit`](OverflowReason::GlobalLimit) alone).
     LabelLimit = 2,
     /// `global.max_metrics` names were already tracked.
     MaxMetrics = 3,
@@ -120,6 +124,16 @@ impl OverflowReason {
 
 /// Registrations folded or dropped, by reason. In shadow mode: those that
 /// *would* have been.
+///
+/// A registration counts once among the reasons that fold: one whose label
+/// limit rewrote a value (`label_limit`) and whose rewritten label set the
+/// series budget then folded into the overflow series counts under
+/// `series_limit` (or `global_limit`) only; `label_limit` counts those whose
+/// rewritten label set reached a series of its own (`…="__overflow__"`). So
+/// `label_limit + series_limit + global_limit + too_many_labels` is the
+/// number of registrations that did not reach their own series (in fold
+/// mode). `value_too_long` and `invalid` count a label value replaced or a
+/// key removed, beside whatever then happened to the label set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct OverflowCounts {
@@ -277,6 +291,22 @@ impl Reasons {
             .filter(move |&r| self.0 & (1 << r as u8) != 0)
     }
 
+    /// The reasons counted for one registration: a label limit's rewrite
+    /// is left out when the series budget (its own or the global one) then
+    /// folded the rewritten label set, so the registration counts once,
+    /// under the reason that decided where it ended (the overflow series).
+    /// `value_too_long` and `invalid`, which report a label rewritten or
+    /// removed for what it was, are counted beside whatever folded it.
+    pub(crate) fn decided(self) -> Reasons {
+        let budget =
+            (1 << OverflowReason::SeriesLimit as u8) | (1 << OverflowReason::GlobalLimit as u8);
+        if self.0 & budget != 0 {
+            Reasons(self.0 & !(1 << OverflowReason::LabelLimit as u8))
+        } else {
+            self
+        }
+    }
+
     /// Only the reasons that fold a label set ([`OverflowReason::folds`]).
     pub(crate) fn folding(self) -> Reasons {
         let mut out = Reasons::default();
@@ -323,5 +353,13 @@ mod tests {
         );
         let folding: Vec<_> = reasons.folding().iter().collect();
         assert_eq!(folding, [OverflowReason::LabelLimit]);
+        // Alone, the label limit decided; with a budget, the budget did.
+        assert_eq!(reasons.decided(), reasons);
+        for budget in [OverflowReason::SeriesLimit, OverflowReason::GlobalLimit] {
+            let mut both = reasons;
+            both.add(budget);
+            let decided: Vec<_> = both.decided().iter().collect();
+            assert_eq!(decided, [budget, OverflowReason::ValueTooLong]);
+        }
     }
 }

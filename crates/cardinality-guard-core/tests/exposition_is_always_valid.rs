@@ -978,9 +978,17 @@ fn a_global_label_named_like_a_self_report_label_gives_way_there() {
         ),
         "{text}"
     );
+    // bob and cyd: rewritten by the label limit, then folded by the budget,
+    // counted once under the reason that decided (issue 21).
     assert!(
         text.contains(
-            "cardinality_guard_overflow_total{label=\"l\",metric=\"logins_total\",reason=\"label_limit\"} 2"
+            "cardinality_guard_overflow_total{label=\"l\",metric=\"logins_total\",reason=\"series_limit\"} 2"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "cardinality_guard_label_limit{reason=\"r\",metric=\"logins_total\",label=\"user\"} 1"
         ),
         "{text}"
     );

@@ -280,6 +280,7 @@ impl LabelState {
                 .map(|l| self.admitted_count.load(Ordering::Acquire) + l.pinned.len() as u64),
             pinned: limit.as_ref().map_or(0, |l| l.pinned.len()),
             folded: self.folded.load(Ordering::Relaxed),
+            folded_updates: None, // the metric's to fill in, from its series
         }
     }
 }

@@ -8,6 +8,7 @@ mod admit;
 mod expiry;
 mod keep;
 mod reconfigure;
+mod updates;
 mod warn;
 
 use std::collections::HashSet;
@@ -248,9 +249,11 @@ impl Metric {
     }
 
     /// Counts the reasons of one registration (and perhaps warns), with no
-    /// lock held: a log subscriber may record metrics of its own.
+    /// lock held: a log subscriber may record metrics of its own. A label
+    /// limit's rewrite that the budget then folded counts once, under the
+    /// budget's reason ([`Reasons::decided`](crate::vocabulary::Reasons::decided)).
     pub(crate) fn count(&self, reasons: crate::vocabulary::Reasons) {
-        for reason in reasons.iter() {
+        for reason in reasons.decided().iter() {
             let count = self.counts.overflow[reason as usize].fetch_add(1, Ordering::Relaxed) + 1;
             self.gauges
                 .count_overflow(&*self.env.store, &self.name, reason);
@@ -308,7 +311,8 @@ impl Metric {
         let overflow = self.overflow_counts();
         let policy = self.policy();
         let limit = policy.max_series.get();
-        let labels = self.labels.report();
+        let mut labels = self.labels.report();
+        let updates = self.updates(&mut labels);
         let blame = (overflow.total() > 0)
             .then(|| labels.first().map(|l| l.name.clone()))
             .flatten();
@@ -334,6 +338,7 @@ impl Metric {
             keep: self.keep(),
             admitted_share: self.admitted_share(),
             revived: self.counts.revived.load(Ordering::Relaxed),
+            updates,
             recommendation: None,
         }
     }

@@ -18,8 +18,9 @@ use std::collections::BTreeMap;
 use super::observation::Observation;
 use super::recommendation::{plural, Action, Recommendation};
 use super::rules::HEADROOM;
+use super::running::{defaults, histograms, kept, pinned};
 use super::suggested::SuggestedConfig;
-use super::tables::{SuggestedGlobal, SuggestedHistograms, SuggestedPolicy};
+use super::tables::{SuggestedGlobal, SuggestedPolicy};
 use crate::config::{
     Config, GlobalLimits, Keep, MetricPolicy, MetricRule, Mode, OnOverflow, Pattern,
 };
@@ -107,9 +108,9 @@ impl<'a> Entry<'a> {
                 "kept: {} label set{} x {cost} = {} series of {} ({:.0}%)",
                 m.label_sets,
                 plural(m.label_sets),
-                m.label_sets * cost,
+                m.label_sets.saturating_mul(cost),
                 m.limit,
-                100.0 * (m.label_sets * cost) as f64 / m.limit.max(1) as f64
+                100.0 * (m.label_sets.saturating_mul(cost)) as f64 / m.limit.max(1) as f64
             ),
             Some(advice) if advice.max_series == m.limit => format!(
                 "kept: the {} series expected fit, with headroom",
@@ -140,18 +141,19 @@ impl<'a> Entry<'a> {
             None if self.running.keep != Keep::First => policy = policy.keep(self.running.keep),
             None => {}
         }
-        let mut limits: BTreeMap<&str, u64> = self
-            .running
-            .label_limits
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.get()))
-            .collect();
-        let added = self.advice.as_ref().and_then(|a| a.action.label_limit());
-        if let Some((label, limit)) = added {
-            limits.insert(label, limit);
-        }
+        let limits = self.label_limits();
         if !limits.is_empty() {
-            policy = policy.label_limits(limits);
+            for (label, limit) in &limits {
+                let was = self.running_limit(label);
+                let named = self.advice.as_ref().and_then(|a| a.action.label_limit());
+                if was.is_some_and(|was| was != *limit) && named.is_none_or(|(n, _)| n != label) {
+                    policy = policy.note(format!(
+                        "{label}: was {}; raised for the values the advice counts on",
+                        was.unwrap_or(0)
+                    ));
+                }
+            }
+            policy = policy.label_limits(limits.iter().map(|(k, v)| (k.as_str(), *v)));
             match self.advice.as_ref().map(|a| &a.action) {
                 Some(Action::LimitLabel { label, demand, .. }) => {
                     policy = policy.note(format!(
@@ -174,6 +176,41 @@ impl<'a> Entry<'a> {
             (None, Some(_)) => policy.idle_timeout(None),
             (None, None) => policy,
         }
+    }
+}
+
+impl Entry<'_> {
+    /// A running label limit: the observation's (what the guard, or the
+    /// audit from the self-report, saw in force), else the running
+    /// config's.
+    fn running_limit(&self, label: &str) -> Option<u64> {
+        let observed = self.metric.labels.iter().find(|l| l.name == label);
+        observed
+            .and_then(|l| l.limit)
+            .or_else(|| self.running.label_limits.get(label).map(|v| v.get()))
+    }
+
+    /// The label limits written: the running config's, the observed ones
+    /// over them, the advice's over both.
+    fn label_limits(&self) -> BTreeMap<String, u64> {
+        let mut limits: BTreeMap<String, u64> = self
+            .running
+            .label_limits
+            .iter()
+            .map(|(k, v)| (k.clone(), v.get()))
+            .collect();
+        for label in &self.metric.labels {
+            if let Some(limit) = label.limit {
+                limits.insert(label.name.clone(), limit);
+            }
+        }
+        if let Some(advice) = &self.advice {
+            limits.extend(advice.label_limits.iter().map(|(k, v)| (k.clone(), *v)));
+            if let Some((label, limit)) = advice.action.label_limit() {
+                limits.insert(label.to_owned(), limit);
+            }
+        }
+        limits
     }
 }
 
@@ -260,71 +297,6 @@ fn global(running: &Config, entries: &[Entry<'_>]) -> SuggestedGlobal {
     } else {
         global.labels(&running.global_labels)
     }
-}
-
-fn defaults(d: &MetricPolicy) -> SuggestedPolicy {
-    let policy = SuggestedPolicy::new()
-        .note("for metrics not seen yet")
-        .max_series(d.max_series.get())
-        .on_overflow(d.on_overflow)
-        .mode(Mode::Enforce);
-    let policy = match d.mode {
-        Mode::Shadow => policy.note("was shadow"),
-        Mode::Enforce => policy,
-    };
-    let policy = policy
-        .label_limits(d.label_limits.iter().map(|(k, v)| (k.as_str(), v.get())))
-        .pinned(pinned(d))
-        .idle_timeout(d.idle_timeout);
-    match d.keep {
-        Keep::First => policy,
-        keep => policy.keep(keep),
-    }
-}
-
-fn histograms(running: &Config) -> SuggestedHistograms {
-    let h = &running.histograms;
-    let mut histograms =
-        SuggestedHistograms::new().note("as they rendered: the series counts depend on it");
-    histograms = match &h.buckets {
-        Some(b) => histograms.buckets(b.bounds()),
-        None => histograms.summaries(),
-    };
-    for (pattern, buckets) in &h.per_metric {
-        histograms = histograms.per_metric(pattern.to_string(), buckets.bounds());
-    }
-    histograms
-}
-
-/// A rule of the running config, as it is.
-fn kept(rule: &MetricRule) -> SuggestedPolicy {
-    let mut policy = SuggestedPolicy::new();
-    if let Some(max) = rule.max_series {
-        policy = policy.max_series(max.get());
-    }
-    if let Some(o) = rule.on_overflow {
-        policy = policy.on_overflow(o);
-    }
-    if let Some(mode) = rule.mode {
-        policy = policy.mode(mode);
-    }
-    if let Some(keep) = rule.keep {
-        policy = policy.keep(keep);
-    }
-    if !rule.label_limits.is_empty() {
-        policy = policy.label_limits(rule.label_limits.iter().map(|(k, v)| (k.as_str(), v.get())));
-    }
-    if !rule.pinned.is_empty() {
-        policy = policy.pinned(rule.pinned.iter().map(|(k, v)| (k.as_str(), v.iter())));
-    }
-    match rule.idle_timeout {
-        Some(timeout) => policy.idle_timeout(timeout),
-        None => policy,
-    }
-}
-
-fn pinned(policy: &MetricPolicy) -> impl Iterator<Item = (&str, impl Iterator<Item = &String>)> {
-    policy.pinned.iter().map(|(k, v)| (k.as_str(), v.iter()))
 }
 
 #[cfg(test)]

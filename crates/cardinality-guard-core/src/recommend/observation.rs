@@ -67,7 +67,10 @@ pub struct ObservedLabel {
     pub demand: u64,
     /// Its pinned values.
     pub pinned: u64,
-    /// Its running `label_limits` entry, if any.
+    /// Its running `label_limits` entry, if any (the guard's report fills
+    /// it from the running config; an audit from the self-report's
+    /// `cardinality_guard_label_limit`). The suggestion writes it, raised
+    /// where the advice needs more values.
     pub limit: Option<u64>,
     /// The updates (as [`Observation::updates`]) carried by the label sets
     /// whose value of this label is `__overflow__`: what its label limit

@@ -1,5 +1,6 @@
 //! What a recommendation says: the change, the budget, the line of advice.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -48,6 +49,14 @@ pub struct Recommendation {
     /// came first carry little of the traffic.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep: Option<Keep>,
+    /// Every label limit the advice holds the metric to (the suggested
+    /// `guard.toml` writes them): the running ones, the one its action sets,
+    /// and, in shadow mode, a running one raised where it would fold values
+    /// the advice counts on (its text says so). A `max_series` the advice
+    /// raises is never more than these let the metric hold (when every
+    /// label has one), and they let through the label sets it expects.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub label_limits: BTreeMap<String, u64>,
 }
 
 /// The change a [`Recommendation`] advises.
@@ -113,10 +122,39 @@ impl fmt::Display for Recommendation {
 }
 
 impl Recommendation {
+    /// An advice with no `keep` and no label limits yet.
+    pub(crate) fn new(action: Action, max_series: u64, expected_series: u64, text: String) -> Self {
+        Recommendation {
+            action,
+            max_series,
+            expected_series,
+            text,
+            keep: None,
+            label_limits: BTreeMap::new(),
+        }
+    }
+
     /// A metric whose demand is at most this share of its budget gets no
     /// recommendation: nothing to do. The report page's utilization bar
     /// turns amber above it.
     pub const COMFORTABLE_UTILIZATION: f64 = 0.8;
+
+    /// A label with more than this many distinct values per update of its
+    /// metric is an id: on average each of its values was seen fewer than
+    /// 1.7 times (0.5, each value seen twice, is a dimension seen twice, so
+    /// the threshold leaves room for the error of the demand estimate). An
+    /// id gets [`Action::RemoveLabel`] at any multiple of the budget (once
+    /// its demand exceeds what the budget comfortably holds). Updates are
+    /// counter values, not calls: a counter incremented by more than one at
+    /// a time looks less like an id than it is.
+    pub const ID_VALUES_PER_UPDATE: f64 = 0.6;
+
+    /// A running label limit whose `__overflow__` label sets carry more
+    /// than this share of the metric's updates is the problem, whatever the
+    /// budget: most of the traffic lands where no value tells it apart. It
+    /// is raised to fit its label's demand ([`Action::LimitLabel`]), or, on
+    /// an id, the label is to be removed.
+    pub const FOLDING_SHARE: f64 = 0.5;
 }
 
 /// `""` for one, else `"s"`: `{n} label set{plural(n)}`.
