@@ -116,10 +116,16 @@ fn the_audit_finds_the_path_label_and_the_suggestion_caps_it() {
     let config = Config::from_toml(&suggestion, "suggested.toml")
         .unwrap_or_else(|e| panic!("{e}\n{suggestion}"));
     let latency = config.policy_for("http_request_duration_seconds");
-    // The engine's limit: 400 paths x 17 series against the embedded
-    // default's 2000: (2000 / 17 - 1) / 1.25 = 92 label sets, one of them
-    // `__overflow__`.
-    assert_eq!(latency.label_limits.get("path").map(|n| n.get()), Some(91));
+    // Each raw path requested once: 400 values over 400 observations, an
+    // id rather than a dimension. The engine says to remove the label (a
+    // route template in the code) and folds it meanwhile, at any multiple
+    // of the budget.
+    assert_eq!(latency.label_limits.get("path").map(|n| n.get()), Some(1));
+    assert!(
+        suggestion.contains("remove the label path from the code")
+            && suggestion.contains("1.00 values per update"),
+        "{suggestion}"
+    );
     assert!(!latency.label_limits.contains_key("method"), "{suggestion}");
     // 4: for the proxy, the path metric alone.
     assert!(
@@ -180,10 +186,10 @@ fn the_audit_finds_the_path_label_and_the_suggestion_caps_it() {
     let latency = report
         .metric("http_request_duration_seconds")
         .expect("guarded");
-    // 91 paths + `__overflow__`, each 14 buckets + 3.
+    // One path kept + `__overflow__`, each 14 buckets + 3.
     assert_eq!(latency.series_per_label_set, 17);
-    assert_eq!(latency.series, 92 * 17);
-    assert_eq!(latency.overflow.label_limit, (PATHS - 91) as u64);
+    assert_eq!(latency.series, 2 * 17);
+    assert_eq!(latency.overflow.label_limit, (PATHS - 1) as u64);
     let requests = report
         .metric("http_requests_total")
         .expect("the counter, by its sample name");

@@ -445,7 +445,7 @@ mod tests {
         assert_eq!(
             advice_row(jobs),
             format!(
-                "<tr class=\"advice\"><td colspan=\"{COLUMNS}\">what to do: <strong>raise max series</strong>: {}</td></tr>",
+                "<tr class=\"advice\"><td colspan=\"{COLUMNS}\">what to do: <strong>remove label</strong>: {}</td></tr>",
                 escape(&jobs.recommendation.as_ref().unwrap().text)
             )
         );

@@ -29,11 +29,13 @@ fn a_guarded_target_keeps_its_budgets_and_label_limits() {
         1,
         "its running label limit\n{toml}"
     );
-    // a_total's user (~400 values against 4 series): the engine's removal,
-    // folded meanwhile; its budget stays.
+    // a_total's user (~400 values over 22 updates: ids) is held to the 2
+    // values the scrape shows (its running limit, read from the `__overflow__`
+    // folds): already folded as a removal would fold it, nothing more to
+    // advise; its budget and that limit stay.
     let a = config.policy_for("a_total");
     assert_eq!(a.max_series.get(), 4, "{toml}");
-    assert_eq!(a.label_limits["user"].get(), 1, "{toml}");
+    assert_eq!(a.label_limits["user"].get(), 2, "{toml}");
     // Nothing to do for h: its running budget stays.
     assert_eq!(config.policy_for("h").max_series.get(), 5000, "{toml}");
     assert!(!toml.contains("match = \"cardinality_guard_"), "{toml}");
@@ -91,10 +93,11 @@ fn a_target_without_the_guard_gets_a_file_for_the_proxy() {
         "{toml}"
     );
     let lat = config.policy_for("lat");
-    // 1,100 paths of 4 series against the default 2000: the engine limits
-    // `path` to what 2000 holds (with headroom and the overflow series).
-    // (2000 / 4 - 1) / 1.25 label sets, one of them `__overflow__`.
-    assert_eq!(lat.label_limits["path"].get(), 398, "{toml}");
+    // 1,100 paths, each seen once (one observation per path): an id, not a
+    // dimension. The engine removes the label (folds it meanwhile) at any
+    // multiple of the budget, the ratio in its reason.
+    assert_eq!(lat.label_limits["path"].get(), 1, "{toml}");
+    assert!(toml.contains("1.00 values per update"), "{toml}");
     assert!(!lat.label_limits.contains_key("method"), "{toml}");
     assert!(
         config.histograms.buckets.is_none(),
