@@ -153,7 +153,11 @@ fn slack(limit: u64, cost: u64) -> u64 {
 /// One metric's budget. Every method that changes it runs under the
 /// metric's lock, so reservations are never undone by a race.
 pub(crate) struct Budget {
+    /// What one label set costs.
     pub(crate) cost: u64,
+    /// What the overflow series costs (`cost`, but for an ingested
+    /// summary's, which renders only `_sum` and `_count`).
+    pub(crate) overflow_cost: u64,
     /// `max_series` (changed by a reload).
     max: AtomicU64,
     /// Reserved series regular label sets may take (the budget less the
@@ -170,9 +174,10 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
-    pub(crate) fn new(policy: &MetricPolicy, cost: u64, global: &Global) -> Self {
+    pub(crate) fn new(policy: &MetricPolicy, cost: u64, overflow_cost: u64, global: &Global) -> Self {
         let budget = Budget {
             cost,
+            overflow_cost,
             max: AtomicU64::new(0),
             admission_limit: AtomicU64::new(0),
             overflow_room: AtomicBool::new(false),
@@ -204,12 +209,12 @@ impl Budget {
         let had_room = self.overflow_room();
         if !folds && had_room && !overflow_live {
             // Drop: the room is given back unless the overflow series renders.
-            global.release(self.cost);
+            global.release(self.overflow_cost);
             self.overflow_room.store(false, Ordering::Release);
         }
         let room = self.take_room(global);
         let limit = if folds || room {
-            max.saturating_sub(self.cost)
+            max.saturating_sub(self.overflow_cost)
         } else {
             max
         };
@@ -217,7 +222,7 @@ impl Budget {
         let used = self.reserved.load(Ordering::Acquire);
         let closed = if folds && !room {
             // No room for the overflow series: nothing is admitted either.
-            Some(match self.cost <= max && used + self.cost <= max {
+            Some(match self.overflow_cost <= max && used + self.overflow_cost <= max {
                 true => OverflowReason::GlobalLimit,
                 false => OverflowReason::SeriesLimit,
             })
@@ -251,9 +256,9 @@ impl Budget {
         let max = self.max.load(Ordering::Acquire);
         let used = self.reserved.load(Ordering::Acquire);
         let fits = !self.drops.load(Ordering::Acquire)
-            && self.cost <= max
-            && used + self.cost <= max
-            && global.try_reserve(self.cost);
+            && self.overflow_cost <= max
+            && used + self.overflow_cost <= max
+            && global.try_reserve(self.overflow_cost);
         self.overflow_room.store(fits, Ordering::Release);
         fits
     }
@@ -264,7 +269,7 @@ impl Budget {
     /// reloaded to drop with no overflow series does). Under the metric's lock.
     pub(crate) fn overflow_gone(&self, global: &Global) {
         if self.drops.load(Ordering::Acquire) && self.overflow_room() {
-            global.release(self.cost);
+            global.release(self.overflow_cost);
             self.overflow_room.store(false, Ordering::Release);
             self.admission_limit
                 .store(self.max.load(Ordering::Acquire), Ordering::Release);

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::Distribution;
 
+use crate::ingest::Flavor;
 use crate::metric::Metric;
 use crate::problem::{Problem, PROBLEM_LABEL};
 use crate::report::GlobalReport;
@@ -23,7 +24,7 @@ use crate::self_report::{
 };
 use crate::series::{Series, Storage};
 use crate::text::{escape_help_into, write_f64, write_labels};
-use crate::vocabulary::{EvictionReason, MetricKind, OverflowReason};
+use crate::vocabulary::{EvictionReason, OverflowReason};
 
 /// `name[_suffix]{labels[,extra]} ` (the value follows).
 fn write_start(
@@ -77,11 +78,12 @@ pub(crate) fn write_metric(
     if table.is_empty() {
         return 0;
     }
-    let type_name = match (&metric.kind, &metric.histogram) {
-        (MetricKind::Counter, _) => "counter",
-        (MetricKind::Gauge, _) => "gauge",
-        (MetricKind::Histogram, Some(h)) => h.type_name(),
-        (MetricKind::Histogram, None) => "histogram",
+    let type_name = match (metric.flavor, &metric.histogram) {
+        (Flavor::Counter | Flavor::FloatCounter, _) => "counter",
+        (Flavor::Gauge, _) => "gauge",
+        (Flavor::Histogram, Some(h)) => h.type_name(),
+        (Flavor::Histogram | Flavor::Buckets, _) => "histogram",
+        (Flavor::Summary, _) => "summary",
     };
     write_header(out, &metric.name, type_name, help);
     // Sorted by their labels (in any order, global labels included): the
@@ -89,10 +91,13 @@ pub(crate) fn write_metric(
     let mut rows: Vec<&Series> = table.iter().map(|s| &**s).collect();
     rows.sort_by_cached_key(|s| s.sort_key());
     let mut retired = false;
+    let mut rendered = 0;
     for series in rows {
         // What upkeep may evict or expire: only what a render has shown.
         series.scraped();
         write_series(out, &metric.name, series, now);
+        write_ingested(out, &metric.name, series, &metric.family.texts);
+        rendered += metric.cost(series.overflow);
         // A series upkeep evicts while updates keep coming: its last value
         // is shown now, and it ends here (unless an update raced the line).
         if series.retiring.load(Ordering::Relaxed) {
@@ -100,7 +105,6 @@ pub(crate) fn write_metric(
         }
     }
     out.push('\n');
-    let rendered = table.len() as u64 * metric.budget.cost;
     if retired {
         metric.remove_retired(&mut table);
     }
@@ -157,8 +161,55 @@ fn write_series(out: &mut String, name: &str, series: &Series, now: quanta::Inst
             write_start(out, name, "_count", labels, None);
             let _ = writeln!(out, "{count}");
         }
-        Storage::Inner(_) => {}
+        Storage::Inner(_)
+        | Storage::FloatCounter(_)
+        | Storage::Buckets(_)
+        | Storage::Summary(_) => {}
     }
+}
+
+/// The lines of an ingested series (`texts`: its metric's `le` or
+/// `quantile` texts); nothing for the other storages.
+fn write_ingested(out: &mut String, name: &str, series: &Series, texts: &[Box<str>]) {
+    let labels = series.text();
+    let (sum, count) = match &series.storage {
+        Storage::FloatCounter(bits) => {
+            write_start(out, name, "", labels, None);
+            write_f64(out, f64::from_bits(bits.load(Ordering::Acquire)));
+            out.push('\n');
+            return;
+        }
+        Storage::Buckets(values) => {
+            let values = values.lock().unwrap_or_else(|p| p.into_inner());
+            let bounds = texts.iter().map(|t| &**t).chain(["+Inf"]);
+            for (le, count) in bounds.zip(values.cumulative()) {
+                write_start(out, name, "_bucket", labels, Some(("le", le)));
+                write_f64(out, *count);
+                out.push('\n');
+            }
+            (values.sum(), values.count())
+        }
+        Storage::Summary(values) => {
+            let values = values.lock().unwrap_or_else(|p| p.into_inner());
+            // The overflow series folds sums and counts: no quantile of
+            // label sets mixed together would be true.
+            if !series.overflow {
+                for (quantile, value) in texts.iter().zip(values.quantiles()) {
+                    write_start(out, name, "", labels, Some(("quantile", quantile)));
+                    write_f64(out, *value);
+                    out.push('\n');
+                }
+            }
+            (values.sum(), values.count())
+        }
+        _ => return,
+    };
+    write_start(out, name, "_sum", labels, None);
+    write_f64(out, sum);
+    out.push('\n');
+    write_start(out, name, "_count", labels, None);
+    write_f64(out, count);
+    out.push('\n');
 }
 
 /// Writes the guard's self-report from what this render wrote: every

@@ -112,6 +112,7 @@ mod exposition;
 mod guard;
 mod heavy;
 mod history;
+pub mod ingest;
 mod labels;
 mod metric;
 mod normalize;
@@ -158,6 +159,7 @@ pub use config::{
 };
 pub use guard::{Guard, GuardHandle, GuardLayer};
 pub use history::{HISTORY_POINTS, HISTORY_STEP};
+pub use ingest::{Ingest, IngestedCounter, IngestedGauge, IngestedHistogram, IngestedSummary};
 pub use normalize::LABEL_OVERFLOW;
 pub use problem::Problem;
 pub use prometheus::{

@@ -11,6 +11,7 @@ use metrics_exporter_prometheus::{BuildError, PrometheusBuilder};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::guard::GuardHandle;
+use crate::ingest::Ingest;
 use crate::registry::Registry;
 use crate::registry::ReloadError;
 use crate::report::Report;
@@ -295,6 +296,27 @@ pub fn install(config: Config) -> Result<PrometheusGuard, InstallError> {
 /// ```
 pub struct GuardRecorder {
     registry: Arc<Registry>,
+}
+
+impl GuardRecorder {
+    /// Registers samples from outside metrics-rs (another process's
+    /// exposition, as the proxy reads it) with this guard: the same
+    /// admission, budgets, folding, eviction, self-report and render as
+    /// the metrics `metrics` registers. Cheap: the [`Ingest`] shares the
+    /// guard. See [`ingest`](crate::ingest).
+    ///
+    /// ```
+    /// use cardinality_guard_core::{Config, PrometheusGuard};
+    ///
+    /// let (recorder, exporter) = PrometheusGuard::builder(Config::default()).build()?;
+    /// recorder.ingest().counter("process_cpu_seconds_total", &[]).add(12.5);
+    /// assert!(exporter.render().contains("process_cpu_seconds_total 12.5\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn ingest(&self) -> Ingest {
+        Ingest::new(self.registry.clone())
+    }
 }
 
 impl fmt::Debug for GuardRecorder {

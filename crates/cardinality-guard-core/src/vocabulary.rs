@@ -37,6 +37,7 @@ pub enum MetricKind {
 
 impl MetricKind {
     /// Every kind, in the order of their indices.
+    #[cfg(test)]
     pub(crate) const ALL: [MetricKind; 3] = [
         MetricKind::Counter,
         MetricKind::Gauge,

@@ -112,7 +112,7 @@ impl Metric {
                 let missed = std::ptr::eq(placed_key, key)
                     && self.env.admissions.load(Ordering::Acquire) == admissions;
                 let found = (!missed)
-                    .then(|| self.env.lookup(self.kind).get(placed_key))
+                    .then(|| self.env.lookup(self.flavor).get(placed_key))
                     .flatten();
                 if let Some(series) = found {
                     self.count(reasons);
@@ -136,7 +136,7 @@ impl Metric {
                 // changed or counted, so what is counted is counted at
                 // every registration.
                 if series.shadow_reasons.is_empty() && reasons.is_empty() && !series.is_key(key) {
-                    self.env.lookup(self.kind).remember(key, &series, bounds);
+                    self.env.lookup(self.flavor).remember(key, &series, bounds);
                 }
                 Some(Some(series))
             }
@@ -209,7 +209,7 @@ impl Metric {
             rewritten,
             promoted,
         } = admission;
-        let lookup = self.env.lookup(self.kind);
+        let lookup = self.env.lookup(self.flavor);
         let vacancy = match lookup.find_or_vacancy(identity.hash, &self.family, &identity.text) {
             Ok(series) => {
                 // Another spelling, or a race; in shadow mode, counted again.
@@ -295,7 +295,7 @@ impl Metric {
         self.push(table, &series);
         vacancy.fill(&series);
         if shadow.is_empty() {
-            self.env.lookup(self.kind).list(&series, key);
+            self.env.lookup(self.flavor).list(&series, key);
         }
         self.env.admissions.fetch_add(1, Ordering::Release);
         self.added(false);
@@ -320,10 +320,10 @@ impl Metric {
             labels.sort_by(|a, b| a.key().cmp(b.key()));
             Key::from_parts(self.name.clone(), labels)
         };
-        let storage = self
-            .env
-            .store
-            .storage(self.kind, &inner_key, self.histogram.as_ref());
+        let storage = match self.flavor.storage(self.family.texts.len()) {
+            Some(ingested) => ingested,
+            None => (self.env.store).storage(self.kind, &inner_key, self.histogram.as_ref()),
+        };
         let parts = SeriesParts {
             storage,
             hash: identity.hash,

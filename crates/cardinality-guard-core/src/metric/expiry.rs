@@ -20,7 +20,7 @@ impl Metric {
             return false;
         };
         let mut table = self.lock();
-        let lookup = self.env.lookup(self.kind);
+        let lookup = self.env.lookup(self.flavor);
         let before = table.len();
         table.retain(|series| {
             if series.sweep(now_ms, timeout_ms) {
@@ -57,7 +57,7 @@ impl Metric {
             return None;
         }
         // Registered again meanwhile: that series is the one that renders.
-        let lookup = self.env.lookup(self.kind);
+        let lookup = self.env.lookup(self.flavor);
         if let Some(live) = lookup.find(series.hash, &self.family, series.text()) {
             return series.redirect(Some(live));
         }

@@ -188,7 +188,7 @@ impl Metric {
     /// budget; their label sets wait for a render before they come back.
     fn remove_evicted(&self, table: &mut Table, evicted: &[(Arc<Series>, EvictionReason)]) {
         table.retain(|s| !s.is_evicted());
-        let lookup = self.env.lookup(self.kind);
+        let lookup = self.env.lookup(self.flavor);
         let mut unrendered = self
             .evicted_unrendered
             .lock()

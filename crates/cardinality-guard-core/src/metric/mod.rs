@@ -21,6 +21,7 @@ use crate::budget::{Budget, Global};
 use crate::clock::Timeline;
 use crate::config::{MetricPolicy, Mode};
 use crate::heavy::Busiest;
+use crate::ingest::Flavor;
 use crate::labels::MetricLabels;
 use crate::rank::Consistent;
 use crate::report::{ratio, LabelReport, MetricReport};
@@ -50,8 +51,8 @@ pub(crate) struct Env {
     pub(crate) store: Box<dyn Store>,
     /// The guard's self-report handles (no-ops on the Prometheus path).
     pub(crate) gauges: GlobalGauges,
-    /// The stored series of each kind, by key.
-    pub(crate) lookup: [Lookup; 3],
+    /// The stored series of each flavor, by key.
+    pub(crate) lookup: [Lookup; Flavor::COUNT],
     /// Label sets admitted so far (all metrics; re-admissions included),
     /// bumped under the metric's lock once the label set's key leads to it:
     /// a registration that saw no change since before its first lookup, and
@@ -63,15 +64,17 @@ pub(crate) struct Env {
 }
 
 impl Env {
-    pub(crate) fn lookup(&self, kind: MetricKind) -> &Lookup {
-        &self.lookup[kind as usize]
+    pub(crate) fn lookup(&self, flavor: Flavor) -> &Lookup {
+        &self.lookup[flavor as usize]
     }
 }
 
 /// What a new metric is made of.
 pub(crate) struct MetricParts {
     pub(crate) name: String,
-    pub(crate) kind: MetricKind,
+    pub(crate) flavor: Flavor,
+    /// An ingested histogram's `le` texts or summary's `quantile` texts.
+    pub(crate) texts: Box<[Box<str>]>,
     pub(crate) policy: MetricPolicy,
     pub(crate) cost: u64,
     /// The label key its kind renders itself (`le`, `quantile`).
@@ -98,7 +101,9 @@ struct Counts {
 pub(crate) struct Metric {
     pub(crate) name: String,
     pub(crate) kind: MetricKind,
-    family: Arc<Family>,
+    /// What its series store (metrics-rs kinds, or what `Ingest` created).
+    pub(crate) flavor: Flavor,
+    pub(crate) family: Arc<Family>,
     /// Its policy; a reload replaces it (under the table's lock).
     policy: RwLock<Arc<MetricPolicy>>,
     /// `policy.mode == Enforce`, for lock-free reads.
@@ -161,12 +166,19 @@ impl Metric {
                 family: Arc::new(Family::new(
                     parts.name.clone(),
                     env.global_labels.clone(),
+                    parts.texts,
                     owner,
                 )),
                 labels: MetricLabels::new(&parts.policy, parts.max_labels),
-                budget: Budget::new(&parts.policy, parts.cost, &env.global),
+                budget: Budget::new(
+                    &parts.policy,
+                    parts.cost,
+                    parts.flavor.overflow_cost(parts.cost),
+                    &env.global,
+                ),
                 name: parts.name,
-                kind: parts.kind,
+                kind: parts.flavor.kind(),
+                flavor: parts.flavor,
                 enforce: AtomicBool::new(parts.policy.mode == Mode::Enforce),
                 policy: RwLock::new(Arc::new(parts.policy.clone())),
                 generation: AtomicU64::new(0),
@@ -219,6 +231,14 @@ impl Metric {
         self.counts.pushed.fetch_add(1, Ordering::Release);
     }
 
+    /// What the overflow series (`overflow`) or a label set's series costs.
+    pub(crate) fn cost(&self, overflow: bool) -> u64 {
+        match overflow {
+            true => self.budget.overflow_cost,
+            false => self.budget.cost,
+        }
+    }
+
     /// Accounts a series that renders now.
     fn added(&self, overflow: bool) {
         if overflow {
@@ -227,9 +247,10 @@ impl Metric {
             self.counts.label_sets.fetch_add(1, Ordering::AcqRel);
             self.counts.admitted.fetch_add(1, Ordering::Relaxed);
         }
-        self.env.global.add_series(self.budget.cost);
-        self.gauges.add_series(self.budget.cost, !overflow);
-        self.env.gauges.add_series(self.budget.cost);
+        let cost = self.cost(overflow);
+        self.env.global.add_series(cost);
+        self.gauges.add_series(cost, !overflow);
+        self.env.gauges.add_series(cost);
     }
 
     /// Accounts a series that expired or was evicted, for `reason`.
@@ -245,7 +266,7 @@ impl Metric {
                 self.budget.release(&self.env.global);
             }
         }
-        self.env.global.remove_series(self.budget.cost);
+        self.env.global.remove_series(self.cost(series.overflow));
     }
 
     /// Counts the reasons of one registration (and perhaps warns), with no
@@ -278,8 +299,8 @@ impl Metric {
     /// Exported series it holds now, overflow series included.
     pub(crate) fn series(&self) -> u64 {
         let overflow_live = self.counts.overflow_live.load(Ordering::Acquire);
-        (self.counts.label_sets.load(Ordering::Acquire) + u64::from(overflow_live))
-            * self.budget.cost
+        self.counts.label_sets.load(Ordering::Acquire) * self.budget.cost
+            + u64::from(overflow_live) * self.budget.overflow_cost
     }
 
     pub(crate) fn report_admitted(&self) -> u64 {
@@ -307,7 +328,8 @@ impl Metric {
     pub(crate) fn report(&self) -> MetricReport {
         let overflow_live = self.counts.overflow_live.load(Ordering::Acquire);
         let label_sets = self.counts.label_sets.load(Ordering::Acquire);
-        let series = (label_sets + u64::from(overflow_live)) * self.budget.cost;
+        let series =
+            label_sets * self.budget.cost + u64::from(overflow_live) * self.budget.overflow_cost;
         let overflow = self.overflow_counts();
         let policy = self.policy();
         let limit = policy.max_series.get();

@@ -71,7 +71,7 @@ impl Metric {
             // (the shadow reservations of rewritten label sets are given
             // back), and its own key leads to it (the closed fast path
             // relies on that). Upkeep then evicts what enforce would not hold.
-            let lookup = self.env.lookup(self.kind);
+            let lookup = self.env.lookup(self.flavor);
             let mut stored = 0;
             for series in table.iter().filter(|s| !s.overflow) {
                 series.reserved.store(true, Ordering::Relaxed);

@@ -33,6 +33,7 @@ use crate::budget::Global;
 use crate::clock::{Clock, Timeline};
 use crate::config::Config;
 use crate::history::History;
+use crate::ingest::Flavor;
 use crate::metric::{Env, Metric, MetricParts};
 use crate::normalize::{metric_name, take_slot};
 use crate::problem::{Problem, Problems};
@@ -42,7 +43,7 @@ use crate::series::lookup::Lookup;
 use crate::series::Series;
 use crate::shape::{HistogramShapes, HistogramStore};
 use crate::store::Store;
-use crate::vocabulary::{MetricKind, OverflowReason};
+use crate::vocabulary::OverflowReason;
 
 /// What the guard was configured with; a reload replaces it whole.
 pub(crate) struct Settings {
@@ -104,7 +105,7 @@ impl Registry {
             )),
             store,
             gauges,
-            lookup: MetricKind::ALL.map(|_| Lookup::new()),
+            lookup: std::array::from_fn(|_| Lookup::new()),
             admissions: AtomicU64::new(0),
             retired: std::sync::atomic::AtomicBool::new(false),
         };
@@ -183,47 +184,68 @@ impl Registry {
             .map_or(every, |sweep| every.min(sweep))
     }
 
-    /// The handle (`handle` of the series) for `key` of `kind`: its own
-    /// series, the overflow series, or `noop` (dropped).
+    /// The handle (`handle` of the series) for `key` of `flavor` (an
+    /// ingested histogram or summary: with `texts`): its own series, the
+    /// overflow series, or `noop` (dropped).
     #[inline]
     fn register<H>(
         &self,
-        kind: MetricKind,
+        (flavor, texts): (Flavor, &[&str]),
         key: &Key,
         handle: impl Fn(&Arc<Series>) -> H,
         noop: impl FnOnce() -> H,
     ) -> H {
         let admissions = self.env.admissions.load(Ordering::Acquire);
-        if let Some(h) = self.env.lookup(kind).with(key, &handle) {
+        if let Some(h) = self.env.lookup(flavor).with(key, &handle) {
             return h;
         }
-        self.register_new(kind, key, admissions)
+        self.register_new((flavor, texts), key, admissions)
             .map_or_else(noop, |s| handle(&s))
     }
 
     /// The counter handle for `key` (a no-op when dropped).
     pub(crate) fn counter(&self, key: &Key) -> Counter {
-        self.register(MetricKind::Counter, key, Series::counter, Counter::noop)
+        self.register((Flavor::Counter, &[]), key, Series::counter, Counter::noop)
     }
 
     /// The gauge handle for `key` (a no-op when dropped).
     pub(crate) fn gauge(&self, key: &Key) -> Gauge {
-        self.register(MetricKind::Gauge, key, Series::gauge, Gauge::noop)
+        self.register((Flavor::Gauge, &[]), key, Series::gauge, Gauge::noop)
     }
 
     /// The histogram handle for `key` (a no-op when dropped).
     pub(crate) fn histogram(&self, key: &Key) -> Histogram {
         self.register(
-            MetricKind::Histogram,
+            (Flavor::Histogram, &[]),
             key,
             Series::histogram,
             Histogram::noop,
         )
     }
 
+    /// The series an ingested registration of `key` goes to, as
+    /// [`counter`](Self::counter) decides it (`None`: dropped). `texts`: an
+    /// ingested histogram's bounds or summary's quantiles (checked by the
+    /// caller), which must be those the metric was created with; a
+    /// registration with others is refused (reason `invalid`).
+    pub(crate) fn ingested(&self, flavor: Flavor, texts: &[&str], key: &Key) -> Option<Arc<Series>> {
+        let series = self.register((flavor, texts), key, |s| Some(s.clone()), || None)?;
+        if !series.family.has_texts(texts) {
+            // A label set the lookup found, of the same name and flavor.
+            self.refuse_invalid();
+            return None;
+        }
+        Some(series)
+    }
+
     /// A key the lookup missed (`admissions` as read before the lookup).
     #[inline(never)]
-    fn register_new(&self, kind: MetricKind, key: &Key, admissions: u64) -> Option<Arc<Series>> {
+    fn register_new(
+        &self,
+        (flavor, texts): (Flavor, &[&str]),
+        key: &Key,
+        admissions: u64,
+    ) -> Option<Arc<Series>> {
         // 1. The name, as it renders.
         let Some(name) = metric_name(key.name(), self.env.bounds.name_length()) else {
             match Problem::reported_by(key) {
@@ -233,7 +255,7 @@ impl Registry {
             return None;
         };
         // 2. The metric.
-        let metric = match self.metric(kind, &name) {
+        let metric = match self.metric((flavor, texts), &name) {
             Ok(metric) => metric,
             Err(OverflowReason::MaxMetrics) => {
                 self.env.global.count_untracked();
@@ -255,7 +277,8 @@ impl Registry {
         self.env.gauges.count_problem(problem);
     }
 
-    fn refuse_invalid(&self) {
+    /// Counts a registration refused as invalid (under `__invalid__`).
+    pub(crate) fn refuse_invalid(&self) {
         self.env.global.count_invalid();
         self.env.gauges.count_invalid(&*self.env.store);
     }
@@ -280,10 +303,15 @@ impl Registry {
         Some(description)
     }
 
-    /// The metric `name` of `kind`, created if there is room; the reason
-    /// when there is none.
-    fn metric(&self, kind: MetricKind, name: &str) -> Result<Arc<Metric>, OverflowReason> {
-        let found = |m: &Arc<Metric>| match m.kind == kind {
+    /// The metric `name` of `flavor` (and `texts`), created if there is
+    /// room; the reason when there is none (`invalid`: another flavor, or
+    /// other texts, renders that name).
+    fn metric(
+        &self,
+        (flavor, texts): (Flavor, &[&str]),
+        name: &str,
+    ) -> Result<Arc<Metric>, OverflowReason> {
+        let found = |m: &Arc<Metric>| match m.flavor == flavor && m.family.has_texts(texts) {
             true => Ok(m.clone()),
             false => Err(OverflowReason::Invalid),
         };
@@ -308,14 +336,14 @@ impl Registry {
             return Err(OverflowReason::MaxMetrics); // checked again under the lock: exact
         }
         let owns = self.env.store.owns_series();
-        let (histogram, shape) = match kind {
-            MetricKind::Histogram if owns => {
+        let (histogram, shape) = match flavor {
+            Flavor::Histogram if owns => {
                 let store = HistogramStore::for_metric(&config.histograms, name);
                 let shape = store.shape();
                 (Some(store), Some(shape))
             }
-            MetricKind::Histogram => (None, Some(settings.shapes.shape_for(name))),
-            _ => (None, None),
+            Flavor::Histogram => (None, Some(settings.shapes.shape_for(name))),
+            _ => (None, flavor.shape(texts.len())),
         };
         let samples = match shape {
             Some(shape) => shape.sample_names(name),
@@ -334,7 +362,8 @@ impl Registry {
         }
         let parts = MetricParts {
             name: name.to_owned(),
-            kind,
+            flavor,
+            texts: texts.iter().map(|&t| Box::from(t)).collect(),
             policy: config.policy_of_rule(rule),
             cost: shape.map_or(1, |s| s.series_per_label_set()),
             own_key: shape.map(|s| s.own_key()),

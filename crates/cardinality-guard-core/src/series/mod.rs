@@ -14,6 +14,7 @@
 //! where it now belongs: a held handle never loses data.
 
 pub(crate) mod identity;
+mod ingested;
 pub(crate) mod lookup;
 mod storage;
 
@@ -25,6 +26,7 @@ use metrics::{Counter, Gauge, Histogram, Key, Label};
 
 use crate::vocabulary::Reasons;
 use identity::GlobalLabels;
+pub(crate) use ingested::{BucketValues, SummaryValues};
 pub(crate) use storage::{Handle, Storage};
 
 /// Updated since the last sweep.
@@ -69,16 +71,30 @@ pub(crate) struct Family {
     pub(crate) name: String,
     /// The guard's global labels, whose text starts every plain series' text.
     pub(crate) global: Arc<GlobalLabels>,
+    /// An ingested histogram's `le` texts, or an ingested summary's
+    /// `quantile` texts, as the upstream wrote them (else empty).
+    pub(crate) texts: Box<[Box<str>]>,
     owner: Weak<dyn Revive>,
 }
 
 impl Family {
-    pub(crate) fn new(name: String, global: Arc<GlobalLabels>, owner: Weak<dyn Revive>) -> Family {
+    pub(crate) fn new(
+        name: String,
+        global: Arc<GlobalLabels>,
+        texts: Box<[Box<str>]>,
+        owner: Weak<dyn Revive>,
+    ) -> Family {
         Family {
             name,
             global,
+            texts,
             owner,
         }
+    }
+
+    /// Whether its texts are `texts`.
+    pub(crate) fn has_texts(&self, texts: &[&str]) -> bool {
+        self.texts.len() == texts.len() && self.texts.iter().zip(texts).all(|(a, b)| **a == **b)
     }
 }
 
@@ -265,10 +281,21 @@ impl Series {
     }
 
     /// How much it has counted so far: a counter's value, a histogram's
-    /// observations (a gauge: 0; over another recorder: 0).
+    /// observations (a gauge: 0; over another recorder: 0); an ingested
+    /// counter's value and an ingested histogram's or summary's count,
+    /// rounded down.
     pub(crate) fn level(&self) -> u64 {
         match &self.storage {
             Storage::Counter(v) => v.load(Ordering::Acquire),
+            Storage::FloatCounter(bits) => {
+                ingested::level_of(f64::from_bits(bits.load(Ordering::Acquire)))
+            }
+            Storage::Buckets(values) => {
+                ingested::level_of(values.lock().unwrap_or_else(|p| p.into_inner()).count())
+            }
+            Storage::Summary(values) => {
+                ingested::level_of(values.lock().unwrap_or_else(|p| p.into_inner()).count())
+            }
             Storage::Histogram(d) => {
                 use metrics_exporter_prometheus::Distribution;
                 match &*d.lock().unwrap_or_else(|p| p.into_inner()) {

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use metrics::{Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn};
 use metrics_exporter_prometheus::Distribution;
 
+use super::ingested::{add_f64, BucketValues, SummaryValues};
 use super::Series;
 
 /// Where a series keeps its values: in the guard (the Prometheus path), or
@@ -22,6 +23,12 @@ pub(crate) enum Storage {
     Histogram(Box<Mutex<Distribution>>),
     /// Over another recorder: its handle.
     Inner(Box<Handle>),
+    /// Ingested counter: an `f64` as bits (the sum of the deltas given).
+    FloatCounter(AtomicU64),
+    /// Ingested classic histogram (boxed, as `Histogram`).
+    Buckets(Box<Mutex<BucketValues>>),
+    /// Ingested summary (boxed, as `Histogram`).
+    Summary(Box<Mutex<SummaryValues>>),
 }
 
 /// A handle of another recorder, of any kind.
@@ -78,12 +85,6 @@ impl Series {
             Distribution::NativeHistogram(_) => {}
         }
     }
-}
-
-fn add_f64(bits: &AtomicU64, delta: f64) {
-    let _ = bits.fetch_update(Ordering::SeqCst, Ordering::Relaxed, |old| {
-        Some((f64::from_bits(old) + delta).to_bits())
-    });
 }
 
 impl CounterFn for Series {

@@ -1,0 +1,172 @@
+//! How a metric stores its series: the three kinds `metrics` registers, and
+//! the storages [`Ingest`](super::Ingest) creates for samples from outside
+//! metrics-rs. A name is one metric of one flavor (and, for an ingested
+//! histogram or summary, of one list of `le` or `quantile` texts).
+
+use crate::series::{BucketValues, Storage, SummaryValues};
+use crate::shape::HistogramShape;
+use crate::text::parse_f64;
+use crate::vocabulary::MetricKind;
+
+/// Longest `le` or `quantile` text kept, in bytes.
+const MAX_TEXT: usize = 64;
+/// Most bucket bounds or quantiles one ingested metric may have.
+pub(crate) const MAX_TEXTS: usize = 1024;
+
+/// What a metric stores per series; one lookup table per flavor, so a
+/// registration only ever finds series of its own flavor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    /// `metrics` counters: a `u64`.
+    Counter = 0,
+    /// Gauges, registered by `metrics` or ingested: an `f64`.
+    Gauge = 1,
+    /// `metrics` histograms: a distribution shaped by `[histograms]`.
+    Histogram = 2,
+    /// Ingested counters: an `f64` (deltas of the upstream's values).
+    FloatCounter = 3,
+    /// Ingested classic histograms, with the upstream's bounds.
+    Buckets = 4,
+    /// Ingested summaries, with the upstream's quantiles.
+    Summary = 5,
+}
+
+impl Flavor {
+    /// Every flavor, in the order of their indices.
+    pub(crate) const COUNT: usize = 6;
+
+    /// The kind the report and the self-report give it.
+    pub(crate) fn kind(self) -> MetricKind {
+        match self {
+            Flavor::Counter | Flavor::FloatCounter => MetricKind::Counter,
+            Flavor::Gauge => MetricKind::Gauge,
+            Flavor::Histogram | Flavor::Buckets | Flavor::Summary => MetricKind::Histogram,
+        }
+    }
+
+    /// How an ingested histogram or summary with `texts` renders.
+    pub(crate) fn shape(self, texts: usize) -> Option<HistogramShape> {
+        match self {
+            Flavor::Buckets => Some(HistogramShape::Buckets(texts)),
+            Flavor::Summary => Some(HistogramShape::Summary(texts)),
+            _ => None,
+        }
+    }
+
+    /// The storage of a new ingested series (`texts`: the metric's `le` or
+    /// `quantile` texts); `None` for the kinds `metrics` registers, whose
+    /// storage the guard's store chooses.
+    pub(crate) fn storage(self, texts: usize) -> Option<Storage> {
+        Some(match self {
+            Flavor::FloatCounter => Storage::FloatCounter(0.0_f64.to_bits().into()),
+            Flavor::Buckets => Storage::Buckets(Box::new(BucketValues::new(texts).into())),
+            Flavor::Summary => Storage::Summary(Box::new(SummaryValues::new(texts).into())),
+            Flavor::Counter | Flavor::Gauge | Flavor::Histogram => return None,
+        })
+    }
+
+    /// What its overflow series costs, given what a label set costs: an
+    /// ingested summary's overflow series renders `_sum` and `_count` only.
+    pub(crate) fn overflow_cost(self, cost: u64) -> u64 {
+        match self {
+            Flavor::Summary => 2,
+            _ => cost,
+        }
+    }
+}
+
+impl From<MetricKind> for Flavor {
+    fn from(kind: MetricKind) -> Flavor {
+        match kind {
+            MetricKind::Counter => Flavor::Counter,
+            MetricKind::Gauge => Flavor::Gauge,
+            MetricKind::Histogram => Flavor::Histogram,
+        }
+    }
+}
+
+/// A finite number, written in at most [`MAX_TEXT`] bytes (so it renders
+/// as a label value as it is).
+fn number(text: &str) -> Option<f64> {
+    (text.len() <= MAX_TEXT)
+        .then(|| parse_f64(text))
+        .flatten()
+        .filter(|v| v.is_finite())
+}
+
+/// Whether `bounds` can be a classic histogram's `le` texts: at most
+/// [`MAX_TEXTS`] finite numbers, strictly increasing (`+Inf` is implied).
+pub(crate) fn valid_bounds(bounds: &[&str]) -> bool {
+    let mut last = f64::NEG_INFINITY;
+    bounds.len() <= MAX_TEXTS
+        && bounds.iter().all(|b| match number(b) {
+            Some(v) if v > last => {
+                last = v;
+                true
+            }
+            _ => false,
+        })
+}
+
+/// Whether `quantiles` can be a summary's `quantile` texts: at most
+/// [`MAX_TEXTS`] numbers in [0, 1], no two equal.
+pub(crate) fn valid_quantiles(quantiles: &[&str]) -> bool {
+    if quantiles.len() > MAX_TEXTS {
+        return false;
+    }
+    let mut values = Vec::with_capacity(quantiles.len());
+    for q in quantiles {
+        match number(q) {
+            Some(v) if (0.0..=1.0).contains(&v) => values.push(v),
+            _ => return false,
+        }
+    }
+    values.sort_by(f64::total_cmp);
+    values.windows(2).all(|w| w[0] < w[1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_are_finite_increasing_numbers() {
+        assert!(valid_bounds(&[]));
+        assert!(valid_bounds(&["0.005", "0.1", "1.0", "1e1"]));
+        for bad in [
+            &["1", "1"][..],
+            &["2", "1"],
+            &["+Inf"],
+            &["NaN"],
+            &["1", "x"],
+            &["1\"}"],
+            &[""],
+        ] {
+            assert!(!valid_bounds(bad), "{bad:?}");
+        }
+        let long = "1".repeat(MAX_TEXT + 1);
+        assert!(!valid_bounds(&[&long]));
+        let many: Vec<String> = (0..=MAX_TEXTS).map(|i| i.to_string()).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(!valid_bounds(&many));
+        assert!(valid_bounds(&many[..MAX_TEXTS]));
+    }
+
+    #[test]
+    fn quantiles_are_distinct_numbers_between_0_and_1() {
+        assert!(valid_quantiles(&[]));
+        assert!(valid_quantiles(&["0.99", "0.5", "0"]));
+        for bad in [&["0.5", "0.50"][..], &["1.5"], &["-0.1"], &["NaN"], &["q"]] {
+            assert!(!valid_quantiles(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_summarys_overflow_series_costs_its_sum_and_count() {
+        assert_eq!(Flavor::Summary.overflow_cost(9), 2);
+        assert_eq!(Flavor::Buckets.overflow_cost(5), 5);
+        assert_eq!(Flavor::Buckets.shape(2).unwrap().series_per_label_set(), 5);
+        assert_eq!(Flavor::Summary.shape(3).unwrap().series_per_label_set(), 5);
+        assert_eq!(Flavor::FloatCounter.kind(), MetricKind::Counter);
+    }
+}

@@ -1,0 +1,253 @@
+//! Samples from outside metrics-rs: what another process exposes (a
+//! Prometheus or OpenMetrics text, read by `cardinality-guard proxy`), fed
+//! through the same admission, budgets, folding, eviction, self-report and
+//! exposition as the library.
+//!
+//! A metrics-rs handle can't carry what an upstream has: counters with float
+//! values, classic histograms with the upstream's own bucket bounds,
+//! summaries whose quantiles the upstream computed. [`Ingest`] registers
+//! them ([`GuardRecorder::ingest`](crate::GuardRecorder::ingest)), and its
+//! handles take **deltas** (the caller keeps the state per input series):
+//!
+//! ```
+//! use cardinality_guard_core::{Config, PrometheusGuard};
+//!
+//! let config = Config::from_toml("[[metrics]]\nmatch = \"cpu_seconds_total\"\nmax_series = 2\n", "guard.toml")?;
+//! let (recorder, exporter) = PrometheusGuard::builder(config).build()?;
+//! let ingest = recorder.ingest();
+//! ingest.describe("cpu_seconds_total", "CPU time.");
+//! ingest.counter("cpu_seconds_total", &[("core", "0")]).add(12.5);
+//! ingest.counter("cpu_seconds_total", &[("core", "1")]).add(0.25); // folded: the budget holds 1 + overflow
+//! let text = exporter.render();
+//! assert!(text.contains("cpu_seconds_total{core=\"0\"} 12.5\n"));
+//! assert!(text.contains("cpu_seconds_total{otel_metric_overflow=\"true\"} 0.25\n"));
+//!
+//! let latency = ingest.histogram("latency_seconds", &[("path", "/")], &["0.1", "1.0"]);
+//! latency.add(&[3.0, 1.0, 0.0], 0.75, 4.0); // per bucket, then +Inf: not cumulative
+//! let text = exporter.render();
+//! assert!(text.contains("latency_seconds_bucket{path=\"/\",le=\"1.0\"} 4\n"));
+//! assert!(text.contains("latency_seconds_count{path=\"/\"} 4\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # What each storage is
+//!
+//! - a counter: an `f64`, the sum of the deltas given (`# TYPE counter`);
+//! - a gauge: the library's gauge storage (a metrics-rs gauge of the same
+//!   name is the same metric);
+//! - a classic histogram: the upstream's `le` texts, kept as written, fixed
+//!   by the metric's first registration; per label set, cumulative counts
+//!   and a sum (`f64`), rendered `_bucket` per bound, `le="+Inf"`, `_sum`
+//!   and `_count` (the `+Inf` bucket's count, so the two always agree);
+//!   cost bounds + 3 per label set;
+//! - a summary: the upstream's `quantile` texts, fixed likewise; per label
+//!   set, the quantile values as last set, a sum and a count; cost
+//!   quantiles + 2 per label set. The overflow series folds sums and counts
+//!   only: it renders `_sum` and `_count` (and costs 2).
+//!
+//! A name is one metric: a registration of another storage (a metrics-rs
+//! counter of an ingested counter's name, or the reverse; a summary of a
+//! histogram's name) or of other bounds or quantiles is refused, counted as
+//! `invalid` under `metric="__invalid__"`, and its handle does nothing. So
+//! is a histogram whose bounds are not finite, strictly increasing numbers
+//! (at most 1024 of 64 bytes each), or a summary whose quantiles are not
+//! distinct numbers in [0, 1].
+//!
+//! Handles follow evictions and idle expiry as metrics-rs handles do: an
+//! update of a series that was evicted or expired goes where its label set
+//! belongs now (the overflow series, or a new series from zero), so no
+//! update is lost. Dropped registrations (`on_overflow = "drop"`,
+//! `max_metrics`, an invalid name) give handles that do nothing.
+
+mod flavor;
+
+pub(crate) use flavor::Flavor;
+
+use std::fmt;
+use std::sync::Arc;
+
+use metrics::{GaugeFn, Key, KeyName, Label};
+
+use crate::registry::Registry;
+use crate::series::Series;
+
+/// Registers samples from outside metrics-rs with a guard: see the
+/// [module docs](self). From [`GuardRecorder::ingest`](crate::GuardRecorder::ingest);
+/// clones share the guard.
+#[derive(Clone)]
+pub struct Ingest {
+    registry: Arc<Registry>,
+}
+
+impl fmt::Debug for Ingest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ingest").finish_non_exhaustive()
+    }
+}
+
+/// The key of `name` and `labels`, as metrics-rs would make it.
+fn key_of(name: &str, labels: &[(&str, &str)]) -> Key {
+    let labels: Vec<Label> = labels
+        .iter()
+        .map(|(k, v)| Label::new((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Key::from_parts(name.to_owned(), labels)
+}
+
+impl Ingest {
+    pub(crate) fn new(registry: Arc<Registry>) -> Ingest {
+        Ingest { registry }
+    }
+
+    /// `# HELP` of a family (first one kept, bounded like describe_*).
+    pub fn describe(&self, name: &str, help: &str) {
+        let _kept = self
+            .registry
+            .describe(&KeyName::from(name.to_owned()), help);
+    }
+
+    /// The counter `name` with `labels` (in any order): its own series, the
+    /// overflow series, or nothing, as the config decides.
+    pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> IngestedCounter {
+        let key = key_of(name, labels);
+        IngestedCounter(self.registry.ingested(Flavor::FloatCounter, &[], &key))
+    }
+
+    /// The gauge `name` with `labels`, in the library's gauge storage.
+    pub fn gauge(&self, name: &str, labels: &[(&str, &str)]) -> IngestedGauge {
+        let key = key_of(name, labels);
+        IngestedGauge(self.registry.ingested(Flavor::Gauge, &[], &key))
+    }
+
+    /// The classic histogram `name` with `labels` (without `le`).
+    /// `bounds`: the upstream's `le` texts as written, in order, WITHOUT "+Inf".
+    pub fn histogram(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        bounds: &[&str],
+    ) -> IngestedHistogram {
+        if !flavor::valid_bounds(bounds) {
+            self.registry.refuse_invalid();
+            return IngestedHistogram(None);
+        }
+        let key = key_of(name, labels);
+        IngestedHistogram(self.registry.ingested(Flavor::Buckets, bounds, &key))
+    }
+
+    /// The summary `name` with `labels` (without `quantile`).
+    /// `quantiles`: the upstream's `quantile` texts as written, in order.
+    pub fn summary(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        quantiles: &[&str],
+    ) -> IngestedSummary {
+        if !flavor::valid_quantiles(quantiles) {
+            self.registry.refuse_invalid();
+            return IngestedSummary(None);
+        }
+        let key = key_of(name, labels);
+        IngestedSummary(self.registry.ingested(Flavor::Summary, quantiles, &key))
+    }
+}
+
+/// Whether `value` is a count: finite and not negative.
+fn is_count(value: f64) -> bool {
+    value.is_finite() && value >= 0.0
+}
+
+/// An ingested counter's handle (a no-op when its registration was dropped).
+#[derive(Clone)]
+pub struct IngestedCounter(Option<Arc<Series>>);
+
+impl IngestedCounter {
+    /// Adds `delta`; ignores NaN, negative and infinite deltas.
+    pub fn add(&self, delta: f64) {
+        if let (Some(series), true) = (&self.0, is_count(delta)) {
+            series.add_float(delta);
+        }
+    }
+}
+
+/// An ingested gauge's handle (a no-op when its registration was dropped).
+#[derive(Clone)]
+pub struct IngestedGauge(Option<Arc<Series>>);
+
+impl IngestedGauge {
+    /// Sets the gauge to `value` (any value, as a metrics-rs gauge takes).
+    pub fn set(&self, value: f64) {
+        if let Some(series) = &self.0 {
+            GaugeFn::set(&**series, value);
+        }
+    }
+}
+
+/// An ingested classic histogram's handle (a no-op when its registration
+/// was dropped).
+#[derive(Clone)]
+pub struct IngestedHistogram(Option<Arc<Series>>);
+
+impl IngestedHistogram {
+    /// Non-cumulative count deltas, one per bound then one for +Inf (bounds.len()+1 values);
+    /// `sum` may be negative (observations can be negative); `count` = sum of `buckets`.
+    ///
+    /// Ignored whole when a count is negative or not finite, `sum` is not
+    /// finite, or `buckets` has another length. The render's `_count` is
+    /// the `+Inf` bucket's: the sum of the `buckets` added.
+    pub fn add(&self, buckets: &[f64], sum: f64, count: f64) {
+        let Some(series) = &self.0 else {
+            return;
+        };
+        let fits = buckets.len() == series.family.texts.len() + 1;
+        if fits && sum.is_finite() && is_count(count) && buckets.iter().all(|&b| is_count(b)) {
+            series.add_buckets(buckets, sum);
+        }
+    }
+}
+
+/// An ingested summary's handle (a no-op when its registration was dropped).
+#[derive(Clone)]
+pub struct IngestedSummary(Option<Arc<Series>>);
+
+impl IngestedSummary {
+    /// The quantile values now (ignored on the overflow series: a folded series' quantiles are dropped).
+    ///
+    /// One value per quantile the metric was registered with (any value,
+    /// `NaN` included, as clients render an empty summary); ignored
+    /// otherwise.
+    pub fn set_quantiles(&self, values: &[f64]) {
+        if let Some(series) = &self.0 {
+            if values.len() == series.family.texts.len() {
+                series.set_quantiles(values);
+            }
+        }
+    }
+
+    /// Adds to the sum (which may go down) and the count; ignored when
+    /// `sum` is not finite or `count` is negative or not finite.
+    pub fn add(&self, sum: f64, count: f64) {
+        if let (Some(series), true) = (&self.0, sum.is_finite() && is_count(count)) {
+            series.add_summary(sum, count);
+        }
+    }
+}
+
+macro_rules! debug_handle {
+    ($($handle:ident),*) => {$(
+        impl fmt::Debug for $handle {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($handle))
+                    .field("series", &self.0.as_ref().map(|s| s.text()))
+                    .finish()
+            }
+        }
+    )*};
+}
+
+debug_handle!(
+    IngestedCounter,
+    IngestedGauge,
+    IngestedHistogram,
+    IngestedSummary
+);
