@@ -149,6 +149,34 @@ pub(crate) fn unescape_quoted(text: &str, strict: bool) -> Result<(Cow<'_, str>,
     Err("unterminated value (missing `\"`)".into())
 }
 
+/// `# HELP` text as written, unescaped: `\\` and `\n` (and, in OpenMetrics,
+/// `\"`); any other `\` is kept as written, as Prometheus keeps it.
+/// Borrowed when it holds no escape.
+pub(crate) fn unescape_help(text: &str, open_metrics: bool) -> Cow<'_, str> {
+    if !text.contains('\\') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.clone().next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some('"') if open_metrics => out.push('"'),
+            _ => {
+                out.push('\\');
+                continue;
+            }
+        }
+        chars.next();
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +227,20 @@ mod tests {
         assert!(unescape_quoted("abc\\", false)
             .unwrap_err()
             .contains("unterminated"));
+    }
+
+    #[test]
+    fn help_reads_back() {
+        for text in ["", "plain", "a\"b\\c\nd", "\\n", "ünï\\"] {
+            let mut out = String::new();
+            escape_help_into(&mut out, text);
+            for open_metrics in [false, true] {
+                assert_eq!(unescape_help(&out, open_metrics), text, "{out:?}");
+            }
+        }
+        assert_eq!(unescape_help(r#"a\"b\t"#, true), "a\"b\\t");
+        assert_eq!(unescape_help(r#"a\"b"#, false), r#"a\"b"#);
+        assert_eq!(unescape_help("end\\", false), "end\\");
     }
 
     #[test]

@@ -6,11 +6,14 @@
 //! Prometheus server accepts, and it reads samples the way Prometheus stores
 //! them: every sample line is one series (`_bucket`, `_sum`, `_count`,
 //! `_created` included); `# HELP`, `# TYPE`, `# UNIT`, comments and exemplars
-//! are not.
+//! are not. `# TYPE` and `# HELP` lines are told apart ([`Line::Type`],
+//! [`Line::Help`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
+use super::escape::unescape_help;
 use super::format::{Format, Kind, SUFFIXES};
 use super::grammar::is_metric_name;
 use super::sample::{sample, split_token, Sample};
@@ -39,7 +42,10 @@ pub enum Line<'a> {
     Sample(Sample<'a>),
     /// `# TYPE`: a family declared.
     Type(&'a str, Kind),
-    /// Anything else that is fine: `# HELP`, `# UNIT`, a comment, an empty line, `# EOF`.
+    /// `# HELP`: a family's name and its help text (unescaped; borrowed
+    /// when it holds no escape).
+    Help(&'a str, Cow<'a, str>),
+    /// Anything else that is fine: `# UNIT`, a comment, an empty line, `# EOF`.
     Other,
 }
 
@@ -174,6 +180,9 @@ impl Parser {
             return Err(format!(
                 "`# {keyword}` needs a valid metric name, got {name:?}"
             ));
+        }
+        if keyword == "HELP" {
+            return Ok(Line::Help(name, unescape_help(rest, open_metrics)));
         }
         if keyword != "TYPE" {
             return Ok(Line::Other);

@@ -133,3 +133,18 @@ fn a_suffix_names_the_family_whatever_the_underscores() {
         format!("x{long}")
     );
 }
+
+#[test]
+fn help_lines_give_their_family_and_text() {
+    let mut parser = Parser::new(Format::Prometheus);
+    let line = parser.line(r"# HELP x  with a\nline and C:\\ and \q").unwrap();
+    assert_eq!(
+        line,
+        Line::Help("x", Cow::Owned("with a\nline and C:\\ and \\q".into()))
+    );
+    assert_eq!(parser.line("# HELP y").unwrap(), Line::Help("y", "".into()));
+    let mut parser = Parser::new(Format::OpenMetrics);
+    let line = parser.line(r#"# HELP x say \"hi\""#).unwrap();
+    assert_eq!(line, Line::Help("x", Cow::Owned("say \"hi\"".into())));
+    assert!(Parser::new(Format::Prometheus).line("# HELP 9x t").is_err());
+}
