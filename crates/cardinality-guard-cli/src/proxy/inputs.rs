@@ -1,0 +1,334 @@
+//! The state per input series: what the upstream showed of it last, and
+//! its handle in the guard, so that counters, histograms and summaries fold
+//! by **deltas** (totals conserved, no resets in the proxy's series).
+//!
+//! An input is one upstream series as the guard registers it: a counter or
+//! a gauge sample, a classic histogram's `_bucket`/`_sum`/`_count` lines of
+//! one label set (without `le`), a summary's quantile/`_sum`/`_count` lines
+//! of one label set (without `quantile`). It is keyed by a 64-bit keyed hash
+//! (SipHash with a per-process random key, so an upstream can't aim
+//! collisions) of its kind, name, labels (empty values left out, sorted) and,
+//! for histograms and summaries, its `le`/`quantile` texts: other bounds are
+//! another input.
+//!
+//! - A counter's first sight adds its full value; a value below the last
+//!   one is the upstream's reset (as Prometheus reads it) and adds the
+//!   value; otherwise the difference.
+//! - A histogram is judged reset by its `_count` going down (its `_sum` may
+//!   go down: observations can be negative), then adds its current values;
+//!   otherwise each cumulative bucket adds its increase (at least 0, at most
+//!   the count's), turned non-cumulative, and the sum its change (maybe
+//!   negative).
+//! - A summary likewise by its `_count`; its quantiles are set each scrape.
+//! - A gauge is set.
+//!
+//! An input that vanishes upstream keeps its last contribution (the
+//! guard's series keeps its value). Its state is forgotten once it has not
+//! been seen for the staleness interval: seen again after that, it counts as
+//! new (its full value is added again). Beyond `max` tracked inputs, the
+//! samples of new inputs are dropped (neither tracked nor forwarded) and
+//! counted ([`Inputs::untracked`]).
+//!
+//! Cost per input: one map entry of [`ENTRY_BYTES`] bytes (key, handle, last
+//! values, last sight) plus the map's control byte and spare room, plus,
+//! for a histogram, its bounds + 2 values on the heap.
+
+use std::collections::hash_map::{Entry, RandomState};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::time::{Duration, Instant};
+
+use cardinality_guard_core::Clock;
+
+use super::sink::Sink;
+
+/// What the state of one input holds.
+enum State<S: Sink> {
+    Counter {
+        handle: S::Counter,
+        last: f64,
+    },
+    Gauge(S::Gauge),
+    Histogram {
+        handle: S::Histogram,
+        /// Cumulative per bucket (`+Inf`, the count, last but one), then the sum.
+        last: Box<[f64]>,
+    },
+    Summary {
+        handle: S::Summary,
+        sum: f64,
+        count: f64,
+    },
+}
+
+/// One tracked input.
+struct Input<S: Sink> {
+    /// When it was seen last: seconds since the state began.
+    seen: u32,
+    state: State<S>,
+}
+
+/// Bytes of one map entry (key and input) with the guard's handles.
+pub(crate) const ENTRY_BYTES: usize =
+    std::mem::size_of::<(u64, Input<cardinality_guard_core::Ingest>)>();
+
+/// Kinds, hashed into the key.
+const COUNTER: u8 = 1;
+const GAUGE: u8 = 2;
+const HISTOGRAM: u8 = 3;
+const SUMMARY: u8 = 4;
+
+/// The state of every tracked input.
+pub(crate) struct Inputs<S: Sink> {
+    map: HashMap<u64, Input<S>>,
+    keys: RandomState,
+    clock: Clock,
+    start: Instant,
+    staleness: u32,
+    max: usize,
+    untracked: u64,
+    now: u32,
+    scratch: Vec<f64>,
+}
+
+impl<S: Sink> Inputs<S> {
+    /// No inputs yet; forgets an input unseen for `staleness`, tracks at
+    /// most `max`, reads the time from `clock`.
+    pub(crate) fn new(clock: Clock, staleness: Duration, max: usize) -> Self {
+        Inputs {
+            map: HashMap::new(),
+            keys: RandomState::new(),
+            start: clock.now(),
+            clock,
+            staleness: u32::try_from(staleness.as_secs()).unwrap_or(u32::MAX),
+            max,
+            untracked: 0,
+            now: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Tracked inputs.
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Samples dropped since the start, their input new when `max` inputs
+    /// were tracked.
+    pub(crate) fn untracked(&self) -> u64 {
+        self.untracked
+    }
+
+    /// Starts a scrape: reads the clock (what "seen" means until the next).
+    pub(crate) fn begin(&mut self) {
+        let elapsed = self.clock.now().saturating_duration_since(self.start);
+        self.now = u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX);
+    }
+
+    /// Forgets the inputs not seen for longer than the staleness interval;
+    /// returns how many.
+    pub(crate) fn forget_stale(&mut self) -> usize {
+        let (now, staleness) = (self.now, self.staleness);
+        let before = self.map.len();
+        self.map
+            .retain(|_, input| now.saturating_sub(input.seen) <= staleness);
+        before - self.map.len()
+    }
+
+    fn key(&self, kind: u8, name: &str, labels: &[(&str, &str)], texts: &[&str]) -> u64 {
+        let mut hasher = self.keys.build_hasher();
+        kind.hash(&mut hasher);
+        name.hash(&mut hasher);
+        labels.hash(&mut hasher);
+        texts.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// The counter sample `name` (labels sorted by name, no empty value)
+    /// at `value`; `help` describes it when it is new.
+    pub(crate) fn counter(
+        &mut self,
+        sink: &S,
+        name: &str,
+        labels: &[(&str, &str)],
+        value: f64,
+        help: Option<&str>,
+    ) {
+        if !is_count(value) {
+            return;
+        }
+        let key = self.key(COUNTER, name, labels, &[]);
+        let register = || State::Counter {
+            handle: registered(sink, name, help, || sink.counter(name, labels)),
+            last: 0.0,
+        };
+        let Some(State::Counter { handle, last }) = self.entry(key, 1, register) else {
+            return;
+        };
+        let delta = if value < *last { value } else { value - *last };
+        *last = value;
+        S::add_counter(handle, delta);
+    }
+
+    /// The gauge sample `name` (labels as for [`Inputs::counter`]) at `value`.
+    pub(crate) fn gauge(
+        &mut self,
+        sink: &S,
+        name: &str,
+        labels: &[(&str, &str)],
+        value: f64,
+        help: Option<&str>,
+    ) {
+        let key = self.key(GAUGE, name, labels, &[]);
+        let register = || State::Gauge(registered(sink, name, help, || sink.gauge(name, labels)));
+        if let Some(State::Gauge(handle)) = self.entry(key, 1, register) {
+            S::set_gauge(handle, value);
+        }
+    }
+
+    /// The histogram `name` of one label set (no `le`): its finite `bounds`
+    /// (`le` texts, ascending), `cumulative` counts per bound then the
+    /// count (`+Inf`), its `sum`; `lines` the sample lines it came from.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn histogram(
+        &mut self,
+        sink: &S,
+        name: &str,
+        labels: &[(&str, &str)],
+        bounds: &[&str],
+        cumulative: &[f64],
+        sum: f64,
+        help: Option<&str>,
+        lines: u64,
+    ) {
+        if cumulative.len() != bounds.len() + 1
+            || !sum.is_finite()
+            || !cumulative.iter().all(|&c| is_count(c))
+        {
+            return;
+        }
+        let key = self.key(HISTOGRAM, name, labels, bounds);
+        let register = || State::Histogram {
+            handle: registered(sink, name, help, || sink.histogram(name, labels, bounds)),
+            last: vec![0.0; cumulative.len() + 1].into_boxed_slice(),
+        };
+        let mut out = std::mem::take(&mut self.scratch);
+        if let Some(State::Histogram { handle, last }) = self.entry(key, lines, register) {
+            if last.len() == cumulative.len() + 1 {
+                let (last_counts, last_sum) = last.split_at_mut(cumulative.len());
+                let count = cumulative[cumulative.len() - 1];
+                let reset = count < last_counts[last_counts.len() - 1];
+                let base = |i: usize| if reset { 0.0 } else { last_counts[i] };
+                let count_delta = count - base(cumulative.len() - 1);
+                out.clear();
+                let mut below = 0.0;
+                for (i, &c) in cumulative[..bounds.len()].iter().enumerate() {
+                    let through = (c - base(i)).max(below).min(count_delta);
+                    out.push(through - below);
+                    below = through;
+                }
+                out.push(count_delta - below);
+                let sum_delta = if reset { sum } else { sum - last_sum[0] };
+                last_counts.copy_from_slice(cumulative);
+                last_sum[0] = sum;
+                S::add_histogram(handle, &out, sum_delta, count_delta);
+            }
+        }
+        self.scratch = out;
+    }
+
+    /// The summary `name` of one label set (no `quantile`): its
+    /// `quantiles` texts and their `values`, its `sum` and `count`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn summary(
+        &mut self,
+        sink: &S,
+        name: &str,
+        labels: &[(&str, &str)],
+        quantiles: &[&str],
+        values: &[f64],
+        sum: f64,
+        count: f64,
+        help: Option<&str>,
+        lines: u64,
+    ) {
+        if !sum.is_finite() || !is_count(count) {
+            return;
+        }
+        let key = self.key(SUMMARY, name, labels, quantiles);
+        let register = || State::Summary {
+            handle: registered(sink, name, help, || sink.summary(name, labels, quantiles)),
+            sum: 0.0,
+            count: 0.0,
+        };
+        let Some(State::Summary {
+            handle,
+            sum: last_sum,
+            count: last_count,
+        }) = self.entry(key, lines, register)
+        else {
+            return;
+        };
+        let (sum_delta, count_delta) = if count < *last_count {
+            (sum, count)
+        } else {
+            (sum - *last_sum, count - *last_count)
+        };
+        (*last_sum, *last_count) = (sum, count);
+        if !quantiles.is_empty() {
+            S::set_quantiles(handle, values);
+        }
+        S::add_summary(handle, sum_delta, count_delta);
+    }
+
+    /// The state of input `key`, seen now; registered with `register` if
+    /// new and there is room, else `None` (its `lines` counted untracked).
+    fn entry(
+        &mut self,
+        key: u64,
+        lines: u64,
+        register: impl FnOnce() -> State<S>,
+    ) -> Option<&mut State<S>> {
+        let full = self.map.len() >= self.max;
+        match self.map.entry(key) {
+            Entry::Occupied(input) => {
+                let input = input.into_mut();
+                input.seen = self.now;
+                Some(&mut input.state)
+            }
+            Entry::Vacant(_) if full => {
+                self.untracked += lines;
+                None
+            }
+            Entry::Vacant(vacant) => Some(
+                &mut vacant
+                    .insert(Input {
+                        seen: self.now,
+                        state: register(),
+                    })
+                    .state,
+            ),
+        }
+    }
+}
+
+/// A new input's handle, its metric described first when there is help.
+fn registered<S: Sink, H>(
+    sink: &S,
+    name: &str,
+    help: Option<&str>,
+    register: impl FnOnce() -> H,
+) -> H {
+    if let Some(help) = help {
+        sink.describe(name, help);
+    }
+    register()
+}
+
+/// Finite and not negative.
+fn is_count(value: f64) -> bool {
+    value.is_finite() && value >= 0.0
+}
+
+#[cfg(test)]
+mod tests;
