@@ -174,7 +174,12 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
-    pub(crate) fn new(policy: &MetricPolicy, cost: u64, overflow_cost: u64, global: &Global) -> Self {
+    pub(crate) fn new(
+        policy: &MetricPolicy,
+        cost: u64,
+        overflow_cost: u64,
+        global: &Global,
+    ) -> Self {
         let budget = Budget {
             cost,
             overflow_cost,
@@ -222,10 +227,12 @@ impl Budget {
         let used = self.reserved.load(Ordering::Acquire);
         let closed = if folds && !room {
             // No room for the overflow series: nothing is admitted either.
-            Some(match self.overflow_cost <= max && used + self.overflow_cost <= max {
-                true => OverflowReason::GlobalLimit,
-                false => OverflowReason::SeriesLimit,
-            })
+            Some(
+                match self.overflow_cost <= max && used + self.overflow_cost <= max {
+                    true => OverflowReason::GlobalLimit,
+                    false => OverflowReason::SeriesLimit,
+                },
+            )
         } else if used + self.cost > limit {
             Some(OverflowReason::SeriesLimit)
         } else {

@@ -237,8 +237,10 @@ macro_rules! debug_handle {
     ($($handle:ident),*) => {$(
         impl fmt::Debug for $handle {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // Not its labels: they may hold personal data.
                 f.debug_struct(stringify!($handle))
-                    .field("series", &self.0.as_ref().map(|s| s.text()))
+                    .field("registered", &self.0.is_some())
+                    .field("overflow", &self.0.as_ref().is_some_and(|s| s.overflow))
                     .finish()
             }
         }

@@ -228,7 +228,12 @@ impl Registry {
     /// ingested histogram's bounds or summary's quantiles (checked by the
     /// caller), which must be those the metric was created with; a
     /// registration with others is refused (reason `invalid`).
-    pub(crate) fn ingested(&self, flavor: Flavor, texts: &[&str], key: &Key) -> Option<Arc<Series>> {
+    pub(crate) fn ingested(
+        &self,
+        flavor: Flavor,
+        texts: &[&str],
+        key: &Key,
+    ) -> Option<Arc<Series>> {
         let series = self.register((flavor, texts), key, |s| Some(s.clone()), || None)?;
         if !series.family.has_texts(texts) {
             // A label set the lookup found, of the same name and flavor.

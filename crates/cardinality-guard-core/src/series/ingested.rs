@@ -144,3 +144,32 @@ impl Series {
         self.updated(|target| target.add_summary(sum, count));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::size_of;
+
+    #[test]
+    fn ingested_storage_keeps_a_series_as_small_as_before() {
+        // One word and a tag: the float counter is inline, the histogram
+        // and summary one thin pointer, as `metrics`' histograms are.
+        assert_eq!(size_of::<Storage>(), 16);
+        let buckets = size_of::<Mutex<BucketValues>>();
+        let summary = size_of::<Mutex<SummaryValues>>();
+        eprintln!(
+            "per series beside the series itself: float counter 0 B; classic histogram \
+             {buckets} B + 8 B per bound and 8 B (+Inf); summary {summary} B + 8 B per quantile"
+        );
+        assert!(buckets <= 40 && summary <= 48, "{buckets} {summary}");
+    }
+
+    #[test]
+    fn levels_are_counts_rounded_down() {
+        assert_eq!(BucketValues::new(2).cumulative(), [0.0; 3]);
+        assert!(SummaryValues::new(2).quantiles().iter().all(|q| q.is_nan()));
+        assert_eq!(level_of(f64::NAN), 0);
+        assert_eq!(level_of(2.9), 2);
+        assert_eq!(level_of(1e300), u64::MAX);
+    }
+}
