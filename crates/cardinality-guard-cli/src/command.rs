@@ -18,7 +18,7 @@ use crate::suggest::suggest;
 #[command(
     name = "cardinality-guard",
     version,
-    about = "Audit the metric cardinality of any Prometheus endpoint"
+    about = "Audit the metric cardinality of any Prometheus endpoint, or guard it"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,6 +29,8 @@ struct Cli {
 enum Command {
     /// Count the series of one exposition, per metric and label; watch its growth; suggest a guard.toml.
     Audit(AuditArgs),
+    /// Serve a guarded copy of a service's /metrics: the same budgets as the library, totals conserved.
+    Proxy(crate::proxy::ProxyArgs),
 }
 
 #[derive(clap::Args)]
@@ -77,7 +79,7 @@ enum OutputFormat {
 }
 
 /// `1048576`, `512KiB`, `256MiB`, `1GiB`.
-fn parse_bytes(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -107,8 +109,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let Command::Audit(args) = match Cli::try_parse_from(args) {
-        Ok(cli) => cli.command,
+    let args = match Cli::try_parse_from(args) {
+        Ok(cli) => match cli.command {
+            Command::Audit(args) => args,
+            Command::Proxy(args) => return crate::proxy::run(&args),
+        },
         Err(usage) => {
             let _ = usage.print();
             return ExitCode::from(u8::try_from(usage.exit_code()).unwrap_or(2));

@@ -42,6 +42,7 @@ mod http;
 mod inventory;
 mod lines;
 mod observe;
+mod proxy;
 mod read_error;
 mod report;
 mod self_report;

@@ -25,8 +25,7 @@ pub(crate) trait Sink {
     fn gauge(&self, name: &str, labels: &[(&str, &str)]) -> Self::Gauge;
     /// The histogram `name` with `labels` (no `le`) and the upstream's
     /// finite `le` texts.
-    fn histogram(&self, name: &str, labels: &[(&str, &str)], bounds: &[&str])
-        -> Self::Histogram;
+    fn histogram(&self, name: &str, labels: &[(&str, &str)], bounds: &[&str]) -> Self::Histogram;
     /// The summary `name` with `labels` (no `quantile`) and its quantile texts.
     fn summary(&self, name: &str, labels: &[(&str, &str)], quantiles: &[&str]) -> Self::Summary;
 

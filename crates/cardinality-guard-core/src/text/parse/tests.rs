@@ -137,7 +137,9 @@ fn a_suffix_names_the_family_whatever_the_underscores() {
 #[test]
 fn help_lines_give_their_family_and_text() {
     let mut parser = Parser::new(Format::Prometheus);
-    let line = parser.line(r"# HELP x  with a\nline and C:\\ and \q").unwrap();
+    let line = parser
+        .line(r"# HELP x  with a\nline and C:\\ and \q")
+        .unwrap();
     assert_eq!(
         line,
         Line::Help("x", Cow::Owned("with a\nline and C:\\ and \\q".into()))

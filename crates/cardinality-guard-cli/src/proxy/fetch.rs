@@ -1,0 +1,79 @@
+//! One GET of the upstream, the audit's way (its `Accept` negotiation and
+//! redirect rule, [`crate::http`]; its deadline and reading thread,
+//! [`crate::deadline`]), the whole body read into memory: at most
+//! `--max-body` bytes, valid UTF-8, all before `--timeout`.
+
+use std::io::{self, Read};
+use std::time::Duration;
+
+use cardinality_guard_core::text::Format;
+
+use super::failure::{Failure, Reason};
+use crate::deadline::{Deadline, Timed};
+use crate::http;
+use crate::read_error::ReadError;
+
+/// A body read in full.
+pub(crate) struct Body {
+    /// The grammar its `Content-Type` names.
+    pub(crate) format: Format,
+    /// The exposition.
+    pub(crate) text: String,
+}
+
+/// GETs `url` and reads its body, at most `max_body` bytes, before `deadline`.
+pub(crate) fn fetch(url: &str, max_body: u64, deadline: Deadline) -> Result<Body, Failure> {
+    let fetched = http::get(url, false, deadline).map_err(|e| match e {
+        ReadError::TimedOut(_) => timed_out(url, deadline),
+        ReadError::Status(code) => {
+            Failure::new(Reason::Status, format!("{url} answered HTTP {code}"))
+        }
+        e @ ReadError::Redirect { .. } => Failure::new(Reason::Status, format!("{url}: {e}")),
+        e => Failure::new(Reason::Connect, e.to_string()),
+    })?;
+    let mut body = Vec::new();
+    let read = Timed::new(fetched.body, deadline)
+        .take(max_body.saturating_add(1))
+        .read_to_end(&mut body);
+    if let Err(e) = read {
+        return Err(
+            if e.kind() == io::ErrorKind::TimedOut || deadline.remaining() < SLACK {
+                timed_out(url, deadline)
+            } else {
+                Failure::new(Reason::Connect, format!("{url}: reading the body: {e}"))
+            },
+        );
+    }
+    if body.len() as u64 > max_body {
+        return Err(Failure::new(
+            Reason::TooLarge,
+            format!("{url}: the body is larger than --max-body {max_body} bytes"),
+        ));
+    }
+    let text = String::from_utf8(body).map_err(|e| {
+        Failure::new(
+            Reason::Parse,
+            format!(
+                "{url}: invalid UTF-8 at byte {}",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
+    Ok(Body {
+        format: fetched.format,
+        text,
+    })
+}
+
+/// A read error this close to the deadline is the deadline's.
+const SLACK: Duration = Duration::from_millis(100);
+
+fn timed_out(url: &str, deadline: Deadline) -> Failure {
+    Failure::new(
+        Reason::Timeout,
+        format!(
+            "{url}: no full answer within --timeout {}",
+            crate::deadline::duration_text(deadline.timeout())
+        ),
+    )
+}

@@ -1,0 +1,74 @@
+//! `cardinality-guard proxy`: the guard in front of any service's
+//! `/metrics`, whatever its language.
+//!
+//! Each `GET /metrics` of the proxy fetches the upstream's exposition
+//! ([`fetch`]: Prometheus or OpenMetrics text, negotiated as the audit
+//! does), parses all of it ([`feed::check`]) and only then feeds it into a
+//! [`PrometheusGuard`](cardinality_guard_core::PrometheusGuard) by deltas
+//! ([`inputs`]), and answers the guard's render (its self-report included)
+//! and the proxy's own lines ([`own_lines`]). An upstream that fails
+//! (connection, status, `--timeout`, `--max-body`, a malformed line or
+//! invalid UTF-8) gets a `503` with one line of reason, and nothing of it
+//! is applied. Scrapes run one at a time. `/debug/cardinality` is the
+//! library's report endpoint; `SIGHUP` reloads `--config`.
+
+mod failure;
+mod feed;
+mod fetch;
+mod inputs;
+mod own_lines;
+mod server;
+mod sink;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use cardinality_guard_core::config::parse_duration;
+
+/// `cardinality-guard proxy`'s flags.
+#[derive(clap::Args)]
+#[command(
+    long_about = "Serve a guarded copy of a service's /metrics: each scrape of the proxy fetches \
+the upstream, folds what the guard.toml budgets don't admit into overflow series \
+(counters and histograms by deltas, so totals are conserved and nothing resets), and \
+answers the guard's exposition with its self-report. An upstream failure answers 503 \
+with the reason, never a partial exposition. /debug/cardinality shows the guard's \
+report; SIGHUP reloads --config. An input series unseen for --staleness is forgotten: \
+seen again, it counts as new (its full value is added again)."
+)]
+pub(crate) struct ProxyArgs {
+    /// The service's metrics URL (http:// or https://).
+    #[arg(long)]
+    upstream: String,
+    /// The address to serve on (e.g. 0.0.0.0:9464; port 0 picks one). Prints "listening on ADDR" once bound.
+    #[arg(long)]
+    listen: String,
+    /// The guard.toml (budgets, label limits, mode...); the embedded default without it. Reloaded on SIGHUP.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Give up on the upstream (connect, answer, body, parse) after this; the scrape answers 503.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    timeout: Duration,
+    /// Refuse an upstream body larger than this (bytes; KiB, MiB, GiB suffixes allowed); the scrape answers 503.
+    #[arg(long, value_parser = crate::command::parse_bytes, default_value = "256MiB")]
+    max_body: u64,
+    /// Track at most this many upstream input series; samples of new ones beyond it are dropped and counted.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_inputs: usize,
+    /// Forget the state of an input series unseen for this long (seen again, it counts as new).
+    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    staleness: Duration,
+}
+
+/// Runs the proxy until `SIGTERM` or `Ctrl-C`: 0 then, 2 when it can't
+/// start (a bad config, an address it can't bind).
+pub(crate) fn run(args: &ProxyArgs) -> ExitCode {
+    match server::serve(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("cardinality-guard proxy: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

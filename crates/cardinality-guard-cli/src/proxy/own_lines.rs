@@ -1,0 +1,69 @@
+//! The proxy's own lines, after the guard's exposition and its
+//! `cardinality_guard_*` self-report: what the upstream's failures, the
+//! bound on inputs and the staleness interval did.
+
+use std::fmt::Write;
+
+use super::failure::Reason;
+
+/// What the proxy counts, since it started.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Counts {
+    /// Failed scrapes of the upstream, by [`Reason::index`].
+    pub(crate) failures: [u64; 5],
+    /// Scrapes of the upstream applied.
+    pub(crate) scrapes: u64,
+    /// Inputs forgotten after the staleness interval.
+    pub(crate) forgotten: u64,
+}
+
+/// Appends the proxy's families to `out` (which ends with a newline or is
+/// empty): `inputs` tracked now, `untracked` samples dropped so far.
+pub(crate) fn write(out: &mut String, counts: &Counts, inputs: usize, untracked: u64) {
+    family(
+        out,
+        "cardinality_guard_proxy_upstream_failures_total",
+        "counter",
+        "Scrapes of the proxy answered 503 because the upstream failed, by reason; nothing of them was applied.",
+    );
+    for reason in Reason::ALL {
+        let _ = writeln!(
+            out,
+            "cardinality_guard_proxy_upstream_failures_total{{reason=\"{}\"}} {}",
+            reason.label(),
+            counts.failures[reason.index()]
+        );
+    }
+    let mut one = |name: &str, kind: &str, help: &str, value: u64| {
+        family(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
+    };
+    one(
+        "cardinality_guard_proxy_upstream_scrapes_total",
+        "counter",
+        "Scrapes of the upstream read, parsed and applied in full.",
+        counts.scrapes,
+    );
+    one(
+        "cardinality_guard_proxy_inputs",
+        "gauge",
+        "Upstream input series whose state (last values) the proxy keeps.",
+        inputs as u64,
+    );
+    one(
+        "cardinality_guard_proxy_untracked_samples_total",
+        "counter",
+        "Upstream samples dropped (neither tracked nor forwarded) because --max-inputs inputs were tracked.",
+        untracked,
+    );
+    one(
+        "cardinality_guard_proxy_forgotten_inputs_total",
+        "counter",
+        "Input series forgotten after --staleness unseen; seen again, they count as new.",
+        counts.forgotten,
+    );
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}

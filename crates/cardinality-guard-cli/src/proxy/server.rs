@@ -1,0 +1,162 @@
+//! The proxy's server: the guard, the state per input, and the routes
+//! (`/metrics`, `/debug/cardinality`), on a Tokio runtime of its own.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use cardinality_guard_axum::ReportEndpoint;
+use cardinality_guard_core::{Clock, Config, Ingest, PrometheusGuard};
+
+use super::failure::{Failure, Reason};
+use super::feed;
+use super::fetch::fetch;
+use super::inputs::Inputs;
+use super::own_lines::{self, Counts};
+use super::ProxyArgs;
+use crate::deadline::Deadline;
+
+/// The content type of the proxy's `/metrics`.
+const EXPOSITION: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Everything a scrape needs, one scrape at a time.
+struct Proxy {
+    upstream: String,
+    timeout: Duration,
+    max_body: u64,
+    exporter: PrometheusGuard,
+    ingest: Ingest,
+    state: Mutex<(Inputs<Ingest>, Counts)>,
+}
+
+impl Proxy {
+    /// Fetches, checks and applies the upstream, and renders; or why not.
+    fn scrape(&self) -> Result<String, Failure> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (inputs, counts) = &mut *state;
+        let deadline = Deadline::after(self.timeout);
+        let checked = fetch(&self.upstream, self.max_body, deadline)
+            .and_then(|body| feed::check(&body.text, body.format, deadline).map(|()| body));
+        let body = match checked {
+            Ok(body) => body,
+            Err(failure) => {
+                counts.failures[failure.reason.index()] += 1;
+                return Err(failure);
+            }
+        };
+        inputs.begin();
+        feed::feed(&body.text, body.format, inputs, &self.ingest);
+        drop(body);
+        counts.forgotten += inputs.forget_stale() as u64;
+        counts.scrapes += 1;
+        let mut text = self.exporter.render();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        own_lines::write(&mut text, counts, inputs.len(), inputs.untracked());
+        Ok(text)
+    }
+}
+
+async fn metrics(State(proxy): State<Arc<Proxy>>) -> Response {
+    let answer = tokio::task::spawn_blocking(move || proxy.scrape()).await;
+    match answer {
+        Ok(Ok(text)) => ([(header::CONTENT_TYPE, EXPOSITION)], text).into_response(),
+        Ok(Err(failure)) => unavailable(&failure),
+        Err(_) => unavailable(&Failure::new(Reason::Parse, "the scrape panicked")),
+    }
+}
+
+fn unavailable(failure: &Failure) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{failure}\n"),
+    )
+        .into_response()
+}
+
+/// Builds the guard and serves until `SIGTERM` or `Ctrl-C`.
+pub(super) fn serve(args: &ProxyArgs) -> Result<(), String> {
+    if !(args.upstream.starts_with("http://") || args.upstream.starts_with("https://")) {
+        return Err(format!(
+            "--upstream {:?}: expected an http:// or https:// URL",
+            args.upstream
+        ));
+    }
+    let config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        None => Config::embedded(),
+    };
+    let (recorder, exporter) = PrometheusGuard::builder(config)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let inputs = Inputs::new(Clock::system(), args.staleness, args.max_inputs);
+    let proxy = Arc::new(Proxy {
+        upstream: args.upstream.clone(),
+        timeout: args.timeout,
+        max_body: args.max_body,
+        ingest: recorder.ingest(),
+        state: Mutex::new((inputs, Counts::default())),
+        exporter,
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("no runtime: {e}"))?;
+    let served = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| format!("--listen {}: {e}", args.listen))?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        if let Some(path) = &args.config {
+            cardinality_guard_axum::reload_on_sighup(path.clone(), proxy.exporter.guard().clone())
+                .map_err(|e| format!("SIGHUP: {e}"))?;
+        }
+        let app = Router::new()
+            .route("/metrics", get(metrics))
+            .with_state(proxy.clone())
+            .merge(ReportEndpoint::new(proxy.exporter.guard().clone()).router());
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(stdout, "listening on {bound}");
+        let _ = stdout.flush();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopped())
+            .await
+            .map_err(|e| e.to_string())
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served
+}
+
+/// Resolves at `SIGTERM` or `Ctrl-C`.
+async fn stopped() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
