@@ -1,1 +1,181 @@
+//! Expositions fed into a real guard, read back from its render.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use cardinality_guard_core::{Config, ManualClock, PrometheusGuard};
+
 use super::*;
+
+/// A guard (no upkeep thread) with `toml`, the state per input, and a way
+/// to feed one exposition and read the render back.
+struct Harness {
+    exporter: PrometheusGuard,
+    ingest: cardinality_guard_core::Ingest,
+    inputs: Inputs<cardinality_guard_core::Ingest>,
+}
+
+impl Harness {
+    fn new(toml: &str) -> Harness {
+        let config = Config::from_toml(toml, "guard.toml").expect("config");
+        let (recorder, exporter) = PrometheusGuard::builder(config)
+            .upkeep_interval(None)
+            .build()
+            .expect("guard");
+        let clock = ManualClock::new();
+        Harness {
+            exporter,
+            ingest: recorder.ingest(),
+            inputs: Inputs::new(clock.into(), Duration::from_secs(600), 1000),
+        }
+    }
+
+    /// Checks and feeds `text`; the render's samples (not the self-report)
+    /// by `name{labels}`, and the render.
+    fn scrape(&mut self, text: &str, format: Format) -> (BTreeMap<String, f64>, String) {
+        check(text, format, Deadline::after(Duration::from_secs(60))).expect("valid");
+        self.inputs.begin();
+        feed(text, format, &mut self.inputs, &self.ingest);
+        let render = self.exporter.render();
+        let mut samples = BTreeMap::new();
+        let mut parser = Parser::new(Format::Prometheus);
+        for line in render.lines() {
+            if let Line::Sample(s) = parser.line(line).expect("the render parses") {
+                if !s.name.starts_with("cardinality_guard_") {
+                    let labels: Vec<String> =
+                        s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    samples.insert(format!("{}{{{}}}", s.name, labels.join(",")), s.value);
+                }
+            }
+        }
+        (samples, render)
+    }
+}
+
+fn sum_of(samples: &BTreeMap<String, f64>, prefix: &str) -> f64 {
+    samples
+        .iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+#[test]
+fn open_metrics_counters_are_named_by_their_total_sample_and_created_is_dropped() {
+    let mut h = Harness::new("");
+    let text = "# HELP jobs Jobs done.\n# TYPE jobs counter\n\
+                jobs_total{queue=\"a\"} 3\njobs_created{queue=\"a\"} 1.7e9\n\
+                # HELP rpc_seconds RPC latency.\n# TYPE rpc_seconds histogram\n\
+                rpc_seconds_bucket{le=\"0.5\"} 1\nrpc_seconds_bucket{le=\"+Inf\"} 2\n\
+                rpc_seconds_count 2\nrpc_seconds_sum 1.25\nrpc_seconds_created 1.7e9\n# EOF\n";
+    let (samples, render) = h.scrape(text, Format::OpenMetrics);
+    assert_eq!(samples["jobs_total{queue=a}"], 3.0);
+    assert_eq!(samples["rpc_seconds_bucket{le=0.5}"], 1.0);
+    assert_eq!(samples["rpc_seconds_count{}"], 2.0);
+    assert_eq!(samples["rpc_seconds_sum{}"], 1.25);
+    assert!(
+        render.contains("# HELP jobs_total Jobs done.\n# TYPE jobs_total counter\n"),
+        "{render}"
+    );
+    assert!(
+        render.contains("# HELP rpc_seconds RPC latency.\n"),
+        "{render}"
+    );
+    assert!(!render.contains("_created"), "{render}");
+}
+
+#[test]
+fn prometheus_text_created_gauges_of_counters_and_histograms_are_dropped() {
+    let mut h = Harness::new("");
+    let text = "# TYPE req_total counter\nreq_total{path=\"/\"} 2\n\
+                # TYPE req_created gauge\nreq_created{path=\"/\"} 1.7e9\n\
+                # TYPE lat histogram\nlat_bucket{le=\"1\"} 1\nlat_bucket{le=\"+Inf\"} 1\n\
+                lat_count 1\nlat_sum 0.5\n\
+                # TYPE lat_created gauge\nlat_created 1.7e9\n\
+                # TYPE boot_created gauge\nboot_created 7\n";
+    let (samples, _) = h.scrape(text, Format::Prometheus);
+    assert_eq!(samples["req_total{path=/}"], 2.0);
+    assert!(!samples.contains_key("req_created{path=/}"));
+    assert!(!samples.contains_key("lat_created{}"));
+    assert_eq!(
+        samples["boot_created{}"], 7.0,
+        "a gauge of no counter of its name stays"
+    );
+}
+
+#[test]
+fn histograms_group_their_lines_per_label_set_whatever_their_order() {
+    let mut h = Harness::new("");
+    let text = "# TYPE lat histogram\n\
+                lat_bucket{p=\"a\",le=\"1\"} 1\nlat_bucket{p=\"b\",le=\"1\"} 4\n\
+                lat_bucket{le=\"+Inf\",p=\"a\"} 2\nlat_bucket{p=\"b\",le=\"+Inf\"} 5\n\
+                lat_count{p=\"b\"} 5\nlat_sum{p=\"b\"} 9\nlat_count{p=\"a\"} 2\nlat_sum{p=\"a\"} 3\n\
+                # TYPE s summary\ns{quantile=\"0.5\",x=\"\"} 0.25\ns_sum 4\ns_count 8\n";
+    let (samples, _) = h.scrape(text, Format::Prometheus);
+    assert_eq!(samples["lat_bucket{p=a,le=1}"], 1.0);
+    assert_eq!(samples["lat_bucket{p=a,le=+Inf}"], 2.0);
+    assert_eq!(samples["lat_count{p=b}"], 5.0);
+    assert_eq!(samples["lat_sum{p=a}"], 3.0);
+    assert_eq!(
+        samples["s{quantile=0.5}"], 0.25,
+        "an empty label is no label"
+    );
+    assert_eq!(samples["s_count{}"], 8.0);
+    // Next scrape: `a` grew, `b` restarted.
+    let text = "# TYPE lat histogram\n\
+                lat_bucket{p=\"a\",le=\"1\"} 3\nlat_bucket{p=\"a\",le=\"+Inf\"} 4\nlat_count{p=\"a\"} 4\nlat_sum{p=\"a\"} 4\n\
+                lat_bucket{p=\"b\",le=\"1\"} 0\nlat_bucket{p=\"b\",le=\"+Inf\"} 1\nlat_count{p=\"b\"} 1\nlat_sum{p=\"b\"} 2\n";
+    let (samples, _) = h.scrape(text, Format::Prometheus);
+    assert_eq!(samples["lat_bucket{p=a,le=1}"], 3.0);
+    assert_eq!(samples["lat_count{p=a}"], 4.0);
+    assert_eq!(
+        samples["lat_bucket{p=b,le=1}"], 4.0,
+        "a reset adds the current values"
+    );
+    assert_eq!(samples["lat_count{p=b}"], 6.0);
+    assert_eq!(samples["lat_sum{p=b}"], 11.0);
+}
+
+#[test]
+fn folded_inputs_count_their_full_value_in_the_overflow_series() {
+    let mut h = Harness::new("[[metrics]]\nmatch = \"hits_total\"\nmax_series = 3\n");
+    let mut upstream = BTreeMap::new();
+    for scrape in 0..6 {
+        let mut text = String::from("# TYPE hits_total counter\n");
+        for path in 0..=scrape {
+            let value = upstream.entry(path).or_insert(0.0);
+            *value += (path + 1) as f64;
+            text.push_str(&format!("hits_total{{path=\"/{path}\"}} {value}\n"));
+        }
+        let (samples, _) = h.scrape(&text, Format::Prometheus);
+        let series = samples
+            .keys()
+            .filter(|k| k.starts_with("hits_total"))
+            .count();
+        assert!(series <= 3, "within the budget: {samples:?}");
+        let total: f64 = upstream.values().sum();
+        assert_eq!(
+            sum_of(&samples, "hits_total"),
+            total,
+            "scrape {scrape}: {samples:?}"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_line_or_a_missing_eof_is_a_parse_failure() {
+    let deadline = Deadline::after(Duration::from_secs(60));
+    let failure = check("ok 1\nbad{ 1\n", Format::Prometheus, deadline).unwrap_err();
+    assert_eq!(failure.reason, Reason::Parse);
+    assert!(failure.detail.contains("line 2"), "{}", failure.detail);
+    let failure = check("a_total 1\n", Format::OpenMetrics, deadline).unwrap_err();
+    assert_eq!(failure.reason, Reason::Parse);
+    let failure = check("a 1\n", Format::Prometheus, Deadline::after(Duration::ZERO));
+    assert!(
+        failure.is_ok(),
+        "the deadline is looked at every {LINES_PER_CHECK} lines"
+    );
+    let long = "a 1\n".repeat(2 * LINES_PER_CHECK);
+    let failure = check(&long, Format::Prometheus, Deadline::after(Duration::ZERO)).unwrap_err();
+    assert_eq!(failure.reason, Reason::Timeout);
+}

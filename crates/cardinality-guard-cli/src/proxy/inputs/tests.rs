@@ -87,10 +87,17 @@ impl Sink for Recorder {
         let mut t = histogram.borrow_mut();
         t.buckets.resize(buckets.len(), 0.0);
         for (total, delta) in t.buckets.iter_mut().zip(buckets) {
-            assert!(*delta >= 0.0, "a bucket delta is never negative: {buckets:?}");
+            assert!(
+                *delta >= 0.0,
+                "a bucket delta is never negative: {buckets:?}"
+            );
             *total += delta;
         }
-        assert_eq!(buckets.iter().sum::<f64>(), count, "buckets add up to the count");
+        assert_eq!(
+            buckets.iter().sum::<f64>(),
+            count,
+            "buckets add up to the count"
+        );
         t.sum += sum;
         t.count += count;
     }
@@ -177,7 +184,16 @@ fn histograms_add_bucket_increases_and_reset_by_their_count() {
     let bounds = ["0.1", "1"];
     let mut scrape = |cumulative: [f64; 3], sum: f64| {
         state.begin();
-        state.histogram(&sink, "rpc_seconds", &[], &bounds, &cumulative, sum, None, 5);
+        state.histogram(
+            &sink,
+            "rpc_seconds",
+            &[],
+            &bounds,
+            &cumulative,
+            sum,
+            None,
+            5,
+        );
     };
     scrape([1.0, 3.0, 4.0], 2.0);
     assert_eq!(
@@ -204,8 +220,26 @@ fn histograms_add_bucket_increases_and_reset_by_their_count() {
     assert_eq!((t.buckets.iter().sum::<f64>(), t.count), (9.0, 9.0));
     assert!(t.buckets.iter().all(|&b| b >= 0.0), "{:?}", t.buckets);
     // Malformed: wrong length, or a negative count: nothing.
-    state.histogram(&sink, "rpc_seconds", &[], &bounds, &[1.0, 2.0], 0.0, None, 1);
-    state.histogram(&sink, "rpc_seconds", &[], &bounds, &[1.0, 2.0, -3.0], 0.0, None, 1);
+    state.histogram(
+        &sink,
+        "rpc_seconds",
+        &[],
+        &bounds,
+        &[1.0, 2.0],
+        0.0,
+        None,
+        1,
+    );
+    state.histogram(
+        &sink,
+        "rpc_seconds",
+        &[],
+        &bounds,
+        &[1.0, 2.0, -3.0],
+        0.0,
+        None,
+        1,
+    );
     assert_eq!(sink.series(0).count, 9.0);
 }
 
@@ -242,11 +276,19 @@ fn a_new_input_folded_from_its_first_sight_counts_its_full_value() {
     state.counter(&sink, "hits_total", &[("path", "/b")], 7.0, None);
     state.counter(&sink, "hits_total", &[("path", "/c")], 2.0, None);
     assert_eq!(count(&sink, 0), 5.0);
-    assert_eq!(sink.overflow.borrow().count, 9.0, "the folded inputs' full values");
+    assert_eq!(
+        sink.overflow.borrow().count,
+        9.0,
+        "the folded inputs' full values"
+    );
     state.begin();
     state.counter(&sink, "hits_total", &[("path", "/b")], 8.0, None);
     state.counter(&sink, "hits_total", &[("path", "/c")], 1.0, None); // reset
-    assert_eq!(sink.overflow.borrow().count, 11.0, "their increases, a reset's value");
+    assert_eq!(
+        sink.overflow.borrow().count,
+        11.0,
+        "their increases, a reset's value"
+    );
 }
 
 #[test]
@@ -258,7 +300,10 @@ fn beyond_max_inputs_new_samples_are_dropped_and_counted() {
     state.gauge(&sink, "g", &[], 3.0, None);
     state.counter(&sink, "b_total", &[], 1.0, None);
     state.histogram(&sink, "h", &[], &[], &[2.0], 1.0, None, 3);
-    assert_eq!((state.len(), state.untracked(), sink.registrations()), (2, 4, 2));
+    assert_eq!(
+        (state.len(), state.untracked(), sink.registrations()),
+        (2, 4, 2)
+    );
     // Tracked inputs go on.
     state.counter(&sink, "a_total", &[], 4.0, None);
     assert_eq!(count(&sink, 0), 4.0);
@@ -266,6 +311,8 @@ fn beyond_max_inputs_new_samples_are_dropped_and_counted() {
 
 #[test]
 fn the_state_per_input_is_a_few_dozen_bytes() {
-    println!("bytes per input: {ENTRY_BYTES} (map entry), plus a histogram's bounds + 2 f64 on the heap");
+    println!(
+        "bytes per input: {ENTRY_BYTES} (map entry), plus a histogram's bounds + 2 f64 on the heap"
+    );
     assert!(ENTRY_BYTES <= 64, "{ENTRY_BYTES} bytes per input");
 }
