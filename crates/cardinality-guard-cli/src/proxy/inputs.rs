@@ -69,6 +69,7 @@ struct Input<S: Sink> {
 }
 
 /// Bytes of one map entry (key and input) with the guard's handles.
+#[cfg_attr(not(test), allow(dead_code))] // measured by a unit test
 pub(crate) const ENTRY_BYTES: usize =
     std::mem::size_of::<(u64, Input<cardinality_guard_core::Ingest>)>();
 

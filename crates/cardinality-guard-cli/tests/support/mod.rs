@@ -5,6 +5,8 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 #![allow(unreachable_pub)] // `pub` for the test files that include this one; not a library API
 
+pub mod upstream;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
