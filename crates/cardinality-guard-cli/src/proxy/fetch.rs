@@ -51,12 +51,11 @@ pub(crate) fn fetch(url: &str, max_body: u64, deadline: Deadline) -> Result<Body
         ));
     }
     let text = String::from_utf8(body).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count();
         Failure::new(
             Reason::Parse,
-            format!(
-                "{url}: invalid UTF-8 at byte {}",
-                e.utf8_error().valid_up_to()
-            ),
+            format!("{url}: line {line}: invalid UTF-8 at byte {at}"),
         )
     })?;
     Ok(Body {
