@@ -30,6 +30,7 @@ enum Command {
     /// Count the series of one exposition, per metric and label; watch its growth; suggest a guard.toml.
     Audit(AuditArgs),
     /// Serve a guarded copy of a service's /metrics: the same budgets as the library, totals conserved.
+    #[command(long_about = crate::proxy::LONG_ABOUT)]
     Proxy(crate::proxy::ProxyArgs),
 }
 

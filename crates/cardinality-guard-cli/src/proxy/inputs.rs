@@ -90,6 +90,8 @@ pub(crate) struct Inputs<S: Sink> {
     untracked: u64,
     now: u32,
     scratch: Vec<f64>,
+    /// Bytes the histograms' last values hold on the heap.
+    heap: usize,
 }
 
 impl<S: Sink> Inputs<S> {
@@ -106,6 +108,7 @@ impl<S: Sink> Inputs<S> {
             untracked: 0,
             now: 0,
             scratch: Vec::new(),
+            heap: 0,
         }
     }
 
@@ -120,6 +123,13 @@ impl<S: Sink> Inputs<S> {
         self.untracked
     }
 
+    /// Bytes the state holds: the map's entries and spare room (a control
+    /// byte each), and the histograms' values on the heap.
+    pub(crate) fn bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(u64, Input<S>)>() + 1;
+        self.map.capacity() * entry + self.heap + self.scratch.capacity() * 8
+    }
+
     /// Starts a scrape: reads the clock (what "seen" means until the next).
     pub(crate) fn begin(&mut self) {
         let elapsed = self.clock.now().saturating_duration_since(self.start);
@@ -131,8 +141,15 @@ impl<S: Sink> Inputs<S> {
     pub(crate) fn forget_stale(&mut self) -> usize {
         let (now, staleness) = (self.now, self.staleness);
         let before = self.map.len();
-        self.map
-            .retain(|_, input| now.saturating_sub(input.seen) <= staleness);
+        let mut freed = 0;
+        self.map.retain(|_, input| {
+            let keep = now.saturating_sub(input.seen) <= staleness;
+            if let (false, State::Histogram { last, .. }) = (keep, &input.state) {
+                freed += std::mem::size_of_val::<[f64]>(last);
+            }
+            keep
+        });
+        self.heap -= freed;
         before - self.map.len()
     }
 
@@ -301,14 +318,14 @@ impl<S: Sink> Inputs<S> {
                 self.untracked += lines;
                 None
             }
-            Entry::Vacant(vacant) => Some(
-                &mut vacant
-                    .insert(Input {
-                        seen: self.now,
-                        state: register(),
-                    })
-                    .state,
-            ),
+            Entry::Vacant(vacant) => {
+                let state = register();
+                if let State::Histogram { last, .. } = &state {
+                    self.heap += std::mem::size_of_val::<[f64]>(last);
+                }
+                let seen = self.now;
+                Some(&mut vacant.insert(Input { seen, state }).state)
+            }
         }
     }
 }

@@ -27,16 +27,28 @@ use std::time::Duration;
 use cardinality_guard_core::config::parse_duration;
 
 /// `cardinality-guard proxy`'s flags.
+/// `cardinality-guard proxy --help`'s text above the flags.
+pub(crate) const LONG_ABOUT: &str = "Serve a guarded copy of a service's /metrics, for Prometheus to \
+scrape instead of the service (any language).
+
+Each scrape of the proxy fetches the upstream (Prometheus or OpenMetrics text), parses all of it, \
+and only then feeds it into the guard: what the guard.toml budgets admit keeps its names, kinds, \
+help and labels; the rest folds into overflow series. Counters and histograms fold by deltas \
+kept per input series, so totals are conserved and the proxy's series never reset (the proxy's \
+own restart aside). An upstream failure (connection, status, --timeout, --max-body, a malformed \
+line) answers 503 with one line of reason, applies nothing, and counts in \
+cardinality_guard_proxy_upstream_failures_total.
+
+An input series that vanishes keeps its last contribution; unseen for --staleness, its state is \
+forgotten, and seen again it counts as new (its full value is added again). Beyond --max-inputs, \
+samples of new input series are dropped and counted. Each tracked input costs a 48-byte entry \
+(a histogram's, 8 more per bucket and 16) in a hash map with its spare room (55 to 110 bytes in all; the self-report says how much: cardinality_guard_proxy_inputs_bytes).
+
+Routes: /metrics, /debug/cardinality (the guard's report: page, JSON, ?format=toml). SIGHUP \
+reloads --config; SIGTERM or Ctrl-C stops.";
+
+/// `cardinality-guard proxy`'s flags.
 #[derive(clap::Args)]
-#[command(
-    long_about = "Serve a guarded copy of a service's /metrics: each scrape of the proxy fetches \
-the upstream, folds what the guard.toml budgets don't admit into overflow series \
-(counters and histograms by deltas, so totals are conserved and nothing resets), and \
-answers the guard's exposition with its self-report. An upstream failure answers 503 \
-with the reason, never a partial exposition. /debug/cardinality shows the guard's \
-report; SIGHUP reloads --config. An input series unseen for --staleness is forgotten: \
-seen again, it counts as new (its full value is added again)."
-)]
 pub(crate) struct ProxyArgs {
     /// The service's metrics URL (http:// or https://).
     #[arg(long)]

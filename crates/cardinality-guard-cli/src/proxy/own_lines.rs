@@ -17,9 +17,20 @@ pub(crate) struct Counts {
     pub(crate) forgotten: u64,
 }
 
+/// What the state per input says of itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tracked {
+    /// Inputs tracked now.
+    pub(crate) inputs: usize,
+    /// Their state's bytes.
+    pub(crate) bytes: usize,
+    /// Samples dropped so far, beyond `--max-inputs`.
+    pub(crate) untracked: u64,
+}
+
 /// Appends the proxy's families to `out` (which ends with a newline or is
-/// empty): `inputs` tracked now, `untracked` samples dropped so far.
-pub(crate) fn write(out: &mut String, counts: &Counts, inputs: usize, untracked: u64) {
+/// empty).
+pub(crate) fn write(out: &mut String, counts: &Counts, inputs: &Tracked) {
     family(
         out,
         "cardinality_guard_proxy_upstream_failures_total",
@@ -48,13 +59,19 @@ pub(crate) fn write(out: &mut String, counts: &Counts, inputs: usize, untracked:
         "cardinality_guard_proxy_inputs",
         "gauge",
         "Upstream input series whose state (last values) the proxy keeps.",
-        inputs as u64,
+        inputs.inputs as u64,
+    );
+    one(
+        "cardinality_guard_proxy_inputs_bytes",
+        "gauge",
+        "Bytes the state of the tracked input series holds (the map with its spare room, histograms' values).",
+        inputs.bytes as u64,
     );
     one(
         "cardinality_guard_proxy_untracked_samples_total",
         "counter",
         "Upstream samples dropped (neither tracked nor forwarded) because --max-inputs inputs were tracked.",
-        untracked,
+        inputs.untracked,
     );
     one(
         "cardinality_guard_proxy_forgotten_inputs_total",

@@ -58,7 +58,12 @@ impl Proxy {
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
         }
-        own_lines::write(&mut text, counts, inputs.len(), inputs.untracked());
+        let tracked = own_lines::Tracked {
+            inputs: inputs.len(),
+            bytes: inputs.bytes(),
+            untracked: inputs.untracked(),
+        };
+        own_lines::write(&mut text, counts, &tracked);
         Ok(text)
     }
 }

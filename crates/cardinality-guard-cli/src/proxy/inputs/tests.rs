@@ -23,7 +23,7 @@ type Cell = Rc<RefCell<Totals>>;
 /// shared overflow series, as a guard over budget gives.
 #[derive(Default)]
 struct Recorder {
-    registered: RefCell<Vec<(String, Vec<(String, String)>, Cell)>>,
+    registered: RefCell<Vec<(String, Cell)>>,
     described: RefCell<Vec<(String, String)>>,
     fold_after: Option<usize>,
     overflow: Cell,
@@ -36,17 +36,13 @@ impl Recorder {
             return self.overflow.clone();
         }
         let cell = Cell::default();
-        let labels = labels
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        registered.push((name.to_owned(), labels, cell.clone()));
+        registered.push((format!("{name}{labels:?}"), cell.clone()));
         cell
     }
 
     /// The totals of the `i`th registration.
     fn series(&self, i: usize) -> Totals {
-        self.registered.borrow()[i].2.borrow().clone()
+        self.registered.borrow()[i].1.borrow().clone()
     }
 
     fn registrations(&self) -> usize {
@@ -314,5 +310,56 @@ fn the_state_per_input_is_a_few_dozen_bytes() {
     println!(
         "bytes per input: {ENTRY_BYTES} (map entry), plus a histogram's bounds + 2 f64 on the heap"
     );
-    assert!(ENTRY_BYTES <= 64, "{ENTRY_BYTES} bytes per input");
+    const { assert!(ENTRY_BYTES <= 64, "more than 64 bytes per input") };
+}
+
+#[test]
+fn bytes_per_input_with_the_map_s_spare_room_at_scale() {
+    let config = cardinality_guard_core::Config::from_toml(
+        "[[metrics]]\nmatch = \"hits_total\"\nmax_series = 10\n",
+        "guard.toml",
+    )
+    .unwrap();
+    let (recorder, _exporter) = cardinality_guard_core::PrometheusGuard::builder(config)
+        .upkeep_interval(None)
+        .build()
+        .unwrap();
+    let ingest = recorder.ingest();
+    let clock = ManualClock::new();
+    let mut state: Inputs<cardinality_guard_core::Ingest> =
+        Inputs::new(clock.clone().into(), 10 * MINUTE, 1_000_000);
+    let n = 50_000;
+    let forget_all = |state: &mut Inputs<cardinality_guard_core::Ingest>| {
+        clock.advance(11 * MINUTE);
+        state.begin();
+        assert_eq!(state.forget_stale(), n + 1);
+    };
+    state.begin();
+    for i in 0..n {
+        let path = format!("/{i}");
+        state.counter(&ingest, "hits_total", &[("path", &path)], 1.0, None);
+    }
+    assert_eq!(state.len(), n);
+    let per_input = state.bytes() as f64 / n as f64;
+    println!(
+        "{n} counter inputs: {} bytes, {per_input:.1} per input",
+        state.bytes()
+    );
+    assert!(per_input >= ENTRY_BYTES as f64, "{per_input}");
+    assert!(per_input <= 2.5 * (ENTRY_BYTES + 1) as f64, "{per_input}");
+    // A histogram with 10 bounds: its 12 values on the heap too.
+    let before = state.bytes();
+    let bounds: Vec<String> = (1..=10).map(|b| b.to_string()).collect();
+    let bounds: Vec<&str> = bounds.iter().map(String::as_str).collect();
+    let cumulative = [1.0; 11];
+    state.histogram(&ingest, "lat", &[], &bounds, &cumulative, 1.0, None, 13);
+    let scratch = state.scratch.capacity() * 8;
+    assert_eq!(
+        state.bytes() - before - scratch,
+        12 * 8,
+        "its values on the heap"
+    );
+    // Forgotten, its heap bytes go.
+    forget_all(&mut state);
+    assert_eq!(state.heap, 0);
 }
