@@ -105,6 +105,8 @@ pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
 /// [`std::env::args_os`] gives them) and returns its exit status: 0 fine, 1 a
 /// `--max-series` / `--max-total` gate exceeded, 2 unreadable or malformed
 /// input or a usage error (`--help` and `--version` print and return 0).
+/// `proxy` serves until `SIGTERM` or `Ctrl-C` (then 0), or returns 2 when
+/// it can't start (a bad config, an address it can't bind).
 pub fn run<I, T>(args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,

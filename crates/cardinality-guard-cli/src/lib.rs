@@ -34,6 +34,18 @@
 //! 4 MiB: memory never follows a longer line), and the time to read and
 //! parse it (`--timeout`, 30 s). An error quotes at most 300 bytes of a
 //! malformed line.
+//!
+//! `cardinality-guard proxy --upstream URL --listen ADDR [--config
+//! guard.toml]` is the guard for a service in any language: Prometheus
+//! scrapes the proxy, which fetches the service's exposition, feeds it into
+//! the library's guard (the same `guard.toml`, budgets, folding,
+//! self-report and `/debug/cardinality` report) by deltas kept per input
+//! series, so counters and histograms keep their totals and never reset,
+//! and answers the guard's exposition. `cardinality-guard proxy --help`
+//! says the rest: an upstream failure is a `503` with one line of reason,
+//! never a partial exposition; `--staleness` (10 m) forgets an input unseen
+//! that long (seen again, it counts as new); `--max-inputs` (1,000,000)
+//! bounds the state, about 56 bytes per input series.
 
 mod command;
 mod deadline;

@@ -1,7 +1,9 @@
-//! `cardinality-guard audit <URL | FILE | ->`: see the crate docs and the README.
+//! `cardinality-guard audit <URL | FILE | ->` and `cardinality-guard proxy
+//! --upstream URL --listen ADDR`: see the crate docs and the README.
 //!
-//! Exit status: 0 fine, 1 a `--max-series` / `--max-total` gate exceeded,
-//! 2 unreadable or malformed input (or a usage error).
+//! Exit status: 0 fine (the proxy: stopped by `SIGTERM` or `Ctrl-C`), 1 a
+//! `--max-series` / `--max-total` gate exceeded, 2 unreadable or malformed
+//! input, a usage error, or a proxy that can't start.
 
 use std::process::ExitCode;
 

@@ -1,0 +1,106 @@
+//! `cardinality-guard proxy`'s command line: its help, its usage and
+//! config errors (exit 2, the file, line and key named), and a graceful
+//! stop on `SIGTERM` (exit 0).
+
+mod support;
+
+use std::time::Duration;
+
+use support::upstream::{ProxyProc, Reply, Upstream, PROMETHEUS};
+
+#[test]
+fn help_lists_the_proxy_and_its_flags_with_their_defaults() {
+    let top = support::cli_ok(&["--help"], 0);
+    assert!(top.contains("proxy"), "{top}");
+    let help = support::cli_ok(&["proxy", "--help"], 0);
+    for flag in [
+        "--upstream",
+        "--listen",
+        "--config",
+        "--timeout",
+        "[default: 10s]",
+        "--max-body",
+        "[default: 256MiB]",
+        "--max-inputs",
+        "[default: 1000000]",
+        "--staleness",
+        "[default: 10m]",
+        "/debug/cardinality",
+        "SIGHUP",
+        "counts as new",
+    ] {
+        assert!(help.contains(flag), "{flag} in\n{help}");
+    }
+}
+
+#[test]
+fn usage_and_config_errors_exit_2_naming_what_is_wrong() {
+    let dir = support::scratch("proxy-cli");
+    let config = dir.join("guard.toml");
+    std::fs::write(&config, "[[metrics]]\nmatch = \"a\"\nmax_series = 0\n").unwrap();
+    let config = config.to_str().unwrap();
+    let out = support::cli(&[
+        "proxy",
+        "--upstream",
+        "http://127.0.0.1:9/metrics",
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        config,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("guard.toml:3"), "{stderr}");
+    assert!(stderr.contains("max_series"), "{stderr}");
+
+    for args in [
+        &["proxy", "--listen", "127.0.0.1:0"][..],
+        &["proxy", "--upstream", "ftp://x/", "--listen", "127.0.0.1:0"],
+        &[
+            "proxy",
+            "--upstream",
+            "http://x/",
+            "--listen",
+            "127.0.0.1:0",
+            "--timeout",
+            "soon",
+        ],
+        &[
+            "proxy",
+            "--upstream",
+            "http://x/",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-body",
+            "0",
+        ],
+        &[
+            "proxy",
+            "--upstream",
+            "http://x/",
+            "--listen",
+            "not an address",
+        ],
+    ] {
+        let out = support::cli(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigterm_stops_the_proxy_with_exit_0() {
+    let upstream = Upstream::start(Reply::Body(200, PROMETHEUS, b"up 1\n".to_vec()));
+    let mut proxy = ProxyProc::start(&upstream.url(), &[]);
+    assert_eq!(proxy.scrape().value("up{}"), Some(1.0));
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &proxy.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(term.success());
+    let exited = support::eventually(Duration::from_secs(30), || {
+        proxy.child.try_wait().expect("wait")
+    });
+    assert_eq!(exited.and_then(|status| status.code()), Some(0));
+}
