@@ -45,7 +45,8 @@
 //! says the rest: an upstream failure is a `503` with one line of reason,
 //! never a partial exposition; `--staleness` (10 m) forgets an input unseen
 //! that long (seen again, it counts as new); `--max-inputs` (1,000,000)
-//! bounds the state, about 56 bytes per input series.
+//! bounds the state: a 48-byte entry per input series in a hash map, 55
+//! to 110 bytes with its spare room (measured).
 
 mod command;
 mod deadline;
