@@ -236,7 +236,7 @@ impl<S: Sink> Feeder<'_, S> {
                     help,
                     group.lines,
                 );
-            } else {
+            } else if group.count.is_some() || !group.points.is_empty() {
                 self.inputs.summary(
                     self.sink,
                     &pending.family,

@@ -179,3 +179,19 @@ fn a_malformed_line_or_a_missing_eof_is_a_parse_failure() {
     let failure = check(&long, Format::Prometheus, Deadline::after(Duration::ZERO)).unwrap_err();
     assert_eq!(failure.reason, Reason::Timeout);
 }
+
+#[test]
+fn open_metrics_other_types_pass_as_gauges_named_by_their_samples() {
+    let mut h = Harness::new("");
+    let text = "# TYPE build info\nbuild_info{version=\"1.2\"} 1\n\
+                # TYPE feature stateset\nfeature{feature=\"a\"} 1\nfeature{feature=\"b\"} 0\n\
+                # TYPE queue gaugehistogram\nqueue_bucket{le=\"1.0\"} 2\nqueue_bucket{le=\"+Inf\"} 3\n\
+                queue_gcount 3\nqueue_gsum 2.5\n\
+                # TYPE mystery unknown\nmystery 7\n# EOF\n";
+    let (samples, render) = h.scrape(text, Format::OpenMetrics);
+    assert_eq!(samples["build_info{version=1.2}"], 1.0, "{render}");
+    assert_eq!(samples["feature{feature=b}"], 0.0);
+    assert_eq!(samples["queue_gcount{}"], 3.0);
+    assert_eq!(samples["queue_gsum{}"], 2.5);
+    assert_eq!(samples["mystery{}"], 7.0);
+}
