@@ -98,6 +98,19 @@
 //! [`MetricReport`] carries `keep`, `evicted` and `admitted_share` (the
 //! share of the recent traffic the admitted series carry).
 //!
+//! # Samples from outside metrics-rs
+//!
+//! [`GuardRecorder::ingest`] gives an [`Ingest`]: it registers what another
+//! process exposes (what `cardinality-guard proxy` reads) with the guard,
+//! through the same admission, budgets, folding, eviction, self-report and
+//! render as `metrics` registrations. Its handles take deltas:
+//! [`IngestedCounter`] (a float counter), [`IngestedGauge`],
+//! [`IngestedHistogram`] (a classic histogram with the upstream's `le`
+//! texts, costing bounds + 3 per label set) and [`IngestedSummary`] (the
+//! upstream's quantiles, costing quantiles + 2; its overflow series renders
+//! only `_sum` and `_count`). A name is one metric of one storage: a
+//! registration of another storage, or other bounds or quantiles, is
+//! refused as `invalid`. See [`ingest`] for the details.//!
 //! The crates whose types appear in this crate's API are re-exported, so a
 //! user names one version of each: [`metrics`] (its macros work as
 //! `cardinality_guard_core::metrics::counter!`), [`metrics_util`] (for

@@ -47,6 +47,34 @@ fn a_metrics_rs_counter_and_an_ingested_counter_never_share_a_name() {
 }
 
 #[test]
+fn an_ingested_histogram_keeps_the_upstreams_bounds_across_a_reload() {
+    let (recorder, exporter) = guarded("");
+    let latency = recorder
+        .ingest()
+        .histogram("rpc_seconds", &[], &["0.25", "2.5"]);
+    latency.add(&[1.0, 2.0, 0.0], 1.5, 3.0);
+    // `[histograms]` now gives that name other buckets: the reload applies
+    // (the guard did not shape it), and the upstream's bounds stay.
+    let other = "[histograms]\nbuckets = [0.1, 1.0, 10.0]\n";
+    exporter
+        .reload(cardinality_guard_core::Config::from_toml(other, "<test>").unwrap())
+        .expect("an ingested histogram does not block a reload");
+    latency.add(&[0.0, 1.0, 1.0], 4.0, 2.0);
+    // A metrics-rs histogram of that name is another storage: refused.
+    metrics::with_local_recorder(&recorder, || metrics::histogram!("rpc_seconds").record(0.2));
+    let text = exporter.render();
+    assert_strictly_valid(&text);
+    let bucket = |le| value_exact(&text, "rpc_seconds_bucket", &[("le", le)]);
+    assert_eq!(
+        [bucket("0.25"), bucket("2.5"), bucket("+Inf"), bucket("1.0")],
+        [Some(1.0), Some(4.0), Some(5.0), None]
+    );
+    assert_eq!(value_exact(&text, "rpc_seconds_sum", &[]), Some(5.5));
+    assert_eq!(value_exact(&text, "rpc_seconds_count", &[]), Some(5.0));
+    assert_eq!(exporter.report().global.invalid_registrations, 1);
+}
+
+#[test]
 fn nan_infinite_and_negative_updates_are_ignored() {
     let (recorder, exporter) = guarded("");
     let ingest = recorder.ingest();

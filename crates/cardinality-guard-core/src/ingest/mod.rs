@@ -253,3 +253,22 @@ debug_handle!(
     IngestedHistogram,
     IngestedSummary
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Clone + Send + Sync + fmt::Debug + 'static>() -> usize {
+        std::mem::size_of::<T>()
+    }
+
+    #[test]
+    fn handles_are_shareable_and_one_pointer() {
+        let pointer = std::mem::size_of::<usize>();
+        assert_eq!(shareable::<Ingest>(), pointer);
+        assert_eq!(shareable::<IngestedCounter>(), pointer);
+        assert_eq!(shareable::<IngestedGauge>(), pointer);
+        assert_eq!(shareable::<IngestedHistogram>(), pointer);
+        assert_eq!(shareable::<IngestedSummary>(), pointer);
+    }
+}
