@@ -261,16 +261,24 @@ impl Scrape {
     }
 }
 
-/// Feeds `text` to `promtool check metrics` (installed here; in CI) and
-/// returns what it said, empty when all is well.
+/// Feeds `text` to `promtool check metrics` and returns what it said,
+/// empty when all is well; says it skipped (and returns empty) when
+/// promtool is not installed, outside CI.
 pub fn promtool_complaints(text: &str) -> String {
-    let mut child = Command::new("promtool")
+    let spawned = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool runs");
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            println!("SKIPPED promtool check metrics: cannot run promtool: {e}");
+            return String::new();
+        }
+        Err(e) => panic!("promtool is required in CI: {e}"),
+    };
     child
         .stdin
         .take()
