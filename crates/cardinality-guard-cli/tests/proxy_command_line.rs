@@ -19,7 +19,7 @@ fn help_lists_the_proxy_and_its_flags_with_their_defaults() {
         "--config",
         "--timeout",
         "[default: 10s]",
-        "--max-body",
+        "--max-bytes",
         "[default: 256MiB]",
         "--max-inputs",
         "[default: 1000000]",
@@ -71,7 +71,7 @@ fn usage_and_config_errors_exit_2_naming_what_is_wrong() {
             "http://x/",
             "--listen",
             "127.0.0.1:0",
-            "--max-body",
+            "--max-bytes",
             "0",
         ],
         &[

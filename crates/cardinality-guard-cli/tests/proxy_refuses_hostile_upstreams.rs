@@ -31,11 +31,11 @@ fn refused(proxy: &ProxyProc, reason: &str, detail: &str) {
 #[test]
 fn hostile_bodies_get_a_503_with_their_reason_and_change_nothing() {
     let upstream = Upstream::start(good(1));
-    let proxy = ProxyProc::start(&upstream.url(), &["--max-body", "1MiB", "--timeout", "1s"]);
+    let proxy = ProxyProc::start(&upstream.url(), &["--max-bytes", "1MiB", "--timeout", "1s"]);
     assert_eq!(proxy.scrape().value("jobs_total{}"), Some(1.0));
 
     upstream.set(Reply::Endless { limit: 256 << 20 });
-    refused(&proxy, "too_large", "--max-body 1048576 bytes");
+    refused(&proxy, "too_large", "--max-bytes 1048576 bytes");
 
     upstream.set(Reply::Trickle {
         every: std::time::Duration::from_millis(50),

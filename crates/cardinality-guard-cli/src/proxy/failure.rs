@@ -13,7 +13,7 @@ pub(crate) enum Reason {
     Connect,
     /// An answer other than `200`-`299` (a redirect elsewhere included).
     Status,
-    /// A body longer than `--max-body`.
+    /// A body longer than `--max-bytes`.
     TooLarge,
     /// Invalid UTF-8 or a malformed line.
     Parse,

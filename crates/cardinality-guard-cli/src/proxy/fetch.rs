@@ -1,7 +1,7 @@
 //! One GET of the upstream, the audit's way (its `Accept` negotiation and
 //! redirect rule, [`crate::http`]; its deadline and reading thread,
 //! [`crate::deadline`]), the whole body read into memory: at most
-//! `--max-body` bytes, valid UTF-8, all before `--timeout`.
+//! `--max-bytes` bytes, valid UTF-8, all before `--timeout`.
 
 use std::io::{self, Read};
 use std::time::Duration;
@@ -21,8 +21,8 @@ pub(crate) struct Body {
     pub(crate) text: String,
 }
 
-/// GETs `url` and reads its body, at most `max_body` bytes, before `deadline`.
-pub(crate) fn fetch(url: &str, max_body: u64, deadline: Deadline) -> Result<Body, Failure> {
+/// GETs `url` and reads its body, at most `max_bytes` bytes, before `deadline`.
+pub(crate) fn fetch(url: &str, max_bytes: u64, deadline: Deadline) -> Result<Body, Failure> {
     let fetched = http::get(url, false, deadline).map_err(|e| match e {
         ReadError::TimedOut(_) => timed_out(url, deadline),
         ReadError::Status(code) => {
@@ -33,7 +33,7 @@ pub(crate) fn fetch(url: &str, max_body: u64, deadline: Deadline) -> Result<Body
     })?;
     let mut body = Vec::new();
     let read = Timed::new(fetched.body, deadline)
-        .take(max_body.saturating_add(1))
+        .take(max_bytes.saturating_add(1))
         .read_to_end(&mut body);
     if let Err(e) = read {
         return Err(
@@ -44,10 +44,10 @@ pub(crate) fn fetch(url: &str, max_body: u64, deadline: Deadline) -> Result<Body
             },
         );
     }
-    if body.len() as u64 > max_body {
+    if body.len() as u64 > max_bytes {
         return Err(Failure::new(
             Reason::TooLarge,
-            format!("{url}: the body is larger than --max-body {max_body} bytes"),
+            format!("{url}: the body is larger than --max-bytes {max_bytes} bytes"),
         ));
     }
     let text = String::from_utf8(body).map_err(|e| {

@@ -7,7 +7,7 @@
 //! [`PrometheusGuard`](cardinality_guard_core::PrometheusGuard) by deltas
 //! ([`inputs`]), and answers the guard's render (its self-report included)
 //! and the proxy's own lines ([`own_lines`]). An upstream that fails
-//! (connection, status, `--timeout`, `--max-body`, a malformed line or
+//! (connection, status, `--timeout`, `--max-bytes`, a malformed line or
 //! invalid UTF-8) gets a `503` with one line of reason, and nothing of it
 //! is applied. Scrapes run one at a time. `/debug/cardinality` is the
 //! library's report endpoint; `SIGHUP` reloads `--config`.
@@ -26,7 +26,6 @@ use std::time::Duration;
 
 use cardinality_guard_core::config::parse_duration;
 
-/// `cardinality-guard proxy`'s flags.
 /// `cardinality-guard proxy --help`'s text above the flags.
 pub(crate) const LONG_ABOUT: &str = "Serve a guarded copy of a service's /metrics, for Prometheus to \
 scrape instead of the service (any language).
@@ -35,7 +34,7 @@ Each scrape of the proxy fetches the upstream (Prometheus or OpenMetrics text), 
 and only then feeds it into the guard: what the guard.toml budgets admit keeps its names, kinds, \
 help and labels; the rest folds into overflow series. Counters and histograms fold by deltas \
 kept per input series, so totals are conserved and the proxy's series never reset (the proxy's \
-own restart aside). An upstream failure (connection, status, --timeout, --max-body, a malformed \
+own restart aside). An upstream failure (connection, status, --timeout, --max-bytes, a malformed \
 line) answers 503 with one line of reason, applies nothing, and counts in \
 cardinality_guard_proxy_upstream_failures_total.
 
@@ -64,7 +63,7 @@ pub(crate) struct ProxyArgs {
     timeout: Duration,
     /// Refuse an upstream body larger than this (bytes; KiB, MiB, GiB suffixes allowed); the scrape answers 503.
     #[arg(long, value_parser = crate::command::parse_bytes, default_value = "256MiB")]
-    max_body: u64,
+    max_bytes: u64,
     /// Track at most this many upstream input series; samples of new ones beyond it are dropped and counted.
     #[arg(long, default_value_t = 1_000_000)]
     max_inputs: usize,

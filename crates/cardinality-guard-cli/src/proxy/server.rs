@@ -28,7 +28,7 @@ const EXPOSITION: &str = "text/plain; version=0.0.4; charset=utf-8";
 struct Proxy {
     upstream: String,
     timeout: Duration,
-    max_body: u64,
+    max_bytes: u64,
     exporter: PrometheusGuard,
     ingest: Ingest,
     state: Mutex<(Inputs<Ingest>, Counts)>,
@@ -40,7 +40,7 @@ impl Proxy {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let (inputs, counts) = &mut *state;
         let deadline = Deadline::after(self.timeout);
-        let checked = fetch(&self.upstream, self.max_body, deadline)
+        let checked = fetch(&self.upstream, self.max_bytes, deadline)
             .and_then(|body| feed::check(&body.text, body.format, deadline).map(|()| body));
         let body = match checked {
             Ok(body) => body,
@@ -105,7 +105,7 @@ pub(super) fn serve(args: &ProxyArgs) -> Result<(), String> {
     let proxy = Arc::new(Proxy {
         upstream: args.upstream.clone(),
         timeout: args.timeout,
-        max_body: args.max_body,
+        max_bytes: args.max_bytes,
         ingest: recorder.ingest(),
         state: Mutex::new((inputs, Counts::default())),
         exporter,
