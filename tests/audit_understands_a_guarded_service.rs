@@ -149,7 +149,10 @@ fn the_audit_of_a_guarded_service_reads_its_self_report() {
         assert!(toml.contains("values per update"), "{toml}");
         // Where there is nothing to do, the running budgets stay.
         for name in audit.metrics.iter().map(|m| m.name.as_str()) {
-            if report.metric(name).is_some_and(|m| m.recommendation.is_some()) {
+            if report
+                .metric(name)
+                .is_some_and(|m| m.recommendation.is_some())
+            {
                 continue;
             }
             let was = running.policy_for(name).max_series.get();
