@@ -109,8 +109,10 @@ pub fn audit_text(
 /// let toml = suggest_text("http://127.0.0.1:8000/metrics", &text, Format::Prometheus)?;
 /// assert!(toml.contains("cardinality-guard proxy --upstream http://127.0.0.1:8000/metrics"));
 /// let config = Config::from_toml(&toml, "guard.toml")?;
-/// // 5,000 user ids, over twice the default budget of 2,000: a label limit.
-/// assert!(config.policy_for("logins_total").label_limits.contains_key("user"));
+/// // 5,000 user ids, each seen once: an id, to be removed from the code;
+/// // meanwhile `label_limits = { user = 1 }` folds it.
+/// assert!(toml.contains("remove the label user from the code"));
+/// assert_eq!(config.policy_for("logins_total").label_limits["user"].get(), 1);
 /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 /// ```
 ///

@@ -304,8 +304,8 @@ impl GuardHandle {
     }
 
     /// Puts `config` in force without a restart: budgets, label limits,
-    /// pinned values, modes, overflow policies, idle timeouts and global
-    /// limits. All of it or, on an error, none of it.
+    /// pinned values, modes, overflow policies, `keep`, idle timeouts and
+    /// global limits. All of it or, on an error, none of it.
     ///
     /// - A raised budget reopens its metric at once.
     /// - A lowered one folds new label sets at once, and the next upkeep

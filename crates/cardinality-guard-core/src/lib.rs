@@ -98,6 +98,24 @@
 //! [`MetricReport`] carries `keep`, `evicted` and `admitted_share` (the
 //! share of the recent traffic the admitted series carry).
 //!
+//! # Advice, and nothing silent
+//!
+//! Each [`MetricReport`] carries a [`Recommendation`] (`raise_max_series`,
+//! `limit_label` or `remove_label`; the rules in [`recommend`]), and
+//! [`Report::suggested_config`] writes a `guard.toml` that applies them
+//! through [`SuggestedConfig::from_observations`], the one engine that
+//! `cardinality-guard audit --suggest` uses too. What loads or runs without
+//! an error but is likely not meant is in the report, not only in `tracing`
+//! events (an app without a subscriber prints none):
+//! [`Report::unmatched_rules`] (`[[metrics]]` rules that matched no metric,
+//! counted by `cardinality_guard_config_unmatched_rules`) and
+//! [`Report::notes`] ([`Config::notes`], then the [`Problem`]s seen at run
+//! time, counted by `cardinality_guard_problems{problem}`). A per-metric
+//! budget that a file sets above the `[global] max_series` it sets is
+//! refused ([`ConfigError`], naming file, line and key). A registration
+//! counts once in `cardinality_guard_overflow_total`, under the reason that
+//! decided where it ended (see [`OverflowReason::LabelLimit`]).
+//!
 //! # Samples from outside metrics-rs
 //!
 //! [`GuardRecorder::ingest`] gives an [`Ingest`]: it registers what another
@@ -110,7 +128,8 @@
 //! upstream's quantiles, costing quantiles + 2; its overflow series renders
 //! only `_sum` and `_count`). A name is one metric of one storage: a
 //! registration of another storage, or other bounds or quantiles, is
-//! refused as `invalid`. See [`ingest`] for the details.//!
+//! refused as `invalid`. See [`ingest`] for the details.
+//!
 //! The crates whose types appear in this crate's API are re-exported, so a
 //! user names one version of each: [`metrics`] (its macros work as
 //! `cardinality_guard_core::metrics::counter!`), [`metrics_util`] (for

@@ -199,10 +199,11 @@ pub struct Report {
     pub unmatched_rules: Vec<String>,
     /// Misconfigurations that load or run without an error, one sentence
     /// each: first what loading the config noticed ([`Config::notes`]: a
-    /// budget above an inherited `global.max_series`, a `[[metrics]]` list
-    /// that drops the default's HTTP rule), then the problems seen at run
-    /// time ([`Problem`](crate::Problem): an HTTP layer around the router),
-    /// which the self-report counts in `cardinality_guard_problems{problem}`.
+    /// budget above `global.max_series` where one of the two is the embedded
+    /// default's, a `[[metrics]]` list that drops the default's HTTP rule),
+    /// then the problems seen at run time ([`Problem`](crate::Problem): an
+    /// HTTP layer around the router), which the self-report counts in
+    /// `cardinality_guard_problems{problem}`.
     /// All of it is visible here without a `tracing` subscriber.
     pub notes: Vec<String>,
 }
@@ -219,11 +220,12 @@ impl Report {
     /// workload it holds every observed metric within its new budget, with
     /// values folded (`__overflow__`) only in the labels its
     /// recommendations name. What it holds: the running `[global]`,
-    /// `[defaults]` and `[histograms]` (`global.max_series` raised to the
-    /// sum of the budgets if need be), one enforced `[[metrics]]` entry per
-    /// metric observed, with a comment saying why each number, then the
-    /// running config's other rules. See [`MetricReport::recommend`] for
-    /// the rules.
+    /// `[defaults]` and `[histograms]` (`global.max_series` raised, if need
+    /// be, to the sum of the budgets and over the largest budget it writes:
+    /// a file may not set a budget above its global one), one enforced
+    /// `[[metrics]]` entry per metric observed, with a comment saying why
+    /// each number, then the running config's other rules. See
+    /// [`MetricReport::recommend`] for the rules.
     ///
     /// ```
     /// use cardinality_guard_core::{Config, PrometheusGuard};

@@ -84,8 +84,9 @@ impl Outcome {
 }
 
 /// `guard.reload_file(path)` on a thread of its own (see the module docs),
-/// awaited; with the sections it changed. `held` (a permit) is dropped when
-/// the thread is done, even if the caller stopped waiting.
+/// awaited; with the sections it changed. `held` (a permit) is dropped once the
+/// reload is done, before its answer is sent (and even if the caller
+/// stopped waiting).
 pub(crate) async fn reload_off_the_runtime(
     guard: &GuardHandle,
     path: PathBuf,
@@ -96,10 +97,13 @@ pub(crate) async fn reload_off_the_runtime(
     let spawned = std::thread::Builder::new()
         .name("config-reload".into())
         .spawn(move || {
-            let _held = held;
             let before = guard.config();
             let reloaded = guard.reload_file(&path);
-            let _ = done.send(reloaded.map(|()| changed_sections(&before, &guard.config())));
+            let outcome = reloaded.map(|()| changed_sections(&before, &guard.config()));
+            // Released before the answer goes out: a client that sends its
+            // next request on the answer never finds this reload still held.
+            drop(held);
+            let _ = done.send(outcome);
         });
     if let Err(e) = spawned {
         return Outcome::Failed(format!("config not reloaded: no thread to read it on: {e}"));
@@ -131,8 +135,11 @@ fn changed_sections(before: &Config, after: &Config) -> Vec<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::changed_sections;
-    use cardinality_guard_core::Config;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use super::{changed_sections, reload_off_the_runtime, Outcome};
+    use cardinality_guard_core::{Config, PrometheusGuard};
 
     #[test]
     fn changed_sections_name_what_differs() {
@@ -149,5 +156,38 @@ mod tests {
         );
         let global = Config::from_toml("[global]\nmax_metrics = 9\n", "guard.toml").unwrap();
         assert_eq!(changed_sections(&base, &global), ["[global]"]);
+    }
+
+    /// Sets its flag when dropped, slowly: a release after the answer
+    /// would not have happened yet when the answer is read.
+    struct SlowRelease(Arc<AtomicBool>);
+
+    impl Drop for SlowRelease {
+        fn drop(&mut self) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn what_a_reload_holds_is_released_before_its_answer() {
+        let (_recorder, exporter) = PrometheusGuard::builder(Config::embedded())
+            .upkeep_interval(None)
+            .build()
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("cg-reload-release-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("guard.toml");
+        std::fs::write(&path, "[defaults]\nmax_series = 7\n").unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let released = Arc::new(AtomicBool::new(false));
+        let held = SlowRelease(released.clone());
+        let outcome = runtime.block_on(reload_off_the_runtime(exporter.guard(), path, held));
+        assert!(matches!(outcome, Outcome::Reloaded { .. }));
+        // The next request sent on this answer finds the permit free.
+        assert!(released.load(Ordering::SeqCst));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -12,7 +12,10 @@
 //!
 //! `GET /debug/cardinality` answers JSON (`Content-Type: application/json`):
 //! the global figures and one entry per metric (name, kind, series, limit,
-//! utilization, overflow counts, mode), sorted by series. A client whose
+//! utilization, overflow counts, mode, `keep`, evictions, updates), sorted
+//! by series, and at the top the `unmatched_rules` and `notes` (what loads or
+//! runs without an error but is likely not meant; the page shows them above
+//! its table). A client whose
 //! `Accept` header names `text/html` (a browser) gets a page with the same
 //! table, a utilization bar and a sparkline of the last hour per metric,
 //! and the time it was generated (UTC); `?format=json` or `?format=html`
@@ -21,7 +24,8 @@
 //! the page reload itself every `N` seconds (a `<meta http-equiv="refresh">`:
 //! the page runs no scripts); the page links to turn it on and off. Each
 //! metric carries its `recommendation` (what to do, in one line; `null` when
-//! it is comfortably within budget). `?format=toml` answers a complete
+//! it is comfortably within budget and no label limit folds most of its
+//! updates). `?format=toml` answers a complete
 //! suggested `guard.toml` built from what the guard observed
 //! (`Content-Type: application/toml; charset=utf-8`): deploy in shadow mode,
 //! read the recommendations, fetch the suggestion, apply it. A media range

@@ -5,11 +5,14 @@
 //! - `[global]`, `[defaults]` and `[histograms]` are the running config's
 //!   (histograms must render as they did, or the series counts change), with
 //!   `[defaults] mode = "enforce"` and `global.max_series` raised, if need
-//!   be, to the sum of the budgets below.
+//!   be, to the sum of the budgets below, and over the running `[defaults]`
+//!   and rules it writes (a file may not set a budget above its global one).
 //! - Every metric observed gets a `[[metrics]]` entry with an exact match,
 //!   the budget of its [`Recommendation`] (or its running budget when there
-//!   is nothing to do), the label limit it advises, `mode = "enforce"`, and a
-//!   comment saying why each number.
+//!   is nothing to do), the label limits it holds the metric to
+//!   ([`Recommendation::label_limits`]: the running ones, the observation's
+//!   over them, the advice's over both), its `keep`, `mode = "enforce"`,
+//!   and a comment saying why each number.
 //! - The running config's other `[[metrics]]` rules follow unchanged, for
 //!   the metrics not seen yet.
 
