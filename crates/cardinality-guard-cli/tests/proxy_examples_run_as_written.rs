@@ -138,7 +138,10 @@ fn budgets_apply(proxy: &ProxyProc, histogram_limit: u64) {
             ))
             .unwrap_or_else(|| panic!("no limit for {metric}:\n{}", scrape.text))
     };
-    assert_eq!(limit("http_request_duration_seconds"), histogram_limit as f64);
+    assert_eq!(
+        limit("http_request_duration_seconds"),
+        histogram_limit as f64
+    );
     let series = scrape
         .value("cardinality_guard_series{metric=\"http_request_duration_seconds\"}")
         .expect("the histogram's series");

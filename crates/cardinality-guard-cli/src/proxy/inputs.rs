@@ -27,7 +27,11 @@
 //! been seen for the staleness interval: seen again after that, it counts as
 //! new (its full value is added again). Beyond `max` tracked inputs, the
 //! samples of new inputs are dropped (neither tracked nor forwarded) and
-//! counted ([`Inputs::untracked`]).
+//! counted ([`Inputs::untracked`]). A second sample of an input in one
+//! scrape (an upstream that writes a series twice) is ignored and counted
+//! ([`Inputs::duplicates`]): the first one counts, as Prometheus keeps the
+//! first of duplicate samples, so a duplicate can't read as a reset and
+//! inflate a counter at every scrape.
 //!
 //! Cost per input: one map entry of [`ENTRY_BYTES`] bytes (key, handle, last
 //! values, last sight) plus the map's control byte and spare room, plus,
@@ -65,6 +69,9 @@ enum State<S: Sink> {
 struct Input<S: Sink> {
     /// When it was seen last: seconds since the state began.
     seen: u32,
+    /// The scrape it was seen last in (wrapping): a second sample of it in
+    /// the same scrape is a duplicate.
+    scrape: u32,
     state: State<S>,
 }
 
@@ -88,7 +95,9 @@ pub(crate) struct Inputs<S: Sink> {
     staleness: u32,
     max: usize,
     untracked: u64,
+    duplicates: u64,
     now: u32,
+    scrape: u32,
     scratch: Vec<f64>,
     /// Bytes the histograms' last values hold on the heap.
     heap: usize,
@@ -106,7 +115,9 @@ impl<S: Sink> Inputs<S> {
             staleness: u32::try_from(staleness.as_secs()).unwrap_or(u32::MAX),
             max,
             untracked: 0,
+            duplicates: 0,
             now: 0,
+            scrape: 0,
             scratch: Vec::new(),
             heap: 0,
         }
@@ -123,6 +134,13 @@ impl<S: Sink> Inputs<S> {
         self.untracked
     }
 
+    /// Samples ignored since the start because their input had been seen
+    /// already in the same scrape (the first one counts, as Prometheus keeps
+    /// the first of duplicate samples).
+    pub(crate) fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
     /// Bytes the state holds: the map's entries and spare room (a control
     /// byte each), and the histograms' values on the heap.
     pub(crate) fn bytes(&self) -> usize {
@@ -134,6 +152,7 @@ impl<S: Sink> Inputs<S> {
     pub(crate) fn begin(&mut self) {
         let elapsed = self.clock.now().saturating_duration_since(self.start);
         self.now = u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX);
+        self.scrape = self.scrape.wrapping_add(1);
     }
 
     /// Forgets the inputs not seen for longer than the staleness interval;
@@ -300,7 +319,8 @@ impl<S: Sink> Inputs<S> {
     }
 
     /// The state of input `key`, seen now; registered with `register` if
-    /// new and there is room, else `None` (its `lines` counted untracked).
+    /// new and there is room, else `None` (its `lines` counted untracked);
+    /// `None` too when this scrape has seen it already (counted duplicates).
     fn entry(
         &mut self,
         key: u64,
@@ -311,7 +331,12 @@ impl<S: Sink> Inputs<S> {
         match self.map.entry(key) {
             Entry::Occupied(input) => {
                 let input = input.into_mut();
+                if input.scrape == self.scrape {
+                    self.duplicates += lines;
+                    return None;
+                }
                 input.seen = self.now;
+                input.scrape = self.scrape;
                 Some(&mut input.state)
             }
             Entry::Vacant(_) if full => {
@@ -323,8 +348,16 @@ impl<S: Sink> Inputs<S> {
                 if let State::Histogram { last, .. } = &state {
                     self.heap += std::mem::size_of_val::<[f64]>(last);
                 }
-                let seen = self.now;
-                Some(&mut vacant.insert(Input { seen, state }).state)
+                let (seen, scrape) = (self.now, self.scrape);
+                Some(
+                    &mut vacant
+                        .insert(Input {
+                            seen,
+                            scrape,
+                            state,
+                        })
+                        .state,
+                )
             }
         }
     }

@@ -26,6 +26,8 @@ pub(crate) struct Tracked {
     pub(crate) bytes: usize,
     /// Samples dropped so far, beyond `--max-inputs`.
     pub(crate) untracked: u64,
+    /// Samples ignored so far, of an input seen already in the same scrape.
+    pub(crate) duplicates: u64,
 }
 
 /// Appends the proxy's families to `out` (which ends with a newline or is
@@ -72,6 +74,12 @@ pub(crate) fn write(out: &mut String, counts: &Counts, inputs: &Tracked) {
         "counter",
         "Upstream samples dropped (neither tracked nor forwarded) because --max-inputs inputs were tracked.",
         inputs.untracked,
+    );
+    one(
+        "cardinality_guard_proxy_duplicate_samples_total",
+        "counter",
+        "Upstream samples ignored because their series was seen already in the same scrape (the first one counts).",
+        inputs.duplicates,
     );
     one(
         "cardinality_guard_proxy_forgotten_inputs_total",

@@ -62,6 +62,7 @@ impl Proxy {
             inputs: inputs.len(),
             bytes: inputs.bytes(),
             untracked: inputs.untracked(),
+            duplicates: inputs.duplicates(),
         };
         own_lines::write(&mut text, counts, &tracked);
         Ok(text)

@@ -301,8 +301,27 @@ fn beyond_max_inputs_new_samples_are_dropped_and_counted() {
         (2, 4, 2)
     );
     // Tracked inputs go on.
+    state.begin();
     state.counter(&sink, "a_total", &[], 4.0, None);
     assert_eq!(count(&sink, 0), 4.0);
+}
+
+#[test]
+fn a_series_written_twice_in_one_scrape_counts_once_and_never_reads_as_a_reset() {
+    let (clock, sink) = (ManualClock::new(), Recorder::default());
+    let mut state = inputs(&clock, 10);
+    for _ in 0..3 {
+        state.begin();
+        state.counter(&sink, "x_total", &[("a", "1")], 5.0, None);
+        state.counter(&sink, "x_total", &[("a", "1")], 10.0, None);
+        state.histogram(&sink, "h", &[], &["1"], &[1.0, 2.0], 1.0, None, 3);
+        state.histogram(&sink, "h", &[], &["1"], &[0.0, 1.0], 0.5, None, 3);
+    }
+    // The first sample of each scrape counts: 5 and 2, never growing.
+    assert_eq!(count(&sink, 0), 5.0);
+    assert_eq!(count(&sink, 1), 2.0);
+    assert_eq!(state.duplicates(), 3 * (1 + 3));
+    assert_eq!(state.len(), 2);
 }
 
 #[test]
