@@ -17,14 +17,13 @@
 
 #[path = "shared/app.rs"]
 mod app;
-#[path = "shared/server.rs"]
-mod server;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use cardinality_guard::axum::serve as server;
 use cardinality_guard::{Config, PrometheusGuard};
 
 const USAGE: &str = "usage: service [--listen ADDR] [--config FILE] [--max-connections N]

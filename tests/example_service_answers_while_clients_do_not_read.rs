@@ -18,13 +18,12 @@
 
 #[path = "../examples/shared/app.rs"]
 mod app;
-#[path = "../examples/shared/server.rs"]
-mod server;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use cardinality_guard::axum::serve as server;
 use cardinality_guard::{Config, PrometheusGuard};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -7,9 +7,8 @@
 
 #[path = "../examples/shared/app.rs"]
 mod app;
-#[path = "../examples/shared/server.rs"]
-mod server;
 
+use cardinality_guard::axum::serve as server;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

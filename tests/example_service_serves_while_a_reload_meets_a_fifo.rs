@@ -17,9 +17,8 @@
 
 #[path = "../examples/shared/app.rs"]
 mod app;
-#[path = "../examples/shared/server.rs"]
-mod server;
 
+use cardinality_guard::axum::serve as server;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

@@ -40,9 +40,8 @@ mod app;
 mod prometheus_api;
 #[path = "support/prometheus_server.rs"]
 mod prometheus_server;
-#[path = "../examples/shared/server.rs"]
-mod server;
 
+use cardinality_guard::axum::serve as server;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -13,9 +13,8 @@
 
 #[path = "../examples/shared/app.rs"]
 mod app;
-#[path = "../examples/shared/server.rs"]
-mod server;
 
+use cardinality_guard::axum::serve as server;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};

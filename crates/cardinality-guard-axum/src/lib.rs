@@ -8,6 +8,9 @@
 //!   optionally a `POST` that reloads the config file
 //!   ([`ReportEndpoint::with_reload_on_post`]).
 //! - [`reload_on_sighup`] (Unix): reloads the config file on `SIGHUP`.
+//! - [`serve::serve`]: serves an app with the limits `axum::serve` leaves
+//!   out (header-read, write and idle timeouts, a connection cap), so a
+//!   client that asks for `/metrics` and never reads can't hold the server.
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -33,6 +36,7 @@
 pub mod http_metrics;
 pub mod reload;
 pub mod report;
+pub mod serve;
 
 pub use http_metrics::{HttpMetrics, HttpMetricsLayer};
 #[cfg(unix)]

@@ -12,6 +12,7 @@
 //! is applied. Scrapes run one at a time. `/debug/cardinality` is the
 //! library's report endpoint; `SIGHUP` reloads `--config`.
 
+mod answer;
 mod failure;
 mod feed;
 mod fetch;
@@ -43,6 +44,9 @@ forgotten, and seen again it counts as new (its full value is added again). Beyo
 samples of new input series are dropped and counted. Each tracked input costs a 48-byte entry \
 (a histogram's, 8 more per bucket and 16) in a hash map with its spare room (55 to 110 bytes in all; the self-report says how much: cardinality_guard_proxy_inputs_bytes).
 
+At most 4 answers of /metrics are in memory at once: a client that asks and never reads holds \
+one until --write-timeout closes its connection, and further scrapes wait their turn.
+
 Routes: /metrics, /debug/cardinality (the guard's report: page, JSON, ?format=toml). SIGHUP \
 reloads --config; SIGTERM or Ctrl-C stops.";
 
@@ -70,6 +74,18 @@ pub(crate) struct ProxyArgs {
     /// Forget the state of an input series unseen for this long (seen again, it counts as new).
     #[arg(long, value_parser = parse_duration, default_value = "10m")]
     staleness: Duration,
+    /// Close a connection whose client has not taken an answer this long after its first byte was written (a client that never reads).
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    write_timeout: Duration,
+    /// Close a connection whose request head is not complete this long after it started.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    header_read_timeout: Duration,
+    /// Close a connection with no request under way after this.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    idle_timeout: Duration,
+    /// Serve at most this many connections at once; more wait, unaccepted.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
 }
 
 /// Runs the proxy until `SIGTERM` or `Ctrl-C`: 0 then, 2 when it can't

@@ -5,14 +5,19 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use cardinality_guard_axum::serve::{self as http_server, shutdown_signal, Limits};
 use cardinality_guard_axum::ReportEndpoint;
 use cardinality_guard_core::{Clock, Config, Ingest, PrometheusGuard};
 
+use tokio::sync::Semaphore;
+
+use super::answer::{Answer, IN_FLIGHT};
 use super::failure::{Failure, Reason};
 use super::feed;
 use super::fetch::fetch;
@@ -32,6 +37,8 @@ struct Proxy {
     exporter: PrometheusGuard,
     ingest: Ingest,
     state: Mutex<(Inputs<Ingest>, Counts)>,
+    /// Permits for the answers in memory at once ([`answer`](super::answer)).
+    answers: Arc<Semaphore>,
 }
 
 impl Proxy {
@@ -70,9 +77,19 @@ impl Proxy {
 }
 
 async fn metrics(State(proxy): State<Arc<Proxy>>) -> Response {
+    let permit = proxy
+        .answers
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the semaphore is never closed");
     let answer = tokio::task::spawn_blocking(move || proxy.scrape()).await;
     match answer {
-        Ok(Ok(text)) => ([(header::CONTENT_TYPE, EXPOSITION)], text).into_response(),
+        Ok(Ok(text)) => (
+            [(header::CONTENT_TYPE, EXPOSITION)],
+            Body::new(Answer::new(text, permit)),
+        )
+            .into_response(),
         Ok(Err(failure)) => unavailable(&failure),
         Err(_) => unavailable(&Failure::new(Reason::Parse, "the scrape panicked")),
     }
@@ -109,6 +126,7 @@ pub(super) fn serve(args: &ProxyArgs) -> Result<(), String> {
         max_bytes: args.max_bytes,
         ingest: recorder.ingest(),
         state: Mutex::new((inputs, Counts::default())),
+        answers: Arc::new(Semaphore::new(IN_FLIGHT)),
         exporter,
     });
     let _ = tracing_subscriber::fmt()
@@ -134,35 +152,16 @@ pub(super) fn serve(args: &ProxyArgs) -> Result<(), String> {
         let mut stdout = std::io::stdout();
         let _ = writeln!(stdout, "listening on {bound}");
         let _ = stdout.flush();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stopped())
+        let limits = Limits {
+            header_read_timeout: args.header_read_timeout,
+            write_timeout: args.write_timeout,
+            idle_timeout: args.idle_timeout,
+            max_connections: args.max_connections as usize,
+        };
+        http_server::serve(listener, app, limits, shutdown_signal())
             .await
             .map_err(|e| e.to_string())
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     served
-}
-
-/// Resolves at `SIGTERM` or `Ctrl-C`.
-async fn stopped() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = interrupt.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -36,25 +36,32 @@ pub struct Upstream {
     reply: Arc<Mutex<Reply>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    requests: Arc<AtomicUsize>,
 }
 
 impl Upstream {
     /// Serves `reply` on an ephemeral port of 127.0.0.1.
     pub fn start(reply: Reply) -> Upstream {
-        Upstream::start_at("127.0.0.1:0".parse().unwrap(), Arc::new(Mutex::new(reply)))
+        let addr = "127.0.0.1:0".parse().unwrap();
+        Upstream::start_at(addr, Arc::new(Mutex::new(reply)), Arc::default())
     }
 
-    fn start_at(addr: SocketAddr, reply: Arc<Mutex<Reply>>) -> Upstream {
+    fn start_at(
+        addr: SocketAddr,
+        reply: Arc<Mutex<Reply>>,
+        requests: Arc<AtomicUsize>,
+    ) -> Upstream {
         let listener = TcpListener::bind(addr).expect("bind the upstream");
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let (script, stopped) = (reply.clone(), stop.clone());
+        let (script, stopped, counted) = (reply.clone(), stop.clone(), requests.clone());
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stopped.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
+                counted.fetch_add(1, Ordering::SeqCst);
                 let reply = script.lock().unwrap().clone();
                 std::thread::spawn(move || answer(stream, &reply));
             }
@@ -64,7 +71,13 @@ impl Upstream {
             reply,
             stop,
             thread: Some(thread),
+            requests,
         }
+    }
+
+    /// Connections it accepted so far (one per fetch of the proxy).
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
     }
 
     /// Its metrics URL.
@@ -88,7 +101,7 @@ impl Upstream {
 
     /// Listens again, on the same port.
     pub fn restart(&mut self) {
-        let again = Upstream::start_at(self.addr, self.reply.clone());
+        let again = Upstream::start_at(self.addr, self.reply.clone(), self.requests.clone());
         *self = again;
     }
 }

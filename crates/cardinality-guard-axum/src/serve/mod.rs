@@ -1,19 +1,30 @@
-//! Serving the example app with the limits a service exposed to the
-//! internet needs, which `axum::serve` leaves to the caller: a header-read
+//! Serving an axum app with the limits a service exposed to a network
+//! needs, which `axum::serve` leaves to the caller: a header-read
 //! timeout (a half-sent request's connection is closed), a write timeout (a
 //! response the client does not take closes its connection), an idle
 //! timeout (so does a kept-alive connection without a request), a
 //! connection cap (beyond it new connections wait in the listen backlog,
 //! unaccepted), and a graceful shutdown on SIGTERM or SIGINT.
-#![allow(dead_code)] // each includer uses a part
-#![allow(unreachable_pub)] // `pub` for the examples, benches and tests that include this file
+//!
+//! The example service and `cardinality-guard proxy` serve with it; an app
+//! of your own can too:
+//!
+//! ```no_run
+//! # async fn run(app: axum::Router) -> std::io::Result<()> {
+//! use cardinality_guard_axum::serve::{serve, shutdown_signal, Limits};
+//!
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+//! serve(listener, app, Limits::default(), shutdown_signal()).await
+//! # }
+//! ```
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[path = "deadline.rs"]
 mod deadline;
+
+pub use deadline::Deadlines;
 
 use axum::Router;
 use hyper::server::conn::http1;

@@ -6,8 +6,6 @@
 //! Without them, a client that asks for a large response and never reads it
 //! holds its connection, and its slot under the connection cap, for as long
 //! as it likes: 1,024 of them stopped the example service (issue 19).
-#![allow(dead_code)] // each includer uses a part
-#![allow(unreachable_pub)] // `pub` for the examples, benches and tests that include this file
 
 use std::future::Future;
 use std::io;
