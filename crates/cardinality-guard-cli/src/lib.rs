@@ -45,8 +45,10 @@
 //! says the rest: an upstream failure is a `503` with one line of reason,
 //! never a partial exposition; `--staleness` (10 m) forgets an input unseen
 //! that long (seen again, it counts as new); `--max-inputs` (1,000,000)
-//! bounds the state: a 48-byte entry per input series in a hash map, 55
-//! to 110 bytes with its spare room (measured).
+//! bounds the state: a 40-byte entry per input series in a hash map, 47
+//! to 94 bytes with its spare room (47.0 measured at 50,000 counters; a
+//! histogram or summary has 32 bytes more on the heap, and a histogram 8
+//! per bucket and 8).
 
 mod command;
 mod deadline;

@@ -180,24 +180,19 @@ fn a_histogram_keeps_the_upstreams_bounds_costs_them_and_folds_whole() {
         (MetricKind::Histogram, 5, 10)
     );
 
-    // Other bounds (for a new label set, and for one it holds), another
-    // storage under its name: refused as invalid, without effect.
+    // Another storage under its name: refused as invalid, without effect.
     let invalid_before = exporter.report().global.invalid_registrations;
-    let other = ingest.histogram("latency_seconds", &[("path", "/d")], &["0.1", "2.0"]);
-    let respelled = ingest.histogram("latency_seconds", &[("path", "/a")], &["0.5", "1.0"]);
     let summary = ingest.summary("latency_seconds", &[("path", "/a")], &["0.5"]);
     let counter = ingest.counter("latency_seconds", &[("path", "/a")]);
-    other.add(&[1.0, 1.0, 1.0], 1.0, 3.0);
-    respelled.add(&[1.0, 1.0, 1.0], 1.0, 3.0);
     summary.add(1.0, 1.0);
     counter.add(1.0);
     metrics::with_local_recorder(&recorder, || {
         metrics::histogram!("latency_seconds", "path" => "/a").record(0.2);
     });
-    let report = exporter.report();
-    assert_eq!(report.global.invalid_registrations, invalid_before + 5);
-    let after = exporter.render();
-    assert_strictly_valid(&after);
+    assert_eq!(
+        exporter.report().global.invalid_registrations,
+        invalid_before + 3
+    );
     let families = |t: &str| -> Vec<String> {
         t.lines()
             .filter(|l| l.starts_with("latency_seconds"))
@@ -205,9 +200,43 @@ fn a_histogram_keeps_the_upstreams_bounds_costs_them_and_folds_whole() {
             .collect()
     };
     assert_eq!(
-        families(&after),
+        families(&exporter.render()),
         families(&text),
         "refused registrations changed nothing"
+    );
+
+    // Other bounds (an upstream that changed its buckets, for a new label
+    // set and for one the metric holds; one that writes 1 for 1.0): each
+    // bucket counts in the metric's smallest bound at or above its own, so
+    // counts, sums and counts stay true, the metric keeps its bounds.
+    let other = ingest.histogram("latency_seconds", &[("path", "/d")], &["0.1", "2.0"]);
+    let rebucketed = ingest.histogram("latency_seconds", &[("path", "/a")], &["0.5", "1.0"]);
+    let respelled = ingest.histogram("latency_seconds", &[("path", "/a")], &["1e-1", "1"]);
+    other.add(&[1.0, 1.0, 1.0], 1.0, 3.0); // 0.1 -> 0.1, 2.0 and +Inf -> +Inf
+    rebucketed.add(&[1.0, 1.0, 1.0], 1.0, 3.0); // 0.5 and 1.0 -> 1.0
+    respelled.add(&[1.0, 0.0, 0.0], 0.05, 1.0);
+    let after = exporter.render();
+    assert_strictly_valid(&after);
+    promtool_agrees(&after);
+    for line in [
+        "latency_seconds_bucket{path=\"/a\",le=\"0.1\"} 2\n",
+        "latency_seconds_bucket{path=\"/a\",le=\"1.0\"} 6\n",
+        "latency_seconds_bucket{path=\"/a\",le=\"+Inf\"} 7\n",
+        "latency_seconds_sum{path=\"/a\"} 2.55\n",
+        "latency_seconds_count{path=\"/a\"} 7\n",
+        "latency_seconds_bucket{otel_metric_overflow=\"true\",le=\"0.1\"} 4\n",
+        "latency_seconds_bucket{otel_metric_overflow=\"true\",le=\"1.0\"} 5\n",
+        "latency_seconds_bucket{otel_metric_overflow=\"true\",le=\"+Inf\"} 8\n",
+        "latency_seconds_sum{otel_metric_overflow=\"true\"} 5.125\n",
+        "latency_seconds_count{otel_metric_overflow=\"true\"} 8\n",
+    ] {
+        assert!(after.contains(line), "{line} missing from\n{after}");
+    }
+    assert!(!after.contains("le=\"0.5\"") && !after.contains("le=\"2.0\""));
+    assert_eq!(
+        exporter.report().global.invalid_registrations,
+        invalid_before + 3,
+        "other bounds are not invalid"
     );
 }
 
@@ -256,6 +285,35 @@ fn a_summary_renders_quantiles_only_for_its_own_series() {
     let report = exporter.report();
     let m = report.metric("rpc_seconds").expect("tracked");
     assert_eq!((m.series, m.series_per_label_set, m.label_sets), (6, 4, 1));
+
+    // Registered again with other quantiles (an upstream that changed
+    // them): its sum and count add, its quantile values can't map and are
+    // dropped; the same quantiles written otherwise (0.50) still set.
+    let changed = ingest.summary("rpc_seconds", &[("method", "m1")], &["0.5", "0.99"]);
+    changed.set_quantiles(&[5.0, 6.0]);
+    changed.add(1.0, 1.0);
+    let respelled = ingest.summary("rpc_seconds", &[("method", "m1")], &["0.50", "0.9"]);
+    respelled.set_quantiles(&[0.25, 0.75]);
+    let text = exporter.render();
+    assert_strictly_valid(&text);
+    for line in [
+        "rpc_seconds{method=\"m1\",quantile=\"0.5\"} 0.25\n",
+        "rpc_seconds{method=\"m1\",quantile=\"0.9\"} 0.75\n",
+        "rpc_seconds_sum{method=\"m1\"} 4.5\n",
+        "rpc_seconds_count{method=\"m1\"} 8\n",
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+    let rpc: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("rpc_seconds"))
+        .collect();
+    assert_eq!(rpc.len(), 6, "{rpc:?}");
+    assert!(
+        rpc.iter()
+            .all(|l| !l.contains("0.99") && !l.ends_with(" 5") && !l.ends_with(" 6")),
+        "{rpc:?}"
+    );
 }
 
 #[test]

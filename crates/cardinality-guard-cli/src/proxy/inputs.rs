@@ -33,9 +33,10 @@
 //! first of duplicate samples, so a duplicate can't read as a reset and
 //! inflate a counter at every scrape.
 //!
-//! Cost per input: one map entry of [`ENTRY_BYTES`] bytes (key, handle, last
-//! values, last sight) plus the map's control byte and spare room, plus,
-//! for a histogram, its bounds + 2 values on the heap.
+//! Cost per input: one map entry of [`ENTRY_BYTES`] bytes (key, last sight
+//! and scrape, a counter's handle and last value) plus the map's control
+//! byte and spare room; a histogram's or summary's state is on the heap
+//! (its handle, and its last values: a histogram's bounds + 2).
 
 use std::collections::hash_map::{Entry, RandomState};
 use std::collections::HashMap;
@@ -46,23 +47,39 @@ use cardinality_guard_core::Clock;
 
 use super::sink::Sink;
 
-/// What the state of one input holds.
+/// What the state of one input holds. Histograms and summaries, larger
+/// and fewer than counters and gauges, are boxed, so that a counter's entry
+/// does not pay for them.
 enum State<S: Sink> {
-    Counter {
-        handle: S::Counter,
-        last: f64,
-    },
+    Counter { handle: S::Counter, last: f64 },
     Gauge(S::Gauge),
-    Histogram {
-        handle: S::Histogram,
-        /// Cumulative per bucket (`+Inf`, the count, last but one), then the sum.
-        last: Box<[f64]>,
-    },
-    Summary {
-        handle: S::Summary,
-        sum: f64,
-        count: f64,
-    },
+    Histogram(Box<HistogramState<S>>),
+    Summary(Box<SummaryState<S>>),
+}
+
+struct HistogramState<S: Sink> {
+    handle: S::Histogram,
+    /// Cumulative per bucket (`+Inf`, the count, last but one), then the sum.
+    last: Box<[f64]>,
+}
+
+struct SummaryState<S: Sink> {
+    handle: S::Summary,
+    sum: f64,
+    count: f64,
+}
+
+impl<S: Sink> State<S> {
+    /// What it holds on the heap.
+    fn heap_bytes(&self) -> usize {
+        match self {
+            State::Histogram(h) => {
+                std::mem::size_of::<HistogramState<S>>() + std::mem::size_of_val::<[f64]>(&h.last)
+            }
+            State::Summary(_) => std::mem::size_of::<SummaryState<S>>(),
+            State::Counter { .. } | State::Gauge(_) => 0,
+        }
+    }
 }
 
 /// One tracked input.
@@ -99,7 +116,7 @@ pub(crate) struct Inputs<S: Sink> {
     now: u32,
     scrape: u32,
     scratch: Vec<f64>,
-    /// Bytes the histograms' last values hold on the heap.
+    /// Bytes the histograms' and summaries' states hold on the heap.
     heap: usize,
 }
 
@@ -163,8 +180,8 @@ impl<S: Sink> Inputs<S> {
         let mut freed = 0;
         self.map.retain(|_, input| {
             let keep = now.saturating_sub(input.seen) <= staleness;
-            if let (false, State::Histogram { last, .. }) = (keep, &input.state) {
-                freed += std::mem::size_of_val::<[f64]>(last);
+            if !keep {
+                freed += input.state.heap_bytes();
             }
             keep
         });
@@ -245,12 +262,15 @@ impl<S: Sink> Inputs<S> {
             return;
         }
         let key = self.key(HISTOGRAM, name, labels, bounds);
-        let register = || State::Histogram {
-            handle: registered(sink, name, help, || sink.histogram(name, labels, bounds)),
-            last: vec![0.0; cumulative.len() + 1].into_boxed_slice(),
+        let register = || {
+            State::Histogram(Box::new(HistogramState {
+                handle: registered(sink, name, help, || sink.histogram(name, labels, bounds)),
+                last: vec![0.0; cumulative.len() + 1].into_boxed_slice(),
+            }))
         };
         let mut out = std::mem::take(&mut self.scratch);
-        if let Some(State::Histogram { handle, last }) = self.entry(key, lines, register) {
+        if let Some(State::Histogram(state)) = self.entry(key, lines, register) {
+            let HistogramState { handle, last } = &mut **state;
             if last.len() == cumulative.len() + 1 {
                 let (last_counts, last_sum) = last.split_at_mut(cumulative.len());
                 let count = cumulative[cumulative.len() - 1];
@@ -293,19 +313,21 @@ impl<S: Sink> Inputs<S> {
             return;
         }
         let key = self.key(SUMMARY, name, labels, quantiles);
-        let register = || State::Summary {
-            handle: registered(sink, name, help, || sink.summary(name, labels, quantiles)),
-            sum: 0.0,
-            count: 0.0,
+        let register = || {
+            State::Summary(Box::new(SummaryState {
+                handle: registered(sink, name, help, || sink.summary(name, labels, quantiles)),
+                sum: 0.0,
+                count: 0.0,
+            }))
         };
-        let Some(State::Summary {
+        let Some(State::Summary(state)) = self.entry(key, lines, register) else {
+            return;
+        };
+        let SummaryState {
             handle,
             sum: last_sum,
             count: last_count,
-        }) = self.entry(key, lines, register)
-        else {
-            return;
-        };
+        } = &mut **state;
         let (sum_delta, count_delta) = if count < *last_count {
             (sum, count)
         } else {
@@ -345,9 +367,7 @@ impl<S: Sink> Inputs<S> {
             }
             Entry::Vacant(vacant) => {
                 let state = register();
-                if let State::Histogram { last, .. } = &state {
-                    self.heap += std::mem::size_of_val::<[f64]>(last);
-                }
+                self.heap += state.heap_bytes();
                 let (seen, scrape) = (self.now, self.scrape);
                 Some(
                     &mut vacant

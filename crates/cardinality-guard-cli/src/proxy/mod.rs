@@ -28,7 +28,8 @@ use std::time::Duration;
 use cardinality_guard_core::config::parse_duration;
 
 /// `cardinality-guard proxy --help`'s text above the flags.
-pub(crate) const LONG_ABOUT: &str = "Serve a guarded copy of a service's /metrics, for Prometheus to \
+pub(crate) const LONG_ABOUT: &str =
+    "Serve a guarded copy of a service's /metrics, for Prometheus to \
 scrape instead of the service (any language).
 
 Each scrape of the proxy fetches the upstream (Prometheus or OpenMetrics text), parses all of it, \
@@ -41,8 +42,9 @@ cardinality_guard_proxy_upstream_failures_total.
 
 An input series that vanishes keeps its last contribution; unseen for --staleness, its state is \
 forgotten, and seen again it counts as new (its full value is added again). Beyond --max-inputs, \
-samples of new input series are dropped and counted. Each tracked input costs a 48-byte entry \
-(a histogram's, 8 more per bucket and 16) in a hash map with its spare room (55 to 110 bytes in all; the self-report says how much: cardinality_guard_proxy_inputs_bytes).
+samples of new input series are dropped and counted. Each tracked input costs a 40-byte entry \
+in a hash map with its spare room (47 to 94 bytes in all; a histogram or summary 32 more, and a \
+histogram 8 per bucket and 8; the self-report says how much: cardinality_guard_proxy_inputs_bytes).
 
 At most 4 answers of /metrics are in memory at once: a client that asks and never reads holds \
 one until --write-timeout closes its connection, and further scrapes wait their turn.

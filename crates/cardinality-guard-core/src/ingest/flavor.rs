@@ -108,6 +108,38 @@ pub(crate) fn valid_bounds(bounds: &[&str]) -> bool {
         })
 }
 
+/// Where each bucket of a histogram with `bounds` (then `+Inf`) goes in a
+/// metric whose bounds are `metric` (both valid): the metric's bucket of
+/// the smallest bound at or above it, `+Inf` when none is. An observation
+/// at or below a bound is at or below every larger one, so the counts stay
+/// true, only coarser where the bounds differ. `None` when the bounds are
+/// the metric's (as numbers: `1` and `1.0` are one bound).
+pub(crate) fn remap(bounds: &[&str], metric: &[Box<str>]) -> Option<Box<[u16]>> {
+    let metric: Vec<f64> = metric.iter().filter_map(|b| number(b)).collect();
+    let bounds: Vec<f64> = bounds.iter().filter_map(|b| number(b)).collect();
+    if bounds == metric {
+        return None;
+    }
+    let to = |bound: f64| {
+        metric
+            .iter()
+            .position(|&m| m >= bound)
+            .unwrap_or(metric.len())
+    };
+    let finite = bounds.iter().map(|&b| to(b));
+    // At most MAX_TEXTS + 1 buckets: an index fits.
+    Some(finite.chain([metric.len()]).map(|i| i as u16).collect())
+}
+
+/// Whether `quantiles` are the metric's `quantile` texts, as numbers.
+pub(crate) fn same_quantiles(quantiles: &[&str], metric: &[Box<str>]) -> bool {
+    quantiles.len() == metric.len()
+        && quantiles
+            .iter()
+            .zip(metric)
+            .all(|(q, m)| number(q).is_some() && number(q) == number(m))
+}
+
 /// Whether `quantiles` can be a summary's `quantile` texts: at most
 /// [`MAX_TEXTS`] numbers in [0, 1], no two equal.
 pub(crate) fn valid_quantiles(quantiles: &[&str]) -> bool {
@@ -128,6 +160,34 @@ pub(crate) fn valid_quantiles(quantiles: &[&str]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn texts(texts: &[&str]) -> Vec<Box<str>> {
+        texts.iter().map(|&t| Box::from(t)).collect()
+    }
+
+    #[test]
+    fn other_bounds_go_to_the_metric_s_smallest_bound_at_or_above_theirs() {
+        let metric = texts(&["0.1", "1", "10"]);
+        assert_eq!(
+            remap(&["0.1", "1.0", "1e1"], &metric),
+            None,
+            "the same numbers"
+        );
+        assert_eq!(
+            remap(&["0.05", "0.1", "0.5", "5", "50"], &metric).as_deref(),
+            Some(&[0, 0, 1, 2, 3, 3][..])
+        );
+        assert_eq!(remap(&[], &metric).as_deref(), Some(&[3][..]));
+        assert_eq!(remap(&["1"], &texts(&[])).as_deref(), Some(&[0, 0][..]));
+    }
+
+    #[test]
+    fn quantiles_are_the_same_as_numbers() {
+        let metric = texts(&["0.5", "0.99"]);
+        assert!(same_quantiles(&["0.50", "0.99"], &metric));
+        assert!(!same_quantiles(&["0.5", "0.9"], &metric));
+        assert!(!same_quantiles(&["0.5"], &metric));
+    }
 
     #[test]
     fn bounds_are_finite_increasing_numbers() {

@@ -47,11 +47,19 @@
 //!
 //! A name is one metric: a registration of another storage (a metrics-rs
 //! counter of an ingested counter's name, or the reverse; a summary of a
-//! histogram's name) or of other bounds or quantiles is refused, counted as
-//! `invalid` under `metric="__invalid__"`, and its handle does nothing. So
-//! is a histogram whose bounds are not finite, strictly increasing numbers
-//! (at most 1024 of 64 bytes each), or a summary whose quantiles are not
-//! distinct numbers in [0, 1].
+//! histogram's name) is refused, counted as `invalid` under
+//! `metric="__invalid__"`, and its handle does nothing. So is a histogram
+//! whose bounds are not finite, strictly increasing numbers (at most 1024
+//! of 64 bytes each), or a summary whose quantiles are not distinct numbers
+//! in [0, 1].
+//!
+//! A metric keeps the bounds (or quantiles) of its first registration. A
+//! histogram registered later with other bounds (an upstream whose new
+//! version changed its buckets, or writes `1.0` where it wrote `1`) counts
+//! each of its buckets in the metric's bucket of the smallest bound at or
+//! above its own (`+Inf` if none): its counts, sum and count stay true,
+//! only coarser where the bounds differ. A summary registered with other
+//! quantiles adds its sum and count; its quantile values are dropped.
 //!
 //! Handles follow evictions and idle expiry as metrics-rs handles do: an
 //! update of a series that was evicted or expired goes where its label set
@@ -129,10 +137,18 @@ impl Ingest {
     ) -> IngestedHistogram {
         if !flavor::valid_bounds(bounds) {
             self.registry.refuse_invalid();
-            return IngestedHistogram(None);
+            return IngestedHistogram {
+                series: None,
+                remap: None,
+            };
         }
         let key = key_of(name, labels);
-        IngestedHistogram(self.registry.ingested(Flavor::Buckets, bounds, &key))
+        let series = self.registry.ingested(Flavor::Buckets, bounds, &key);
+        let remap = series
+            .as_ref()
+            .and_then(|s| flavor::remap(bounds, &s.family.texts))
+            .map(|to| Arc::new(Remap(to)));
+        IngestedHistogram { series, remap }
     }
 
     /// The summary `name` with `labels` (without `quantile`).
@@ -145,10 +161,17 @@ impl Ingest {
     ) -> IngestedSummary {
         if !flavor::valid_quantiles(quantiles) {
             self.registry.refuse_invalid();
-            return IngestedSummary(None);
+            return IngestedSummary {
+                series: None,
+                quantiles: false,
+            };
         }
         let key = key_of(name, labels);
-        IngestedSummary(self.registry.ingested(Flavor::Summary, quantiles, &key))
+        let series = self.registry.ingested(Flavor::Summary, quantiles, &key);
+        let quantiles = series
+            .as_ref()
+            .is_some_and(|s| flavor::same_quantiles(quantiles, &s.family.texts));
+        IngestedSummary { series, quantiles }
     }
 }
 
@@ -186,38 +209,68 @@ impl IngestedGauge {
 /// An ingested classic histogram's handle (a no-op when its registration
 /// was dropped).
 #[derive(Clone)]
-pub struct IngestedHistogram(Option<Arc<Series>>);
+pub struct IngestedHistogram {
+    series: Option<Arc<Series>>,
+    /// Registered with other bounds than the metric's: where each of its
+    /// buckets goes.
+    remap: Option<Arc<Remap>>,
+}
+
+/// For each bucket of a registration's bounds (then `+Inf`), the metric's
+/// bucket it counts in.
+struct Remap(Box<[u16]>);
 
 impl IngestedHistogram {
-    /// Non-cumulative count deltas, one per bound then one for +Inf (bounds.len()+1 values);
-    /// `sum` may be negative (observations can be negative); `count` = sum of `buckets`.
+    /// Non-cumulative count deltas, one per bound of the registration then
+    /// one for +Inf (bounds.len()+1 values); `sum` may be negative
+    /// (observations can be negative); `count` = sum of `buckets`.
     ///
-    /// Ignored whole when a count is negative or not finite, `sum` is not
-    /// finite, or `buckets` has another length. The render's `_count` is
-    /// the `+Inf` bucket's: the sum of the `buckets` added.
+    /// Registered with other bounds than the metric's first registration,
+    /// each count goes to the metric's bucket of the smallest bound at or
+    /// above its own (`+Inf` if none): counts, sum and count stay true,
+    /// only coarser. Ignored whole when a count is negative or not finite,
+    /// `sum` is not finite, or `buckets` has another length. The render's
+    /// `_count` is the `+Inf` bucket's: the sum of the `buckets` added.
     pub fn add(&self, buckets: &[f64], sum: f64, count: f64) {
-        let Some(series) = &self.0 else {
+        let Some(series) = &self.series else {
             return;
         };
-        let fits = buckets.len() == series.family.texts.len() + 1;
-        if fits && sum.is_finite() && is_count(count) && buckets.iter().all(|&b| is_count(b)) {
-            series.add_buckets(buckets, sum);
+        if !(sum.is_finite() && is_count(count) && buckets.iter().all(|&b| is_count(b))) {
+            return;
+        }
+        let metric_buckets = series.family.texts.len() + 1;
+        match &self.remap {
+            None if buckets.len() == metric_buckets => series.add_buckets(buckets, sum),
+            Some(remap) if buckets.len() == remap.0.len() => {
+                let mut counts = vec![0.0; metric_buckets];
+                for (&count, &to) in buckets.iter().zip(remap.0.iter()) {
+                    counts[usize::from(to)] += count;
+                }
+                series.add_buckets(&counts, sum);
+            }
+            _ => {}
         }
     }
 }
 
 /// An ingested summary's handle (a no-op when its registration was dropped).
 #[derive(Clone)]
-pub struct IngestedSummary(Option<Arc<Series>>);
+pub struct IngestedSummary {
+    series: Option<Arc<Series>>,
+    /// Registered with the metric's quantiles (else its quantile values
+    /// are dropped: they can't be mapped).
+    quantiles: bool,
+}
 
 impl IngestedSummary {
     /// The quantile values now (ignored on the overflow series: a folded series' quantiles are dropped).
     ///
     /// One value per quantile the metric was registered with (any value,
     /// `NaN` included, as clients render an empty summary); ignored
-    /// otherwise.
+    /// otherwise, and when this handle was registered with other quantiles
+    /// than the metric's first registration.
     pub fn set_quantiles(&self, values: &[f64]) {
-        if let Some(series) = &self.0 {
+        if let (Some(series), true) = (&self.series, self.quantiles) {
             if values.len() == series.family.texts.len() {
                 series.set_quantiles(values);
             }
@@ -227,20 +280,20 @@ impl IngestedSummary {
     /// Adds to the sum (which may go down) and the count; ignored when
     /// `sum` is not finite or `count` is negative or not finite.
     pub fn add(&self, sum: f64, count: f64) {
-        if let (Some(series), true) = (&self.0, sum.is_finite() && is_count(count)) {
+        if let (Some(series), true) = (&self.series, sum.is_finite() && is_count(count)) {
             series.add_summary(sum, count);
         }
     }
 }
 
 macro_rules! debug_handle {
-    ($($handle:ident),*) => {$(
+    ($($handle:ident . $series:tt),*) => {$(
         impl fmt::Debug for $handle {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 // Not its labels: they may hold personal data.
                 f.debug_struct(stringify!($handle))
-                    .field("registered", &self.0.is_some())
-                    .field("overflow", &self.0.as_ref().is_some_and(|s| s.overflow))
+                    .field("registered", &self.$series.is_some())
+                    .field("overflow", &self.$series.as_ref().is_some_and(|s| s.overflow))
                     .finish()
             }
         }
@@ -248,10 +301,10 @@ macro_rules! debug_handle {
 }
 
 debug_handle!(
-    IngestedCounter,
-    IngestedGauge,
-    IngestedHistogram,
-    IngestedSummary
+    IngestedCounter.0,
+    IngestedGauge.0,
+    IngestedHistogram.series,
+    IngestedSummary.series
 );
 
 #[cfg(test)]
@@ -263,12 +316,13 @@ mod tests {
     }
 
     #[test]
-    fn handles_are_shareable_and_one_pointer() {
+    fn handles_are_shareable_and_one_or_two_words() {
         let pointer = std::mem::size_of::<usize>();
         assert_eq!(shareable::<Ingest>(), pointer);
         assert_eq!(shareable::<IngestedCounter>(), pointer);
         assert_eq!(shareable::<IngestedGauge>(), pointer);
-        assert_eq!(shareable::<IngestedHistogram>(), pointer);
-        assert_eq!(shareable::<IngestedSummary>(), pointer);
+        // And what maps another registration's bounds or quantiles.
+        assert_eq!(shareable::<IngestedHistogram>(), 2 * pointer);
+        assert_eq!(shareable::<IngestedSummary>(), 2 * pointer);
     }
 }

@@ -226,21 +226,15 @@ impl Registry {
     /// The series an ingested registration of `key` goes to, as
     /// [`counter`](Self::counter) decides it (`None`: dropped). `texts`: an
     /// ingested histogram's bounds or summary's quantiles (checked by the
-    /// caller), which must be those the metric was created with; a
-    /// registration with others is refused (reason `invalid`).
+    /// caller), those of a new metric; a metric keeps its first ones, and
+    /// the caller maps others onto them (see `Ingest::histogram`).
     pub(crate) fn ingested(
         &self,
         flavor: Flavor,
         texts: &[&str],
         key: &Key,
     ) -> Option<Arc<Series>> {
-        let series = self.register((flavor, texts), key, |s| Some(s.clone()), || None)?;
-        if !series.family.has_texts(texts) {
-            // A label set the lookup found, of the same name and flavor.
-            self.refuse_invalid();
-            return None;
-        }
-        Some(series)
+        self.register((flavor, texts), key, |s| Some(s.clone()), || None)
     }
 
     /// A key the lookup missed (`admissions` as read before the lookup).
@@ -308,15 +302,15 @@ impl Registry {
         Some(description)
     }
 
-    /// The metric `name` of `flavor` (and `texts`), created if there is
-    /// room; the reason when there is none (`invalid`: another flavor, or
-    /// other texts, renders that name).
+    /// The metric `name` of `flavor` (created with `texts` if there is
+    /// room); the reason when there is none (`invalid`: another flavor
+    /// renders that name).
     fn metric(
         &self,
         (flavor, texts): (Flavor, &[&str]),
         name: &str,
     ) -> Result<Arc<Metric>, OverflowReason> {
-        let found = |m: &Arc<Metric>| match m.flavor == flavor && m.family.has_texts(texts) {
+        let found = |m: &Arc<Metric>| match m.flavor == flavor {
             true => Ok(m.clone()),
             false => Err(OverflowReason::Invalid),
         };

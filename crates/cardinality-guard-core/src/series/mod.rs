@@ -91,11 +91,6 @@ impl Family {
             owner,
         }
     }
-
-    /// Whether its texts are `texts`.
-    pub(crate) fn has_texts(&self, texts: &[&str]) -> bool {
-        self.texts.len() == texts.len() && self.texts.iter().zip(texts).all(|(a, b)| **a == **b)
-    }
 }
 
 /// One label set of one metric.

@@ -195,3 +195,26 @@ fn open_metrics_other_types_pass_as_gauges_named_by_their_samples() {
     assert_eq!(samples["queue_gsum{}"], 2.5);
     assert_eq!(samples["mystery{}"], 7.0);
 }
+
+#[test]
+fn a_new_bucket_layout_upstream_keeps_counting_in_the_first_one() {
+    let mut h = Harness::new("");
+    let first = "# TYPE rpc_seconds histogram\n\
+        rpc_seconds_bucket{le=\"0.1\"} 2\nrpc_seconds_bucket{le=\"1\"} 3\n\
+        rpc_seconds_bucket{le=\"+Inf\"} 4\nrpc_seconds_sum 2.5\nrpc_seconds_count 4\n";
+    h.scrape(first, Format::Prometheus);
+    // The app is redeployed with other buckets (its counts start again).
+    let redeployed = "# TYPE rpc_seconds histogram\n\
+        rpc_seconds_bucket{le=\"0.05\"} 1\nrpc_seconds_bucket{le=\"0.5\"} 2\n\
+        rpc_seconds_bucket{le=\"5\"} 3\nrpc_seconds_bucket{le=\"+Inf\"} 3\n\
+        rpc_seconds_sum 1.5\nrpc_seconds_count 3\n";
+    let (samples, render) = h.scrape(redeployed, Format::Prometheus);
+    // 0.05 counts under 0.1; 0.5 under 1; 5 under +Inf: nothing goes down.
+    assert_eq!(samples["rpc_seconds_bucket{le=0.1}"], 3.0, "{render}");
+    assert_eq!(samples["rpc_seconds_bucket{le=1}"], 5.0);
+    assert_eq!(samples["rpc_seconds_bucket{le=+Inf}"], 7.0);
+    assert_eq!(samples["rpc_seconds_count{}"], 7.0);
+    assert_eq!(samples["rpc_seconds_sum{}"], 4.0);
+    assert!(!render.contains("le=\"0.5\""), "{render}");
+    assert!(!render.contains("reason=\"invalid\"} 1"), "{render}");
+}
