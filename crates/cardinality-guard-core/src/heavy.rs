@@ -99,13 +99,20 @@ impl Busiest {
     /// Under contention the registration is not counted (a sample: the
     /// busiest label sets are still seen most).
     pub(crate) fn observe(&self, hash: u64) {
+        self.observe_weighted(hash, 1);
+    }
+
+    /// Counts `weight` updates of the folded label set with key `hash` (an
+    /// ingested input's increments, made through a handle it keeps), as
+    /// [`observe`](Self::observe) counts one.
+    pub(crate) fn observe_weighted(&self, hash: u64, weight: u32) {
         let Ok(mut state) = self.state.try_lock() else {
             return;
         };
         let state = &mut *state;
         // Conservative update: only the cells at the estimate go up.
         let cells = State::cells(hash);
-        let estimate = state.estimate(hash) + 1;
+        let estimate = state.estimate(hash).saturating_add(weight);
         for (row, &cell) in cells.iter().enumerate() {
             let c = &mut state.sketch[row][cell];
             if u32::from(*c) < estimate {
@@ -131,6 +138,16 @@ impl Busiest {
         if lowest.count < count {
             *lowest = Counter { hash, count };
         }
+    }
+
+    /// Whether the label set with key `hash` was promoted (and waits for a
+    /// registration to take it).
+    pub(crate) fn is_promoted(&self, hash: u64) -> bool {
+        self.promoting.load(Ordering::Acquire)
+            && (self.state.lock().unwrap_or_else(|p| p.into_inner()))
+                .promoted
+                .iter()
+                .any(|p| p.hash == hash)
     }
 
     /// Whether the label set with key `hash` was promoted; if so, takes the

@@ -423,3 +423,73 @@ fn an_expired_ingested_series_comes_back_with_its_next_update() {
     assert!(value_exact(&back, "pulls_total", &[("repo", "x")]).is_some());
     assert_eq!(increase.total(), 3.0);
 }
+
+#[test]
+fn under_busiest_a_busy_folded_input_outranks_an_idle_one_through_its_updates() {
+    // Budget 4: three label sets and the overflow series.
+    let (recorder, exporter, clock) =
+        expiring("[[metrics]]\nmatch = \"jobs_total\"\nmax_series = 4\nkeep = \"busiest\"\n");
+    let ingest = recorder.ingest();
+    // The first three inputs come first and then stay idle; the fourth
+    // folds and then carries all the traffic, through the handle it keeps
+    // (registered once, as the proxy does).
+    let idle: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|q| ingest.counter("jobs_total", &[("queue", q)]))
+        .collect();
+    for handle in &idle {
+        handle.add(1.0);
+        assert!(!handle.is_folded());
+    }
+    let mut busy = ingest.counter("jobs_total", &[("queue", "busy")]);
+    assert!(busy.is_folded());
+    let (mut sent, mut promoted_at) = (3.0, None);
+    for cycle in 0..40 {
+        busy.add(50.0);
+        sent += 50.0;
+        if busy.is_folded() && ingest.folded_updates("jobs_total", &[("queue", "busy")], 50.0) {
+            busy = ingest.counter("jobs_total", &[("queue", "busy")]);
+            promoted_at.get_or_insert(cycle);
+        }
+        clock.advance(std::time::Duration::from_secs(5));
+        let text = exporter.render();
+        assert!(rendered_series(&text, "jobs_total") <= 4, "{text}");
+        exporter.run_upkeep();
+    }
+    let promoted_at = promoted_at.expect("the busy input was promoted");
+    assert!(!busy.is_folded());
+    let text = exporter.render();
+    assert!(
+        text.contains("jobs_total{queue=\"busy\"} "),
+        "promoted at cycle {promoted_at}:\n{text}"
+    );
+    // Every increment is in some series: the promoted one started at zero,
+    // what came before stays in the overflow series.
+    let total: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("jobs_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    // An evicted idle series' value ends with it (moved nowhere).
+    let evicted = exporter
+        .report()
+        .metric("jobs_total")
+        .expect("tracked")
+        .evicted;
+    assert_eq!(total + evicted.outranked as f64, sent, "{text}");
+    // Without the updates counted, a kept handle never outranks anything.
+    let (recorder, exporter, clock) =
+        expiring("[[metrics]]\nmatch = \"jobs_total\"\nmax_series = 4\nkeep = \"busiest\"\n");
+    let ingest = recorder.ingest();
+    for q in ["a", "b", "c"] {
+        ingest.counter("jobs_total", &[("queue", q)]).add(1.0);
+    }
+    let busy = ingest.counter("jobs_total", &[("queue", "busy")]);
+    for _ in 0..40 {
+        busy.add(50.0);
+        clock.advance(std::time::Duration::from_secs(5));
+        let _ = exporter.render();
+        exporter.run_upkeep();
+    }
+    assert!(busy.is_folded());
+}

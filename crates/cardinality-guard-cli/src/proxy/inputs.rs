@@ -22,6 +22,14 @@
 //! - A summary likewise by its `_count`; its quantiles are set each scrape.
 //! - A gauge is set.
 //!
+//! A folded input's handle is kept, so the guard can't count its updates
+//! as it counts the repeated registrations of a metrics-rs label set that
+//! folds: its increases (a counter's, a histogram's or summary's count's)
+//! are told to the guard ([`Sink::folded_updates`]), so that under
+//! `keep = "busiest"` a busy folded input outranks an idle admitted one,
+//! and once upkeep promotes it, it is registered again: its own series,
+//! from zero (its history stays in the overflow series).
+//!
 //! An input that vanishes upstream keeps its last contribution (the
 //! guard's series keeps its value). Its state is forgotten once it has not
 //! been seen for the staleness interval: seen again after that, it counts as
@@ -222,6 +230,9 @@ impl<S: Sink> Inputs<S> {
         let delta = if value < *last { value } else { value - *last };
         *last = value;
         S::add_counter(handle, delta);
+        if delta > 0.0 && S::counter_folded(handle) && sink.folded_updates(name, labels, delta) {
+            *handle = sink.counter(name, labels); // promoted: its own series, from zero
+        }
     }
 
     /// The gauge sample `name` (labels as for [`Inputs::counter`]) at `value`.
@@ -289,6 +300,12 @@ impl<S: Sink> Inputs<S> {
                 last_counts.copy_from_slice(cumulative);
                 last_sum[0] = sum;
                 S::add_histogram(handle, &out, sum_delta, count_delta);
+                if count_delta > 0.0
+                    && S::histogram_folded(handle)
+                    && sink.folded_updates(name, labels, count_delta)
+                {
+                    *handle = sink.histogram(name, labels, bounds);
+                }
             }
         }
         self.scratch = out;
@@ -338,6 +355,12 @@ impl<S: Sink> Inputs<S> {
             S::set_quantiles(handle, values);
         }
         S::add_summary(handle, sum_delta, count_delta);
+        if count_delta > 0.0
+            && S::summary_folded(handle)
+            && sink.folded_updates(name, labels, count_delta)
+        {
+            *handle = sink.summary(name, labels, quantiles);
+        }
     }
 
     /// The state of input `key`, seen now; registered with `register` if

@@ -40,6 +40,24 @@ pub(crate) trait Sink {
     fn set_quantiles(summary: &Self::Summary, values: &[f64]);
     /// Adds a sum delta and a count delta to a summary.
     fn add_summary(summary: &Self::Summary, sum: f64, count: f64);
+
+    /// Whether a counter's updates go to the overflow series.
+    fn counter_folded(_counter: &Self::Counter) -> bool {
+        false
+    }
+    /// Whether a histogram's updates go to the overflow series.
+    fn histogram_folded(_histogram: &Self::Histogram) -> bool {
+        false
+    }
+    /// Whether a summary's updates go to the overflow series.
+    fn summary_folded(_summary: &Self::Summary) -> bool {
+        false
+    }
+    /// `updates` (increments, observations) of a folded input, counted for
+    /// `keep = "busiest"`; whether upkeep promoted it (register it again).
+    fn folded_updates(&self, _name: &str, _labels: &[(&str, &str)], _updates: f64) -> bool {
+        false
+    }
 }
 
 impl Sink for Ingest {
@@ -86,5 +104,21 @@ impl Sink for Ingest {
 
     fn add_summary(summary: &IngestedSummary, sum: f64, count: f64) {
         summary.add(sum, count);
+    }
+
+    fn counter_folded(counter: &IngestedCounter) -> bool {
+        counter.is_folded()
+    }
+
+    fn histogram_folded(histogram: &IngestedHistogram) -> bool {
+        histogram.is_folded()
+    }
+
+    fn summary_folded(summary: &IngestedSummary) -> bool {
+        summary.is_folded()
+    }
+
+    fn folded_updates(&self, name: &str, labels: &[(&str, &str)], updates: f64) -> bool {
+        Ingest::folded_updates(self, name, labels, updates)
     }
 }

@@ -151,6 +151,26 @@ impl Ingest {
         IngestedHistogram { series, remap }
     }
 
+    /// `updates` (increments, observations) made since the last call to the
+    /// folded handle of `name` with `labels` (see the handles' `is_folded`),
+    /// for `keep = "busiest"`: a handle kept is registered once, so the
+    /// guard can't count its updates as it counts repeated registrations
+    /// that fold. Counted likewise, they let a busy folded label set
+    /// outrank an admitted series at upkeep. Returns whether upkeep
+    /// promoted it: then register it again ([`counter`](Self::counter),
+    /// [`histogram`](Self::histogram), [`summary`](Self::summary)) for a
+    /// series of its own, starting at zero (what it sent before stays in
+    /// the overflow series). Does nothing, and returns `false`, unless
+    /// the metric keeps `busiest` and `updates` is above 0.
+    pub fn folded_updates(&self, name: &str, labels: &[(&str, &str)], updates: f64) -> bool {
+        if updates.is_nan() || updates <= 0.0 {
+            return false;
+        }
+        let weight = updates.ceil().min(f64::from(u32::MAX)) as u32;
+        self.registry
+            .folded_updates(name, || key_of(name, labels), weight)
+    }
+
     /// The summary `name` with `labels` (without `quantile`).
     /// `quantiles`: the upstream's `quantile` texts as written, in order.
     pub fn summary(
@@ -175,6 +195,17 @@ impl Ingest {
     }
 }
 
+/// Whether updates through a handle of `series` go to an overflow series
+/// (it was folded, or evicted since).
+fn folded(series: Option<&Arc<Series>>) -> bool {
+    series.is_some_and(|s| {
+        s.overflow
+            || s.redirected()
+                .flatten()
+                .is_some_and(|target| target.overflow)
+    })
+}
+
 /// Whether `value` is a count: finite and not negative.
 fn is_count(value: f64) -> bool {
     value.is_finite() && value >= 0.0
@@ -185,6 +216,12 @@ fn is_count(value: f64) -> bool {
 pub struct IngestedCounter(Option<Arc<Series>>);
 
 impl IngestedCounter {
+    /// Whether its updates go to the metric's overflow series (its label
+    /// set was folded, or evicted since): see [`Ingest::folded_updates`].
+    pub fn is_folded(&self) -> bool {
+        folded(self.0.as_ref())
+    }
+
     /// Adds `delta`; ignores NaN, negative and infinite deltas.
     pub fn add(&self, delta: f64) {
         if let (Some(series), true) = (&self.0, is_count(delta)) {
@@ -221,6 +258,12 @@ pub struct IngestedHistogram {
 struct Remap(Box<[u16]>);
 
 impl IngestedHistogram {
+    /// Whether its updates go to the metric's overflow series (its label
+    /// set was folded, or evicted since): see [`Ingest::folded_updates`].
+    pub fn is_folded(&self) -> bool {
+        folded(self.series.as_ref())
+    }
+
     /// Non-cumulative count deltas, one per bound of the registration then
     /// one for +Inf (bounds.len()+1 values); `sum` may be negative
     /// (observations can be negative); `count` = sum of `buckets`.
@@ -263,6 +306,12 @@ pub struct IngestedSummary {
 }
 
 impl IngestedSummary {
+    /// Whether its updates go to the metric's overflow series (its label
+    /// set was folded, or evicted since): see [`Ingest::folded_updates`].
+    pub fn is_folded(&self) -> bool {
+        folded(self.series.as_ref())
+    }
+
     /// The quantile values now (ignored on the overflow series: a folded series' quantiles are dropped).
     ///
     /// One value per quantile the metric was registered with (any value,

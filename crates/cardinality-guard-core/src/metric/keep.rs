@@ -12,6 +12,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use metrics::Key;
+
 use super::{Metric, Table};
 use crate::config::Keep;
 use crate::heavy::{Busiest, DECAY_SHIFT};
@@ -67,6 +69,22 @@ impl Metric {
             Keep::Busiest => Some(self.busiest.get_or_init(Busiest::new)),
             _ => None,
         }
+    }
+
+    /// Under `keep = "busiest"`: `weight` updates of the folded label set
+    /// `key` made through a handle kept (an ingested input, registered
+    /// once), counted as that many folded registrations would be. Whether
+    /// upkeep promoted the label set: its next registration takes it.
+    pub(crate) fn folded_updates(&self, key: &Key, weight: u32) -> bool {
+        let Some(busiest) = self.busiest() else {
+            return false;
+        };
+        let hash = key.get_hash();
+        if busiest.is_promoted(hash) {
+            return true;
+        }
+        busiest.observe_weighted(hash, weight);
+        false
     }
 
     pub(super) fn consistent(&self) -> Option<&Consistent> {

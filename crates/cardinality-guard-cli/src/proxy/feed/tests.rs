@@ -218,3 +218,38 @@ fn a_new_bucket_layout_upstream_keeps_counting_in_the_first_one() {
     assert!(!render.contains("le=\"0.5\""), "{render}");
     assert!(!render.contains("reason=\"invalid\"} 1"), "{render}");
 }
+
+#[test]
+fn under_busiest_a_busy_folded_input_gets_its_own_series_and_totals_hold() {
+    let mut h =
+        Harness::new("[[metrics]]\nmatch = \"jobs_total\"\nmax_series = 4\nkeep = \"busiest\"\n");
+    let mut busy = 0u64;
+    let mut promoted = None;
+    for scrape in 0..40u64 {
+        busy += 50;
+        // Three queues seen first and idle since; a fourth, folded, busy.
+        let text = format!(
+            "# TYPE jobs_total counter\njobs_total{{queue=\"a\"}} 1\njobs_total{{queue=\"b\"}} 1\n\
+             jobs_total{{queue=\"c\"}} 1\njobs_total{{queue=\"busy\"}} {busy}\n"
+        );
+        let (samples, render) = h.scrape(&text, Format::Prometheus);
+        assert!(samples.len() <= 4, "{render}");
+        if promoted.is_none() && samples.contains_key("jobs_total{queue=busy}") {
+            promoted = Some(scrape);
+        }
+        // Nothing is lost: an outranked idle series took its 1 with it.
+        let evicted = h
+            .exporter
+            .report()
+            .metric("jobs_total")
+            .map_or(0, |m| m.evicted.outranked);
+        assert_eq!(
+            sum_of(&samples, "jobs_total") + evicted as f64,
+            (3 + busy) as f64,
+            "{render}"
+        );
+        h.exporter.run_upkeep();
+    }
+    let promoted = promoted.expect("the busy queue got its own series");
+    assert!(promoted < 20, "promoted at scrape {promoted}");
+}
