@@ -20,8 +20,8 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use support::python_app::{start as start_app, within_budgets, PROMETHEUS_CLIENT};
-use support::upstream::{ProxyProc, Scrape};
+use support::python_app::{start as start_app, PROMETHEUS_CLIENT};
+use support::upstream::{within_budgets, ProxyProc, Scrape};
 use support::{eventually, get, query, scrape_since, start_prometheus, unix_now, PATIENCE};
 
 const CONFIG: &str = "[[metrics]]\nmatch = \"http_requests_total\"\nmax_series = 6\n\n\

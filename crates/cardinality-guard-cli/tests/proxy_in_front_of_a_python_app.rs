@@ -13,8 +13,8 @@ mod support;
 use std::collections::BTreeMap;
 
 use support::get;
-use support::python_app::{start as start_app, within_budgets, PROMETHEUS_CLIENT};
-use support::upstream::{promtool_complaints, ProxyProc};
+use support::python_app::{start as start_app, PROMETHEUS_CLIENT};
+use support::upstream::{promtool_complaints, within_budgets, ProxyProc};
 
 const CONFIG: &str = "[[metrics]]\nmatch = \"http_requests_total\"\nmax_series = 6\n\n\
                       [[metrics]]\nmatch = \"http_request_duration_seconds\"\nmax_series = 24\n";

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 
 use cardinality_guard_core::text::{Format, Kind, Line, Parser};
-use support::upstream::{promtool_complaints, ProxyProc};
+use support::upstream::{promtool_complaints, within_budgets, ProxyProc};
 use support::{get, spawn, wait_until_up};
 
 const TEXTFILE: &str = "# HELP textfile_things Untyped things.\n\
@@ -192,10 +192,7 @@ fn node_exporter_passes_through_the_proxy_unchanged() {
     for (key, value) in scrape.of("cardinality_guard_overflow_total") {
         assert_eq!(value, 0.0, "{key}");
     }
-    for (key, series) in scrape.of("cardinality_guard_series") {
-        let limit = key.replace("_series{", "_series_limit{");
-        assert!(series <= scrape.value(&limit).expect("its limit"), "{key}");
-    }
+    within_budgets(&scrape);
     assert_eq!(
         scrape.value("cardinality_guard_proxy_untracked_samples_total{}"),
         Some(0.0)

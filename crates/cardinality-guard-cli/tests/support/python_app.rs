@@ -1,11 +1,9 @@
 //! The Python app on the real `prometheus_client` (`tests/python/proxied_app.py`)
-//! that the proxy's tests put behind the proxy, and what a scrape of the
-//! proxy says of its budgets.
+//! that the proxy's tests put behind the proxy.
 
 use std::path::Path;
 use std::process::Command;
 
-use super::upstream::Scrape;
 use super::{eventually, spawn, wait_until_up, Proc, PATIENCE};
 
 /// Where Debian's `python3-prometheus-client` lives (for [`super::needs`]).
@@ -26,20 +24,4 @@ pub fn start(name: &str, port: u16) -> (Proc, u16) {
     let port: u16 = port.trim().parse().expect("a port");
     wait_until_up(&format!("http://127.0.0.1:{port}/metrics"), &app);
     (app, port)
-}
-
-/// Within every budget, by the guard's own self-report.
-pub fn within_budgets(scrape: &Scrape) {
-    for (key, series) in scrape.of("cardinality_guard_series") {
-        let limit = key.replace(
-            "cardinality_guard_series{",
-            "cardinality_guard_series_limit{",
-        );
-        let limit = scrape.value(&limit).unwrap_or_else(|| panic!("{limit}"));
-        assert!(
-            series <= limit,
-            "{key} {series} over {limit}\n{}",
-            scrape.text
-        );
-    }
 }
