@@ -147,6 +147,9 @@ fn prometheus_scrapes_the_proxy_of_a_python_app_with_totals_conserved_and_no_res
     assert_eq!(shown, app.counts.values().sum::<u64>() as f64);
     assert_eq!(shown + removed_held as f64, sent as f64);
     assert!(removed_held > 0);
+    eprintln!(
+        "the app counted {sent} requests, shows {shown}; its removed series held {removed_held}"
+    );
 
     assert_eq!(one(prom, "up{job=\"proxy\"}"), 1.0);
     // The proxy keeps what removed series held: at the last scrape, its
@@ -214,6 +217,7 @@ fn prometheus_scrapes_the_proxy_of_a_python_app_with_totals_conserved_and_no_res
         ));
         if before.samples.len() == after.samples.len() && at <= end && again == at {
             within_budgets(&after);
+            eprintln!("{}", tries.join("; "));
             assert_eq!(scraped, after.samples.len() as f64, "{}", tries.join("\n"));
             break;
         }
