@@ -11,54 +11,17 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 
-use support::upstream::{promtool_complaints, ProxyProc, Scrape};
-use support::{eventually, get, spawn, Proc, PATIENCE};
+use support::get;
+use support::python_app::{start as start_app, PROMETHEUS_CLIENT};
+use support::upstream::{promtool_complaints, within_budgets, ProxyProc};
 
 const CONFIG: &str = "[[metrics]]\nmatch = \"http_requests_total\"\nmax_series = 6\n\n\
                       [[metrics]]\nmatch = \"http_request_duration_seconds\"\nmax_series = 24\n";
 
-/// Starts the app on `port` (0: any); its process and port.
-fn start_app(name: &str, port: u16) -> (Proc, u16) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/proxied_app.py");
-    let app = spawn(name, |_| {
-        let mut command = Command::new("/usr/bin/python3");
-        command.arg(script).arg(port.to_string());
-        command
-    });
-    let port = eventually(PATIENCE, || {
-        std::fs::read_to_string(app.dir.join("port")).ok()
-    })
-    .unwrap_or_else(|| panic!("the python app did not start; log:\n{}", app.log()));
-    let port: u16 = port.trim().parse().expect("a port");
-    support::wait_until_up(&format!("http://127.0.0.1:{port}/metrics"), &app);
-    (app, port)
-}
-
-/// Within every budget, by the guard's own self-report.
-fn within_budgets(scrape: &Scrape) {
-    for (key, series) in scrape.of("cardinality_guard_series") {
-        let limit = key.replace(
-            "cardinality_guard_series{",
-            "cardinality_guard_series_limit{",
-        );
-        let limit = scrape.value(&limit).unwrap_or_else(|| panic!("{limit}"));
-        assert!(
-            series <= limit,
-            "{key} {series} over {limit}\n{}",
-            scrape.text
-        );
-    }
-}
-
 #[test]
 fn the_proxy_folds_a_python_app_within_budgets_with_totals_conserved() {
-    if !support::needs(
-        "/usr/lib/python3/dist-packages/prometheus_client",
-        "python3-prometheus-client",
-    ) {
+    if !support::needs(PROMETHEUS_CLIENT, "python3-prometheus-client") {
         return;
     }
     let (app, port) = start_app("proxied-app", 0);

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 #![allow(unreachable_pub)] // `pub` for the test files that include this one; not a library API
 
+pub mod python_app;
 pub mod upstream;
 
 use std::net::{SocketAddr, TcpListener};
@@ -272,4 +273,38 @@ pub fn replay(config: Config, registrations: &[Registration]) -> Report {
     });
     let _ = exporter.render();
     exporter.report()
+}
+
+/// Seconds since the Unix epoch, as Prometheus stamps its samples.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Waits for `prometheus`' first scrape of `job` that began at or after
+/// `since` (Unix seconds) and returns when it began; panics after
+/// [`PATIENCE`].
+pub fn scrape_since(prometheus: SocketAddr, job: &str, since: f64) -> f64 {
+    let stamp = format!("timestamp(scrape_samples_scraped{{job=\"{job}\"}})");
+    eventually(PATIENCE, || {
+        query(prometheus, &stamp)
+            .first()
+            .map(|r| r.1)
+            .filter(|&at| at >= since)
+    })
+    .unwrap_or_else(|| panic!("Prometheus did not scrape {job} within {PATIENCE:?}"))
+}
+
+/// The peak resident set size of process `pid` so far (`VmHWM` of
+/// `/proc/PID/status`), in bytes.
+pub fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in {status}"));
+    kib * 1024
 }

@@ -197,9 +197,14 @@ impl ProxyProc {
 
     /// `GET path`: status and body.
     pub fn get(&self, path: &str) -> (u16, String) {
+        self.get_within(path, Duration::from_secs(60))
+    }
+
+    /// `GET path`, its answer read in full within `limit`: status and body.
+    pub fn get_within(&self, path: &str, limit: Duration) -> (u16, String) {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
+            .timeout_global(Some(limit))
             .build()
             .into();
         let mut response = agent
@@ -271,6 +276,22 @@ impl Scrape {
     /// The value of exactly `key` (`name{labels}`).
     pub fn value(&self, key: &str) -> Option<f64> {
         self.samples.get(key).copied()
+    }
+}
+
+/// Within every budget, by the guard's own self-report.
+pub fn within_budgets(scrape: &Scrape) {
+    for (key, series) in scrape.of("cardinality_guard_series") {
+        let limit = key.replace(
+            "cardinality_guard_series{",
+            "cardinality_guard_series_limit{",
+        );
+        let limit = scrape.value(&limit).unwrap_or_else(|| panic!("{limit}"));
+        assert!(
+            series <= limit,
+            "{key} {series} over {limit}\n{}",
+            scrape.text
+        );
     }
 }
 
