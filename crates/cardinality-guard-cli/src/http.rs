@@ -23,6 +23,8 @@ pub(crate) struct Fetched {
     pub(crate) format: Format,
     /// Its body.
     pub(crate) body: ureq::BodyReader<'static>,
+    /// Its `Content-Length`, when it gives one (a claim, not a bound).
+    pub(crate) length: Option<u64>,
 }
 
 /// GETs `url`, following redirects (any with `follow_redirects`, else the
@@ -70,8 +72,17 @@ pub(crate) fn get(
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map_or(Format::Prometheus, Format::from_content_type);
+        let length = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()?.trim().parse().ok());
         let body = response.into_body().into_reader();
-        return Ok(Fetched { url, format, body });
+        return Ok(Fetched {
+            url,
+            format,
+            body,
+            length,
+        });
     }
     Err(ReadError::Io(format!(
         "more than {MAX_REDIRECTS} redirects, the last to {url}"

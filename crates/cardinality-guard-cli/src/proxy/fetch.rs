@@ -31,7 +31,10 @@ pub(crate) fn fetch(url: &str, max_bytes: u64, deadline: Deadline) -> Result<Bod
         e @ ReadError::Redirect { .. } => Failure::new(Reason::Status, format!("{url}: {e}")),
         e => Failure::new(Reason::Connect, e.to_string()),
     })?;
-    let mut body = Vec::new();
+    // Room for the body its length announces, up to the cap: read into a
+    // growing buffer, a 44 MB body left a 64 MiB one behind.
+    let announced = fetched.length.unwrap_or(0).min(max_bytes.saturating_add(1));
+    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
     let read = Timed::new(fetched.body, deadline)
         .take(max_bytes.saturating_add(1))
         .read_to_end(&mut body);
