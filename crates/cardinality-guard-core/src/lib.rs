@@ -127,8 +127,11 @@
 //! texts, costing bounds + 3 per label set) and [`IngestedSummary`] (the
 //! upstream's quantiles, costing quantiles + 2; its overflow series renders
 //! only `_sum` and `_count`). A name is one metric of one storage: a
-//! registration of another storage, or other bounds or quantiles, is
-//! refused as `invalid`. See [`ingest`] for the details.
+//! registration of another storage is refused as `invalid`; one of other
+//! bounds counts in the metric's own (each bucket in the smallest bound at
+//! or above it), one of other quantiles adds its sum and count. Under
+//! `keep = "busiest"`, [`Ingest::folded_updates`] tells the guard what a
+//! folded handle kept by the caller counted. See [`ingest`] for the details.
 //!
 //! The crates whose types appear in this crate's API are re-exported, so a
 //! user names one version of each: [`metrics`] (its macros work as
