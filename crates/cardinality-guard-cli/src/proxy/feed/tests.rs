@@ -253,3 +253,49 @@ fn under_busiest_a_busy_folded_input_gets_its_own_series_and_totals_hold() {
     let promoted = promoted.expect("the busy queue got its own series");
     assert!(promoted < 20, "promoted at scrape {promoted}");
 }
+
+#[test]
+fn a_histogram_or_summary_written_twice_in_one_scrape_counts_its_first_copy_once() {
+    let mut h = Harness::new("");
+    // An upstream that writes a label set twice (two collectors of one
+    // family): as for a counter, the first copy counts and the second is a
+    // duplicate, not an invalid histogram or summary that vanishes.
+    let twice = |c: u32| {
+        format!(
+            "# TYPE lat histogram\n\
+             lat_bucket{{le=\"1\"}} {c}\nlat_bucket{{le=\"+Inf\"}} {c}\nlat_sum {c}\nlat_count {c}\n\
+             lat_bucket{{le=\"1\"}} 100\nlat_bucket{{le=\"+Inf\"}} 100\nlat_sum 100\nlat_count 100\n\
+             # TYPE rpc summary\n\
+             rpc{{quantile=\"0.5\"}} 0.25\nrpc_sum {c}\nrpc_count {c}\n\
+             rpc{{quantile=\"0.5\"}} 9\nrpc_sum 100\nrpc_count 100\n"
+        )
+    };
+    for c in [2, 3, 3, 5] {
+        let (samples, render) = h.scrape(&twice(c), Format::Prometheus);
+        assert_eq!(
+            samples.get("lat_bucket{le=1}"),
+            Some(&f64::from(c)),
+            "{render}"
+        );
+        assert_eq!(samples.get("lat_count{}"), Some(&f64::from(c)), "{render}");
+        assert_eq!(samples.get("lat_sum{}"), Some(&f64::from(c)), "{render}");
+        assert_eq!(samples.get("rpc{quantile=0.5}"), Some(&0.25), "{render}");
+        assert_eq!(samples.get("rpc_count{}"), Some(&f64::from(c)), "{render}");
+        assert!(!render.contains("reason=\"invalid\"} 1"), "{render}");
+    }
+    assert_eq!(h.inputs.duplicates(), 4 * 7, "7 duplicate lines a scrape");
+}
+
+#[test]
+fn a_summary_scrape_without_its_count_is_no_reset() {
+    let mut h = Harness::new("");
+    let with = "# TYPE rpc summary\nrpc{quantile=\"0.5\"} 1\nrpc_sum 10\nrpc_count 2\n";
+    let without = "# TYPE rpc summary\nrpc{quantile=\"0.5\"} 1\nrpc_sum 11\n";
+    let again = "# TYPE rpc summary\nrpc{quantile=\"0.5\"} 1\nrpc_sum 12\nrpc_count 4\n";
+    h.scrape(with, Format::Prometheus);
+    h.scrape(without, Format::Prometheus);
+    let (samples, render) = h.scrape(again, Format::Prometheus);
+    // The upstream's summary saw 4 observations summing to 12, no restart.
+    assert_eq!(samples.get("rpc_count{}"), Some(&4.0), "{render}");
+    assert_eq!(samples.get("rpc_sum{}"), Some(&12.0), "{render}");
+}
