@@ -166,6 +166,12 @@ impl<S: Sink> Inputs<S> {
         self.duplicates
     }
 
+    /// Counts `lines` ignored as duplicates before they reached an input
+    /// (a histogram's or summary's line repeated within its label set).
+    pub(crate) fn duplicated(&mut self, lines: u64) {
+        self.duplicates += lines;
+    }
+
     /// Bytes the state holds: the map's entries and spare room (a control
     /// byte each), and the histograms' values on the heap.
     pub(crate) fn bytes(&self) -> usize {
