@@ -258,7 +258,7 @@ impl<S: Sink> Feeder<'_, S> {
                     &texts,
                     &values,
                     group.sum.unwrap_or(0.0),
-                    group.count.unwrap_or(0.0),
+                    group.count,
                     help,
                     group.lines,
                 );

@@ -318,7 +318,10 @@ impl<S: Sink> Inputs<S> {
     }
 
     /// The summary `name` of one label set (no `quantile`): its
-    /// `quantiles` texts and their `values`, its `sum` and `count`.
+    /// `quantiles` texts and their `values`, its `sum` and `count` (`None`:
+    /// no `_count` line, which OpenMetrics allows: no reset then, and the
+    /// count stays as it was, so that a scrape without it can't read as a
+    /// reset and the next one add the full count again).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn summary(
         &mut self,
@@ -328,11 +331,11 @@ impl<S: Sink> Inputs<S> {
         quantiles: &[&str],
         values: &[f64],
         sum: f64,
-        count: f64,
+        count: Option<f64>,
         help: Option<&str>,
         lines: u64,
     ) {
-        if !sum.is_finite() || !is_count(count) {
+        if !sum.is_finite() || !count.map_or(true, is_count) {
             return;
         }
         let key = self.key(SUMMARY, name, labels, quantiles);
@@ -351,6 +354,7 @@ impl<S: Sink> Inputs<S> {
             sum: last_sum,
             count: last_count,
         } = &mut **state;
+        let count = count.unwrap_or(*last_count);
         let (sum_delta, count_delta) = if count < *last_count {
             (sum, count)
         } else {
