@@ -299,3 +299,35 @@ fn a_summary_scrape_without_its_count_is_no_reset() {
     assert_eq!(samples.get("rpc_count{}"), Some(&4.0), "{render}");
     assert_eq!(samples.get("rpc_sum{}"), Some(&12.0), "{render}");
 }
+
+#[test]
+fn a_histogram_or_summary_whose_sum_went_nan_keeps_counting_its_observations() {
+    let mut h = Harness::new("");
+    // A Go client's histogram or summary that observed a NaN once has a
+    // `_sum` of NaN from then on; its buckets and count still grow.
+    let scrape = |count: u32, sum: &str| {
+        format!(
+            "# TYPE lat histogram\nlat_bucket{{le=\"1\"}} {count}\nlat_bucket{{le=\"+Inf\"}} {count}\n\
+             lat_sum {sum}\nlat_count {count}\n\
+             # TYPE rpc summary\nrpc{{quantile=\"0.5\"}} 0.5\nrpc_sum {sum}\nrpc_count {count}\n"
+        )
+    };
+    h.scrape(&scrape(2, "1.5"), Format::Prometheus);
+    for count in [3, 7] {
+        let (samples, render) = h.scrape(&scrape(count, "NaN"), Format::Prometheus);
+        let count = f64::from(count);
+        assert_eq!(samples.get("lat_count{}"), Some(&count), "{render}");
+        assert_eq!(samples.get("lat_bucket{le=1}"), Some(&count), "{render}");
+        assert_eq!(samples.get("rpc_count{}"), Some(&count), "{render}");
+        assert!(
+            samples["lat_sum{}"].is_finite() && samples["rpc_sum{}"].is_finite(),
+            "{render}"
+        );
+    }
+    // A label set whose sum is NaN from its first sight is not lost either.
+    let (samples, render) = h.scrape(
+        "# TYPE fresh histogram\nfresh_bucket{le=\"+Inf\"} 4\nfresh_sum NaN\nfresh_count 4\n",
+        Format::Prometheus,
+    );
+    assert_eq!(samples.get("fresh_count{}"), Some(&4.0), "{render}");
+}
