@@ -335,7 +335,7 @@ impl<S: Sink> Inputs<S> {
         help: Option<&str>,
         lines: u64,
     ) {
-        if !count.map_or(true, is_count) {
+        if !count.is_none_or(is_count) {
             return;
         }
         let key = self.key(SUMMARY, name, labels, quantiles);
