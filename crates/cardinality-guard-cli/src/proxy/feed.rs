@@ -85,7 +85,8 @@ struct Group {
     count: Option<f64>,
     lines: u64,
     /// Lines of a point, `_sum` or `_count` read already in this group (a
-    /// label set written twice): the first one counts.
+    /// label set written twice): the first one counts. Counted as
+    /// duplicates, and not among the `lines` the input is told of.
     duplicates: u64,
 }
 
@@ -248,7 +249,7 @@ impl<S: Sink> Feeder<'_, S> {
                     &cumulative,
                     group.sum.unwrap_or(0.0),
                     help,
-                    group.lines,
+                    group.lines - group.duplicates,
                 );
             } else if group.count.is_some() || !group.points.is_empty() {
                 self.inputs.summary(
@@ -260,7 +261,7 @@ impl<S: Sink> Feeder<'_, S> {
                     group.sum.unwrap_or(0.0),
                     group.count,
                     help,
-                    group.lines,
+                    group.lines - group.duplicates,
                 );
             }
         }

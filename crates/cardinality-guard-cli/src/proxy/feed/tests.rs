@@ -284,6 +284,12 @@ fn a_histogram_or_summary_written_twice_in_one_scrape_counts_its_first_copy_once
         assert!(!render.contains("reason=\"invalid\"} 1"), "{render}");
     }
     assert_eq!(h.inputs.duplicates(), 4 * 7, "7 duplicate lines a scrape");
+    // Beyond --max-inputs, the first copy's lines are untracked and the
+    // second copy's duplicates: each line counted once.
+    h.inputs = Inputs::new(ManualClock::new().into(), Duration::from_secs(600), 0);
+    h.scrape(&twice(6), Format::Prometheus);
+    assert_eq!(h.inputs.untracked(), 4 + 3);
+    assert_eq!(h.inputs.duplicates(), 4 + 3);
 }
 
 #[test]
