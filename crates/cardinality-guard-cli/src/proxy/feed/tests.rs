@@ -337,3 +337,39 @@ fn a_histogram_or_summary_whose_sum_went_nan_keeps_counting_its_observations() {
     );
     assert_eq!(samples.get("fresh_count{}"), Some(&4.0), "{render}");
 }
+
+#[test]
+fn a_budget_raised_by_a_reload_gives_the_folded_inputs_their_own_series() {
+    // Known to fail (review of issue 22): a folded input keeps its overflow
+    // handle for as long as the upstream shows it, so raising the budget
+    // (SIGHUP) changes nothing for it; in the library a folded label set
+    // registered again after a reload is admitted.
+    let mut h = Harness::new("[[metrics]]\nmatch = \"x_total\"\nmax_series = 2\n");
+    let text = |v: u32| {
+        let mut t = String::from("# TYPE x_total counter\n");
+        for i in 0..5 {
+            t.push_str(&format!("x_total{{a=\"{i}\"}} {v}\n"));
+        }
+        t
+    };
+    let (samples, render) = h.scrape(&text(10), Format::Prometheus);
+    assert!(
+        samples.contains_key("x_total{otel_metric_overflow=true}"),
+        "{render}"
+    );
+    let roomy = Config::from_toml("[[metrics]]\nmatch = \"x_total\"\nmax_series = 10\n", "g");
+    h.exporter.reload(roomy.unwrap()).unwrap();
+    for v in [20, 30, 40] {
+        h.exporter.run_upkeep();
+        let (samples, render) = h.scrape(&text(v), Format::Prometheus);
+        assert_eq!(sum_of(&samples, "x_total"), f64::from(5 * v), "{render}");
+        if v == 40 {
+            for i in 0..5 {
+                assert!(
+                    samples.contains_key(&format!("x_total{{a={i}}}")),
+                    "{render}"
+                );
+            }
+        }
+    }
+}
