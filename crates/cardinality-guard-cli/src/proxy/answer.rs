@@ -7,7 +7,9 @@
 //! most [`IN_FLIGHT`] answers exist at once: a request takes a permit before
 //! its scrape and gives it back when its body has been taken by the
 //! connection (all but hyper's write buffer, a few hundred KB) or dropped
-//! (the client went, or the write timeout closed it). Further requests
+//! (the client went, or the write timeout closed it); a client that goes
+//! before its answer exists leaves the permit with its scrape until that
+//! is done, so clients that hang up can't queue scrapes. Further requests
 //! wait for a permit in arrival order: a Prometheus behind a few
 //! non-reading clients waits at most about the write timeout per client
 //! ahead of it.

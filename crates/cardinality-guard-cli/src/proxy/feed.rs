@@ -84,6 +84,10 @@ struct Group {
     sum: Option<f64>,
     count: Option<f64>,
     lines: u64,
+    /// Lines of a point, `_sum` or `_count` read already in this group (a
+    /// label set written twice): the first one counts. Counted as
+    /// duplicates, and not among the `lines` the input is told of.
+    duplicates: u64,
 }
 
 /// The histogram or summary family being read.
@@ -179,17 +183,27 @@ impl<S: Sink> Feeder<'_, S> {
                 sum: None,
                 count: None,
                 lines: 0,
+                duplicates: 0,
             });
             pending.groups.len() - 1
         });
         let group = &mut pending.groups[at];
         group.lines += 1;
+        // A second `_sum`, `_count` or point of the label set is a
+        // duplicate: kept, it would make the bounds repeat (an invalid
+        // histogram or summary, refused whole) or replace the first.
+        let first = |slot: &mut Option<f64>, duplicates: &mut u64| match slot {
+            Some(_) => *duplicates += 1,
+            None => *slot = Some(sample.value),
+        };
         match suffix {
-            Some("_sum") => group.sum = Some(sample.value),
-            Some("_count") => group.count = Some(sample.value),
+            Some("_sum") => first(&mut group.sum, &mut group.duplicates),
+            Some("_count") => first(&mut group.count, &mut group.duplicates),
             s if s == point_suffix => {
                 if let Some(text) = sample.label(point_label) {
-                    if let Some(number) = parse_f64(text) {
+                    if group.points.iter().any(|p| p.0 == text) {
+                        group.duplicates += 1;
+                    } else if let Some(number) = parse_f64(text) {
                         group.points.push((text.to_owned(), number, sample.value));
                     }
                 }
@@ -205,6 +219,7 @@ impl<S: Sink> Feeder<'_, S> {
         };
         let help = self.helps.get(&pending.family).map(String::as_str);
         for mut group in pending.groups {
+            self.inputs.duplicated(group.duplicates);
             group.points.sort_by(|a, b| a.1.total_cmp(&b.1));
             let labels: Vec<(&str, &str)> = group
                 .labels
@@ -234,7 +249,7 @@ impl<S: Sink> Feeder<'_, S> {
                     &cumulative,
                     group.sum.unwrap_or(0.0),
                     help,
-                    group.lines,
+                    group.lines - group.duplicates,
                 );
             } else if group.count.is_some() || !group.points.is_empty() {
                 self.inputs.summary(
@@ -244,9 +259,9 @@ impl<S: Sink> Feeder<'_, S> {
                     &texts,
                     &values,
                     group.sum.unwrap_or(0.0),
-                    group.count.unwrap_or(0.0),
+                    group.count,
                     help,
-                    group.lines,
+                    group.lines - group.duplicates,
                 );
             }
         }

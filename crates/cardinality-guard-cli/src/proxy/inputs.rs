@@ -18,7 +18,8 @@
 //!   go down: observations can be negative), then adds its current values;
 //!   otherwise each cumulative bucket adds its increase (at least 0, at most
 //!   the count's), turned non-cumulative, and the sum its change (maybe
-//!   negative).
+//!   negative; none while the sum is not finite, as a client's is once it
+//!   observed a NaN: the counts still count).
 //! - A summary likewise by its `_count`; its quantiles are set each scrape.
 //! - A gauge is set.
 //!
@@ -166,6 +167,12 @@ impl<S: Sink> Inputs<S> {
         self.duplicates
     }
 
+    /// Counts `lines` ignored as duplicates before they reached an input
+    /// (a histogram's or summary's line repeated within its label set).
+    pub(crate) fn duplicated(&mut self, lines: u64) {
+        self.duplicates += lines;
+    }
+
     /// Bytes the state holds: the map's entries and spare room (a control
     /// byte each), and the histograms' values on the heap.
     pub(crate) fn bytes(&self) -> usize {
@@ -266,10 +273,7 @@ impl<S: Sink> Inputs<S> {
         help: Option<&str>,
         lines: u64,
     ) {
-        if cumulative.len() != bounds.len() + 1
-            || !sum.is_finite()
-            || !cumulative.iter().all(|&c| is_count(c))
-        {
+        if cumulative.len() != bounds.len() + 1 || !cumulative.iter().all(|&c| is_count(c)) {
             return;
         }
         let key = self.key(HISTOGRAM, name, labels, bounds);
@@ -296,9 +300,11 @@ impl<S: Sink> Inputs<S> {
                     below = through;
                 }
                 out.push(count_delta - below);
-                let sum_delta = if reset { sum } else { sum - last_sum[0] };
+                let sum_delta = sum_delta(sum, last_sum[0], reset);
                 last_counts.copy_from_slice(cumulative);
-                last_sum[0] = sum;
+                if sum.is_finite() {
+                    last_sum[0] = sum;
+                }
                 S::add_histogram(handle, &out, sum_delta, count_delta);
                 if count_delta > 0.0
                     && S::histogram_folded(handle)
@@ -312,7 +318,10 @@ impl<S: Sink> Inputs<S> {
     }
 
     /// The summary `name` of one label set (no `quantile`): its
-    /// `quantiles` texts and their `values`, its `sum` and `count`.
+    /// `quantiles` texts and their `values`, its `sum` and `count` (`None`:
+    /// no `_count` line, which OpenMetrics allows: no reset then, and the
+    /// count stays as it was, so that a scrape without it can't read as a
+    /// reset and the next one add the full count again).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn summary(
         &mut self,
@@ -322,11 +331,11 @@ impl<S: Sink> Inputs<S> {
         quantiles: &[&str],
         values: &[f64],
         sum: f64,
-        count: f64,
+        count: Option<f64>,
         help: Option<&str>,
         lines: u64,
     ) {
-        if !sum.is_finite() || !is_count(count) {
+        if !count.is_none_or(is_count) {
             return;
         }
         let key = self.key(SUMMARY, name, labels, quantiles);
@@ -345,12 +354,14 @@ impl<S: Sink> Inputs<S> {
             sum: last_sum,
             count: last_count,
         } = &mut **state;
-        let (sum_delta, count_delta) = if count < *last_count {
-            (sum, count)
-        } else {
-            (sum - *last_sum, count - *last_count)
-        };
-        (*last_sum, *last_count) = (sum, count);
+        let count = count.unwrap_or(*last_count);
+        let reset = count < *last_count;
+        let count_delta = if reset { count } else { count - *last_count };
+        let sum_delta = sum_delta(sum, *last_sum, reset);
+        if sum.is_finite() {
+            *last_sum = sum;
+        }
+        *last_count = count;
         if !quantiles.is_empty() {
             S::set_quantiles(handle, values);
         }
@@ -417,6 +428,18 @@ fn registered<S: Sink, H>(
         sink.describe(name, help);
     }
     register()
+}
+
+/// What a histogram's or summary's `sum` adds, its last one `last`: all
+/// of it after a reset, else the change; nothing when it is not finite (a
+/// client that observed a NaN keeps a NaN sum while its counts grow: they
+/// still count, the sum stays at its last finite value).
+fn sum_delta(sum: f64, last: f64, reset: bool) -> f64 {
+    match (sum.is_finite(), reset) {
+        (false, _) => 0.0,
+        (true, true) => sum,
+        (true, false) => sum - last,
+    }
 }
 
 /// Finite and not negative.

@@ -83,14 +83,18 @@ async fn metrics(State(proxy): State<Arc<Proxy>>) -> Response {
         .acquire_owned()
         .await
         .expect("the semaphore is never closed");
-    let answer = tokio::task::spawn_blocking(move || proxy.scrape()).await;
+    // The permit goes with the scrape and comes back with its text: a
+    // client that hangs up drops this handler, not the scrape under way,
+    // which must keep its permit until it is done (else each client that
+    // hangs up would queue one more fetch of the upstream).
+    let answer = tokio::task::spawn_blocking(move || (proxy.scrape(), permit)).await;
     match answer {
-        Ok(Ok(text)) => (
+        Ok((Ok(text), permit)) => (
             [(header::CONTENT_TYPE, EXPOSITION)],
             Body::new(Answer::new(text, permit)),
         )
             .into_response(),
-        Ok(Err(failure)) => unavailable(&failure),
+        Ok((Err(failure), _)) => unavailable(&failure),
         Err(_) => unavailable(&Failure::new(Reason::Parse, "the scrape panicked")),
     }
 }

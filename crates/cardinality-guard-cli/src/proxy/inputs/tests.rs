@@ -250,7 +250,17 @@ fn summaries_reset_by_their_count_and_set_their_quantiles() {
         ([0.5, 0.7], 1.0, 1.0, (9.0, 7.0)),
     ] {
         state.begin();
-        state.summary(&sink, "s", &[], &quantiles, &values, sum, count, None, 4);
+        state.summary(
+            &sink,
+            "s",
+            &[],
+            &quantiles,
+            &values,
+            sum,
+            Some(count),
+            None,
+            4,
+        );
         let t = sink.series(0);
         assert_eq!((t.sum, t.count), totals);
         assert_eq!(t.quantiles, values);
