@@ -54,6 +54,7 @@ fn parse_failure(e: cardinality_guard_core::text::ParseError) -> Failure {
 
 /// Feeds `text` (as [`check`] passed it) into `inputs` and `sink`.
 pub(crate) fn feed<S: Sink>(text: &str, format: Format, inputs: &mut Inputs<S>, sink: &S) {
+    inputs.config_in_force(sink.config());
     let mut parser = Parser::new(format);
     let mut feeder = Feeder {
         inputs,

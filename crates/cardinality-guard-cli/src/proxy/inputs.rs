@@ -31,6 +31,9 @@
 //! and once upkeep promotes it, it is registered again: its own series,
 //! from zero (its history stays in the overflow series).
 //!
+//! After a reload (the guard's config replaced), every input is registered
+//! again as it is seen: a raised budget or label limit admits folded ones.
+//!
 //! An input that vanishes upstream keeps its last contribution (the
 //! guard's series keeps its value). Its state is forgotten once it has not
 //! been seen for the staleness interval: seen again after that, it counts as
@@ -50,9 +53,10 @@
 use std::collections::hash_map::{Entry, RandomState};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cardinality_guard_core::Clock;
+use cardinality_guard_core::{Clock, Config};
 
 use super::sink::Sink;
 
@@ -122,6 +126,10 @@ pub(crate) struct Inputs<S: Sink> {
     max: usize,
     untracked: u64,
     duplicates: u64,
+    /// The guard's config at the last scrape: a reload replaces it.
+    config: Option<Arc<Config>>,
+    /// This scrape follows a reload: inputs are registered again.
+    refold: bool,
     now: u32,
     scrape: u32,
     scratch: Vec<f64>,
@@ -142,6 +150,8 @@ impl<S: Sink> Inputs<S> {
             max,
             untracked: 0,
             duplicates: 0,
+            config: None,
+            refold: false,
             now: 0,
             scrape: 0,
             scratch: Vec::new(),
@@ -185,6 +195,17 @@ impl<S: Sink> Inputs<S> {
         let elapsed = self.clock.now().saturating_duration_since(self.start);
         self.now = u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX);
         self.scrape = self.scrape.wrapping_add(1);
+    }
+
+    /// Notes the guard's config in force for this scrape: when a reload
+    /// replaced it since the last one, every input is registered again as
+    /// it is seen (a raised budget or label limit may admit a folded one;
+    /// in the library, a label set registered again gets a fresh decision
+    /// too; an admitted one finds its series). Otherwise an input keeps its
+    /// handle.
+    pub(crate) fn config_in_force(&mut self, config: Option<Arc<Config>>) {
+        self.refold = matches!((&self.config, &config), (Some(a), Some(b)) if !Arc::ptr_eq(a, b));
+        self.config = config;
     }
 
     /// Forgets the inputs not seen for longer than the staleness interval;
@@ -231,9 +252,13 @@ impl<S: Sink> Inputs<S> {
             handle: registered(sink, name, help, || sink.counter(name, labels)),
             last: 0.0,
         };
+        let refold = self.refold;
         let Some(State::Counter { handle, last }) = self.entry(key, 1, register) else {
             return;
         };
+        if refold {
+            *handle = sink.counter(name, labels); // a reload may decide otherwise
+        }
         let delta = if value < *last { value } else { value - *last };
         *last = value;
         S::add_counter(handle, delta);
@@ -284,8 +309,12 @@ impl<S: Sink> Inputs<S> {
             }))
         };
         let mut out = std::mem::take(&mut self.scratch);
+        let refold = self.refold;
         if let Some(State::Histogram(state)) = self.entry(key, lines, register) {
             let HistogramState { handle, last } = &mut **state;
+            if refold {
+                *handle = sink.histogram(name, labels, bounds);
+            }
             if last.len() == cumulative.len() + 1 {
                 let (last_counts, last_sum) = last.split_at_mut(cumulative.len());
                 let count = cumulative[cumulative.len() - 1];
@@ -346,6 +375,7 @@ impl<S: Sink> Inputs<S> {
                 count: 0.0,
             }))
         };
+        let refold = self.refold;
         let Some(State::Summary(state)) = self.entry(key, lines, register) else {
             return;
         };
@@ -354,6 +384,9 @@ impl<S: Sink> Inputs<S> {
             sum: last_sum,
             count: last_count,
         } = &mut **state;
+        if refold {
+            *handle = sink.summary(name, labels, quantiles);
+        }
         let count = count.unwrap_or(*last_count);
         let reset = count < *last_count;
         let count_delta = if reset { count } else { count - *last_count };

@@ -1,8 +1,10 @@
 //! Where the proxy's deltas go: the guard's [`Ingest`] in the binary, a
 //! recording fake in the unit tests of the delta state.
 
+use std::sync::Arc;
+
 use cardinality_guard_core::{
-    Ingest, IngestedCounter, IngestedGauge, IngestedHistogram, IngestedSummary,
+    Config, Ingest, IngestedCounter, IngestedGauge, IngestedHistogram, IngestedSummary,
 };
 
 /// The four kinds of series the proxy feeds, registered once per input and
@@ -52,6 +54,10 @@ pub(crate) trait Sink {
     /// Whether a summary's updates go to the overflow series.
     fn summary_folded(_summary: &Self::Summary) -> bool {
         false
+    }
+    /// The guard's config in force (a reload replaces it).
+    fn config(&self) -> Option<Arc<Config>> {
+        None
     }
     /// `updates` (increments, observations) of a folded input, counted for
     /// `keep = "busiest"`; whether upkeep promoted it (register it again).
@@ -120,5 +126,9 @@ impl Sink for Ingest {
 
     fn folded_updates(&self, name: &str, labels: &[(&str, &str)], updates: f64) -> bool {
         Ingest::folded_updates(self, name, labels, updates)
+    }
+
+    fn config(&self) -> Option<Arc<Config>> {
+        Some(Ingest::config(self))
     }
 }

@@ -107,6 +107,13 @@ impl Ingest {
         Ingest { registry }
     }
 
+    /// The config in force: a reload replaces it (a new `Arc`), so a
+    /// caller that keeps handles can tell when to register folded label
+    /// sets again (a raised budget may admit them).
+    pub fn config(&self) -> Arc<crate::Config> {
+        self.registry.config()
+    }
+
     /// `# HELP` of a family (first one kept, bounded like describe_*).
     pub fn describe(&self, name: &str, help: &str) {
         let _kept = self

@@ -340,10 +340,9 @@ fn a_histogram_or_summary_whose_sum_went_nan_keeps_counting_its_observations() {
 
 #[test]
 fn a_budget_raised_by_a_reload_gives_the_folded_inputs_their_own_series() {
-    // Known to fail (review of issue 22): a folded input keeps its overflow
-    // handle for as long as the upstream shows it, so raising the budget
-    // (SIGHUP) changes nothing for it; in the library a folded label set
-    // registered again after a reload is admitted.
+    // A folded input keeps its overflow handle; after a reload the proxy
+    // registers it again, so a raised budget admits it (before, it stayed
+    // folded for as long as the upstream showed it).
     let mut h = Harness::new("[[metrics]]\nmatch = \"x_total\"\nmax_series = 2\n");
     let text = |v: u32| {
         let mut t = String::from("# TYPE x_total counter\n");
@@ -372,4 +371,32 @@ fn a_budget_raised_by_a_reload_gives_the_folded_inputs_their_own_series() {
             }
         }
     }
+}
+
+#[test]
+fn a_label_limit_raised_by_a_reload_gives_the_folded_values_their_own_series() {
+    let toml = |limit: u32| {
+        format!("[[metrics]]\nmatch = \"x_total\"\nmax_series = 100\nlabel_limits = {{ a = {limit} }}\n")
+    };
+    let mut h = Harness::new(&toml(2));
+    let text = |v: u32| {
+        let mut t = String::from("# TYPE x_total counter\n");
+        for i in 0..5 {
+            t.push_str(&format!("x_total{{a=\"{i}\"}} {v}\n"));
+        }
+        t
+    };
+    let (samples, render) = h.scrape(&text(10), Format::Prometheus);
+    assert!(samples.contains_key("x_total{a=__overflow__}"), "{render}");
+    h.exporter
+        .reload(Config::from_toml(&toml(10), "g").unwrap())
+        .unwrap();
+    let (samples, render) = h.scrape(&text(20), Format::Prometheus);
+    for i in 0..5 {
+        assert!(
+            samples.contains_key(&format!("x_total{{a={i}}}")),
+            "{render}"
+        );
+    }
+    assert_eq!(sum_of(&samples, "x_total"), 100.0, "{render}");
 }
