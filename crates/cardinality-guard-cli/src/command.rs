@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use cardinality_guard_core::config::parse_duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::byte_size::parse_bytes;
 use crate::growth::Growth;
 use crate::report::{thousands, Audit};
 use crate::source::{self, ReadOptions, Scrape, Source};
@@ -77,28 +78,6 @@ struct AuditArgs {
 enum OutputFormat {
     Text,
     Json,
-}
-
-/// `1048576`, `512KiB`, `256MiB`, `1GiB`.
-pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?}: expected a number of bytes"))?;
-    let factor: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        other => return Err(format!("{other:?}: the unit must be B, KiB, MiB or GiB")),
-    };
-    n.checked_mul(factor)
-        .filter(|&b| b > 0)
-        .ok_or_else(|| format!("{text:?}: out of range"))
 }
 
 /// Runs `cardinality-guard` with `args` (the program name first, as

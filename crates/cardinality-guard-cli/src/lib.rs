@@ -50,6 +50,7 @@
 //! histogram or summary has 32 bytes more on the heap, and a histogram 8
 //! per bucket and 8).
 
+mod byte_size;
 mod command;
 mod deadline;
 mod growth;

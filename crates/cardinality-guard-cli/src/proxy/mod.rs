@@ -68,7 +68,7 @@ pub(crate) struct ProxyArgs {
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     timeout: Duration,
     /// Refuse an upstream body larger than this (bytes; KiB, MiB, GiB suffixes allowed); the scrape answers 503.
-    #[arg(long, value_parser = crate::command::parse_bytes, default_value = "256MiB")]
+    #[arg(long, value_parser = crate::byte_size::parse_bytes, default_value = "256MiB")]
     max_bytes: u64,
     /// Track at most this many upstream input series; samples of new ones beyond it are dropped and counted.
     #[arg(long, default_value_t = 1_000_000)]
