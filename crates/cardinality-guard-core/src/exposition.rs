@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::Distribution;
 
-use crate::ingest::Flavor;
+use crate::flavor::Flavor;
 use crate::metric::Metric;
 use crate::problem::{Problem, PROBLEM_LABEL};
 use crate::report::GlobalReport;

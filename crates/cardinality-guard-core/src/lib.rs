@@ -144,6 +144,7 @@ mod budget;
 mod clock;
 pub mod config;
 mod exposition;
+mod flavor;
 mod guard;
 mod heavy;
 mod history;

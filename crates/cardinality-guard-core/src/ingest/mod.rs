@@ -67,15 +67,14 @@
 //! update is lost. Dropped registrations (`on_overflow = "drop"`,
 //! `max_metrics`, an invalid name) give handles that do nothing.
 
-mod flavor;
-
-pub(crate) use flavor::Flavor;
+mod texts;
 
 use std::fmt;
 use std::sync::Arc;
 
 use metrics::{GaugeFn, Key, KeyName, Label};
 
+use crate::flavor::Flavor;
 use crate::registry::Registry;
 use crate::series::Series;
 
@@ -142,7 +141,7 @@ impl Ingest {
         labels: &[(&str, &str)],
         bounds: &[&str],
     ) -> IngestedHistogram {
-        if !flavor::valid_bounds(bounds) {
+        if !texts::valid_bounds(bounds) {
             self.registry.refuse_invalid();
             return IngestedHistogram {
                 series: None,
@@ -153,7 +152,7 @@ impl Ingest {
         let series = self.registry.ingested(Flavor::Buckets, bounds, &key);
         let remap = series
             .as_ref()
-            .and_then(|s| flavor::remap(bounds, &s.family.texts))
+            .and_then(|s| texts::remap(bounds, &s.family.texts))
             .map(|to| Arc::new(Remap(to)));
         IngestedHistogram { series, remap }
     }
@@ -186,7 +185,7 @@ impl Ingest {
         labels: &[(&str, &str)],
         quantiles: &[&str],
     ) -> IngestedSummary {
-        if !flavor::valid_quantiles(quantiles) {
+        if !texts::valid_quantiles(quantiles) {
             self.registry.refuse_invalid();
             return IngestedSummary {
                 series: None,
@@ -197,7 +196,7 @@ impl Ingest {
         let series = self.registry.ingested(Flavor::Summary, quantiles, &key);
         let quantiles = series
             .as_ref()
-            .is_some_and(|s| flavor::same_quantiles(quantiles, &s.family.texts));
+            .is_some_and(|s| texts::same_quantiles(quantiles, &s.family.texts));
         IngestedSummary { series, quantiles }
     }
 }
