@@ -77,3 +77,17 @@ impl From<MetricKind> for Flavor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summarys_overflow_series_costs_its_sum_and_count() {
+        assert_eq!(Flavor::Summary.overflow_cost(9), 2);
+        assert_eq!(Flavor::Buckets.overflow_cost(5), 5);
+        assert_eq!(Flavor::Buckets.shape(2).unwrap().series_per_label_set(), 5);
+        assert_eq!(Flavor::Summary.shape(3).unwrap().series_per_label_set(), 5);
+        assert_eq!(Flavor::FloatCounter.kind(), MetricKind::Counter);
+    }
+}
