@@ -45,7 +45,7 @@
 //! first of duplicate samples, so a duplicate can't read as a reset and
 //! inflate a counter at every scrape.
 //!
-//! Cost per input: one map entry of [`ENTRY_BYTES`] bytes (key, last sight
+//! Cost per input: one map entry of [`state::ENTRY_BYTES`] bytes (key, last sight
 //! and scrape, a counter's handle and last value) plus the map's control
 //! byte and spare room; a histogram's or summary's state is on the heap
 //! (its handle, and its last values: a histogram's bounds + 2).
@@ -60,55 +60,11 @@ use cardinality_guard_core::{Clock, Config};
 
 use super::sink::Sink;
 
-/// What the state of one input holds. Histograms and summaries, larger
-/// and fewer than counters and gauges, are boxed, so that a counter's entry
-/// does not pay for them.
-enum State<S: Sink> {
-    Counter { handle: S::Counter, last: f64 },
-    Gauge(S::Gauge),
-    Histogram(Box<HistogramState<S>>),
-    Summary(Box<SummaryState<S>>),
-}
+mod state;
 
-struct HistogramState<S: Sink> {
-    handle: S::Histogram,
-    /// Cumulative per bucket (`+Inf`, the count, last but one), then the sum.
-    last: Box<[f64]>,
-}
-
-struct SummaryState<S: Sink> {
-    handle: S::Summary,
-    sum: f64,
-    count: f64,
-}
-
-impl<S: Sink> State<S> {
-    /// What it holds on the heap.
-    fn heap_bytes(&self) -> usize {
-        match self {
-            State::Histogram(h) => {
-                std::mem::size_of::<HistogramState<S>>() + std::mem::size_of_val::<[f64]>(&h.last)
-            }
-            State::Summary(_) => std::mem::size_of::<SummaryState<S>>(),
-            State::Counter { .. } | State::Gauge(_) => 0,
-        }
-    }
-}
-
-/// One tracked input.
-struct Input<S: Sink> {
-    /// When it was seen last: seconds since the state began.
-    seen: u32,
-    /// The scrape it was seen last in (wrapping): a second sample of it in
-    /// the same scrape is a duplicate.
-    scrape: u32,
-    state: State<S>,
-}
-
-/// Bytes of one map entry (key and input) with the guard's handles.
-#[cfg_attr(not(test), allow(dead_code))] // measured by a unit test
-pub(crate) const ENTRY_BYTES: usize =
-    std::mem::size_of::<(u64, Input<cardinality_guard_core::Ingest>)>();
+#[cfg(test)]
+pub(crate) use state::ENTRY_BYTES;
+use state::{HistogramState, Input, State, SummaryState};
 
 /// Kinds, hashed into the key.
 const COUNTER: u8 = 1;
@@ -256,15 +212,20 @@ impl<S: Sink> Inputs<S> {
         let Some(State::Counter { handle, last }) = self.entry(key, 1, register) else {
             return;
         };
+        let again = || sink.counter(name, labels);
         if refold {
-            *handle = sink.counter(name, labels); // a reload may decide otherwise
+            *handle = again();
         }
-        let delta = if value < *last { value } else { value - *last };
-        *last = value;
+        let delta = state::advance_counter(last, value);
         S::add_counter(handle, delta);
-        if delta > 0.0 && S::counter_folded(handle) && sink.folded_updates(name, labels, delta) {
-            *handle = sink.counter(name, labels); // promoted: its own series, from zero
-        }
+        promote(
+            sink,
+            handle,
+            S::counter_folded,
+            (name, labels),
+            delta,
+            again,
+        );
     }
 
     /// The gauge sample `name` (labels as for [`Inputs::counter`]) at `value`.
@@ -312,35 +273,16 @@ impl<S: Sink> Inputs<S> {
         let refold = self.refold;
         if let Some(State::Histogram(state)) = self.entry(key, lines, register) {
             let HistogramState { handle, last } = &mut **state;
+            let again = || sink.histogram(name, labels, bounds);
             if refold {
-                *handle = sink.histogram(name, labels, bounds);
+                *handle = again();
             }
-            if last.len() == cumulative.len() + 1 {
-                let (last_counts, last_sum) = last.split_at_mut(cumulative.len());
-                let count = cumulative[cumulative.len() - 1];
-                let reset = count < last_counts[last_counts.len() - 1];
-                let base = |i: usize| if reset { 0.0 } else { last_counts[i] };
-                let count_delta = count - base(cumulative.len() - 1);
-                out.clear();
-                let mut below = 0.0;
-                for (i, &c) in cumulative[..bounds.len()].iter().enumerate() {
-                    let through = (c - base(i)).max(below).min(count_delta);
-                    out.push(through - below);
-                    below = through;
-                }
-                out.push(count_delta - below);
-                let sum_delta = sum_delta(sum, last_sum[0], reset);
-                last_counts.copy_from_slice(cumulative);
-                if sum.is_finite() {
-                    last_sum[0] = sum;
-                }
+            if let Some((sum_delta, count_delta)) =
+                state::advance_histogram(last, cumulative, sum, &mut out)
+            {
                 S::add_histogram(handle, &out, sum_delta, count_delta);
-                if count_delta > 0.0
-                    && S::histogram_folded(handle)
-                    && sink.folded_updates(name, labels, count_delta)
-                {
-                    *handle = sink.histogram(name, labels, bounds);
-                }
+                let input = (name, labels);
+                promote(sink, handle, S::histogram_folded, input, count_delta, again);
             }
         }
         self.scratch = out;
@@ -384,27 +326,23 @@ impl<S: Sink> Inputs<S> {
             sum: last_sum,
             count: last_count,
         } = &mut **state;
+        let again = || sink.summary(name, labels, quantiles);
         if refold {
-            *handle = sink.summary(name, labels, quantiles);
+            *handle = again();
         }
-        let count = count.unwrap_or(*last_count);
-        let reset = count < *last_count;
-        let count_delta = if reset { count } else { count - *last_count };
-        let sum_delta = sum_delta(sum, *last_sum, reset);
-        if sum.is_finite() {
-            *last_sum = sum;
-        }
-        *last_count = count;
+        let (sum_delta, count_delta) = state::advance_summary(last_sum, last_count, sum, count);
         if !quantiles.is_empty() {
             S::set_quantiles(handle, values);
         }
         S::add_summary(handle, sum_delta, count_delta);
-        if count_delta > 0.0
-            && S::summary_folded(handle)
-            && sink.folded_updates(name, labels, count_delta)
-        {
-            *handle = sink.summary(name, labels, quantiles);
-        }
+        promote(
+            sink,
+            handle,
+            S::summary_folded,
+            (name, labels),
+            count_delta,
+            again,
+        );
     }
 
     /// The state of input `key`, seen now; registered with `register` if
@@ -463,15 +401,20 @@ fn registered<S: Sink, H>(
     register()
 }
 
-/// What a histogram's or summary's `sum` adds, its last one `last`: all
-/// of it after a reset, else the change; nothing when it is not finite (a
-/// client that observed a NaN keeps a NaN sum while its counts grow: they
-/// still count, the sum stays at its last finite value).
-fn sum_delta(sum: f64, last: f64, reset: bool) -> f64 {
-    match (sum.is_finite(), reset) {
-        (false, _) => 0.0,
-        (true, true) => sum,
-        (true, false) => sum - last,
+/// After `updates` of `input` (name, labels) went through `handle`: when
+/// they went to the overflow series (`folded`), they are told to the guard
+/// (`keep = "busiest"` counts them), and if upkeep promoted the input it is
+/// registered `again`: its own series, from zero.
+fn promote<S: Sink, H>(
+    sink: &S,
+    handle: &mut H,
+    folded: fn(&H) -> bool,
+    (name, labels): (&str, &[(&str, &str)]),
+    updates: f64,
+    again: impl FnOnce() -> H,
+) {
+    if updates > 0.0 && folded(handle) && sink.folded_updates(name, labels, updates) {
+        *handle = again();
     }
 }
 
