@@ -11,10 +11,9 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use support::{cli_ok, eventually, query, spawn, start_prometheus, wait_until_up, PATIENCE};
+use support::{cli_ok, eventually, query, start_prometheus, PATIENCE};
 
 fn now() -> f64 {
     SystemTime::now()
@@ -75,21 +74,8 @@ fn node_exporter_and_prometheus_itself() {
     {
         return;
     }
-    let node = SocketAddr::from(([127, 0, 0, 1], support::free_port()));
-    let exporter = spawn("node-exporter", |_| {
-        let mut command = Command::new("/usr/bin/prometheus-node-exporter");
-        command.args([
-            &format!("--web.listen-address={node}"),
-            "--collector.disable-defaults",
-            "--collector.cpu",
-            "--collector.meminfo",
-            "--collector.filesystem",
-            "--collector.loadavg",
-        ]);
-        command
-    });
+    let (_exporter, node) = support::start_node_exporter("node-exporter", |_| Vec::new());
     let node_url = format!("http://{node}/metrics");
-    wait_until_up(&node_url, &exporter);
     let (_prometheus, prom) = start_prometheus(&[("node", node)]);
     let prom_url = format!("http://{prom}/metrics");
     for job in ["node", "prometheus"] {

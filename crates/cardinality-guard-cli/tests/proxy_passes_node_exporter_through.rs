@@ -17,12 +17,10 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
-use std::process::Command;
 
 use cardinality_guard_core::text::{Format, Kind, Line, Parser};
+use support::get;
 use support::upstream::{promtool_complaints, within_budgets, ProxyProc};
-use support::{get, spawn, wait_until_up};
 
 const TEXTFILE: &str = "# HELP textfile_things Untyped things.\n\
 # TYPE textfile_things untyped\n\
@@ -118,28 +116,18 @@ fn node_exporter_passes_through_the_proxy_unchanged() {
     ) {
         return;
     }
-    let node = SocketAddr::from(([127, 0, 0, 1], support::free_port()));
-    let exporter = spawn("node-exporter-proxied", |dir| {
+    let (_exporter, node) = support::start_node_exporter("node-exporter-proxied", |dir| {
         std::fs::create_dir_all(dir.join("textfile")).unwrap();
         std::fs::write(dir.join("textfile/test.prom"), TEXTFILE).unwrap();
-        let mut command = Command::new("/usr/bin/prometheus-node-exporter");
-        command.args([
-            &format!("--web.listen-address={node}"),
-            "--collector.disable-defaults",
-            "--collector.cpu",
-            "--collector.meminfo",
-            "--collector.filesystem",
-            "--collector.loadavg",
-            "--collector.textfile",
-            &format!(
+        vec![
+            "--collector.textfile".to_owned(),
+            format!(
                 "--collector.textfile.directory={}",
                 dir.join("textfile").display()
             ),
-        ]);
-        command
+        ]
     });
     let url = format!("http://{node}/metrics");
-    wait_until_up(&url, &exporter);
     let proxy = ProxyProc::start(&url, &[]);
     let fetch = || get(&url).expect("the node exporter answers");
 

@@ -133,6 +133,31 @@ pub fn wait_until_up(url: &str, proc: &Proc) {
     }
 }
 
+/// The real node exporter on 127.0.0.1 (a free port), with the collectors
+/// that work in a container (cpu, meminfo, filesystem, loadavg) and the
+/// `extra` flags made in its scratch dir, once it answers; and its address.
+pub fn start_node_exporter(
+    name: &str,
+    extra: impl FnOnce(&Path) -> Vec<String>,
+) -> (Proc, SocketAddr) {
+    let node = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let exporter = spawn(name, |dir| {
+        let mut command = Command::new("/usr/bin/prometheus-node-exporter");
+        command.args([
+            &format!("--web.listen-address={node}"),
+            "--collector.disable-defaults",
+            "--collector.cpu",
+            "--collector.meminfo",
+            "--collector.filesystem",
+            "--collector.loadavg",
+        ]);
+        command.args(extra(dir));
+        command
+    });
+    wait_until_up(&format!("http://{node}/metrics"), &exporter);
+    (exporter, node)
+}
+
 /// Whether a system package's file is there; fails under CI, else says it skips.
 pub fn needs(path: &str, package: &str) -> bool {
     if Path::new(path).exists() {
