@@ -21,12 +21,15 @@ const CLIENTS: usize = 12;
 #[test]
 fn clients_that_hang_up_leave_at_most_four_scrapes_queued() {
     // An upstream that answers slowly: the first fetch takes the whole
-    // --timeout, and all the scrapes behind it wait.
+    // --timeout, and all the scrapes behind it wait. The timeout (the
+    // default, 10 s) outlasts the clients' loop (about 2 s) many times
+    // over, so that no permit comes back while a client is still there,
+    // however busy the machine.
     let upstream = Upstream::start(Reply::Trickle {
         every: Duration::from_millis(10),
         bytes: 1 << 20,
     });
-    let proxy = ProxyProc::start(&upstream.url(), &["--timeout", "3s"]);
+    let proxy = ProxyProc::start(&upstream.url(), &["--timeout", "10s"]);
     for _ in 0..CLIENTS {
         let mut client = TcpStream::connect(proxy.addr).unwrap();
         client
