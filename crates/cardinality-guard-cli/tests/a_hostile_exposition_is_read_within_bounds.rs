@@ -146,7 +146,8 @@ fn memory_does_not_follow_a_255_mb_line() {
 
 #[test]
 fn a_line_longer_than_max_line_bytes_is_named() {
-    let path = scratch("long-line").join("metrics.txt");
+    let dir = scratch("long-line");
+    let path = dir.join("metrics.txt");
     let long = format!("long{{a=\"{}\"}} 1\n", "x".repeat(2000));
     std::fs::write(&path, format!("a 1\nb 1\n{long}c 1\n")).expect("write");
     let path = path.display().to_string();
@@ -187,7 +188,8 @@ fn a_malformed_1_mb_line_gets_a_short_error() {
 #[test]
 fn a_metric_name_longer_than_65535_characters_does_not_panic() {
     let name = "n".repeat(70_000);
-    let path = scratch("long-name").join("metrics.txt");
+    let dir = scratch("long-name");
+    let path = dir.join("metrics.txt");
     std::fs::write(&path, format!("{name} 1\nshort 2\n")).expect("write");
     let out = cli_ok(&["audit", &path.display().to_string()], 0);
     assert!(out.contains(&name), "the name is printed whole");

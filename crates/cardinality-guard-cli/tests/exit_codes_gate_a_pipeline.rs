@@ -9,17 +9,20 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use support::{cli, cli_ok, scratch, PATIENCE};
+use support::{cli, cli_ok, scratch, Scratch, PATIENCE};
 
 const EXPOSITION: &str = "# HELP req Requests.\n# TYPE req histogram\n\
 req_bucket{path=\"/a\",le=\"0.5\"} 1\nreq_bucket{path=\"/a\",le=\"+Inf\"} 1\nreq_sum{path=\"/a\"} 0.2\nreq_count{path=\"/a\"} 1\n\
 req_bucket{path=\"/b\",le=\"0.5\"} 1\nreq_bucket{path=\"/b\",le=\"+Inf\"} 1\nreq_sum{path=\"/b\"} 0.2\nreq_count{path=\"/b\"} 1\n\
 # TYPE up gauge\nup 1\n";
 
-fn file(name: &str, text: &str) -> String {
-    let path = scratch(name).join("metrics.txt");
+/// Writes `text` as an exposition file: its directory (gone when dropped) and path.
+fn file(name: &str, text: &str) -> (Scratch, String) {
+    let dir = scratch(name);
+    let path = dir.join("metrics.txt");
     std::fs::write(&path, text).expect("write the exposition");
-    path.display().to_string()
+    let path = path.display().to_string();
+    (dir, path)
 }
 
 /// Serves `respond(request)` to every connection on an ephemeral port, on a thread.
@@ -39,7 +42,7 @@ fn serve(respond: impl Fn(&str, &mut std::net::TcpStream) + Send + 'static) -> S
 
 #[test]
 fn exit_0_when_within_the_gates() {
-    let path = file("ok", EXPOSITION);
+    let (_dir, path) = file("ok", EXPOSITION);
     let out = cli_ok(
         &["audit", &path, "--max-series", "8", "--max-total", "9"],
         0,
@@ -49,7 +52,7 @@ fn exit_0_when_within_the_gates() {
 
 #[test]
 fn exit_1_when_a_metric_or_the_total_is_over() {
-    let path = file("over", EXPOSITION);
+    let (_dir, path) = file("over", EXPOSITION);
     let out = cli(&["audit", &path, "--max-series", "7"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -73,7 +76,7 @@ fn the_gates_count_a_guarded_target_s_self_report_too() {
         cardinality_guard_label_values{metric=\"a_total\",label=\"u\"} 1\n\
         cardinality_guard_label_values{metric=\"b_total\",label=\"u\"} 1\n\
         cardinality_guard_label_values{metric=\"c_total\",label=\"u\"} 1\n";
-    let path = file("guarded", text);
+    let (_dir, path) = file("guarded", text);
     let out = cli(&["audit", &path, "--max-series", "2", "--max-total", "4"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -90,14 +93,14 @@ fn exit_2_for_unreadable_input() {
     let missing = cli(&["audit", "/nonexistent/metrics.txt"]);
     assert_eq!(missing.status.code(), Some(2));
 
-    let path = file("malformed", &format!("{EXPOSITION}up{{job=\"x\" 1\n"));
+    let (_dir, path) = file("malformed", &format!("{EXPOSITION}up{{job=\"x\" 1\n"));
     let out = cli(&["audit", &path]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 13:"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    let path = file("big", EXPOSITION);
+    let (_dir, path) = file("big", EXPOSITION);
     let out = cli(&["audit", &path, "--max-bytes", "100"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -181,7 +184,7 @@ fn open_metrics_is_asked_for_and_parsed() {
 
 #[test]
 fn json_follows_the_documented_schema() {
-    let path = file("json", EXPOSITION);
+    let (_dir, path) = file("json", EXPOSITION);
     let json = cli_ok(&["audit", &path, "--format", "json"], 0);
     let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
     assert_eq!(v["total_series"], 9);
@@ -206,6 +209,8 @@ fn json_follows_the_documented_schema() {
 #[cfg(target_os = "linux")]
 struct Fifo {
     path: std::path::PathBuf,
+    /// The pipe's directory, gone with it.
+    _dir: Scratch,
     /// Set once the reader is gone for good.
     stop: std::sync::atomic::AtomicBool,
 }
@@ -213,7 +218,8 @@ struct Fifo {
 #[cfg(target_os = "linux")]
 impl Fifo {
     fn new(name: &str) -> Fifo {
-        let path = scratch(name).join("metrics.txt");
+        let dir = scratch(name);
+        let path = dir.join("metrics.txt");
         let made = std::process::Command::new("mkfifo")
             .arg(&path)
             .status()
@@ -222,6 +228,7 @@ impl Fifo {
         Fifo {
             path: path.canonicalize().expect("the FIFO's path"),
             stop: Default::default(),
+            _dir: dir,
         }
     }
 

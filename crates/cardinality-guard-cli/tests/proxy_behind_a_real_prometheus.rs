@@ -227,5 +227,4 @@ fn prometheus_scrapes_the_proxy_of_a_python_app_with_totals_conserved_and_no_res
     let peak = support::peak_rss(proxy.child.id());
     eprintln!("proxy peak RSS: {peak} bytes");
     assert!(peak < PEAK_RSS, "the proxy's peak RSS {peak} bytes");
-    let _ = std::fs::remove_dir_all(&dir);
 }

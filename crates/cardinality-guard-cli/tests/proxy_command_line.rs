@@ -93,7 +93,6 @@ fn usage_and_config_errors_exit_2_naming_what_is_wrong() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(!out.stderr.is_empty(), "{args:?}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -174,7 +174,8 @@ fn the_systemd_unit_starts_the_proxy_with_the_shipped_guard_toml() {
 #[test]
 fn the_kubernetes_sidecar_starts_the_proxy_with_its_config_map() {
     let (args, config) = sidecar();
-    let path = scratch("sidecar").join("guard.toml");
+    let dir = scratch("sidecar");
+    let path = dir.join("guard.toml");
     std::fs::write(&path, &config).unwrap();
     let upstream = Upstream::start(Reply::Body(200, PROMETHEUS, leaky_body(150)));
     let proxy = start(&args, &path, &upstream);

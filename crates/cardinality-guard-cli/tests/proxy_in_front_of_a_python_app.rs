@@ -123,5 +123,4 @@ fn the_proxy_folds_a_python_app_within_budgets_with_totals_conserved() {
         scrape.text
     );
     drop(app);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,13 +7,15 @@ mod support;
 
 use cardinality_guard_core::config::MAX_CONFIG_FILE_BYTES;
 use cardinality_guard_core::Config;
-use support::{cli, cli_ok, scratch};
+use support::{cli, cli_ok, scratch, Scratch};
 
-/// Writes `text` as an exposition file; returns its path.
-fn exposition(name: &str, text: &str) -> String {
-    let path = scratch(name).join("metrics.txt");
+/// Writes `text` as an exposition file: its directory (gone when dropped) and path.
+fn exposition(name: &str, text: &str) -> (Scratch, String) {
+    let dir = scratch(name);
+    let path = dir.join("metrics.txt");
     std::fs::write(&path, text).expect("write the exposition");
-    path.display().to_string()
+    let path = path.display().to_string();
+    (dir, path)
 }
 
 /// `--suggest` on `path`: the config, checked to load both ways.
@@ -28,7 +30,8 @@ fn suggest(name: &str, path: &str, args: &[&str]) -> Config {
         "{name}: {} bytes",
         toml.len()
     );
-    let file = scratch(&format!("{name}-toml")).join("guard.toml");
+    let dir = scratch(&format!("{name}-toml"));
+    let file = dir.join("guard.toml");
     std::fs::write(&file, &toml).expect("write guard.toml");
     Config::from_file(&file).unwrap_or_else(|e| panic!("{name}: from_file: {e}"));
     config
@@ -36,7 +39,7 @@ fn suggest(name: &str, path: &str, args: &[&str]) -> Config {
 
 #[test]
 fn negative_zero_and_zero_are_one_bound() {
-    let path = exposition(
+    let (_dir, path) = exposition(
         "zeros",
         "# TYPE h histogram\n\
          h_bucket{le=\"-0.0\"} 1\nh_bucket{le=\"0.0\"} 1\nh_bucket{le=\"-1\"} 0\n\
@@ -58,7 +61,7 @@ fn comments_go_first_when_the_file_would_not_fit() {
             text.push_str(&format!("family_number_{i:05}_total{{a=\"{v}\"}} 1\n"));
         }
     }
-    let path = exposition("families", &text);
+    let (_dir, path) = exposition("families", &text);
     let toml = cli_ok(&["audit", &path, "--suggest"], 0);
     assert!(!toml.contains('#'), "no comment left");
     let config = suggest("families", &path, &[]);
@@ -83,7 +86,7 @@ fn too_many_long_names_for_the_file_cap_is_a_clear_error() {
              cardinality_guard_series_limit{{metric=\"family_{long}_{i:05}\"}} 10\n"
         ));
     }
-    let path = exposition("long-families", &text);
+    let (_dir, path) = exposition("long-families", &text);
     let out = cli(&["audit", &path, "--suggest"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -93,7 +96,7 @@ fn too_many_long_names_for_the_file_cap_is_a_clear_error() {
 
 #[test]
 fn the_headroom_and_label_limit_flags_are_gone() {
-    let path = exposition("headroom", "c_total{a=\"1\"} 1\nd_total{a=\"2\"} 1\n");
+    let (_dir, path) = exposition("headroom", "c_total{a=\"1\"} 1\nd_total{a=\"2\"} 1\n");
     for flag in ["--headroom=2", "--label-limit=10"] {
         let out = cli(&["audit", &path, "--suggest", flag]);
         let stderr = String::from_utf8_lossy(&out.stderr);

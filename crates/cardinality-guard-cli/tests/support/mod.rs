@@ -41,7 +41,7 @@ pub fn cli_ok(args: &[&str], code: i32) -> String {
 /// A child process and its scratch directory, gone with the test.
 pub struct Proc {
     pub child: Child,
-    pub dir: PathBuf,
+    pub dir: Scratch,
     pub name: String,
 }
 
@@ -49,7 +49,6 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -60,12 +59,38 @@ impl Proc {
     }
 }
 
-/// A fresh scratch directory.
-pub fn scratch(name: &str) -> PathBuf {
+/// A fresh scratch directory, removed with its value (keep it bound for as
+/// long as its files are used: `scratch(name).join(..)` alone is gone at
+/// once).
+#[must_use = "the directory is removed when this value is dropped"]
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh scratch directory, named after `name` and this process.
+pub fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("cg-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create the scratch dir");
-    dir
+    Scratch(dir)
 }
 
 /// Starts the command `build` makes (given its scratch dir, where it may
