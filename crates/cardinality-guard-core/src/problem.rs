@@ -17,7 +17,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use metrics::Key;
 
-pub use crate::self_report::PROBLEMS;
+/// `cardinality_guard_problems{problem}`: how many times each run-time
+/// problem ([`Problem`]) was reported; one line per known
+/// problem, always rendered, 0 when none. Also named
+/// [`self_report::PROBLEMS`](crate::self_report::PROBLEMS), with the guard's
+/// other metrics.
+pub const PROBLEMS: &str = "cardinality_guard_problems";
 
 /// The label of [`PROBLEMS`] that names the problem.
 pub const PROBLEM_LABEL: &str = "problem";

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use metrics::{Counter, Gauge, Key, Label};
 
+pub use crate::problem::PROBLEMS;
 use crate::problem::{Problem, PROBLEM_LABEL};
 use crate::store::Store;
 use crate::vocabulary::{MetricKind, OverflowReason};
@@ -73,10 +74,6 @@ pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP: &str =
 /// shows here); always rendered, 0 when every rule matched. The report
 /// lists them ([`Report::unmatched_rules`](crate::Report::unmatched_rules)).
 pub const CONFIG_UNMATCHED_RULES: &str = "cardinality_guard_config_unmatched_rules";
-/// `cardinality_guard_problems{problem}`: how many times each run-time
-/// problem ([`Problem`]) was reported; one line per known
-/// problem, always rendered, 0 when none.
-pub const PROBLEMS: &str = "cardinality_guard_problems";
 
 /// Every self-report gauge, with its `# HELP` text.
 pub(crate) const GAUGES: [(&str, &str); 11] = [

@@ -1,4 +1,4 @@
-//! The report endpoint: the guard's [`Report`] as JSON, or as an HTML page to
+//! The report endpoint: the guard's [`Report`](cardinality_guard_core::Report) as JSON, or as an HTML page to
 //! a browser.
 //!
 //! ```
@@ -42,10 +42,12 @@
 //! security trade-off); otherwise a `POST` is a 405, as any method but `GET`.
 
 mod bearer_token;
+mod escape;
 mod html;
 mod meter;
 mod negotiation;
 mod notices;
+mod page;
 mod refresh;
 mod reload_on_post;
 mod sparkline;
@@ -54,12 +56,16 @@ mod utc;
 pub use bearer_token::{BearerToken, TokenError};
 pub use reload_on_post::{ReloadAccess, ReloadOnPost};
 
+use page::Page;
+use reload_on_post::Reloading;
+
 use axum::extract::{Query, State};
+use axum::handler::Handler;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
-use cardinality_guard_core::{GuardHandle, Report};
+use cardinality_guard_core::GuardHandle;
 use serde_json::{json, Value};
 
 /// Where [`ReportEndpoint::router`] serves the report.
@@ -95,13 +101,6 @@ pub struct ReportEndpoint {
     label_values: usize,
     /// `POST` reloads: off unless opted in.
     reload: Option<ReloadOnPost>,
-}
-
-/// A report with, when opted in, some admitted label sets per metric.
-pub(crate) struct Page {
-    pub(crate) report: Report,
-    /// Per metric (same order as `report.metrics`): label sets as `k="v"` lists.
-    pub(crate) label_sets: Option<Vec<Vec<String>>>,
 }
 
 impl ReportEndpoint {
@@ -194,13 +193,15 @@ impl ReportEndpoint {
     /// # let _ = app;
     /// ```
     pub fn method_router<S: Clone + Send + Sync + 'static>(self) -> MethodRouter<S> {
-        let handlers = get(serve);
-        let handlers = if self.reload.is_some() {
-            handlers.post(reload_on_post::reload)
-        } else {
-            handlers
-        };
-        handlers.with_state(self)
+        let reloading = self.reload.clone().map(|post| Reloading {
+            guard: self.guard.clone(),
+            post,
+        });
+        let handlers = get(serve).with_state(self);
+        match reloading {
+            Some(reloading) => handlers.post_service(reload_on_post::reload.with_state(reloading)),
+            None => handlers,
+        }
     }
 
     fn page(&self) -> Page {

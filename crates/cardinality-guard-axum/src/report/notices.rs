@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use cardinality_guard_core::Report;
 
-use super::html::escape;
+use super::escape::escape;
 
 /// The notices of `report`, as HTML (empty when there are none).
 pub(super) fn notices(report: &Report) -> String {

@@ -11,11 +11,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use super::{BearerToken, ReportEndpoint};
+use cardinality_guard_core::GuardHandle;
+
+use super::BearerToken;
 use crate::reload::{reload_off_the_runtime, Outcome};
 
 /// A `POST` to the report endpoint that reloads a config file: off unless
-/// given to [`ReportEndpoint::with_reload_on_post`].
+/// given to [`ReportEndpoint::with_reload_on_post`](crate::ReportEndpoint::with_reload_on_post).
 ///
 /// **Who can `POST` can put the file in force**: change budgets, label
 /// limits and modes (the file's content, not theirs: the request body is
@@ -158,15 +160,20 @@ fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
         .then(|| value[7..].trim_ascii())
 }
 
-/// The `POST` handler: checks access, then reloads (the body is never read).
+/// What the `POST` handler needs: the guard to reload, and how.
+#[derive(Clone)]
+pub(super) struct Reloading {
+    pub(super) guard: GuardHandle,
+    pub(super) post: ReloadOnPost,
+}
+
+/// The `POST` handler (mounted only when opted in): checks access, then
+/// reloads (the body is never read).
 pub(super) async fn reload(
-    State(endpoint): State<ReportEndpoint>,
+    State(Reloading { guard, post }): State<Reloading>,
     peer: Result<ConnectInfo<SocketAddr>, ExtensionRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(post) = &endpoint.reload else {
-        return answer(StatusCode::METHOD_NOT_ALLOWED, json!({"reloaded": false}));
-    };
     let peer = peer.ok().map(|ConnectInfo(peer)| peer);
     if let Err(refusal) = post.access.admits(peer, &headers) {
         tracing::warn!(
@@ -194,7 +201,7 @@ pub(super) async fn reload(
             json!({"reloaded": false, "error": "a reload is under way; try again"}),
         );
     };
-    let outcome = reload_off_the_runtime(&endpoint.guard, post.path.clone(), one_at_a_time).await;
+    let outcome = reload_off_the_runtime(&guard, post.path.clone(), one_at_a_time).await;
     outcome.log(&post.path, "POST");
     match outcome {
         Outcome::Reloaded { changed } => answer(

@@ -2,7 +2,7 @@
 //! named in the error, found from the parsed document's spans or, when the
 //! text does not parse, from the lines before the error.
 
-use super::toml_file::Source;
+use super::values::Source;
 use super::{ConfigError, ErrorKind};
 
 impl Source<'_> {

@@ -9,7 +9,7 @@
 use std::num::NonZeroU64;
 use std::ops::Range;
 
-use super::toml_file::Source;
+use super::values::Source;
 use super::{Config, ConfigError};
 
 /// The metric of the embedded default's one `[[metrics]]` rule: the HTTP

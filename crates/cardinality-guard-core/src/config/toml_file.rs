@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::notes::{self, SetByFile, HTTP_DURATION};
-pub(super) use super::values::Source;
+use super::values::Source;
 use super::values::{check_global_label, RawBuckets};
 use super::{Config, ConfigError, MetricRule};
 

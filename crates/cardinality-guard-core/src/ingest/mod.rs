@@ -109,7 +109,7 @@ impl Ingest {
     /// The config in force: a reload replaces it (a new `Arc`), so a
     /// caller that keeps handles can tell when to register folded label
     /// sets again (a raised budget may admit them).
-    pub fn config(&self) -> Arc<crate::Config> {
+    pub fn config(&self) -> Arc<crate::config::Config> {
         self.registry.config()
     }
 
