@@ -138,7 +138,10 @@ async fn serve(
         Some(path) => {
             cardinality_guard::axum::reload_on_sighup(path, exporter.guard().clone())?;
         }
-        None => ignore_sighup()?,
+        // Nothing to reload: a SIGHUP is noted instead of ending the process.
+        None => {
+            cardinality_guard::axum::ignore_sighup()?;
+        }
     }
     #[cfg(not(unix))]
     let _ = config_file;
@@ -146,20 +149,5 @@ async fn serve(
     println!("listening on http://{}", listener.local_addr()?);
     let app = app::router(app::Exposition::Guarded(exporter));
     server::serve(listener, app, limits, shutdown).await?;
-    Ok(())
-}
-
-/// Without a `--config` file there is nothing to reload: a SIGHUP gets a
-/// note instead of its default action (which would end the process).
-#[cfg(unix)]
-fn ignore_sighup() -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-
-    let mut hangups = signal(SignalKind::hangup())?;
-    tokio::spawn(async move {
-        while hangups.recv().await.is_some() {
-            eprintln!("SIGHUP: no --config file to reload (the embedded config stays)");
-        }
-    });
     Ok(())
 }

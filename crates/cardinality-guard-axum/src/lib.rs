@@ -40,7 +40,7 @@ pub mod serve;
 
 pub use http_metrics::{HttpMetrics, HttpMetricsLayer};
 #[cfg(unix)]
-pub use reload::reload_on_sighup;
+pub use reload::{ignore_sighup, reload_on_sighup};
 pub use report::{
     BearerToken, ReloadAccess, ReloadOnPost, ReportEndpoint, TokenError, DEFAULT_REPORT_PATH,
 };

@@ -1,6 +1,7 @@
 //! `cardinality-guard proxy`'s command line: its help, its usage and
-//! config errors (exit 2, the file, line and key named), and a graceful
-//! stop on `SIGTERM` (exit 0).
+//! config errors (exit 2, the file, line and key named), a graceful
+//! stop on `SIGTERM` (exit 0), and a `SIGHUP` without `--config` that
+//! leaves it running.
 
 mod support;
 
@@ -109,4 +110,28 @@ fn sigterm_stops_the_proxy_with_exit_0() {
         proxy.child.try_wait().expect("wait")
     });
     assert_eq!(exited.and_then(|status| status.code()), Some(0));
+}
+
+#[test]
+fn sighup_without_a_config_leaves_the_proxy_running() {
+    // `kill -HUP $(pidof cardinality-guard)` (the README's reload) reaches
+    // every proxy on the machine, those on the embedded default too: its
+    // default action would end them.
+    let upstream = Upstream::start(Reply::Body(200, PROMETHEUS, b"up 1\n".to_vec()));
+    let mut proxy = ProxyProc::start(&upstream.url(), &[]);
+    for _ in 0..2 {
+        let hup = std::process::Command::new("kill")
+            .args(["-HUP", &proxy.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(hup.success());
+    }
+    // A signal's default action ends a process as soon as it is delivered;
+    // a second is far more than that takes, even on a busy machine.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        proxy.child.try_wait().expect("wait").is_none(),
+        "the proxy ended on SIGHUP"
+    );
+    assert_eq!(proxy.scrape().value("up{}"), Some(1.0));
 }

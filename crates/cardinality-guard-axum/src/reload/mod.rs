@@ -37,7 +37,7 @@
 mod sighup;
 
 #[cfg(unix)]
-pub use sighup::reload_on_sighup;
+pub use sighup::{ignore_sighup, reload_on_sighup};
 
 use std::path::{Path, PathBuf};
 

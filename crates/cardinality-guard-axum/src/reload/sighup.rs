@@ -56,3 +56,23 @@ pub fn reload_on_sighup(
         }
     }))
 }
+
+/// For a process that runs without a config file: a `SIGHUP` is noted
+/// (`warn`, with `tracing`) instead of ending the process, its default
+/// action. A `kill -HUP $(pidof NAME)` meant for a sibling that has a file
+/// reaches every process of that name, and a supervisor's "reload" sends
+/// `SIGHUP` too: neither should stop a service. Unix only; the same
+/// runtime requirements and handle as [`reload_on_sighup`].
+///
+/// # Errors
+/// When called outside a Tokio runtime, or when the signal handler can't be
+/// installed.
+pub fn ignore_sighup() -> io::Result<JoinHandle<()>> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
+    let mut hangups = signal(SignalKind::hangup())?;
+    Ok(runtime.spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::warn!("SIGHUP: no config file to reload; the running config stays");
+        }
+    }))
+}

@@ -145,10 +145,18 @@ pub(super) fn serve(args: &ProxyArgs) -> Result<(), String> {
             .await
             .map_err(|e| format!("--listen {}: {e}", args.listen))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
-        if let Some(path) = &args.config {
-            cardinality_guard_axum::reload_on_sighup(path.clone(), proxy.exporter.guard().clone())
-                .map_err(|e| format!("SIGHUP: {e}"))?;
+        // SIGHUP reloads --config; without one it is noted (its default
+        // action would end the proxy: `kill -HUP $(pidof cardinality-guard)`
+        // reaches every proxy on the machine).
+        #[cfg(unix)]
+        match &args.config {
+            Some(path) => cardinality_guard_axum::reload_on_sighup(
+                path.clone(),
+                proxy.exporter.guard().clone(),
+            ),
+            None => cardinality_guard_axum::ignore_sighup(),
         }
+        .map_err(|e| format!("SIGHUP: {e}"))?;
         let app = Router::new()
             .route("/metrics", get(metrics))
             .with_state(proxy.clone())
