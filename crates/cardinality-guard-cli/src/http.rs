@@ -2,6 +2,8 @@
 //! to the same scheme, host and port unless `--follow-redirects` says
 //! otherwise, and at most [`MAX_REDIRECTS`] of them.
 
+use std::borrow::Cow;
+
 use ureq::http::uri::{Scheme, Uri};
 
 use crate::deadline::Deadline;
@@ -12,12 +14,15 @@ use cardinality_guard_core::text::Format;
 /// fallback (what a Prometheus server sends, without protobuf).
 pub(crate) const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
+/// The `User-Agent` header sent: what is asking, for the upstream's logs.
+const USER_AGENT: &str = concat!("cardinality-guard/", env!("CARGO_PKG_VERSION"));
+
 /// Redirects followed at most.
 pub(crate) const MAX_REDIRECTS: usize = 10;
 
 /// A response whose body is the exposition (no `Debug`: its body has none).
 pub(crate) struct Fetched {
-    /// The URL it came from in the end.
+    /// The URL it came from in the end, its password [`redacted`].
     pub(crate) url: String,
     /// The grammar its `Content-Type` names.
     pub(crate) format: Format,
@@ -45,10 +50,12 @@ pub(crate) fn get(
         let response = agent
             .get(&url)
             .header("Accept", ACCEPT)
+            .header("User-Agent", USER_AGENT)
             .call()
             .map_err(|e| match e {
                 ureq::Error::Timeout(_) => ReadError::TimedOut(deadline.timeout()),
-                e => ReadError::Io(format!("{url}: {e}")),
+                // The caller names the URL it asked for.
+                e => ReadError::Io(e.to_string()),
             })?;
         let status = response.status().as_u16();
         let location = response
@@ -57,9 +64,11 @@ pub(crate) fn get(
             .and_then(|v| v.to_str().ok());
         if let (300..=399, Some(location)) = (status, location) {
             let next = resolve(&url, location)
-                .ok_or_else(|| ReadError::Io(format!("{url}: a redirect to {location:?}")))?;
+                .ok_or_else(|| ReadError::Io(format!("a redirect to {:?}", redacted(location))))?;
             if !follow_redirects && !same_origin(&url, &next) {
-                return Err(ReadError::Redirect { to: next });
+                return Err(ReadError::Redirect {
+                    to: redacted(&next).into_owned(),
+                });
             }
             url = next;
             continue;
@@ -78,15 +87,40 @@ pub(crate) fn get(
             .and_then(|v| v.to_str().ok()?.trim().parse().ok());
         let body = response.into_body().into_reader();
         return Ok(Fetched {
-            url,
+            url: redacted(&url).into_owned(),
             format,
             body,
             length,
         });
     }
     Err(ReadError::Io(format!(
-        "more than {MAX_REDIRECTS} redirects, the last to {url}"
+        "more than {MAX_REDIRECTS} redirects, the last to {}",
+        redacted(&url)
     )))
+}
+
+/// `url` as it may be shown (in errors, reports, a suggested config, a
+/// `503` any scraper reads): a password in it (`http://user:pass@host/`)
+/// written `xxxxx`, as Go's `URL.Redacted` does; the user name stays, so
+/// which credentials were used can still be told.
+pub(crate) fn redacted(url: &str) -> Cow<'_, str> {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return Cow::Borrowed(url);
+    };
+    let rest = &url[scheme_end..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return Cow::Borrowed(url);
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return Cow::Borrowed(url);
+    };
+    let password = scheme_end + colon + 1..scheme_end + at;
+    Cow::Owned(format!(
+        "{}xxxxx{}",
+        &url[..password.start],
+        &url[password.end..]
+    ))
 }
 
 /// `location` (absolute, `//host/path`, `/path` or a relative path) read
@@ -139,6 +173,20 @@ mod tests {
         assert_eq!(resolved("https://o/m").as_deref(), Some("https://o/m"));
         assert_eq!(resolved("file:///etc/passwd"), None);
         assert_eq!(resolved("http://"), None);
+    }
+
+    #[test]
+    fn passwords_are_redacted_and_nothing_else() {
+        assert_eq!(
+            redacted("http://u:secret@h:1/m?x=a:b@c"),
+            "http://u:xxxxx@h:1/m?x=a:b@c"
+        );
+        assert_eq!(redacted("https://u:p:q@h/"), "https://u:xxxxx@h/");
+        assert_eq!(redacted("http://u@h/m"), "http://u@h/m");
+        assert_eq!(redacted("http://h/m?u=a:b@c"), "http://h/m?u=a:b@c");
+        assert_eq!(redacted("http://h:1/a@b:c"), "http://h:1/a@b:c");
+        assert_eq!(redacted("http://:p@h"), "http://:xxxxx@h");
+        assert_eq!(redacted("not a url"), "not a url");
     }
 
     #[test]

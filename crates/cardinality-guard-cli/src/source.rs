@@ -43,7 +43,7 @@ impl Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::Url(url) => f.write_str(url),
+            Source::Url(url) => f.write_str(&http::redacted(url)),
             Source::File(path) => write!(f, "{}", path.display()),
             Source::Stdin => f.write_str("<stdin>"),
         }
@@ -106,8 +106,7 @@ pub(crate) fn read(source: &Source, options: &ReadOptions) -> Result<Scrape, Rea
             Ok(scrape)
         }
         Source::File(path) => {
-            let file = std::fs::File::open(path)
-                .map_err(|e| ReadError::Io(format!("{}: {e}", path.display())))?;
+            let file = std::fs::File::open(path).map_err(|e| ReadError::Io(e.to_string()))?;
             read_from(Timed::new(file, deadline), Format::Auto, options, deadline)
         }
         Source::Stdin => read_from(

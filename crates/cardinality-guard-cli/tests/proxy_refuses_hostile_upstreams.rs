@@ -2,7 +2,8 @@
 //! 127.0.0.1): an endless body, a trickling one, invalid UTF-8, malformed
 //! lines, a truncated OpenMetrics text get a `503` with one line of reason
 //! and change nothing; a 1 MB label value and more inputs than
-//! `--max-inputs` get a valid exposition.
+//! `--max-inputs` get a valid exposition. A password in the upstream's URL
+//! is never shown (a `503` is read by any scraper).
 
 mod support;
 
@@ -114,4 +115,43 @@ fn beyond_max_inputs_new_samples_are_dropped_and_counted() {
         Some(4.0),
         "2 samples in each of 2 scrapes"
     );
+}
+
+#[test]
+fn a_password_in_the_url_is_never_shown() {
+    let upstream = Upstream::start(Reply::Body(404, PROMETHEUS, b"no".to_vec()));
+    let url = format!("http://alice:s3cret@{}/metrics", upstream.addr);
+    let proxy = ProxyProc::start(&url, &[]);
+    refused(
+        &proxy,
+        "status",
+        &format!(
+            "http://alice:xxxxx@{}/metrics answered HTTP 404",
+            upstream.addr
+        ),
+    );
+    let (_, text) = proxy.get("/metrics");
+    assert!(!text.contains("s3cret"), "{text}");
+
+    // The audit: its error, its report and its suggested config.
+    let out = support::cli(&["audit", &url]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("alice:xxxxx@"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    assert_eq!(
+        stderr.matches("/metrics").count(),
+        1,
+        "the URL named once: {stderr}"
+    );
+    upstream.set(good(3));
+    for args in [
+        &["audit", &url][..],
+        &["audit", &url, "--suggest"],
+        &["audit", &url, "--format", "json"],
+    ] {
+        let shown = support::cli_ok(args, 0);
+        assert!(shown.contains("alice:xxxxx@"), "{args:?}: {shown}");
+        assert!(!shown.contains("s3cret"), "{args:?}: {shown}");
+    }
 }

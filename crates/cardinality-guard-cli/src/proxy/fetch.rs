@@ -22,14 +22,20 @@ pub(crate) struct Body {
 }
 
 /// GETs `url` and reads its body, at most `max_bytes` bytes, before `deadline`.
+/// Every message names the URL with its password [redacted](http::redacted):
+/// a `503`'s body is read by any scraper.
 pub(crate) fn fetch(url: &str, max_bytes: u64, deadline: Deadline) -> Result<Body, Failure> {
+    let shown = http::redacted(url);
     let fetched = http::get(url, false, deadline).map_err(|e| match e {
-        ReadError::TimedOut(_) => timed_out(url, deadline),
+        ReadError::TimedOut(_) => timed_out(&shown, deadline),
         ReadError::Status(code) => {
-            Failure::new(Reason::Status, format!("{url} answered HTTP {code}"))
+            Failure::new(Reason::Status, format!("{shown} answered HTTP {code}"))
         }
-        e @ ReadError::Redirect { .. } => Failure::new(Reason::Status, format!("{url}: {e}")),
-        e => Failure::new(Reason::Connect, e.to_string()),
+        ReadError::Redirect { to } => Failure::new(
+            Reason::Status,
+            format!("{shown}: it redirects to {to}, another scheme, host or port: not followed"),
+        ),
+        e => Failure::new(Reason::Connect, format!("{shown}: {e}")),
     })?;
     // Room for the body its length announces, up to the cap: read into a
     // growing buffer, a 44 MB body left a 64 MiB one behind.
@@ -41,16 +47,16 @@ pub(crate) fn fetch(url: &str, max_bytes: u64, deadline: Deadline) -> Result<Bod
     if let Err(e) = read {
         return Err(
             if e.kind() == io::ErrorKind::TimedOut || deadline.remaining() < SLACK {
-                timed_out(url, deadline)
+                timed_out(&shown, deadline)
             } else {
-                Failure::new(Reason::Connect, format!("{url}: reading the body: {e}"))
+                Failure::new(Reason::Connect, format!("{shown}: reading the body: {e}"))
             },
         );
     }
     if body.len() as u64 > max_bytes {
         return Err(Failure::new(
             Reason::TooLarge,
-            format!("{url}: the body is larger than --max-bytes {max_bytes} bytes"),
+            format!("{shown}: the body is larger than --max-bytes {max_bytes} bytes"),
         ));
     }
     let text = String::from_utf8(body).map_err(|e| {
@@ -58,7 +64,7 @@ pub(crate) fn fetch(url: &str, max_bytes: u64, deadline: Deadline) -> Result<Bod
         let line = 1 + e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count();
         Failure::new(
             Reason::Parse,
-            format!("{url}: line {line}: invalid UTF-8 at byte {at}"),
+            format!("{shown}: line {line}: invalid UTF-8 at byte {at}"),
         )
     })?;
     Ok(Body {
@@ -70,11 +76,11 @@ pub(crate) fn fetch(url: &str, max_bytes: u64, deadline: Deadline) -> Result<Bod
 /// A read error this close to the deadline is the deadline's.
 const SLACK: Duration = Duration::from_millis(100);
 
-fn timed_out(url: &str, deadline: Deadline) -> Failure {
+fn timed_out(shown: &str, deadline: Deadline) -> Failure {
     Failure::new(
         Reason::Timeout,
         format!(
-            "{url}: no full answer within --timeout {}",
+            "{shown}: no full answer within --timeout {}",
             crate::deadline::duration_text(deadline.timeout())
         ),
     )
