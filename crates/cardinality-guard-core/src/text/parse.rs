@@ -190,10 +190,17 @@ impl Parser {
         let word = rest.trim_matches([' ', '\t']);
         let kind = Kind::parse(word, self.format)
             .ok_or_else(|| format!("unknown type {word:?} in `# TYPE {name}`"))?;
-        if self.types.insert(name.to_owned(), kind).is_some() {
-            return Err(format!("second `# TYPE` line for {name}"));
+        match self.types.get(name) {
+            // A repeat says nothing new: Prometheus reads it, and so do we.
+            Some(&declared) if declared == kind => Ok(Line::Other),
+            Some(&declared) => Err(format!(
+                "second `# TYPE` line for {name} says {kind}, the first said {declared}"
+            )),
+            None => {
+                self.types.insert(name.to_owned(), kind);
+                Ok(Line::Type(name, kind))
+            }
         }
-        Ok(Line::Type(name, kind))
     }
 
     /// The declared family a sample name belongs to: the family of that

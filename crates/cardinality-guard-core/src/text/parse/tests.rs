@@ -82,6 +82,24 @@ fn open_metrics_needs_eof_and_no_empty_lines() {
 }
 
 #[test]
+fn a_repeated_type_line_that_agrees_is_read_past() {
+    let text = "# TYPE x_total counter\nx_total 1\n# TYPE x_total counter\nx_total{a=\"b\"} 2\n";
+    let got = samples(text, Format::Prometheus).unwrap();
+    assert_eq!(got.len(), 2);
+    assert!(got.iter().all(|s| s.0 == "x_total"), "{got:?}");
+    // Still the counter it was declared: its family is named by the TYPE.
+    let mut parser = Parser::new(Format::Prometheus);
+    let kinds: Vec<Kind> = text
+        .split('\n')
+        .filter_map(|line| match parser.line(line).unwrap() {
+            Line::Sample(s) => Some(s.kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, [Kind::Counter, Kind::Counter]);
+}
+
+#[test]
 fn errors_name_the_line() {
     let cases = [
         ("ok 1\nbad{a=\"b\" 1\n", 2, "expected `,`"),
@@ -90,7 +108,11 @@ fn errors_name_the_line() {
         ("x\n", 1, "missing value"),
         ("x one\n", 1, "not a number"),
         ("# TYPE x countr\n", 1, "unknown type"),
-        ("# TYPE x counter\n# TYPE x counter\n", 2, "second"),
+        (
+            "# TYPE x counter\n# TYPE x gauge\n",
+            2,
+            "says gauge, the first said counter",
+        ),
         ("x{a=\"1\",a=\"2\"} 1\n", 1, "twice"),
         ("{a=\"1\"} 1\n", 1, "metric name"),
         ("9x 1\n", 1, "metric name"),
