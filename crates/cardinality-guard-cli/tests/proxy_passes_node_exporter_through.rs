@@ -198,6 +198,7 @@ fn node_exporter_passes_through_the_proxy_unchanged() {
         "cardinality_guard_proxy_inputs",
         "cardinality_guard_proxy_inputs_bytes",
         "cardinality_guard_proxy_untracked_samples_total",
+        "cardinality_guard_proxy_unusable_samples_total",
         "cardinality_guard_proxy_forgotten_inputs_total",
     ] {
         assert!(

@@ -43,7 +43,10 @@
 //! scrape (an upstream that writes a series twice) is ignored and counted
 //! ([`Inputs::duplicates`]): the first one counts, as Prometheus keeps the
 //! first of duplicate samples, so a duplicate can't read as a reset and
-//! inflate a counter at every scrape.
+//! inflate a counter at every scrape. A count that can't be one (a counter's
+//! value, a histogram's bucket or count, a summary's count that is NaN,
+//! infinite or negative) drops its label set's samples of that scrape,
+//! counted ([`Inputs::unusable`]): no delta can be read from it.
 //!
 //! Cost per input: one map entry of [`state::ENTRY_BYTES`] bytes (key, last sight
 //! and scrape, a counter's handle and last value) plus the map's control
@@ -82,6 +85,7 @@ pub(crate) struct Inputs<S: Sink> {
     max: usize,
     untracked: u64,
     duplicates: u64,
+    unusable: u64,
     /// The guard's config at the last scrape: a reload replaces it.
     config: Option<Arc<Config>>,
     /// This scrape follows a reload: inputs are registered again.
@@ -106,6 +110,7 @@ impl<S: Sink> Inputs<S> {
             max,
             untracked: 0,
             duplicates: 0,
+            unusable: 0,
             config: None,
             refold: false,
             now: 0,
@@ -131,6 +136,12 @@ impl<S: Sink> Inputs<S> {
     /// the first of duplicate samples).
     pub(crate) fn duplicates(&self) -> u64 {
         self.duplicates
+    }
+
+    /// Samples dropped since the start because a count in them can't be
+    /// one (NaN, infinite, negative).
+    pub(crate) fn unusable(&self) -> u64 {
+        self.unusable
     }
 
     /// Counts `lines` ignored as duplicates before they reached an input
@@ -201,6 +212,7 @@ impl<S: Sink> Inputs<S> {
         help: Option<&str>,
     ) {
         if !is_count(value) {
+            self.unusable += 1;
             return;
         }
         let key = self.key(COUNTER, name, labels, &[]);
@@ -259,7 +271,11 @@ impl<S: Sink> Inputs<S> {
         help: Option<&str>,
         lines: u64,
     ) {
-        if cumulative.len() != bounds.len() + 1 || !cumulative.iter().all(|&c| is_count(c)) {
+        if cumulative.len() != bounds.len() + 1 {
+            return;
+        }
+        if !cumulative.iter().all(|&c| is_count(c)) {
+            self.unusable += lines;
             return;
         }
         let key = self.key(HISTOGRAM, name, labels, bounds);
@@ -307,6 +323,7 @@ impl<S: Sink> Inputs<S> {
         lines: u64,
     ) {
         if !count.is_none_or(is_count) {
+            self.unusable += lines;
             return;
         }
         let key = self.key(SUMMARY, name, labels, quantiles);

@@ -28,6 +28,8 @@ pub(crate) struct Tracked {
     pub(crate) untracked: u64,
     /// Samples ignored so far, of an input seen already in the same scrape.
     pub(crate) duplicates: u64,
+    /// Samples dropped so far, a count in them NaN, infinite or negative.
+    pub(crate) unusable: u64,
 }
 
 /// Appends the proxy's families to `out` (which ends with a newline or is
@@ -80,6 +82,12 @@ pub(crate) fn write(out: &mut String, counts: &Counts, inputs: &Tracked) {
         "counter",
         "Upstream samples ignored because their series was seen already in the same scrape (the first one counts).",
         inputs.duplicates,
+    );
+    one(
+        "cardinality_guard_proxy_unusable_samples_total",
+        "counter",
+        "Upstream samples dropped because a count in them (a counter, a histogram's bucket or count, a summary's count) is NaN, infinite or negative.",
+        inputs.unusable,
     );
     one(
         "cardinality_guard_proxy_forgotten_inputs_total",

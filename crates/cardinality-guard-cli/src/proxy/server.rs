@@ -70,6 +70,7 @@ impl Proxy {
             bytes: inputs.bytes(),
             untracked: inputs.untracked(),
             duplicates: inputs.duplicates(),
+            unusable: inputs.unusable(),
         };
         own_lines::write(&mut text, counts, &tracked);
         Ok(text)

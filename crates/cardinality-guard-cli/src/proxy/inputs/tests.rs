@@ -133,10 +133,13 @@ fn counters_add_their_increase_and_a_decrease_is_a_reset() {
         [("hits_total".to_owned(), "Hits.".to_owned())],
         "described once, when new"
     );
-    // Not a count: ignored.
+    // Not a count: dropped, and counted.
+    assert_eq!(state.unusable(), 0);
     state.counter(&sink, "hits_total", &a, f64::NAN, None);
     state.counter(&sink, "hits_total", &a, -1.0, None);
+    state.counter(&sink, "hits_total", &a, f64::INFINITY, None);
     assert_eq!(count(&sink, 0), 10.5);
+    assert_eq!(state.unusable(), 3);
     // Another label set is another input.
     state.counter(&sink, "hits_total", &[("path", "/b")], 4.0, None);
     assert_eq!((count(&sink, 1), state.len()), (4.0, 2));
@@ -392,4 +395,30 @@ fn bytes_per_input_with_the_map_s_spare_room_at_scale() {
     // Forgotten, its heap bytes go.
     forget_all(&mut state);
     assert_eq!(state.heap, 0);
+}
+
+#[test]
+fn counts_that_cannot_be_counts_drop_their_label_set_s_lines_and_are_counted() {
+    let (clock, sink) = (ManualClock::new(), Recorder::default());
+    let mut state = inputs(&clock, 10);
+    state.begin();
+    state.histogram(&sink, "h", &[], &["1"], &[1.0, f64::NAN], 1.0, None, 4);
+    state.summary(&sink, "s", &[], &["0.5"], &[1.0], 1.0, Some(-2.0), None, 3);
+    state.counter(&sink, "c_total", &[], f64::NEG_INFINITY, None);
+    assert_eq!(
+        (state.unusable(), state.len(), sink.registrations()),
+        (4 + 3 + 1, 0, 0)
+    );
+    // A NaN sum is not a count: the histogram goes on.
+    state.histogram(
+        &sink,
+        "h",
+        &[("a", "1")],
+        &["1"],
+        &[1.0, 2.0],
+        f64::NAN,
+        None,
+        4,
+    );
+    assert_eq!((state.unusable(), count(&sink, 0)), (8, 2.0));
 }
