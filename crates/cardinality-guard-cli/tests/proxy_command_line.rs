@@ -1,7 +1,7 @@
 //! `cardinality-guard proxy`'s command line: its help, its usage and
 //! config errors (exit 2, the file, line and key named), a graceful
-//! stop on `SIGTERM` (exit 0), and a `SIGHUP` without `--config` that
-//! leaves it running.
+//! stop on `SIGTERM` (exit 0), a `SIGHUP` without `--config` that
+//! leaves it running, and an upstream's failure said on stderr.
 
 mod support;
 
@@ -134,4 +134,30 @@ fn sighup_without_a_config_leaves_the_proxy_running() {
         "the proxy ended on SIGHUP"
     );
     assert_eq!(proxy.scrape().value("up{}"), Some(1.0));
+}
+
+#[test]
+fn a_failed_upstream_scrape_is_said_on_stderr() {
+    // While the upstream fails, every scrape of the proxy is a 503: the
+    // self-report that counts the failures can't be read, stderr can.
+    let upstream = Upstream::start(Reply::Body(404, PROMETHEUS, b"no".to_vec()));
+    let port = support::free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let proc = support::spawn("proxy-stderr", |_| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cardinality-guard"));
+        command.args(["proxy", "--upstream", &upstream.url(), "--listen", &listen]);
+        command
+    });
+    support::wait_until_up(&format!("http://{listen}/debug/cardinality"), &proc);
+    assert_eq!(
+        support::get(&format!("http://{listen}/metrics")),
+        None,
+        "a 503"
+    );
+    let said = support::eventually(support::PATIENCE, || {
+        let log = proc.log();
+        log.contains("upstream failed (status)").then_some(log)
+    });
+    let said = said.unwrap_or_else(|| panic!("not on stderr:\n{}", proc.log()));
+    assert!(said.contains("answered HTTP 404"), "{said}");
 }

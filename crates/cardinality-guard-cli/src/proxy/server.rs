@@ -53,6 +53,9 @@ impl Proxy {
             Ok(body) => body,
             Err(failure) => {
                 counts.failures[failure.reason.index()] += 1;
+                // On stderr too: while the upstream fails, the 503 hides
+                // the self-report that counts it.
+                tracing::warn!(reason = failure.reason.label(), "{failure}");
                 return Err(failure);
             }
         };
