@@ -76,6 +76,19 @@ pub(crate) fn get(
         if !(200..300).contains(&status) {
             return Err(ReadError::Status(status));
         }
+        // No `Accept-Encoding` was sent: a compressed body is not text.
+        let encoding = response
+            .headers()
+            .get("content-encoding")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned());
+        if let Some(encoding) =
+            encoding.filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"))
+        {
+            return Err(ReadError::Io(format!(
+                "the body is {:?}-encoded (Content-Encoding), which was not asked for",
+                crate::read_error::shortened(&encoding)
+            )));
+        }
         let format = response
             .headers()
             .get("content-type")

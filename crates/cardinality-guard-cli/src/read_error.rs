@@ -78,7 +78,7 @@ impl fmt::Display for ReadError {
 
 /// `text`, or its first [`QUOTED_BYTES`] (cut on a character boundary) and
 /// a word that it was shortened: an error quotes that much of a line.
-fn shortened(text: &str) -> Cow<'_, str> {
+pub(crate) fn shortened(text: &str) -> Cow<'_, str> {
     if text.len() <= QUOTED_BYTES {
         return Cow::Borrowed(text);
     }

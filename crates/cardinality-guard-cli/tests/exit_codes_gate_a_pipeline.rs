@@ -120,6 +120,18 @@ fn exit_2_for_unreadable_input() {
     let out = cli(&["audit", &not_found]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 404"));
+
+    // Compressed though nothing asked for it: named, not read as bad UTF-8.
+    let gzipped = serve(|_, s| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-encoding: gzip\r\ncontent-length: 4\r\nconnection: close\r\n\r\n\x1f\x8b\x08\x00");
+    });
+    let out = cli(&["audit", &gzipped]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the body is \"gzip\"-encoded (Content-Encoding)"),
+        "{stderr}"
+    );
 }
 
 /// The "endless" body's length: 2 GiB, hundreds of times the cap.

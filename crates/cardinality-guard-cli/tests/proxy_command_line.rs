@@ -89,11 +89,28 @@ fn usage_and_config_errors_exit_2_naming_what_is_wrong() {
             "--listen",
             "not an address",
         ],
+        &[
+            "proxy",
+            "--upstream",
+            "http://x/",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-inputs",
+            "0",
+        ],
     ] {
         let out = support::cli(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(!out.stderr.is_empty(), "{args:?}");
     }
+    // A Go-style `:PORT` is named, with what to write instead.
+    let out = support::cli(&["proxy", "--upstream", "http://x/", "--listen", ":9464"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("0.0.0.0:9464 (every interface) or 127.0.0.1:9464"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -58,7 +58,7 @@ pub(crate) struct ProxyArgs {
     /// The service's metrics URL (http:// or https://).
     #[arg(long)]
     upstream: String,
-    /// The address to serve on (e.g. 0.0.0.0:9464; port 0 picks one). Prints "listening on ADDR" once bound.
+    /// The address to serve on, host and port (e.g. 0.0.0.0:9464 on every interface, 127.0.0.1:9464 locally; port 0 picks one). Prints "listening on ADDR" once bound.
     #[arg(long)]
     listen: String,
     /// The guard.toml (budgets, label limits, mode...); the embedded default without it. Reloaded on SIGHUP.
@@ -71,8 +71,8 @@ pub(crate) struct ProxyArgs {
     #[arg(long, value_parser = crate::byte_size::parse_bytes, default_value = "256MiB")]
     max_bytes: u64,
     /// Track at most this many upstream input series; samples of new ones beyond it are dropped and counted.
-    #[arg(long, default_value_t = 1_000_000)]
-    max_inputs: usize,
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_inputs: u64,
     /// Forget the state of an input series unseen for this long (seen again, it counts as new).
     #[arg(long, value_parser = parse_duration, default_value = "10m")]
     staleness: Duration,

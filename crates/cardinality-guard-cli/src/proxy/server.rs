@@ -120,6 +120,12 @@ pub(super) fn serve(args: &ProxyArgs) -> Result<(), String> {
             args.upstream
         ));
     }
+    if let Some(port) = args.listen.strip_prefix(':') {
+        return Err(format!(
+            "--listen {}: give a host too: 0.0.0.0:{port} (every interface) or 127.0.0.1:{port}",
+            args.listen
+        ));
+    }
     let config = match &args.config {
         Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
         None => Config::embedded(),
@@ -127,7 +133,8 @@ pub(super) fn serve(args: &ProxyArgs) -> Result<(), String> {
     let (recorder, exporter) = PrometheusGuard::builder(config)
         .build()
         .map_err(|e| e.to_string())?;
-    let inputs = Inputs::new(Clock::system(), args.staleness, args.max_inputs);
+    let max_inputs = usize::try_from(args.max_inputs).unwrap_or(usize::MAX);
+    let inputs = Inputs::new(Clock::system(), args.staleness, max_inputs);
     let proxy = Arc::new(Proxy {
         upstream: args.upstream.clone(),
         timeout: args.timeout,
