@@ -125,8 +125,8 @@ fn header(inventory: &Inventory, source: &str, observed: &[Observed<'_>]) -> Str
                 let _ = write!(
                     out,
                     "\n{}: the label `{label}` holds raw paths ({} distinct): the fix is a\n\
-                     route template in the code (`/orders/{{id}}`, not `/orders/42`); the label\n\
-                     limit below caps it meanwhile.",
+                     route template in the code (`/orders/{{id}}`, not `/orders/42`); meanwhile\n\
+                     its entry below caps it (a label limit, or its budget).",
                     o.observation.name,
                     thousands(values)
                 );

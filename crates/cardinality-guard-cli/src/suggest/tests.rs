@@ -137,3 +137,25 @@ fn a_forged_self_report_still_writes_a_config_that_loads() {
     let (_, config) = suggested(&text);
     assert!(config.policy_for("m0_total").max_series.get() >= 1);
 }
+
+#[test]
+fn a_raw_path_note_never_promises_a_label_limit_its_entry_lacks() {
+    // 321 raw paths, each requested a few times: within the budget, not an
+    // id (0.25 values per update), so the engine leaves the label be; the
+    // note must not say a label limit caps it.
+    let mut text = String::from("# TYPE http_requests_total counter\n");
+    for i in 0..321 {
+        let _ = writeln!(
+            text,
+            "http_requests_total{{path=\"/item/{i}\"}} {}",
+            i % 7 + 1
+        );
+    }
+    let (toml, config) = suggested(&text);
+    let policy = config.policy_for("http_requests_total");
+    assert!(policy.label_limits.is_empty(), "{toml}");
+    assert!(toml.contains("holds raw paths (321 distinct)"), "{toml}");
+    let prose = toml.replace("\n# ", " ");
+    assert!(!prose.contains("label limit below"), "{toml}");
+    assert!(prose.contains("its entry below caps it"), "{toml}");
+}
