@@ -109,6 +109,11 @@ async fn each_sighup_reloads_the_file_and_logs_the_outcome() {
     let warning = &captured.lines("WARN", "running config stays")[0];
     assert!(warning.contains("guard.toml:2"), "file and line: {warning}");
     assert!(warning.contains("max_series"), "the key: {warning}");
+    assert_eq!(
+        warning.matches("config not reloaded").count(),
+        1,
+        "said once: {warning}"
+    );
     assert_eq!(budget(&exporter), 7);
     let text = exporter.render();
     assert!(

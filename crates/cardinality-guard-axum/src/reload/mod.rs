@@ -71,7 +71,8 @@ impl Outcome {
                 "cardinality guard: config reloaded from {file}: {} changed",
                 changed.join(", ")
             ),
-            Outcome::Refused(e) => tracing::warn!(
+            // The guard warned already (the error names file, line and key).
+            Outcome::Refused(e) => tracing::debug!(
                 trigger,
                 "cardinality guard: reloading {file}: {e}; the running config stays"
             ),
@@ -94,16 +95,21 @@ pub(crate) async fn reload_off_the_runtime(
 ) -> Outcome {
     let (done, outcome) = tokio::sync::oneshot::channel();
     let guard = guard.clone();
+    // The guard's own warnings (a refused file) go where the caller's go,
+    // a subscriber set for this thread only included.
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
     let spawned = std::thread::Builder::new()
         .name("config-reload".into())
         .spawn(move || {
-            let before = guard.config();
-            let reloaded = guard.reload_file(&path);
-            let outcome = reloaded.map(|()| changed_sections(&before, &guard.config()));
-            // Released before the answer goes out: a client that sends its
-            // next request on the answer never finds this reload still held.
-            drop(held);
-            let _ = done.send(outcome);
+            tracing::dispatcher::with_default(&dispatch, || {
+                let before = guard.config();
+                let reloaded = guard.reload_file(&path);
+                let outcome = reloaded.map(|()| changed_sections(&before, &guard.config()));
+                // Released before the answer goes out: a client that sends its
+                // next request on the answer never finds this reload still held.
+                drop(held);
+                let _ = done.send(outcome);
+            });
         });
     if let Err(e) = spawned {
         return Outcome::Failed(format!("config not reloaded: no thread to read it on: {e}"));

@@ -141,7 +141,7 @@ impl Registry {
             .and_then(|config| self.apply(config));
         self.record_reload(outcome.is_ok(), unix_seconds());
         if let Err(e) = &outcome {
-            tracing::warn!(error = %e, "cardinality guard: {e}; the running config stays");
+            tracing::warn!("cardinality guard: {e}; the running config stays");
         }
         outcome
     }
