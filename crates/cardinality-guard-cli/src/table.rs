@@ -61,8 +61,11 @@ impl Audit {
             out,
             "{} series in {}\n",
             thousands(self.total_series),
+            // Every family, as the series count every line (the
+            // self-report's too, told apart above).
             plural(
-                self.metrics.len() as u64,
+                (self.metrics.len() + self.self_report.as_ref().map_or(0, |o| o.families.len()))
+                    as u64,
                 "metric family",
                 "metric families"
             )
