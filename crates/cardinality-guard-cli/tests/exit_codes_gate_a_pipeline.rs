@@ -89,7 +89,10 @@ fn the_gates_count_a_guarded_target_s_self_report_too() {
     // The report's total counts the families as the series: all of them.
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("5 series in 3 metric families"), "{stdout}");
-    assert!(stdout.contains("its self-report (2 families, 4 series)"), "{stdout}");
+    assert!(
+        stdout.contains("its self-report (2 families, 4 series)"),
+        "{stdout}"
+    );
 }
 
 #[test]
