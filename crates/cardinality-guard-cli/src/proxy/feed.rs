@@ -15,6 +15,7 @@
 //! exemplars are left out.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 
 use cardinality_guard_core::text::{parse_f64, Format, Kind, Line, Parser, Sample};
 
@@ -62,6 +63,8 @@ pub(crate) fn feed<S: Sink>(text: &str, format: Format, inputs: &mut Inputs<S>, 
         helps: HashMap::new(),
         bases: HashSet::new(),
         pending: None,
+        flushed: HashSet::new(),
+        keys: RandomState::new(),
     };
     for line in text.split_terminator('\n') {
         match parser.line(line) {
@@ -108,6 +111,12 @@ struct Feeder<'a, S: Sink> {
     /// an untyped or gauge `<base>_created` is theirs, and dropped.
     bases: HashSet<String>,
     pending: Option<Pending>,
+    /// The label sets of histograms and summaries applied in this scrape
+    /// (hashes of family and labels): one that comes back after another
+    /// family interrupted its own (an upstream that splits a family) is a
+    /// duplicate, as a series written twice is: the first one counts.
+    flushed: HashSet<u64>,
+    keys: RandomState,
 }
 
 impl<S: Sink> Feeder<'_, S> {
@@ -220,6 +229,13 @@ impl<S: Sink> Feeder<'_, S> {
         };
         let help = self.helps.get(&pending.family).map(String::as_str);
         for mut group in pending.groups {
+            if !self
+                .flushed
+                .insert(self.keys.hash_one((&pending.family, &group.labels)))
+            {
+                self.inputs.duplicated(group.lines);
+                continue;
+            }
             self.inputs.duplicated(group.duplicates);
             group.points.sort_by(|a, b| a.1.total_cmp(&b.1));
             let labels: Vec<(&str, &str)> = group

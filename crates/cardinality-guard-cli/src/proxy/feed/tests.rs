@@ -400,3 +400,34 @@ fn a_label_limit_raised_by_a_reload_gives_the_folded_values_their_own_series() {
     }
     assert_eq!(sum_of(&samples, "x_total"), 100.0, "{render}");
 }
+
+#[test]
+fn a_family_split_by_another_counts_its_first_part_once() {
+    let mut h = Harness::new("");
+    // The buckets, then another family, then the same histogram's sum and
+    // count (a repeated `# TYPE` that agrees is read past): the label set's
+    // second part is a duplicate, never a second input added to the first.
+    let split = |c: u32| {
+        format!(
+            "# TYPE h histogram\n\
+             h_bucket{{le=\"1\"}} {c}\nh_bucket{{le=\"+Inf\"}} {c}\n\
+             # TYPE g gauge\ng 1\n\
+             # TYPE h histogram\nh_sum {c}\nh_count {c}\n"
+        )
+    };
+    for c in [2, 3, 3, 7] {
+        let (samples, render) = h.scrape(&split(c), Format::Prometheus);
+        assert_eq!(samples.get("h_count{}"), Some(&f64::from(c)), "{render}");
+        assert_eq!(
+            samples.get("h_bucket{le=+Inf}"),
+            Some(&f64::from(c)),
+            "{render}"
+        );
+        assert_eq!(samples.get("g{}"), Some(&1.0), "{render}");
+    }
+    assert_eq!(
+        h.inputs.duplicates(),
+        4 * 2,
+        "the second part's 2 lines a scrape"
+    );
+}
