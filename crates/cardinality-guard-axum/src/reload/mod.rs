@@ -71,7 +71,12 @@ impl Outcome {
                 "cardinality guard: config reloaded from {file}: {} changed",
                 changed.join(", ")
             ),
-            // The guard warned already (the error names file, line and key).
+            // Refused before it reached the guard's config: no one warned.
+            Outcome::Refused(e @ ReloadError::NotBuilt) => tracing::warn!(
+                trigger,
+                "cardinality guard: reloading {file}: {e}; the running config stays"
+            ),
+            // The guard warned already (a file's error names file, line and key).
             Outcome::Refused(e) => tracing::debug!(
                 trigger,
                 "cardinality guard: reloading {file}: {e}; the running config stays"
@@ -145,7 +150,67 @@ mod tests {
     use std::sync::Arc;
 
     use super::{changed_sections, reload_off_the_runtime, Outcome};
-    use cardinality_guard_core::{Config, PrometheusGuard};
+    use cardinality_guard_core::{Config, GuardLayer, PrometheusGuard, ReloadError};
+
+    /// What `log` writes at `WARN` and above, with the guard's own warnings.
+    fn warnings(log: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, log);
+        let text = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+        text
+    }
+
+    #[test]
+    fn every_refusal_is_said_once_at_warn() {
+        let dir = std::env::temp_dir().join(format!("cg-reload-warn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("guard.toml");
+        std::fs::write(&path, "[defaults]\nmax_series = 0\n").unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        // A guard layer that wraps no recorder yet: refused before the
+        // guard's config is reached, so the helper says it.
+        let unbuilt = GuardLayer::new(Config::embedded()).handle();
+        let said = warnings(|| {
+            let outcome = runtime.block_on(reload_off_the_runtime(&unbuilt, path.clone(), ()));
+            assert!(matches!(outcome, Outcome::Refused(ReloadError::NotBuilt)));
+            outcome.log(&path, "SIGHUP");
+        });
+        assert_eq!(said.matches("WARN").count(), 1, "{said}");
+        assert!(said.contains("has not wrapped a recorder"), "{said}");
+        // A file that can't load: the guard says it, naming file and line.
+        let (_recorder, exporter) = PrometheusGuard::builder(Config::embedded())
+            .upkeep_interval(None)
+            .build()
+            .unwrap();
+        let said = warnings(|| {
+            let outcome =
+                runtime.block_on(reload_off_the_runtime(exporter.guard(), path.clone(), ()));
+            assert!(matches!(outcome, Outcome::Refused(ReloadError::Config(_))));
+            outcome.log(&path, "SIGHUP");
+        });
+        assert_eq!(said.matches("WARN").count(), 1, "{said}");
+        assert!(said.contains("guard.toml:2"), "{said}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn changed_sections_name_what_differs() {
