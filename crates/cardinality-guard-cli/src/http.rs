@@ -76,14 +76,14 @@ pub(crate) fn get(
         if !(200..300).contains(&status) {
             return Err(ReadError::Status(status));
         }
-        // No `Accept-Encoding` was sent: a compressed body is not text.
+        // No `Accept-Encoding` was sent: a compressed body is not text. Any
+        // other value (`identity`, a misconfigured `utf-8`) is read as is, as
+        // Prometheus reads it.
         let encoding = response
             .headers()
             .get("content-encoding")
             .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned());
-        if let Some(encoding) =
-            encoding.filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"))
-        {
+        if let Some(encoding) = encoding.filter(|e| is_compression(e)) {
             return Err(ReadError::Io(format!(
                 "the body is {:?}-encoded (Content-Encoding), which was not asked for",
                 crate::read_error::shortened(&encoding)
@@ -110,6 +110,15 @@ pub(crate) fn get(
         "more than {MAX_REDIRECTS} redirects, the last to {}",
         redacted(&url)
     )))
+}
+
+/// Whether `text` starts with `http://` or `https://`, in any case.
+pub(crate) fn is_http_url(text: &str) -> bool {
+    let starts = |prefix: &str| {
+        text.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    starts("http://") || starts("https://")
 }
 
 /// `url` as it may be shown (in errors, reports, a suggested config, a
@@ -172,6 +181,21 @@ fn same_origin(a: &str, b: &str) -> bool {
     matches!((origin(a), origin(b)), (Some(a), Some(b)) if a == b)
 }
 
+/// Whether a `Content-Encoding` value names a compression.
+fn is_compression(encoding: &str) -> bool {
+    [
+        "gzip",
+        "x-gzip",
+        "deflate",
+        "br",
+        "zstd",
+        "compress",
+        "x-compress",
+    ]
+    .iter()
+    .any(|c| encoding.eq_ignore_ascii_case(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +210,19 @@ mod tests {
         assert_eq!(resolved("https://o/m").as_deref(), Some("https://o/m"));
         assert_eq!(resolved("file:///etc/passwd"), None);
         assert_eq!(resolved("http://"), None);
+    }
+
+    #[test]
+    fn urls_are_told_by_their_scheme_in_any_case() {
+        assert!(is_http_url("HTTP://h/m") && is_http_url("https://h") && is_http_url("Https://h"));
+        assert!(!is_http_url("ftp://h") && !is_http_url("http:/h") && !is_http_url("h"));
+        assert!(!is_http_url("é") && !is_http_url(""));
+    }
+
+    #[test]
+    fn only_a_compression_is_refused() {
+        assert!(is_compression("gzip") && is_compression("GZIP") && is_compression("br"));
+        assert!(!is_compression("identity") && !is_compression("utf-8") && !is_compression(""));
     }
 
     #[test]

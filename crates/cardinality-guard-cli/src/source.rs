@@ -32,7 +32,7 @@ impl Source {
     pub(crate) fn parse(text: &str) -> Source {
         if text == "-" {
             Source::Stdin
-        } else if text.starts_with("http://") || text.starts_with("https://") {
+        } else if http::is_http_url(text) {
             Source::Url(text.to_owned())
         } else {
             Source::File(PathBuf::from(text))

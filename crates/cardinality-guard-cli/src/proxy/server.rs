@@ -114,13 +114,15 @@ fn unavailable(failure: &Failure) -> Response {
 
 /// Builds the guard and serves until `SIGTERM` or `Ctrl-C`.
 pub(super) fn serve(args: &ProxyArgs) -> Result<(), String> {
-    if !(args.upstream.starts_with("http://") || args.upstream.starts_with("https://")) {
+    if !crate::http::is_http_url(&args.upstream) {
         return Err(format!(
             "--upstream {:?}: expected an http:// or https:// URL",
-            args.upstream
+            crate::http::redacted(&args.upstream)
         ));
     }
-    if let Some(port) = args.listen.strip_prefix(':') {
+    let bare_port = args.listen.strip_prefix(':');
+    if let Some(port) = bare_port.filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(format!(
             "--listen {}: give a host too: 0.0.0.0:{port} (every interface) or 127.0.0.1:{port}",
             args.listen
