@@ -44,8 +44,9 @@
 //! ([`Inputs::duplicates`]): the first one counts, as Prometheus keeps the
 //! first of duplicate samples, so a duplicate can't read as a reset and
 //! inflate a counter at every scrape. A count that can't be one (a counter's
-//! value, a histogram's bucket or count, a summary's count that is NaN,
-//! infinite or negative) drops its label set's samples of that scrape,
+//! value, a histogram's bucket — its `+Inf` bucket is its count, `_count`
+//! stands in only without one — or a summary's count that is NaN, infinite
+//! or negative) drops its label set's samples of that scrape,
 //! counted ([`Inputs::unusable`]): no delta can be read from it.
 //!
 //! Cost per input: one map entry of [`state::ENTRY_BYTES`] bytes (key, last sight
