@@ -357,8 +357,7 @@ impl GuardHandle {
     /// config then stays, and the self-report's
     /// `cardinality_guard_config_last_reload_successful` turns 0.
     pub fn reload(&self, config: Config) -> Result<(), ReloadError> {
-        let registry = self.slot.get().ok_or(ReloadError::NotBuilt)?;
-        registry.reload(Ok(config))
+        self.built()?.reload(Ok(config))
     }
 
     /// Reads the config file at `path` and puts it in force, as
@@ -371,8 +370,17 @@ impl GuardHandle {
     /// self-report's `cardinality_guard_config_last_reload_successful`
     /// turns 0.
     pub fn reload_file(&self, path: impl AsRef<std::path::Path>) -> Result<(), ReloadError> {
-        let registry = self.slot.get().ok_or(ReloadError::NotBuilt)?;
-        registry.reload_file(path.as_ref())
+        self.built()?.reload_file(path.as_ref())
+    }
+
+    /// The guard's registry, for a reload; refused, and said at `WARN` as
+    /// the registry says its own refusals, while the layer has built none.
+    fn built(&self) -> Result<&Registry, ReloadError> {
+        self.slot.get().map(|r| &**r).ok_or_else(|| {
+            let e = ReloadError::NotBuilt;
+            tracing::warn!("cardinality guard: {e}; the running config stays");
+            e
+        })
     }
 }
 

@@ -71,11 +71,6 @@ impl Outcome {
                 "cardinality guard: config reloaded from {file}: {} changed",
                 changed.join(", ")
             ),
-            // Refused before it reached the guard's config: no one warned.
-            Outcome::Refused(e @ ReloadError::NotBuilt) => tracing::warn!(
-                trigger,
-                "cardinality guard: reloading {file}: {e}; the running config stays"
-            ),
             // The guard warned already (a file's error names file, line and key).
             Outcome::Refused(e) => tracing::debug!(
                 trigger,
@@ -177,17 +172,28 @@ mod tests {
         text
     }
 
-    #[test]
-    fn every_refusal_is_said_once_at_warn() {
-        let dir = std::env::temp_dir().join(format!("cg-reload-warn-{}", std::process::id()));
+    /// A scratch dir named after `tag` holding `guard.toml` with `text`:
+    /// the dir and the file's path.
+    fn config_file(tag: &str, text: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("cg-reload-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("guard.toml");
-        std::fs::write(&path, "[defaults]\nmax_series = 0\n").unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
             .build()
-            .unwrap();
-        // A guard layer that wraps no recorder yet: refused before the
-        // guard's config is reached, so the helper says it.
+            .unwrap()
+    }
+
+    #[test]
+    fn every_refusal_is_said_once_at_warn() {
+        let (dir, path) = config_file("warn", "[defaults]\nmax_series = 0\n");
+        let runtime = runtime();
+        // A guard layer that wraps no recorder yet: refused before any
+        // config is read, and said all the same.
         let unbuilt = GuardLayer::new(Config::embedded()).handle();
         let said = warnings(|| {
             let outcome = runtime.block_on(reload_off_the_runtime(&unbuilt, path.clone(), ()));
@@ -246,13 +252,8 @@ mod tests {
             .upkeep_interval(None)
             .build()
             .unwrap();
-        let dir = std::env::temp_dir().join(format!("cg-reload-release-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("guard.toml");
-        std::fs::write(&path, "[defaults]\nmax_series = 7\n").unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let (dir, path) = config_file("release", "[defaults]\nmax_series = 7\n");
+        let runtime = runtime();
         let released = Arc::new(AtomicBool::new(false));
         let held = SlowRelease(released.clone());
         let outcome = runtime.block_on(reload_off_the_runtime(exporter.guard(), path, held));
