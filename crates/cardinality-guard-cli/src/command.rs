@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::byte_size::parse_bytes;
 use crate::growth::Growth;
+use crate::read_error::ReadError;
 use crate::report::{thousands, Audit};
 use crate::source::{self, ReadOptions, Scrape, Source};
 use crate::suggest::suggest;
@@ -119,8 +120,12 @@ fn audit(args: &AuditArgs) -> Result<ExitCode, String> {
         track_series: args.watch.is_some(),
         follow_redirects: args.follow_redirects,
     };
-    let read =
-        |source: &Source| source::read(source, &options).map_err(|e| format!("{source}: {e}"));
+    let read = |source: &Source| {
+        source::read(source, &options).map_err(|e| match e {
+            ReadError::Redirect { .. } => format!("{source}: {e} (--follow-redirects follows it)"),
+            e => format!("{source}: {e}"),
+        })
+    };
     let first = read(&source)?;
     let (last, growth) = match args.watch {
         None => (first, None),

@@ -63,7 +63,7 @@ impl fmt::Display for ReadError {
             ),
             ReadError::Redirect { to } => write!(
                 f,
-                "it redirects to {}, another scheme, host or port: not followed (--follow-redirects follows it)",
+                "it redirects to {}, another scheme, host or port: not followed",
                 shortened(to)
             ),
             ReadError::Parse(e) => write!(

@@ -31,10 +31,7 @@ pub(crate) fn fetch(url: &str, max_bytes: u64, deadline: Deadline) -> Result<Bod
         ReadError::Status(code) => {
             Failure::new(Reason::Status, format!("{shown} answered HTTP {code}"))
         }
-        ReadError::Redirect { to } => Failure::new(
-            Reason::Status,
-            format!("{shown}: it redirects to {to}, another scheme, host or port: not followed"),
-        ),
+        e @ ReadError::Redirect { .. } => Failure::new(Reason::Status, format!("{shown}: {e}")),
         e => Failure::new(Reason::Connect, format!("{shown}: {e}")),
     })?;
     // Room for the body its length announces, up to the cap: read into a
